@@ -1,0 +1,88 @@
+"""The one small intermediate representation every frontend produces.
+
+A `Graph` is a topologically ordered list of `Node`s over named values.
+Constants (weights, folded tensors) are numpy arrays in `Graph.constants`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Value:
+    """A graph input or output: name, shape (ints; str or None for a dynamic dim), dtype."""
+
+    name: str
+    shape: tuple | None = None
+    dtype: np.dtype | None = None
+
+    def is_static(self) -> bool:
+        return self.shape is not None and all(isinstance(d, int) and d >= 0 for d in self.shape)
+
+
+@dataclass
+class Node:
+    """One op. `inputs` may hold '' for an omitted optional input (ONNX convention).
+
+    `attrs` holds Python values (int, float, str, lists, numpy arrays for tensor
+    attributes), named as in ONNX. `post_ops` are activations fused into this
+    node by a pass, applied in order to its first output: [(op_type, attrs)].
+    `source` names the original layers this node stands for, so layer dumps
+    map back to the source model after merges (guide §2.1 note).
+    """
+
+    op_type: str
+    name: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    post_ops: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    source: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.source:
+            self.source = [self.name]
+
+
+@dataclass
+class Graph:
+    name: str
+    nodes: list[Node]
+    inputs: list[Value]
+    outputs: list[Value]
+    constants: dict[str, np.ndarray] = field(default_factory=dict)
+    opset: int = 13
+    # Free-form facts about where the graph came from (file, producer, ...).
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def producers(self) -> dict[str, Node]:
+        return {out: n for n in self.nodes for out in n.outputs if out}
+
+    def consumers(self) -> dict[str, list[Node]]:
+        users: dict[str, list[Node]] = {}
+        for n in self.nodes:
+            for i in n.inputs:
+                if i:
+                    users.setdefault(i, []).append(n)
+        return users
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def remove_unused(self) -> None:
+        """Drop nodes and constants that no graph output depends on."""
+        needed = {v.name for v in self.outputs}
+        kept: list[Node] = []
+        for n in reversed(self.nodes):
+            if any(o in needed for o in n.outputs):
+                kept.append(n)
+                needed.update(i for i in n.inputs if i)
+        self.nodes = kept[::-1]
+        self.constants = {k: v for k, v in self.constants.items() if k in needed}

@@ -1,0 +1,166 @@
+"""The op registry: the one machine-readable list of supported ops.
+
+A kernel is a plain function in the style of onnx's reference evaluator: ONNX
+inputs are its positional parameters (None for an omitted optional input, or
+`*inputs` for variadic ops), ONNX attributes are its keyword-only parameters
+with the ONNX defaults. The signature *is* the list of supported attributes;
+`values=` narrows the attribute values a kernel handles. A kernel that takes a
+keyword-only `opset` parameter is given the model's opset (for ops whose
+semantics changed, e.g. Softmax at 13); `opset` is not an attribute.
+
+The conformance suite, the doctor and the reports read `supported_ops()`;
+nobody keeps a second list by hand.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import UnsupportedOpError
+
+FLOAT = ("float32", "float16")
+NUMERIC = ("float32", "float16", "float64", "int8", "uint8", "int16", "int32", "int64")
+ANY = NUMERIC + ("bool",)
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    op_type: str
+    kernel: Callable[..., Any]
+    inputs: tuple[str, ...]          # positional input names, in ONNX order
+    required_inputs: int
+    variadic: bool
+    attrs: dict[str, Any]            # attribute -> default (REQUIRED if none)
+    values: dict[str, tuple]         # attribute -> the values the kernel handles
+    dtypes: tuple[str, ...]          # dtypes accepted for the first input
+    wants_opset: bool
+    doc: str = ""
+    aliases: tuple[str, ...] = field(default=())
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "inputs": list(self.inputs),
+            "required_inputs": self.required_inputs,
+            "variadic": self.variadic,
+            "attributes": {k: (None if v is REQUIRED else _jsonable(v)) for k, v in self.attrs.items()},
+            "attribute_values": {k: list(v) for k, v in self.values.items()},
+            "dtypes": list(self.dtypes),
+            "doc": self.doc,
+        }
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+_REGISTRY: dict[str, OpSpec] = {}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, tuple):
+        return list(v)
+    return v
+
+
+def register(op_type: str, *, dtypes: tuple[str, ...] = FLOAT, values: dict[str, tuple] | None = None,
+             aliases: tuple[str, ...] = ()) -> Callable:
+    """Decorator: register `fn` as the float kernel of `op_type` (and of each alias)."""
+
+    def deco(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+        inputs, attrs, required, variadic, wants_opset = [], {}, 0, False, False
+        for p in sig.parameters.values():
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                inputs.append(p.name)
+                if p.default is p.empty:
+                    required += 1
+            elif p.kind == p.VAR_POSITIONAL:
+                inputs.append(p.name)
+                variadic = True
+                required = max(required, 1)
+            elif p.kind == p.KEYWORD_ONLY:
+                if p.name == "opset":
+                    wants_opset = True
+                else:
+                    attrs[p.name] = REQUIRED if p.default is p.empty else p.default
+        unknown = set(values or {}) - set(attrs)
+        if unknown:
+            raise TypeError(f"{fn.__name__}: values= names unknown attributes {sorted(unknown)}")
+        doc = ((fn.__doc__ or "").strip().splitlines() or [""])[0]
+        for name in (op_type, *aliases):
+            if name in _REGISTRY:
+                raise TypeError(f"op {name} registered twice")
+            _REGISTRY[name] = OpSpec(name, fn, tuple(inputs), required, variadic, attrs, dict(values or {}),
+                                     tuple(dtypes), wants_opset, doc, tuple(aliases))
+        return fn
+
+    return deco
+
+
+def _load_all() -> None:
+    # Importing the package imports every kernel module, which registers them.
+    from . import _load  # noqa: F401
+
+
+def get(op_type: str) -> OpSpec:
+    _load_all()
+    try:
+        return _REGISTRY[op_type]
+    except KeyError:
+        raise UnsupportedOpError(
+            f"op '{op_type}' is not supported",
+            fix=f"replace it in the model, or cut the graph before it (load_onnx(outputs=...)); "
+                f"supported ops: {', '.join(sorted(_REGISTRY))}",
+            ref="1.3.5",
+        ) from None
+
+
+def supported_ops() -> dict[str, dict[str, Any]]:
+    """Every supported op with its inputs, attributes, handled values and dtypes (JSON-able)."""
+    _load_all()
+    return {name: spec.describe() for name, spec in sorted(_REGISTRY.items())}
+
+
+def check_node(op_type: str, attrs: dict[str, Any], node_name: str, n_inputs: int) -> OpSpec:
+    """Refuse, at load time, an op, attribute or attribute value the kernel does not handle."""
+    spec = get(op_type)
+    where = f"node '{node_name}' ({op_type})"
+    for key, val in attrs.items():
+        if key not in spec.attrs:
+            raise UnsupportedOpError(
+                f"attribute '{key}' of {op_type} is not supported", where=where,
+                fix=f"supported attributes of {op_type}: {', '.join(spec.attrs) or 'none'}", ref="1.3.5")
+        allowed = spec.values.get(key)
+        if allowed is not None and _jsonable(val) not in [_jsonable(a) for a in allowed]:
+            raise UnsupportedOpError(
+                f"{op_type} with {key}={val!r} is not supported", where=where,
+                fix=f"supported values of {key}: {', '.join(map(repr, allowed))}", ref="1.3.5")
+    for key, default in spec.attrs.items():
+        if default is REQUIRED and key not in attrs:
+            raise UnsupportedOpError(f"{op_type} needs attribute '{key}'", where=where,
+                                     fix="the model is malformed; re-export it")
+    if n_inputs < spec.required_inputs or (not spec.variadic and n_inputs > len(spec.inputs)):
+        raise UnsupportedOpError(
+            f"{op_type} got {n_inputs} inputs; it takes {spec.required_inputs}..{len(spec.inputs)}",
+            where=where, fix="the model is malformed or uses a newer form of this op")
+    return spec
+
+
+def run(op_type: str, inputs: list[np.ndarray | None], attrs: dict[str, Any], opset: int) -> list[np.ndarray]:
+    """Call the kernel; always returns a list of outputs."""
+    spec = get(op_type)
+    kwargs = dict(attrs)
+    if spec.wants_opset:
+        kwargs["opset"] = opset
+    out = spec.kernel(*inputs, **kwargs)
+    if isinstance(out, (tuple, list)):
+        return list(out)
+    return [out]
