@@ -25,12 +25,22 @@ class Value:
 
 
 @dataclass
+class PostOp:
+    """An activation fused into the node before it, applied to that node's first output.
+    `inputs` are its constant extra inputs (Clip's min/max), None where omitted."""
+
+    op_type: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    inputs: list[Any] = field(default_factory=list)
+
+
+@dataclass
 class Node:
     """One op. `inputs` may hold '' for an omitted optional input (ONNX convention).
 
     `attrs` holds Python values (int, float, str, lists, numpy arrays for tensor
     attributes), named as in ONNX. `post_ops` are activations fused into this
-    node by a pass, applied in order to its first output: [(op_type, attrs)].
+    node by a pass, applied in order to its first output.
     `source` names the original layers this node stands for, so layer dumps
     map back to the source model after merges (guide §2.1 note).
     """
@@ -40,7 +50,7 @@ class Node:
     inputs: list[str]
     outputs: list[str]
     attrs: dict[str, Any] = field(default_factory=dict)
-    post_ops: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    post_ops: list[PostOp] = field(default_factory=list)
     source: list[str] = field(default_factory=list)
 
     def __post_init__(self):

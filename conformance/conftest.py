@@ -1,0 +1,49 @@
+"""Conformance fixtures: run a case on the target during setup (so target trouble is an
+error, not a failure) and hand the test the outputs and the onnxruntime reference."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from rknn_diag.compare import reference
+from rknn_diag.errors import UnsupportedOpError
+from rknn_diag.targets import BuildSpec, RunResult
+
+
+@dataclass
+class Executed:
+    result: RunResult
+    refs: list[np.ndarray]
+    output_names: list[str]
+
+
+def nhwc(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds: dict[str, np.ndarray],
+             spec: BuildSpec) -> Executed:
+    """Save the model, run it on the target, run the reference. Unsupported-op refusals by
+    the target become expected failures carrying the target's own message."""
+    path = tmp_path / "model.onnx"
+    onnx.save(model, str(path))
+    record["_start"] = time.time()
+    refs = reference(str(path), feeds)
+    inputs = list(feeds.values())
+    if spec.data_format == "nhwc":
+        # Like the vendor's runtime, data_format applies to every 4-D float input.
+        inputs = [nhwc(x) if x.ndim == 4 and x.dtype.kind == "f" else x for x in inputs]
+    try:
+        result = target.run(str(path), spec, inputs)
+    except UnsupportedOpError as e:
+        record["category"] = "unsupported"
+        pytest.xfail(f"{target.name} does not support this case: {e}")
+    record["latency_ms"] = result.latency_ms
+    record["versions"] = {k: str(v) for k, v in result.info.get("versions", {}).items()}
+    return Executed(result, refs, [o.name for o in model.graph.output])

@@ -1,0 +1,50 @@
+"""Every supported op × its generated spread of attributes and shapes, on the target,
+against onnxruntime. Cases come from fixtures/opcases (one spec per op, many variations)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.opcases import all_cases
+from rknn_diag.compare import check_float16
+from rknn_diag.ops import supported_ops
+from rknn_diag.targets import BuildSpec
+
+from .conftest import run_case
+
+CASES = all_cases()
+SPEC = {"target_platform": "rk3588"}
+
+
+def _layout(index: int, case) -> str:
+    """4-D float first inputs are images: every other such case is fed NHWC (through the
+    layout conversion), the rest NCHW, so both paths run on every op family."""
+    _, feeds = case.build()
+    first = next(iter(feeds.values()), None)
+    is_image = first is not None and first.ndim == 4 and first.dtype.kind == "f"
+    return "nhwc" if is_image and index % 2 == 0 else "nchw"
+
+
+def _params():
+    for index, case in enumerate(CASES):
+        layout = _layout(index, case)
+        marks = [pytest.mark.rknn_case(case=f"ops/{case.id}/float16/{layout}", op=case.op, mode="float16")]
+        if case.xfail:
+            marks.append(pytest.mark.xfail(reason=case.xfail, strict=True))
+        yield pytest.param(case, layout, id=f"{case.id}-{layout}", marks=marks)
+
+
+@pytest.mark.parametrize("case,layout", list(_params()))
+def test_op_float16(case, layout, target, record, tmp_path):
+    model, feeds = case.build()
+    ex = run_case(target, record, tmp_path, model, feeds, BuildSpec(config=SPEC, data_format=layout))
+    verdict = check_float16(ex.result.outputs, ex.refs, ex.output_names)
+    record["metrics"] = verdict.metrics
+    assert verdict.ok, verdict.message
+
+
+def test_every_supported_op_has_cases():
+    """The suite covers the registry: an op added without conformance cases fails here."""
+    covered = {c.op for c in CASES}
+    missing = sorted(set(supported_ops()) - covered)
+    assert not missing, f"ops without conformance cases in fixtures/opcases: {missing}"

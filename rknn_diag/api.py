@@ -1,0 +1,247 @@
+"""`from rknn_diag.api import RKNN`: a drop-in for the vendor's `from rknn.api import RKNN`.
+
+Same method names, parameters and return values (0 on success, a negative
+RKNN_ERR_* code on failure, `None` from inference() on failure), vendor-style
+E/W/I/D log lines. Thin: it translates to the library, which raises typed
+errors; this facade logs them and returns their codes.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__, config as config_mod, modelfile
+from .errors import RKNN_ERR_FAIL, ConfigError, RknnDiagError, StateError, TargetError
+from .frontends import onnx_loader
+from .log import Logger
+from .model import BuiltModel
+from .passes import optimize
+from .sim.float_sim import FloatSimulator
+from .sim.preprocess import prepare
+
+
+def _api(failure: Any = RKNN_ERR_FAIL):
+    """Run a method; turn library errors into a logged message and the vendor return value."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(self: "RKNN", *args, **kwargs):
+            try:
+                return fn(self, *args, **kwargs)
+            except RknnDiagError as e:
+                self.log.e(f"{fn.__name__}: {e}")
+                self.last_error = e
+                return failure if failure is not RKNN_ERR_FAIL else e.code
+            except Exception as e:  # a bug of ours: say so, never crash the user's script
+                self.log.e(f"{fn.__name__}: internal error {type(e).__name__}: {e}")
+                self.log.d(traceback.format_exc())
+                self.last_error = e
+                return failure
+        return wrapper
+
+    return deco
+
+
+class RKNN:
+    def __init__(self, verbose: bool = False, verbose_file: str | None = None):
+        self.log = Logger(verbose, verbose_file)
+        self.cfg = config_mod.RknnConfig()
+        self._cfg_set = False
+        self.graph = None
+        self.model: BuiltModel | None = None
+        self.runtime: FloatSimulator | None = None
+        self.last_error: Exception | None = None
+
+    # ---- configuration and loading -------------------------------------------------
+    @_api()
+    def config(self, **kwargs: Any) -> int:
+        self.cfg = config_mod.parse(**kwargs)
+        self._cfg_set = True
+        for key in self.cfg.recorded:
+            self.log.d(f"config: '{key}' is recorded in the model but does not change the simulation")
+        return 0
+
+    @_api()
+    def load_onnx(self, model: str, inputs: list[str] | None = None, input_size_list: list[list[int]] | None = None,
+                  outputs: list[str] | None = None, **kwargs: Any) -> int:
+        if kwargs:
+            raise ConfigError(f"load_onnx() got unknown argument(s) {sorted(kwargs)}",
+                              fix="load_onnx takes model, inputs, input_size_list, outputs")
+        if not self._cfg_set:
+            self.log.w(f"config() was not called; using defaults (target_platform={self.cfg.target_platform[0]})")
+        self.log.i(f"Loading : {model if isinstance(model, (str, os.PathLike)) else '<in-memory model>'}")
+        self.graph = onnx_loader.load(model, inputs, input_size_list, outputs)
+        self.model = None
+        return 0
+
+    def _unsupported_frontend(self, name: str) -> int:
+        self.log.e(f"{name}: this framework is not supported by rknn_diag yet; export the model to ONNX "
+                   f"and use load_onnx()")
+        return RKNN_ERR_FAIL
+
+    def load_pytorch(self, *a, **k) -> int:
+        return self._unsupported_frontend("load_pytorch")
+
+    def load_tensorflow(self, *a, **k) -> int:
+        return self._unsupported_frontend("load_tensorflow")
+
+    def load_tflite(self, *a, **k) -> int:
+        return self._unsupported_frontend("load_tflite")
+
+    def load_caffe(self, *a, **k) -> int:
+        return self._unsupported_frontend("load_caffe")
+
+    def load_darknet(self, *a, **k) -> int:
+        return self._unsupported_frontend("load_darknet")
+
+    # ---- build and model files -------------------------------------------------------
+    @_api()
+    def build(self, do_quantization: bool = True, dataset: str | None = None, rknn_batch_size: int = 1,
+              pre_compile: bool = False, **kwargs: Any) -> int:
+        if self.graph is None:
+            raise StateError("build() called before a model was loaded", fix="call load_onnx() first")
+        if not isinstance(rknn_batch_size, int) or rknn_batch_size < 1:
+            raise ConfigError(f"rknn_batch_size must be an integer >= 1; got {rknn_batch_size!r}", ref="1.5.5")
+        if do_quantization:
+            if dataset is None:
+                raise ConfigError("do_quantization=True needs a dataset", fix="pass dataset='dataset.txt' "
+                                  "(one sample per line), or build(do_quantization=False)", ref="1.4.3")
+            raise ConfigError("quantized builds are not implemented in this version of rknn_diag",
+                              fix="use build(do_quantization=False) for the float16 model", ref="1.4.2")
+        graph = optimize(self.graph, self.cfg.optimization_level)
+        self.model = BuiltModel(graph, self.cfg, "float16", rknn_batch_size,
+                                {"do_quantization": bool(do_quantization), "dataset": dataset,
+                                 "pre_compile": bool(pre_compile), **{k: repr(v) for k, v in kwargs.items()}})
+        self.log.i(f"Build done: {len(graph.nodes)} layers, float16, target {','.join(self.cfg.target_platform)}")
+        return 0
+
+    @_api()
+    def export_rknn(self, export_path: str, **kwargs: Any) -> int:
+        if self.model is None:
+            raise StateError("export_rknn() called before build()", fix="call build() first")
+        modelfile.save(self.model, export_path)
+        self.log.i(f"Export rknn model to {export_path}")
+        return 0
+
+    @_api()
+    def load_rknn(self, path: str, **kwargs: Any) -> int:
+        self.model = modelfile.load(path)
+        self.cfg = self.model.config
+        self.runtime = None
+        return 0
+
+    # ---- runtime -------------------------------------------------------------------------
+    @_api()
+    def init_runtime(self, target: str | None = None, device_id: str | None = None, perf_debug: bool = False,
+                     eval_mem: bool = False, async_mode: bool = False, core_mask: int | None = None,
+                     **kwargs: Any) -> int:
+        if self.model is None:
+            raise StateError("init_runtime() called before build() or load_rknn()",
+                             fix="build or load a model first")
+        if target is not None:
+            raise TargetError(f"target '{target}' (device {device_id or 'any'}): running on a board through "
+                              f"the RKNN API is not available in this version",
+                              fix="leave target=None for the simulator, or use "
+                                  "'rknn-diag conformance --target board' to run on boards")
+        if self.model.mode != "float16":
+            raise ConfigError(f"the simulator cannot run '{self.model.mode}' models in this version")
+        self.runtime = FloatSimulator(self.model.graph)
+        return 0
+
+    @_api(failure=None)
+    def inference(self, inputs: list, data_format: str | list = "nhwc", inputs_pass_through: list | None = None,
+                  get_frame_id: bool = False) -> list[np.ndarray] | None:
+        if self.runtime is None or self.model is None:
+            raise StateError("inference() called before init_runtime()", fix="call init_runtime() first")
+        if isinstance(data_format, (list, tuple)):
+            data_format = data_format[0] if data_format else "nhwc"
+        m = self.model
+        feeds = prepare(m.graph.inputs, m.config.preprocess, inputs, data_format, inputs_pass_through,
+                        m.rknn_batch_size)
+        dump = _layer_dumper() if os.environ.get("NN_LAYER_DUMP") == "1" else None
+        if m.rknn_batch_size == 1:
+            return self.runtime.run(feeds, dump)
+        # rknn_batch_size > 1: inputs arrive concatenated on axis 0 (guide §1.5.5-1.5.7).
+        chunks = [np.split(f, m.rknn_batch_size, axis=0) for f in feeds]
+        results = [self.runtime.run([c[b] for c in chunks], dump) for b in range(m.rknn_batch_size)]
+        return [np.concatenate(outs, axis=0) for outs in zip(*results)]
+
+    # ---- facts ------------------------------------------------------------------------------
+    def get_sdk_version(self) -> str:
+        return (f"rknn_diag {__version__} (simulator)\nAPI: {__version__}\nDRV: simulator {__version__}\n"
+                f"target: {','.join(self.cfg.target_platform)}")
+
+    @_api(failure=None)
+    def eval_memory(self, is_print: bool = True) -> dict[str, int] | None:
+        if self.model is None:
+            raise StateError("eval_memory() called before build() or load_rknn()")
+        from .sim.memory import estimate
+        mem = estimate(self.model)
+        if is_print:
+            self.log.i(f"weights {mem['weight_memory']} B, activations peak {mem['internal_memory']} B, "
+                       f"total {mem['total_memory']} B")
+        return mem
+
+    @_api(failure=None)
+    def eval_perf(self, is_print: bool = True, **kwargs: Any) -> dict[str, Any] | None:
+        if self.runtime is None or self.model is None:
+            raise StateError("eval_perf() called before init_runtime()")
+        times: list[tuple[str, str, float]] = []
+        last = [time.perf_counter()]
+
+        def hook(node, outs):
+            now = time.perf_counter()
+            times.append((node.name, node.op_type, (now - last[0]) * 1e3))
+            last[0] = now
+
+        feeds = [np.zeros((v.shape[0] * self.model.rknn_batch_size, *v.shape[1:]), v.dtype or np.float32)
+                 for v in self.model.graph.inputs]
+        start = time.perf_counter()
+        last[0] = start
+        self.runtime.run(feeds, hook)
+        total = (time.perf_counter() - start) * 1e3
+        if is_print:
+            for name, op, ms in times:
+                self.log.i(f"{op:<20} {name:<40} {ms:8.3f} ms")
+            self.log.i(f"Total simulator time: {total:.3f} ms (host CPU, not an NPU estimate)")
+        return {"total_ms": total, "layers": [{"name": n, "op": o, "ms": t} for n, o, t in times]}
+
+    def list_devices(self) -> tuple[list[str], list[str]]:
+        try:
+            from .board.discovery import list_devices
+        except ImportError:
+            self.log.e("list_devices: the board layer is not installed (pip install 'rknn_diag[board]')")
+            return [], []
+        return list_devices()
+
+    def release(self) -> None:
+        self.runtime = None
+        self.model = None
+        self.graph = None
+        self.log.close()
+
+
+def _layer_dumper():
+    """NN_LAYER_DUMP=1: write every layer's output to the current folder, named by the
+    output tensor and the source layers merged into it (guide §2.2, §2.1 note)."""
+    counter = [0]
+
+    def safe(s: str) -> str:
+        return re.sub(r"[^A-Za-z0-9_.-]", "_", s)[:80]
+
+    def dump(node, outs):
+        for name, val in zip(node.outputs, outs):
+            if name:
+                fname = f"{counter[0]:04d}_{safe(name)}__{'+'.join(safe(s) for s in node.source)}.npy"
+                np.save(Path.cwd() / fname, np.asarray(val), allow_pickle=False)
+        counter[0] += 1
+
+    return dump

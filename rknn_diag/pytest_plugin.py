@@ -1,0 +1,138 @@
+"""pytest plugin (entry point `rknn_diag`): hardware-in-the-loop options, the `target`
+fixture, and the results file — one JSON line per finished case, written the
+moment it ends, so a crash, a lost board or a killed run loses nothing.
+
+Cases that need the target run it in the `executed`-style fixtures of the suite,
+i.e. during *setup*: a target that breaks (board lost, adb timeout, vendor crash)
+makes the case an *error* (infrastructure); a wrong answer found in the test body
+is a *failure* (product) — the LAVA distinction, kept apart in the report.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+
+from . import results
+from .errors import TargetError
+
+_RECORD = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("rknn_diag", "rknn_diag hardware-in-the-loop")
+    g.addoption("--target", default="simulator", choices=("simulator", "toolkit2", "board"),
+                help="where conformance cases run (default: simulator)")
+    g.addoption("--device-id", action="append", default=[], metavar="SERIAL",
+                help="board serial for --target board (repeatable: one xdist group per board)")
+    g.addoption("--adb-server", default=None, metavar="HOST:PORT",
+                help="adb server to reach boards through (default 127.0.0.1:5037)")
+    g.addoption("--results", default=None, metavar="PATH",
+                help="append one JSON line per finished case to PATH (see rknn_diag.results)")
+    g.addoption("--skip-passed", action="store_true",
+                help="skip cases that already passed on this target in the --results file")
+    g.addoption("--run-id", default=None, help="tag written into every result line (default: random)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "rknn_case: a conformance case that writes a result line")
+    if not config.getoption("run_id", None):
+        config.option.run_id = os.environ.get("RKNN_DIAG_RUN_ID") or uuid.uuid4().hex[:12]
+        os.environ["RKNN_DIAG_RUN_ID"] = config.option.run_id  # xdist workers share it
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    path = config.getoption("results")
+    if not (config.getoption("skip_passed") and path):
+        return
+    done = results.passed_cases(path, config.getoption("target"))
+    for item in items:
+        rec = _case_of(item)
+        if rec and rec.get("case") in done:
+            item.add_marker(pytest.mark.skip(reason=f"passed in an earlier run ({path})"))
+
+
+def _case_of(item: pytest.Item) -> dict | None:
+    m = item.get_closest_marker("rknn_case")
+    return dict(m.kwargs) if m else None
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest):
+    """The target named by --target, ready to run cases."""
+    from .targets import make_target
+
+    name = request.config.getoption("target")
+    opts = {}
+    if name == "board":
+        devices = request.config.getoption("device_id")
+        if not devices:
+            raise pytest.UsageError("--target board needs --device-id SERIAL (repeatable)")
+        opts = {"serial": _pick_board(request, devices), "adb_server": request.config.getoption("adb_server")}
+    t = make_target(name, **opts)
+    yield t
+    t.close()
+
+
+def _pick_board(request: pytest.FixtureRequest, devices: list[str]) -> str:
+    """One board per xdist worker: worker gwN takes board N mod len(devices)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return devices[int(worker[2:] or 0) % len(devices)]
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest) -> dict:
+    """A dict a case fills (metrics, versions, latency_ms, category, ...); written when the case ends."""
+    rec = _case_of(request.node) or {}
+    request.node.stash[_RECORD] = rec
+    return rec
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    path = item.config.getoption("results")
+    base = _case_of(item)
+    if not path or base is None:
+        return
+    done = report.when == "call" or (report.when == "setup" and not report.passed)
+    if not done:
+        return
+    rec = {**base, **item.stash.get(_RECORD, {})}
+    status, category = _status(report, call, rec)
+    msg = rec.pop("message", None) or _message(report, call)
+    known = set(results.CaseResult.__dataclass_fields__)
+    extra = {k: v for k, v in rec.items() if k in known and k not in ("case", "status", "category", "message")}
+    extra.setdefault("target", item.config.getoption("target"))
+    results.append(path, results.CaseResult(
+        case=rec["case"], status=status, category=category, message=msg[:2000],
+        duration=round(time.time() - rec.get("_start", time.time()), 4) if "_start" in rec else report.duration,
+        repro=f"python -m pytest '{item.nodeid}' --target {item.config.getoption('target')}",
+        run_id=item.config.getoption("run_id") or "", **extra))
+
+
+def _status(report: pytest.TestReport, call: pytest.CallInfo, rec: dict) -> tuple[str, str | None]:
+    if hasattr(report, "wasxfail"):
+        if report.skipped:
+            return "xfail", rec.get("category") or "unsupported"
+        return "xpass", None
+    if report.passed:
+        return "passed", None
+    if report.skipped:
+        return "skipped", None
+    exc = call.excinfo.value if call.excinfo else None
+    if report.when == "setup" or isinstance(exc, TargetError):
+        return "error", "infrastructure"
+    return "failed", "product"
+
+
+def _message(report: pytest.TestReport, call: pytest.CallInfo) -> str:
+    if hasattr(report, "wasxfail"):
+        return str(report.wasxfail)
+    if call.excinfo is not None:
+        return call.excinfo.exconly()
+    return ""

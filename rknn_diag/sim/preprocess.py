@@ -1,0 +1,103 @@
+"""Turn what the user passes to inference() into the graph's inputs.
+
+4-D image inputs: layout (nhwc -> nchw), channel reorder, then (x - mean) / std,
+all inside the model as on the NPU (guide §1.2.5). Anything else — vectors,
+token ids, int64 indices, 5-D tensors, or inputs marked pass-through — is only
+checked and cast, never changed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import InputPreprocess
+from ..errors import InputError
+from ..ir import Value
+
+
+def _is_image(v: Value) -> bool:
+    return v.shape is not None and len(v.shape) == 4 and v.dtype is not None and v.dtype.kind == "f"
+
+
+def prepare(values: list[Value], pre: list[InputPreprocess], inputs: list, data_format: str,
+            pass_through: list | None, batch: int) -> list[np.ndarray]:
+    if data_format not in ("nhwc", "nchw"):
+        raise InputError(f"data_format must be 'nhwc' or 'nchw'; got {data_format!r}")
+    if not isinstance(inputs, (list, tuple)):
+        inputs = [inputs]
+    if len(inputs) != len(values):
+        raise InputError(f"the model takes {len(values)} input(s) "
+                         f"{[f'{v.name}{list(v.shape)}' for v in values]}, got {len(inputs)}",
+                         fix="pass one array per model input, in order")
+    out = []
+    for i, (v, x) in enumerate(zip(values, inputs)):
+        through = bool(pass_through[i]) if pass_through and i < len(pass_through) else False
+        p = pre[i] if i < len(pre) else InputPreprocess()
+        x = np.asarray(x)
+        if _is_image(v) and not through:
+            out.append(_image(v, x, p, data_format, batch, i))
+        else:
+            out.append(_plain(v, x, batch, i))
+    return out
+
+
+def _expect(v: Value, batch: int) -> tuple:
+    return (v.shape[0] * batch, *v.shape[1:])
+
+
+def _image(v: Value, x: np.ndarray, p: InputPreprocess, data_format: str, batch: int, i: int) -> np.ndarray:
+    want = _expect(v, batch)
+    c = want[1]
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4:
+        raise InputError(f"input {i} '{v.name}' wants a 4-D image {list(want)} (nchw), got shape {list(x.shape)}")
+    got_c = x.shape[3] if data_format == "nhwc" else x.shape[1]
+    if got_c != c:
+        if c == 1 and got_c == 3:
+            raise InputError(f"input {i} '{v.name}' is single-channel but a 3-channel image was passed "
+                             f"(shape {list(x.shape)}, {data_format})",
+                             fix="read the image as grayscale, e.g. cv2.imread(path, 0)", ref="1.5.9")
+        raise InputError(f"input {i} '{v.name}' has {c} channels, got {got_c} in {data_format} array "
+                         f"of shape {list(x.shape)}",
+                         fix=f"pass data_format='{'nchw' if data_format == 'nhwc' else 'nhwc'}' "
+                             "if the layout is the other one")
+    if data_format == "nhwc":
+        x = x.transpose(0, 3, 1, 2)
+    if x.shape != want:
+        hint = (f"concatenate {batch} images on axis 0 (rknn_batch_size={batch})" if x.shape[0] != want[0]
+                else f"resize the image to {want[2]}x{want[3]}")
+        raise InputError(f"input {i} '{v.name}' wants shape {list(want)} (nchw), got {list(x.shape)}",
+                         fix=hint, ref="1.5.5" if x.shape[0] != want[0] else None)
+    x = x.astype(np.float32)
+    if p.reorder:
+        if len(p.reorder) != c:
+            raise InputError(f"reorder_channel {p.reorder} has {len(p.reorder)} entries for {c} channels",
+                             where=f"input {i} '{v.name}'", ref="1.2.5")
+        x = x[:, p.reorder]
+    if p.mean:
+        x = x - _per_channel(p.mean, c, "mean_values", i)
+    if p.std:
+        x = x / _per_channel(p.std, c, "std_values", i)
+    return x
+
+
+def _per_channel(vals: list[float], c: int, name: str, i: int) -> np.ndarray:
+    if len(vals) not in (1, c):
+        raise InputError(f"{name}[{i}] has {len(vals)} values for an input of {c} channels",
+                         fix="give one value per channel", ref="1.2.4")
+    return np.asarray(vals, np.float32).reshape(1, -1, 1, 1)
+
+
+def _plain(v: Value, x: np.ndarray, batch: int, i: int) -> np.ndarray:
+    if v.shape is not None:
+        want = _expect(v, batch) if len(v.shape) else ()
+        if tuple(x.shape) != tuple(want):
+            raise InputError(f"input {i} '{v.name}' wants shape {list(want)}, got {list(x.shape)}",
+                             fix="pass an array of the model's input shape")
+    if v.dtype is not None and x.dtype != v.dtype:
+        if not np.can_cast(x.dtype, v.dtype, "same_kind") and not (x.dtype.kind in "iu" and v.dtype.kind in "iu"):
+            raise InputError(f"input {i} '{v.name}' wants {v.dtype}, got {x.dtype}",
+                             fix=f"pass x.astype(np.{v.dtype})")
+        x = x.astype(v.dtype)
+    return x
