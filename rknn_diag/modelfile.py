@@ -94,7 +94,7 @@ def dumps(model: BuiltModel) -> bytes:
         "graph": {
             "name": g.name, "opset": g.opset,
             "inputs": [_value(v) for v in g.inputs], "outputs": [_value(v) for v in g.outputs],
-            "constants": {k: _enc(v, t) for k, v in g.constants.items()},
+            "constants": {k: _enc(v, t) for k, v in sorted(g.constants.items())},
             "nodes": [{"op": n.op_type, "name": n.name, "inputs": n.inputs, "outputs": n.outputs,
                        "attrs": _enc(n.attrs, t), "source": n.source,
                        "post_ops": [{"op": p.op_type, "attrs": _enc(p.attrs, t), "inputs": _enc(p.inputs, t)}

@@ -1,0 +1,77 @@
+"""`rknn-diag conformance`: run the conformance suite on a target, keep every result
+line, then write the report. The suite is the repository's `conformance/` folder."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="rknn-diag conformance", description=__doc__)
+    p.add_argument("--target", default="simulator", choices=("simulator", "toolkit2", "board"),
+                   help="where the cases run (default: simulator)")
+    p.add_argument("--device-id", action="append", default=[], metavar="SERIAL",
+                   help="board serial for --target board (repeatable)")
+    p.add_argument("--adb-server", default=None, metavar="HOST:PORT", help="adb server for boards")
+    p.add_argument("--suite", default=str(REPO / "conformance"), help="the conformance folder (default: %(default)s)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder (default: reports/out/<target>-<timestamp>)")
+    p.add_argument("--results", default=None, metavar="PATH",
+                   help="results file to append to (default: OUT/results.jsonl); reuse one with "
+                        "--skip-passed to resume a run that was interrupted")
+    p.add_argument("--skip-passed", action="store_true", help="skip cases already passed in --results")
+    p.add_argument("-n", "--workers", default="auto", help="pytest-xdist workers (default: auto; 0 for none)")
+    p.add_argument("-k", dest="keyword", default=None, help="only cases matching this pytest -k expression")
+    p.add_argument("--no-report", action="store_true", help="write results only, no report")
+    p.add_argument("--baseline", nargs="*", default=None, help="baseline results for the report's diff")
+    args, extra = p.parse_known_args(argv)
+
+    suite = Path(args.suite)
+    if not suite.is_dir():
+        print(f"E conformance suite not found at {suite}; pass --suite PATH (the repository's conformance/ "
+              f"folder)", file=sys.stderr)
+        return 2
+    out = Path(args.out or REPO / "reports" / "out" / f"{args.target}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    results = Path(args.results or out / "results.jsonl")
+    cmd = [sys.executable, "-m", "pytest", str(suite), "--target", args.target, "--results", str(results),
+           "-p", "no:cacheprovider", "-q", "-rfE"]
+    if args.workers not in ("0", 0):
+        cmd += ["-n", str(args.workers)]
+    for d in args.device_id:
+        cmd += ["--device-id", d]
+    if args.adb_server:
+        cmd += ["--adb-server", args.adb_server]
+    if args.skip_passed:
+        cmd.append("--skip-passed")
+    if args.keyword:
+        cmd += ["-k", args.keyword]
+    cmd += extra
+    print(f"I running: {' '.join(cmd)}", file=sys.stderr)
+    # pytest runs from the repository so fixtures/ imports; results survive a crash of any case.
+    code = subprocess.call(cmd, cwd=str(suite.parent))
+    print(f"I results: {results}", file=sys.stderr)
+    if args.no_report:
+        return code
+    if not results.exists():
+        print("E no results were written; nothing to report", file=sys.stderr)
+        return code or 1
+    from .report.cli import main as report_main
+    report_args = [str(results), "-o", str(out / "report")]
+    if args.baseline:
+        report_args += ["--baseline", *args.baseline]
+    gate = report_main(report_args)
+    latest = REPO / "reports" / "latest"
+    if latest.is_symlink() or not latest.exists():
+        latest.unlink(missing_ok=True)
+        latest.symlink_to(out.resolve(), target_is_directory=True)
+    print(f"I report: {out / 'report' / 'index.html'} (also reports/latest/)", file=sys.stderr)
+    # pytest's own failures decide first; a failed gate also fails the run.
+    return code or gate

@@ -1,0 +1,68 @@
+"""Graph passes keep the numbers and record what was merged into what."""
+
+import numpy as np
+
+from fixtures import models
+from rknn_diag.compare import reference
+from rknn_diag.frontends.onnx_loader import load
+from rknn_diag.ops import run
+from rknn_diag.passes import optimize
+
+
+def _execute(graph, feeds):
+    env = dict(graph.constants)
+    env.update(feeds)
+    for n in graph.nodes:
+        outs = run(n.op_type, [env[i] if i else None for i in n.inputs], n.attrs, graph.opset)
+        for p in n.post_ops:
+            outs[0] = run(p.op_type, [outs[0], *p.inputs], p.attrs, 13)[0]
+        env.update(zip(n.outputs, outs))
+    return [env[v.name] for v in graph.outputs]
+
+
+def test_conv_bn_scale_relu_identity_fold_into_one_conv():
+    model = models.conv_bn_relu()
+    g = optimize(load(model))
+    assert [n.op_type for n in g.nodes] == ["Conv"]
+    conv = g.nodes[0]
+    assert conv.source == ["conv1", "bn1", "scale1", "relu1", "out"]
+    assert [p.op_type for p in conv.post_ops] == ["Relu"]
+    x = np.random.default_rng(1).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(_execute(g, {"x": x})[0], reference(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
+
+
+def test_level_zero_keeps_layers_apart():
+    g = optimize(load(models.conv_bn_relu()), level=0)
+    assert [n.op_type for n in g.nodes] == ["Conv", "BatchNormalization", "Mul", "Relu"]
+
+
+def test_exported_view_chain_folds_to_a_constant_reshape():
+    model = models.exported_reshape()
+    g = optimize(load(model))
+    assert [n.op_type for n in g.nodes] == ["Relu", "Reshape"]
+    shape_input = g.nodes[1].inputs[1]
+    np.testing.assert_array_equal(g.constants[shape_input], [1, -1])
+    x = np.random.default_rng(2).standard_normal((1, 3, 6, 6)).astype(np.float32)
+    np.testing.assert_array_equal(_execute(g, {"x": x})[0], reference(model, {"x": x})[0])
+
+
+def test_identity_to_graph_output_renames_producer():
+    g = optimize(load(models.conv_bn_relu()))
+    assert g.nodes[0].outputs == ["y"]
+
+
+def test_constant_output_branch_is_kept_as_constant():
+    """SSD-style prior boxes (guide §3.5): an output that does not depend on the input."""
+    from onnx import TensorProto, helper, numpy_helper
+    priors = np.arange(8, dtype=np.float32).reshape(2, 4)
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu"),
+             helper.make_node("Reshape", ["p", "s"], ["priors"], name="reshape_priors")]
+    g = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 2, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+                           helper.make_tensor_value_info("priors", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(priors, "p"), numpy_helper.from_array(np.array([-1], np.int64), "s")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    graph = optimize(load(m))
+    assert [n.op_type for n in graph.nodes] == ["Relu"]
+    np.testing.assert_array_equal(graph.constants["priors"], priors.reshape(-1))
