@@ -20,6 +20,7 @@ from . import results
 from .errors import TargetError
 
 _RECORD = pytest.StashKey[dict]()
+_ALREADY_PASSED = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,6 +54,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         rec = _case_of(item)
         if rec and rec.get("case") in done:
             item.add_marker(pytest.mark.skip(reason=f"passed in an earlier run ({path})"))
+            item.stash[_ALREADY_PASSED] = True  # its line is in the file already
 
 
 def _case_of(item: pytest.Item) -> dict | None:
@@ -97,7 +99,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report: pytest.TestReport = outcome.get_result()
     path = item.config.getoption("results")
     base = _case_of(item)
-    if not path or base is None:
+    if not path or base is None or item.stash.get(_ALREADY_PASSED, False):
         return
     done = report.when == "call" or (report.when == "setup" and not report.passed)
     if not done:
