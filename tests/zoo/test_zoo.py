@@ -1,0 +1,198 @@
+"""The model zoo: valid ONNX, runs in onnxruntime, realistic activation ranges, deterministic."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from fixtures import zoo
+from fixtures.zoo._builder import BN_EPS, smooth_field
+
+NAMES = zoo.names()
+
+# Ops each model must contain (what the model exists to exercise).
+REQUIRED_OPS = {
+    "mobilenetv2_like": {"Conv", "BatchNormalization", "Clip", "Add", "GlobalAveragePool", "Flatten", "Gemm",
+                         "Softmax"},
+    "mobilenetv2_like_outlier": {"Conv", "BatchNormalization", "Clip", "Add", "GlobalAveragePool", "Gemm",
+                                 "Softmax"},
+    "resnet18_like": {"Conv", "BatchNormalization", "Relu", "MaxPool", "Add", "GlobalAveragePool", "Gemm"},
+    "yolo_like_head": {"Conv", "BatchNormalization", "Resize", "Concat", "Sigmoid", "Reshape", "Transpose"},
+    "ssd_like": {"Conv", "BatchNormalization", "Transpose", "Reshape", "Concat", "Softmax", "Constant"},
+}
+
+_cache: dict[str, tuple] = {}
+
+
+def built(name: str):
+    """One build per model per session (the determinism test builds its own)."""
+    if name not in _cache:
+        _cache[name] = zoo.get(name)
+    return _cache[name]
+
+
+def session(model: onnx.ModelProto) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every tensor as written
+    so.intra_op_num_threads = 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def run_all_tensors(model: onnx.ModelProto, feeds: dict) -> dict[str, np.ndarray]:
+    """Every node output, exposed by adding it to the graph outputs (all zoo tensors are float32)."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    have = {o.name for o in m.graph.output}
+    names = [o for n in m.graph.node for o in n.output]
+    m.graph.output.extend(helper.make_tensor_value_info(t, TensorProto.FLOAT, None)
+                          for t in names if t not in have)
+    return dict(zip(names, session(m).run(names, feeds)))
+
+
+def inits(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    return {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+
+
+def test_registry_lists_the_models_and_get_rejects_unknown_names():
+    assert set(NAMES) == set(REQUIRED_OPS)
+    with pytest.raises(KeyError, match="mobilenetv2_like"):
+        zoo.get("mobilenet_v9")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_model_is_valid_onnx_with_the_agreed_interface(name):
+    model, feeds, meta = built(name)
+    onnx.checker.check_model(model, full_check=True)
+    assert model.ir_version <= 8
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 13)]
+    (inp,) = model.graph.input
+    dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+    assert inp.type.tensor_type.elem_type == TensorProto.FLOAT
+    assert dims[:2] == [1, 3] and dims[2] == dims[3] and 64 <= dims[2] <= 128
+    x = feeds[inp.name]
+    assert set(feeds) == {inp.name} and x.dtype == np.float32 and list(x.shape) == dims
+    assert -2.0 <= x.min() < x.max() <= 2.0 and x.std() > 0.3      # an image-like, normalised field
+    assert isinstance(meta["classifier"], bool) and len(meta["description"]) > 40
+    assert meta["outputs"] == [o.name for o in model.graph.output]
+    ops = {n.op_type for n in model.graph.node}
+    assert REQUIRED_OPS[name] <= ops, f"missing ops: {REQUIRED_OPS[name] - ops}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_tensor_is_finite_and_in_a_realistic_range(name):
+    model, feeds, _ = built(name)
+    acts = run_all_tensors(model, feeds)
+    for t, v in acts.items():
+        assert np.isfinite(v).all(), f"{name}: {t} has non-finite values"
+        assert 1e-2 <= float(v.std()) <= 1e2, f"{name}: {t} std {v.std():.3g} (vanishing or exploding)"
+    # Rectified maps must not be mostly dead: at most a quarter of channels constant over the image.
+    for n in model.graph.node:
+        if n.op_type in ("Relu", "Clip", "LeakyRelu"):
+            v = acts[n.output[0]]
+            flat = v.reshape(v.shape[1], -1) if v.shape[0] == 1 else v.swapaxes(0, 1).reshape(v.shape[1], -1)
+            dead = np.mean(flat.max(axis=1) == flat.min(axis=1))
+            assert dead <= 0.25, f"{name}: {n.name} has {dead:.0%} dead channels"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bn_statistics_were_measured_on_real_activations(name):
+    """Running mean/var are not the 0/1 defaults, and on a fresh image each BN output
+    channel spreads about as its gamma says (the statistics match the data)."""
+    model, feeds, meta = built(name)
+    w = inits(model)
+    acts = run_all_tensors(model, feeds)
+    skip = {meta.get("bad_bn")}   # the outlier BN is scaled on purpose (checked separately)
+    bns = [n for n in model.graph.node if n.op_type == "BatchNormalization" and n.name not in skip]
+    assert bns
+    for n in bns:
+        gamma, mean, var = w[n.input[1]], w[n.input[3]], w[n.input[4]]
+        assert not np.allclose(var, 1.0) and not np.allclose(mean, 0.0), f"{n.name}: default statistics"
+        assert gamma.std() > 0.05, f"{n.name}: gamma has no spread"
+        y = acts[n.output[0]]
+        ratio = y.std(axis=(0, 2, 3)) / np.abs(gamma)
+        assert 0.5 <= float(np.median(ratio)) <= 2.0, f"{n.name}: post-BN std / gamma = {np.median(ratio):.3g}"
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if built(n)[2]["classifier"]])
+def test_classifier_outputs_a_peaked_probability_vector(name):
+    model, feeds, _ = built(name)
+    (probs,) = session(model).run(None, feeds)
+    assert probs.ndim == 2 and probs.shape[0] == 1 and probs.shape[1] >= 10
+    assert np.all(probs >= 0)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=0, atol=1e-5)
+    assert probs.max() > 10.0 / probs.shape[1], "softmax is flat: logits carry no ranking"
+
+
+def test_ssd_priors_do_not_depend_on_the_input():
+    model, feeds, meta = built("ssd_like")
+    (name,) = meta["constant_outputs"]
+    sess = session(model)
+    x = next(iter(feeds.values()))
+    other = smooth_field(np.random.default_rng(99), x.shape)
+    a = dict(zip(meta["outputs"], sess.run(None, feeds)))
+    b = dict(zip(meta["outputs"], sess.run(None, {model.graph.input[0].name: other})))
+    assert np.array_equal(a[name], b[name])
+    assert not np.allclose(a["loc"], b["loc"]), "the other input did not change the image-dependent outputs"
+    assert a[name].shape == a["loc"].shape and a["conf"].shape[:2] == a["loc"].shape[:2]
+    # Structurally: no path from the graph input to the prior output.
+    producer = {o: n for n in model.graph.node for o in n.output}
+    stack, seen = [name], set()
+    while stack:
+        t = stack.pop()
+        assert t != model.graph.input[0].name, "the prior branch reads the input"
+        n = producer.get(t)
+        if n is not None and n.name not in seen:
+            seen.add(n.name)
+            stack.extend(i for i in n.input if i)
+
+
+def test_yolo_head_concatenates_both_scales():
+    model, feeds, meta = built("yolo_like_head")
+    (det,) = session(model).run(None, feeds)
+    size = meta["input_shape"][2]
+    boxes = meta["anchors"] * ((size // 16) ** 2 + (size // 8) ** 2)
+    assert det.shape == (1, boxes, 5 + meta["classes"])
+    assert 0.0 < det.min() and det.max() < 1.0          # after Sigmoid
+    resize = next(n for n in model.graph.node if n.op_type == "Resize")
+    assert helper.get_attribute_value(next(a for a in resize.attribute if a.name == "mode")) == b"nearest"
+    assert np.array_equal(inits(model)[resize.input[2]], [1, 1, 2, 2])
+
+
+def test_outlier_variant_has_an_outlier_channel_that_survives_bn_folding():
+    clean, feeds, _ = built("mobilenetv2_like")
+    bad, bad_feeds, meta = built("mobilenetv2_like_outlier")
+    w = inits(bad)
+    conv = next(n for n in bad.graph.node if n.name == meta["bad_layer"])
+    bn = next(n for n in bad.graph.node if n.name == meta["bad_bn"])
+    assert conv.op_type == "Conv" and bn.op_type == "BatchNormalization" and bn.input[0] == conv.output[0]
+    k = meta["outlier_channel"]
+
+    def outlier_ratio(weight: np.ndarray) -> float:
+        per_channel = np.abs(weight).reshape(weight.shape[0], -1).max(axis=1)
+        return float(per_channel[k] / np.median(np.delete(per_channel, k)))
+
+    weight = w[conv.input[1]]
+    gamma, var = w[bn.input[1]], w[bn.input[4]]
+    folded = weight * (gamma / np.sqrt(var + BN_EPS))[:, None, None, None]   # what a converter computes
+    assert outlier_ratio(weight) > 30 and outlier_ratio(folded) > 30
+    # The clean model's same layer has no outlier, and the float outputs agree.
+    clean_w = inits(clean)[conv.input[1]]
+    assert outlier_ratio(clean_w) < 5
+    np.testing.assert_array_equal(feeds[clean.graph.input[0].name], bad_feeds[bad.graph.input[0].name])
+    (p_clean,) = session(clean).run(None, feeds)
+    (p_bad,) = session(bad).run(None, bad_feeds)
+    np.testing.assert_allclose(p_bad, p_clean, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_building_twice_gives_byte_identical_models(name):
+    m1, f1, meta1 = zoo.get(name)
+    m2, f2, meta2 = zoo.get(name)
+    assert m1.SerializeToString() == m2.SerializeToString()
+    assert meta1 == meta2 and f1.keys() == f2.keys()
+    for k in f1:
+        assert np.array_equal(f1[k], f2[k])
