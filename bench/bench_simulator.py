@@ -191,8 +191,8 @@ def environment(args: argparse.Namespace) -> dict:
     import onnxruntime as ort
     return {"python": platform.python_version(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
             "numpy": np.__version__, "onnx": onnx.__version__, "onnxruntime": ort.__version__,
-            "sim_blas_threads": args.sim_threads, "size": args.size or "zoo default", "repeat": args.repeat, "warmup": args.warmup,
-            "target_ratio": TARGET_RATIO, "headline": "sim_ms / ort_1t_ms (both single-threaded)"}
+            "sim_blas_threads": args.sim_threads, "size": args.size or "zoo default", "repeat": args.repeat,
+            "warmup": args.warmup, "ort_graph_optimization": "default (ORT_ENABLE_ALL)", "target_ratio": TARGET_RATIO, "headline": "sim_ms / ort_1t_ms (both single-threaded)"}
 
 
 def format_table(rows: list[dict]) -> str:

@@ -15,11 +15,12 @@ NAMES = zoo.names()
 
 # Ops each model must contain (what the model exists to exercise).
 REQUIRED_OPS = {
-    "mobilenetv2_like": {"Conv", "BatchNormalization", "Clip", "Add", "GlobalAveragePool", "Flatten", "Gemm",
+    "mobilenetv2_like": {"Conv", "BatchNormalization", "Clip", "Add", "GlobalAveragePool", "Reshape", "Gemm",
                          "Softmax"},
     "mobilenetv2_like_outlier": {"Conv", "BatchNormalization", "Clip", "Add", "GlobalAveragePool", "Gemm",
                                  "Softmax"},
-    "resnet18_like": {"Conv", "BatchNormalization", "Relu", "MaxPool", "Add", "GlobalAveragePool", "Gemm"},
+    "resnet18_like": {"Conv", "BatchNormalization", "Relu", "MaxPool", "Add", "GlobalAveragePool", "Flatten",
+                      "Gemm", "Softmax"},
     "yolo_like_head": {"Conv", "BatchNormalization", "Resize", "Concat", "Sigmoid", "Reshape", "Transpose"},
     "ssd_like": {"Conv", "BatchNormalization", "Transpose", "Reshape", "Concat", "Softmax", "Constant"},
 }
@@ -116,7 +117,15 @@ def test_bn_statistics_were_measured_on_real_activations(name):
         assert 0.5 <= float(np.median(ratio)) <= 2.0, f"{n.name}: post-BN std / gamma = {np.median(ratio):.3g}"
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if built(n)[2]["classifier"]])
+CLASSIFIERS = ["mobilenetv2_like", "mobilenetv2_like_outlier", "resnet18_like"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_meta_says_which_models_are_classifiers(name):
+    assert built(name)[2]["classifier"] is (name in CLASSIFIERS)
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_classifier_outputs_a_peaked_probability_vector(name):
     model, feeds, _ = built(name)
     (probs,) = session(model).run(None, feeds)
@@ -205,3 +214,38 @@ def test_size_can_be_raised_for_benchmarks_and_bad_sizes_are_refused():
     assert det.shape == (1, 3 * (8 * 8 + 16 * 16), 15)
     with pytest.raises(ValueError, match="multiple of 32"):
         zoo.get("resnet18_like", size=80)
+
+
+def test_dataset_images_are_new_images_of_the_feed_kind():
+    _, feeds, meta = built("ssd_like")
+    feed = next(iter(feeds.values()))
+    imgs = zoo.dataset_images(meta, 3)
+    assert imgs.shape == (3, *feed.shape[1:]) and imgs.dtype == np.float32
+    assert -2.0 <= imgs.min() and imgs.max() <= 2.0
+    assert not any(np.allclose(im, feed[0]) for im in imgs)
+    assert np.array_equal(imgs, zoo.dataset_images(meta, 3))
+
+
+def _attrs(node) -> dict:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def test_mobilenet_has_depthwise_convs_at_both_strides_and_residuals():
+    model, _, _ = built("mobilenetv2_like")
+    w = inits(model)
+    dw_strides = {tuple(_attrs(n)["strides"]) for n in model.graph.node
+                  if n.op_type == "Conv" and _attrs(n)["group"] > 1
+                  and _attrs(n)["group"] == w[n.input[1]].shape[0] and w[n.input[1]].shape[1] == 1}
+    assert dw_strides == {(1, 1), (2, 2)}
+    assert sum(n.op_type == "Add" for n in model.graph.node) >= 3
+    clip = next(n for n in model.graph.node if n.op_type == "Clip")
+    assert len(clip.input) == 3 and (w[clip.input[1]], w[clip.input[2]]) == (0.0, 6.0)   # opset-13 form
+
+
+def test_resnet_has_the_stem_pool_and_strided_1x1_shortcuts():
+    model, _, _ = built("resnet18_like")
+    pool = next(n for n in model.graph.node if n.op_type == "MaxPool")
+    assert _attrs(pool) == {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}
+    shortcuts = [n for n in model.graph.node if n.op_type == "Conv" and "downsample" in n.name]
+    assert len(shortcuts) == 3
+    assert all(_attrs(n)["kernel_shape"] == [1, 1] and _attrs(n)["strides"] == [2, 2] for n in shortcuts)
