@@ -249,3 +249,21 @@ def test_resnet_has_the_stem_pool_and_strided_1x1_shortcuts():
     shortcuts = [n for n in model.graph.node if n.op_type == "Conv" and "downsample" in n.name]
     assert len(shortcuts) == 3
     assert all(_attrs(n)["kernel_shape"] == [1, 1] and _attrs(n)["strides"] == [2, 2] for n in shortcuts)
+
+
+def test_cli_writes_model_feed_meta_and_dataset(tmp_path):
+    import json
+
+    from fixtures.zoo.__main__ import main
+    assert main(["--out", str(tmp_path), "--dataset", "2", "ssd_like"]) == 0
+    model = onnx.load(str(tmp_path / "ssd_like.onnx"))
+    _, feeds, meta = built("ssd_like")
+    assert model.SerializeToString() == built("ssd_like")[0].SerializeToString()
+    x = np.load(tmp_path / "ssd_like.input.npy", allow_pickle=False)
+    assert np.array_equal(x, next(iter(feeds.values())))
+    assert json.loads((tmp_path / "ssd_like.meta.json").read_text()) == meta
+    listed = (tmp_path / "ssd_like.dataset" / "dataset.txt").read_text().split()
+    assert len(listed) == 2
+    imgs = [np.load(f, allow_pickle=False) for f in listed]
+    assert all(im.shape == x.shape for im in imgs)
+    assert main(["--out", str(tmp_path), "--size", "100", "ssd_like"]) == 2
