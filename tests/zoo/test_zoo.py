@@ -267,3 +267,26 @@ def test_cli_writes_model_feed_meta_and_dataset(tmp_path):
     imgs = [np.load(f, allow_pickle=False) for f in listed]
     assert all(im.shape == x.shape for im in imgs)
     assert main(["--out", str(tmp_path), "--size", "100", "ssd_like"]) == 2
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_int8_is_meaningful_and_the_outlier_variant_is_not(name):
+    """Per-tensor int8 (weights) / uint8 (activations) keeps the clean models' outputs
+    (their ranges suit 8 bits); the outlier variant's 100x channel wrecks its output."""
+    from .fake_quant import fake_quant_twin
+    model, feeds, meta = built(name)
+    twin = fake_quant_twin(model, zoo.dataset_images(meta, 8))
+    onnx.checker.check_model(twin)
+    ref, out = session(model).run(None, feeds), session(twin).run(None, feeds)
+    worst = min(_cosine(r, o) for r, o in zip(ref, out))
+    if "bad_layer" in meta:
+        assert worst < 0.9, f"{name}: outlier survives per-tensor int8 (cosine {worst:.4f})"
+    else:
+        assert worst > 0.99, f"{name}: per-tensor int8 cosine {worst:.4f}"
+        if meta["classifier"]:
+            assert np.argmax(ref[0]) == np.argmax(out[0])
