@@ -148,6 +148,12 @@ class Simulator:
             self.r = None
 
 
+def ort_default_ms(blob: bytes, feeds: dict, args: argparse.Namespace) -> float:
+    """onnxruntime with its default threads; the session (and its pool) ends on return."""
+    sess = ort_session(blob, None)
+    return median_ms({"d": lambda: sess.run(None, feeds)}, args.repeat, args.warmup)["d"]
+
+
 def bench_model(name: str, built: tuple, args: argparse.Namespace, RKNN, workdir: Path) -> dict:
     """One table row. `built` is the zoo's (model, feeds, meta)."""
     model, feeds, _ = built
@@ -158,9 +164,7 @@ def bench_model(name: str, built: tuple, args: argparse.Namespace, RKNN, workdir
 
     # onnxruntime with its default threads is timed on its own: its pool's spinning
     # threads would steal cores from whatever ran right after it.
-    sd = ort_session(blob, None)
-    row["ort_default_ms"] = median_ms({"d": lambda: sd.run(None, feeds)}, args.repeat, args.warmup)["d"]
-    del sd
+    row["ort_default_ms"] = ort_default_ms(blob, feeds, args)
     s1 = ort_session(blob, 1)
     ref = s1.run(None, feeds)
     ort_1t = lambda: s1.run(None, feeds)  # noqa: E731
