@@ -18,14 +18,15 @@ def _reduce(fn, data, axes_in, axes_attr, keepdims: int, noop: int, opset: int, 
     x = np.asarray(data)
     listed = axes_attr if opset < since else axes_in
     ax = int_list(listed, "Reduce axes")
-    if not ax:
-        if opset >= since and noop:
-            return x.copy()
-        ax = list(range(x.ndim))
-    ax = tuple(norm_axes(ax, x.ndim, "Reduce axes"))
+    if not ax and opset >= since and noop:
+        # No reduction, but the elementwise part still applies (|x| for L1/L2, x*x for
+        # SumSquare, log x for LogSum), as onnxruntime does: numpy's axis=() does exactly that.
+        ax = ()
+    else:
+        ax = tuple(norm_axes(ax or list(range(x.ndim)), x.ndim, "Reduce axes"))
     with np.errstate(all="ignore"):
         out = fn(as_compute(x), ax)
-    if keepdims:
+    if keepdims and ax:
         out = np.expand_dims(out, ax)
     return np.asarray(out).astype(x.dtype, copy=False)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InputError, UnsupportedOpError
 from .registry import ANY, register
-from ._tensor_util import int_list, norm_axes, norm_axis
+from ._tensor_util import FLOATS_ALL, int_list, norm_axes, norm_axis
 
 
 @register("Identity", dtypes=ANY)
@@ -22,7 +22,7 @@ def identity(input):
     return np.asarray(input)
 
 
-@register("Dropout", dtypes=ANY)
+@register("Dropout", dtypes=FLOATS_ALL)
 def dropout(data, ratio_=None, training_mode=None, *, ratio=0.5, seed=None, opset=13):
     """Inference: the input unchanged, and an all-true mask as the optional second output."""
     x = np.asarray(data)
@@ -33,7 +33,11 @@ def dropout(data, ratio_=None, training_mode=None, *, ratio=0.5, seed=None, opse
                 "Dropout with training_mode=true is random and is not supported",
                 where="Dropout input 'training_mode'",
                 fix="export the model in eval mode (model.eval() / training=TrainingMode.EVAL)")
-    return x.copy(), np.ones(x.shape, dtype=bool)
+    # The inference-mode mask is what onnxruntime (our reference) gives: all true
+    # since opset 12; all false before (a float mask of x's type before opset 10).
+    if opset >= 12:
+        return x.copy(), np.ones(x.shape, dtype=bool)
+    return x.copy(), np.zeros(x.shape, dtype=bool if opset >= 10 else x.dtype)
 
 
 @register("Reshape", dtypes=ANY, values={"allowzero": (0, 1)})
