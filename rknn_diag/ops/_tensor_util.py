@@ -31,9 +31,17 @@ def floatop(fn):
         x = np.asarray(x)
         if x.dtype.kind != "f":
             raise UnsupportedOpError(f"float kernel got a {x.dtype} input", fix="cast the input to float32")
-        return np.asarray(fn(as_compute(x))).astype(x.dtype, copy=False)
+        return fresh(np.asarray(fn(as_compute(x))).astype(x.dtype, copy=False), x)
 
     return run
+
+
+def fresh(out, *inputs) -> np.ndarray:
+    """`out` as an array that shares no memory with any input (a copy only if it would)."""
+    out = np.asarray(out)
+    if any(isinstance(i, np.ndarray) and np.may_share_memory(out, i) for i in inputs):
+        return out.copy()
+    return out
 
 
 def int_list(v: Any, what: str) -> list[int]:

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .registry import register
-from ._tensor_util import FLOATS_ALL, INTS, as_compute
+from ._tensor_util import FLOATS_ALL, INTS, as_compute, fresh
 from .elementwise import erf64
 
 FLOAT_MAX = float(np.finfo(np.float32).max)
@@ -19,7 +19,7 @@ SIGNED = ("int8", "int16", "int32", "int64")
 
 
 def _back(out: np.ndarray, like: np.ndarray) -> np.ndarray:
-    return np.asarray(out).astype(np.asarray(like).dtype, copy=False)
+    return fresh(np.asarray(out).astype(np.asarray(like).dtype, copy=False), like)
 
 
 @register("Relu", dtypes=FLOATS_ALL + SIGNED)

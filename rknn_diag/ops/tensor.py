@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InputError, UnsupportedOpError
 from .registry import ANY, register
-from ._tensor_util import FLOATS_ALL, int_list, norm_axis
+from ._tensor_util import FLOATS_ALL, fresh, int_list, norm_axis
 
 # ONNX TensorProto.DataType codes with a plain numpy equivalent (the ones we run).
 TENSOR_DTYPES: dict[int, np.dtype] = {
@@ -105,7 +105,7 @@ def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
         if x.dtype.kind == "f" and dtype.kind in "iu":
             # Truncate toward zero in float64 first: float16 -> int must not round.
             return np.trunc(x.astype(np.float64)).astype(dtype)
-        return x.astype(dtype)
+        return x.astype(dtype)  # astype copies even when the dtype is unchanged
 
 
 # `saturate` and `round_mode` only change float8 casts, which we do not run.
@@ -125,4 +125,4 @@ def cast_like(input, target_type, *, saturate=1, round_mode="up"):
 def where(condition, X, Y):
     """X where condition else Y (all three broadcast)."""
     x = np.asarray(X)
-    return np.where(np.asarray(condition, dtype=bool), x, np.asarray(Y)).astype(x.dtype, copy=False)
+    return fresh(np.where(np.asarray(condition, dtype=bool), x, np.asarray(Y)).astype(x.dtype, copy=False), x)
