@@ -72,7 +72,8 @@ def nonzero(X):
     """Indices of the non-zero elements, int64 of shape [rank, count]."""
     x = np.asarray(X)
     if x.ndim == 0:
-        return np.zeros((0, int(bool(x))), dtype=np.int64)
+        # onnxruntime reads a scalar as shape [1]: one row of zeros (or none).
+        return np.zeros((1, int(bool(x))), dtype=np.int64)
     return np.asarray(np.nonzero(x), dtype=np.int64).reshape(x.ndim, -1)
 
 
@@ -97,7 +98,14 @@ def gather_elements(data, indices, *, axis=0):
     """out[i][j][k] = data[index][j][k] (axis 0) etc.; indices shaped like the output."""
     x = np.asarray(data)
     a = norm_axis(axis, x.ndim, "GatherElements attribute 'axis'")
-    return np.take_along_axis(x, _norm_indices(indices, x.shape[a], "GatherElements input 'indices'"), axis=a)
+    idx = _norm_indices(indices, x.shape[a], "GatherElements input 'indices'")
+    if idx.ndim != x.ndim or any(i > d for k, (i, d) in enumerate(zip(idx.shape, x.shape)) if k != a):
+        raise InputError(f"GatherElements indices {idx.shape} do not fit data {x.shape} off axis {a}",
+                         where="GatherElements input 'indices'", fix="indices must have the data's rank and "
+                         "no larger dims off the axis")
+    # Off the axis, indices may be shorter than the data: take that corner of the data.
+    corner = tuple(slice(None) if k == a else slice(0, n) for k, n in enumerate(idx.shape))
+    return np.take_along_axis(x[corner], idx, axis=a)
 
 
 def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
