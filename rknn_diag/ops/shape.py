@@ -27,7 +27,7 @@ def identity(input):
 
 @register("Dropout", dtypes=FLOATS_ALL)
 def dropout(data, ratio_=None, training_mode=None, *, ratio=0.5, seed=None, opset=13):
-    """Inference: the input unchanged, and an all-true mask as the optional second output."""
+    """Inference: the input unchanged, plus the optional mask output (as onnxruntime gives it)."""
     x = np.asarray(data)
     if training_mode is not None and bool(np.asarray(training_mode).reshape(())):
         r = ratio if ratio_ is None else float(np.asarray(ratio_).reshape(()))

@@ -18,7 +18,8 @@ from rknn_diag.ops import registry
 
 from .tensor_harness import assert_agree
 
-MY_MODULES = {f"rknn_diag.ops.{m}" for m in ("elementwise", "activation", "shape", "tensor", "logic", "reduce")}
+MY_MODULES = {f"rknn_diag.ops.{m}" for m in ("elementwise", "activation", "shape", "tensor", "logic", "reduce",
+                                                   "indexing")}
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -382,6 +383,10 @@ def _call_for(op: str, dtype: str):
         "ConstantOfShape": ([i64(2, 3)], {}), "Constant": ([], {"value": x}), "Clip": ([x], {}),
         "Range": ([np.array(1, dtype), np.array(4, dtype), np.array(1, dtype)], {}),
         "Dropout": ([x], {}), "PRelu": ([x, x[:1]], {}),
+        "GatherND": ([x, i64(1, 0)[None, :]], {}), "ScatterND": ([x, i64(1)[None, :], x[:1]], {}),
+        "ScatterElements": ([x, i64(0, 1, 0)[None, :], x[:1]], {}), "TopK": ([x, i64(2)], {}),
+        "CumSum": ([x, np.array(1)], {}),
+        "OneHot": ([x, i64(5), np.array([0, 1], np.float32)], {}),
         # A float floor-mod (fmod=0) exists only from opset 28.
         "Mod": ([x, x], {"fmod": 1 if x.dtype.kind == "f" else 0}),
     }
@@ -401,9 +406,10 @@ def test_every_declared_dtype_runs_and_keeps_or_declares_its_type(op):
         assert outs, (op, dtype)
         y = np.asarray(outs[0])
         kind = {"Cast": np.float32, "CastLike": np.float32}.get(op)
-        if op in ("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Not", "And", "Or", "Xor"):
+        if op in ("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Not", "And", "Or", "Xor", "IsNaN",
+                  "IsInf"):
             assert y.dtype == np.bool_, (op, dtype)
-        elif op in ("Shape", "Size", "NonZero", "ArgMax", "ArgMin", "ConstantOfShape"):
+        elif op in ("Shape", "Size", "NonZero", "ArgMax", "ArgMin", "ConstantOfShape", "OneHot"):
             assert y.dtype in (np.int64, np.float32), (op, dtype)
         elif op != "Where":
             assert y.dtype == (kind or np.dtype(dtype)), (op, dtype, y.dtype)
@@ -427,7 +433,7 @@ def test_declared_dtypes_agree_with_onnxruntime_where_it_has_a_kernel(op):
     for dtype in registry.get(op).dtypes:
         inputs, attrs = _call_for(op, dtype)
         names = [f"in{i}" for i in range(len(inputs))]
-        n_out = 2 if op == "Split" else 1
+        n_out = 2 if op in ("Split", "TopK") else 1
         model, feeds = node_model(op, dict(zip(names, inputs)), attrs, opset=20, n_outputs=n_out)
         if _ort_can_run(model):
             assert_agree(model, feeds)
