@@ -440,3 +440,73 @@ def test_declared_dtypes_agree_with_onnxruntime_where_it_has_a_kernel(op):
             compared += 1
     # onnxruntime lacks some integer kernels, but it has the first declared dtype of every op.
     assert compared >= 1
+
+
+# --- hypothesis: more drawn axes and shapes -------------------------------------------
+
+@SETTINGS
+@given(shape=shapes_1_4, data_=st.data(), largest=st.sampled_from([0, 1]), seed=st.integers(0, 2**16),
+       ties=st.booleans())
+def test_topk_drawn_axis_and_k(shape, data_, largest, seed, ties):
+    axis = data_.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    k = data_.draw(st.integers(0, shape[axis]), label="k")
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, shape).astype(np.float32) if ties else data(rng, shape)
+    model, feeds = node_model("TopK", {"X": x}, {"axis": axis, "largest": largest},
+                              constants={"K": np.array([k], np.int64)}, n_outputs=2)
+    assert_agree(model, feeds)
+
+
+@SETTINGS
+@given(shape=shapes_1_4, data_=st.data(), exclusive=st.sampled_from([0, 1]), reverse=st.sampled_from([0, 1]),
+       seed=st.integers(0, 2**16))
+def test_cumsum_drawn_axis(shape, data_, exclusive, reverse, seed):
+    axis = data_.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    x = data(np.random.default_rng(seed), shape)
+    model, feeds = node_model("CumSum", {"x": x}, {"exclusive": exclusive, "reverse": reverse},
+                              constants={"axis": np.array(axis, np.int64)})
+    assert_agree(model, feeds)
+
+
+@SETTINGS
+@given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=3),
+       seed=st.integers(0, 2**16))
+def test_expand_drawn_shapes(shapes, seed):
+    a_shape, b_shape = shapes.input_shapes
+    x = data(np.random.default_rng(seed), a_shape)
+    model, feeds = node_model("Expand", {"input": x}, constants={"shape": np.array(b_shape, np.int64)})
+    assert_agree(model, feeds)
+
+
+@SETTINGS
+@given(shape=shapes_1_4, data_=st.data(), seed=st.integers(0, 2**16))
+def test_tile_and_flatten_drawn(shape, data_, seed):
+    reps = data_.draw(st.lists(st.integers(0, 3), min_size=len(shape), max_size=len(shape)), label="repeats")
+    axis = data_.draw(st.integers(-len(shape), len(shape)), label="axis")
+    x = data(np.random.default_rng(seed), shape)
+    model, feeds = node_model("Tile", {"input": x}, constants={"repeats": np.array(reps, np.int64)})
+    assert_agree(model, feeds)
+    model, feeds = node_model("Flatten", {"input": x}, {"axis": axis})
+    assert_agree(model, feeds)
+
+
+@SETTINGS
+@given(shape=shapes_1_4, data_=st.data(), seed=st.integers(0, 2**16))
+def test_reshape_drawn_with_zero_and_minus_one(shape, data_, seed):
+    # Keep a prefix of the dims as 0 (copy), merge the rest into -1.
+    keep = data_.draw(st.integers(0, len(shape)), label="keep")
+    target = [0] * keep + [-1]
+    x = data(np.random.default_rng(seed), shape)
+    model, feeds = node_model("Reshape", {"data": x}, constants={"shape": np.array(target, np.int64)})
+    assert_agree(model, feeds)
+
+
+@pytest.mark.parametrize("to", [onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT32,
+                                onnx.TensorProto.INT64, onnx.TensorProto.FLOAT16, onnx.TensorProto.BOOL])
+@SETTINGS
+@given(shape=shapes_1_4, seed=st.integers(0, 2**16))
+def test_cast_float_in_range_drawn(to, shape, seed):
+    lo, hi = {onnx.TensorProto.UINT8: (0, 255), onnx.TensorProto.INT8: (-128, 127)}.get(to, (-1000, 1000))
+    x = data(np.random.default_rng(seed), shape, lo=lo, hi=hi)
+    model, feeds = node_model("Cast", {"input": x}, {"to": to})
+    assert_agree(model, feeds)
