@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .registry import FLOAT, NUMERIC, register
+from .registry import register
 from ._tensor_util import FLOATS_ALL, INTS, as_compute, floatop, fresh
 
 SIGNED = ("int8", "int16", "int32", "int64")

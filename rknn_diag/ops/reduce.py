@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import ANY, register
+from .registry import register
 from ._tensor_util import FLOATS_ALL, INTS, as_compute, fresh, int_list, norm_axes, norm_axis
 
 
