@@ -12,12 +12,8 @@ INTS = ("int8", "uint8", "int16", "int32", "int64")
 FLOATS_ALL = ("float32", "float16", "float64")
 
 
-def compute_dtype(x: np.ndarray) -> np.dtype:
-    """float16 is computed in float32 (then rounded once); float64 stays float64."""
-    return np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
-
-
 def as_compute(x: np.ndarray) -> np.ndarray:
+    """float16 is computed in float32 (then rounded once); float64 stays float64."""
     x = np.asarray(x)
     if x.dtype == np.float16:
         return x.astype(np.float32)
