@@ -34,13 +34,14 @@ def diff(current: pd.DataFrame, baseline: pd.DataFrame, *, cosine_drop: float,
     base = baseline[cols].assign(board=baseline["board"].fillna(""))
     m = cur.merge(base, on=KEY, how="outer", suffixes=("", "_base"), indicator=True)
     m["board"] = m["board"].replace("", None)
-    both = m[m["_merge"] == "both"]
+    both = m[m["_merge"] == "both"].copy()
     was, now = both["outcome_base"], both["outcome"]
-    dcos = both["metrics.cosine"] - both["metrics.cosine_base"]
-    moved = both[dcos.abs() > cosine_drop].assign(cosine_change=dcos)
+    both["cosine_change"] = both["metrics.cosine"] - both["metrics.cosine_base"]
     lat, lat0 = both["latency_ms"], both["latency_ms_base"]
+    both["latency_change_pct"] = (lat / lat0 - 1) * 100
+    moved = both[both["cosine_change"].abs() > cosine_drop]
     slower = (lat > lat0 * (1 + latency_increase_pct / 100)) & (lat - lat0 >= latency_min_increase_ms)
-    lat_reg = both[slower.fillna(False)].assign(latency_change_pct=(lat / lat0 - 1) * 100)
+    lat_reg = both[slower.fillna(False)]
     return Diff(
         new_failures=both[(was == "passed") & (now == "failed")],
         new_errors=both[(was == "passed") & (now == "error")],

@@ -92,7 +92,8 @@ def latency(df: pd.DataFrame) -> str | None:
     table = zoo.pivot_table(index=["subject", "placement"], columns="mode", values="latency_ms", aggfunc="median")
     fig = _figure(10, 0.32 * len(table) + 1.2)
     ax = fig.subplots()
-    modes = list(table.columns)
+    from .tables import MODE_ORDER, ordered
+    modes = ordered(table.columns, MODE_ORDER)
     height = 0.8 / max(len(modes), 1)
     y = np.arange(len(table))
     for j, mode in enumerate(modes):
@@ -103,7 +104,7 @@ def latency(df: pd.DataFrame) -> str | None:
     ax.set_xlabel("latency (ms, log scale)")
     ax.set_title("Model zoo latency per target and board", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title="mode", title_fontsize=8)
     return _svg(fig, "Model zoo latency per target and board")
 
 
