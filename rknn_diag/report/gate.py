@@ -143,7 +143,8 @@ def evaluate(gate: Gate, df: pd.DataFrame, diff=None) -> list[RuleResult]:
                               low.empty, f"{len(low)} of {len(judged)} case(s) below the floor",
                               [f"{i} {metric}={v:.6g}" for i, v in zip(_ids(low), low[col])]))
     counted = df[df.outcome != "skipped"].groupby("target").size()
-    targets = sorted(set(counted.index) | set(gate.coverage["required_targets"]))
+    # every target that appears (even if all its cases were skipped) and every required one
+    targets = sorted(set(df["target"]) | set(gate.coverage["required_targets"]))
     n = gate.coverage["min_cases_per_target"]
     short = [f"{t}: {int(counted.get(t, 0))}" for t in targets if counted.get(t, 0) < n]
     out.append(RuleResult("coverage.min_cases_per_target", f"at least {n} cases run on each target"

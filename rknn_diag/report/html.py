@@ -45,7 +45,9 @@ td code { white-space: pre-wrap; word-break: break-all; }
 .note { background: #fff8dc; border-left: 4px solid #e0b000; padding: 6px 10px; }
 .legend span { display: inline-block; padding: 1px 8px; margin-right: 6px; border: 1px solid #ccc; }
 svg { max-width: 100%; height: auto; }
-.small { font-size: 12px; color: #555; }
+.small { font-size: 12px; color: #555; } .nowrap { white-space: nowrap; }
+tr:target td { outline: 2px solid #333; } td code.rule { white-space: nowrap; }
+table.zoo td, table.zoo th { padding: 2px 5px; }
 @media print { body { max-width: none; padding: 0; } a { color: inherit; text-decoration: none; }
   h2 { break-after: avoid; } tr, svg { break-inside: avoid; } }
 """
@@ -89,6 +91,9 @@ HEADERS = {"metrics.cosine": "cosine", "metrics.cosine_base": "cosine (baseline)
            "outcome": "now"}
 
 
+NOWRAP = ("mode", "placement", "target", "board", "subject", "case")
+
+
 def table(df: pd.DataFrame, *, code_cols=("repro",), outcome_col: str | None = "outcome") -> str:
     if df.empty:
         return '<p class="small">none</p>'
@@ -104,7 +109,8 @@ def table(df: pd.DataFrame, *, code_cols=("repro",), outcome_col: str | None = "
             elif col in (outcome_col, "outcome_base") and v in OUTCOME_LABELS:
                 cells.append(f'<td class="o-{v}">{esc(OUTCOME_LABELS[v])}</td>')
             else:
-                cells.append(f"<td>{esc(v)}</td>")
+                cls = ' class="nowrap"' if col in NOWRAP else ""
+                cells.append(f"<td{cls}>{esc(v)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -163,7 +169,7 @@ def _gate(p: Page) -> str:
             shown = "".join(f"<li>{esc(o)}</li>" for o in r.offenders[:20])
             more = f"<li>… and {len(r.offenders) - 20} more</li>" if len(r.offenders) > 20 else ""
             offenders = f"<ul class=\"small\">{shown}{more}</ul>"
-        rows.append(f'<tr class="{cls}"><td><b>{word}</b></td><td><code>{esc(r.rule)}</code></td>'
+        rows.append(f'<tr class="{cls}"><td class="nowrap"><b>{word}</b></td><td><code class="rule">{esc(r.rule)}</code></td>'
                     f"<td>{esc(r.title)}</td><td>{esc(r.detail)}{offenders}</td></tr>")
     return ('<section id="gate"><h2>Quality gate rules</h2><table><thead><tr><th>result</th><th>rule</th>'
             f"<th>requires</th><th>found</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>")
@@ -260,8 +266,34 @@ def _accuracy(p: Page) -> str:
 
 
 def _zoo(df: pd.DataFrame) -> str:
-    z = tables.zoo(df).drop(columns=["case"])
-    return '<section id="zoo"><h2>Model zoo</h2>' + table(z) + "</section>"
+    """Models down, targets/boards across: cosine, top-1 agreement and latency side by side."""
+    z = tables.zoo(df)
+    if z.empty:
+        return '<section id="zoo"><h2>Model zoo</h2><p class="small">no model cases in these results</p></section>'
+    placements = tables.ordered(z["placement"], ())
+    placements = sorted(placements, key=lambda p: (tables.TARGET_ORDER.index(p.split()[0])
+                                                   if p.split()[0] in tables.TARGET_ORDER else 9, p))
+    head1 = '<th rowspan="2">model</th><th rowspan="2">mode</th>' + "".join(
+        f'<th colspan="3" class="nowrap">{esc(p)}</th>' for p in placements)
+    head2 = '<th>cosine</th><th>top-1</th><th>ms</th>' * len(placements)
+    cells = {(r["subject"], r["mode"], r["placement"]): r for r in z.to_dict("records")}
+    rows = []
+    for (model, mode), _ in z.groupby(["subject", "mode"], sort=False):
+        tds = []
+        for p in placements:
+            r = cells.get((model, mode, p))
+            if r is None:
+                tds.append('<td colspan="3" class="o-none">not run</td>')
+            elif r["outcome"] != "passed":
+                tds.append(f'<td colspan="3" class="o-{r["outcome"]}">{esc(OUTCOME_LABELS[r["outcome"]])}</td>')
+            else:
+                tds.append(f'<td class="num">{fmt(r["metrics.cosine"], 5)}</td><td class="num">'
+                           f'{fmt(r["metrics.top1"], 3)}</td><td class="num">{fmt(r["latency_ms"], 1)}</td>')
+        rows.append(f'<tr><th>{esc(model)}</th><td class="nowrap">{esc(mode)}</td>{"".join(tds)}</tr>')
+    return ('<section id="zoo"><h2>Model zoo</h2><p class="small">Per model and mode, on each target and board: '
+            "cosine and top-1 agreement against float, and inference latency in ms.</p>"
+            f'<table class="zoo"><thead><tr>{head1}</tr><tr>{head2}</tr></thead><tbody>{"".join(rows)}</tbody>'
+            "</table></section>")
 
 
 def _performance(df: pd.DataFrame) -> str:
@@ -274,19 +306,23 @@ def _failures(df: pd.DataFrame) -> str:
     out = ['<section id="failures"><h2>Failures by category</h2><p class="small">Each with the command that '
            "reproduces the single case.</p>"]
     for title, sub in tables.failures(df).items():
-        out.append(f"<h3>{esc(title)} ({len(sub)})</h3>" + table(sub.drop(columns=["metrics.cosine"])))
+        sub = sub.drop(columns=["metrics.cosine"] + (["worst_layer"] if sub["worst_layer"].isna().all() else []))
+        out.append(f"<h3>{esc(title)} ({len(sub)})</h3>" + table(sub))
     return "".join(out) + "</section>"
 
 
 def _all_cases(df: pd.DataFrame) -> str:
-    d = df.assign(rank=df["target"].map({t: i for i, t in enumerate(tables.TARGET_ORDER)}).fillna(9))
-    d = d.sort_values(["rank", "target", "kind", "subject", "mode", "placement", "case"])
+    d = df.assign(rank=df["target"].map({t: i for i, t in enumerate(tables.TARGET_ORDER)}).fillna(9),
+                  kind_rank=(df["kind"] == "model").astype(int),
+                  mode_rank=df["mode"].map({m: i for i, m in enumerate(tables.MODE_ORDER)}).fillna(9))
+    d = d.sort_values(["rank", "target", "kind_rank", "subject", "mode_rank", "mode", "placement", "case"])
     rows, seen = [], set()
     for r in d.to_dict("records"):
         anchor = cell_id(r["target"], r["subject"], r["mode"])
         ident = f' id="{anchor}"' if anchor not in seen else ""
         seen.add(anchor)
-        rows.append(f"<tr{ident}>" + "".join(f"<td>{esc(r[c])}</td>" for c in ("target", "board", "subject", "mode", "case"))
+        rows.append(f"<tr{ident}>" + "".join(f'<td class="nowrap">{esc(r[c])}</td>'
+                                             for c in ("target", "board", "subject", "mode", "case"))
                     + f'<td class="o-{r["outcome"]}">{esc(OUTCOME_LABELS[r["outcome"]])}</td>'
                     f'<td class="num">{fmt(r["metrics.cosine"], 6)}</td><td class="num">{fmt(r["latency_ms"], 2)}</td>'
                     f'<td>{esc(r["message"])}</td></tr>')

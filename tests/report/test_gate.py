@@ -121,3 +121,20 @@ def test_shipped_default_gate_loads_with_every_section():
     g = gate.load_gate(None)
     assert set(g.floors) == {"cosine", "sqnr_db", "top1"}
     assert {"float16", "w8a8", "asymmetric_quantized-u8", "dynamic_fixed_point-i16"} <= set(g.floors["cosine"])
+
+
+def test_a_target_whose_cases_were_all_skipped_has_run_nothing(tmp_path):
+    from rknn_diag.results import CaseResult, append
+    p = tmp_path / "r.jsonl"
+    append(p, CaseResult(case="a", status="passed", target="simulator", op="Add"))
+    append(p, CaseResult(case="a", status="skipped", target="board", op="Add", board="s1"))
+    r = _rules(write_gate(tmp_path, "[coverage]\nmin_cases_per_target = 1\n"), p)["coverage.min_cases_per_target"]
+    assert r.passed is False and r.offenders == ["board: 0"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fixture_runs_without_planted_failures_clear_the_default_gate(tmp_path, seed):
+    from fixtures.results import write_fixture_results
+    p = tmp_path / "r.jsonl"
+    write_fixture_results(p, seed=seed, product_failures=False)
+    assert [r.rule for r in _rules(None, p).values() if r.passed is False] == []

@@ -117,3 +117,8 @@ def test_missing_results_file_is_named_and_nothing_written(tmp_path, capsys):
     out = tmp_path / "out"
     assert cli.main([str(tmp_path / "absent.jsonl"), "-o", str(out)]) == 2
     assert "absent.jsonl" in capsys.readouterr().err and not out.exists()
+
+
+def test_unreadable_environment_file_is_named(runs, tmp_path, capsys):
+    assert cli.main([str(runs["clean"]), "--environment", str(tmp_path / "env.txt"), "-o", str(tmp_path / "o")]) == 2
+    assert "env.txt" in capsys.readouterr().err and not (tmp_path / "o").exists()
