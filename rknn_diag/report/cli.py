@@ -20,7 +20,7 @@ from pathlib import Path
 from rknn_diag.errors import RknnDiagError
 
 from . import baseline as baseline_mod
-from . import charts, data, gate as gate_mod, html, junit, markdown
+from . import charts, data, gate as gate_mod, html_page, junit, markdown
 
 EXIT_PASS, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -74,24 +74,29 @@ def run(args) -> int:
     passed = gate_mod.verdict(rules)
     if not charts.available():
         log("matplotlib is not installed: charts are replaced by tables (pip install matplotlib)")
-    page = html.Page(df=df, gate=gate, rules=rules, passed=passed, inputs=[str(p) for p in args.results],
+    page = html_page.Page(df=df, gate=gate, rules=rules, passed=passed, inputs=[str(p) for p in args.results],
                      baseline_inputs=[str(p) for p in args.baseline], diff=diff, environment_text=env_text,
                      environment_source=args.environment,
                      generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    _write(out / "index.html", html.render(page).encode("utf-8"))
+    _write(out / "index.html", html_page.render(page).encode("utf-8"))
     _write(out / "summary.md", markdown.render(page).encode("utf-8"))
     _write(out / "junit.xml", junit.render(df))
     flat = df.drop(columns=["source"])
     _write(out / "results.csv", flat.to_csv(index=False).encode("utf-8"))
+    written = "index.html, summary.md, junit.xml, results.csv"
     try:
-        import pyarrow  # noqa: F401
+        import pyarrow  # noqa: F401  (optional: parquet only when it is there)
     except ImportError:
         pass
     else:
-        flat.astype({c: str for c in flat.columns if flat[c].dtype == object}).to_parquet(out / "results.parquet")
-    log(f"wrote {out}/index.html, summary.md, junit.xml, results.csv")
+        try:
+            flat.to_parquet(out / "results.parquet")
+            written += ", results.parquet"
+        except (ValueError, TypeError, pyarrow.ArrowException) as e:  # a mixed-type column; the CSV has it all
+            log(f"results.parquet not written ({e})")
+    log(f"wrote {out}/: {written}")
     for r in rules:
         if r.passed is False:
             log(f"gate rule not met: {r.rule}: {r.title} — {r.detail}")

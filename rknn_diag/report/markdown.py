@@ -6,7 +6,7 @@ import pandas as pd
 
 from . import tables
 from .data import OUTCOME_LABELS, OUTCOMES
-from .html import Page
+from .html_page import Page
 
 
 def _cell(v) -> str:

@@ -95,3 +95,13 @@ def test_missing_chromium_fails_saying_how_to_install(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
         chromium()
+
+
+def test_page_prints_to_pdf(failing_page, tmp_path):
+    pdf = tmp_path / "report.pdf"
+    proc = run_chromium(failing_page, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    body = pdf.read_bytes()
+    assert body.startswith(b"%PDF-")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", body))
+    assert pages >= 3  # the whole report, not just the first screen
