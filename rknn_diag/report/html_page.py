@@ -233,9 +233,10 @@ def _matrices(df: pd.DataFrame) -> str:
                 if not isinstance(cell, tuple):
                     cells.append('<td class="o-none">not run</td>')
                     continue
-                o, npass, n = cell
+                o, npass, n, nskip = cell
+                skipped = f" · {nskip} skipped" if nskip and o != "skipped" else ""
                 cells.append(f'<td class="o-{o}"><a href="#{cell_id(target, op, mode)}" '
-                             f'title="{esc(OUTCOME_LABELS[o])}">{CELL_SYMBOL[o]} {CELL_WORD[o]} {npass}/{n}</a></td>')
+                             f'title="{esc(OUTCOME_LABELS[o])}">{CELL_SYMBOL[o]} {CELL_WORD[o]} {npass}/{n}{skipped}</a></td>')
             rows.append(f"<tr><th>{esc(op)}</th>{''.join(cells)}</tr>")
         boards = sorted({b for b in df[df["target"] == target]["board"] if isinstance(b, str)})
         out.append(f"<h3>{esc(target)}" + (f" (boards: {esc(', '.join(boards))})" if boards else "") + "</h3>"

@@ -33,7 +33,7 @@ def cell_outcome(outcomes) -> str:
 
 
 def matrix(df: pd.DataFrame, target: str) -> pd.DataFrame:
-    """Op x mode on one target: per cell (outcome, n_passed, n_cases)."""
+    """Op x mode on one target: per cell (outcome, n_passed, n_cases, n_skipped), None if not run."""
     sub = df[(df["target"] == target) & (df["kind"] == "op")]
     modes = ordered(df["mode"], MODE_ORDER)
     rows = {}
@@ -41,7 +41,8 @@ def matrix(df: pd.DataFrame, target: str) -> pd.DataFrame:
         cells = {}
         for mode in modes:
             c = g[g["mode"] == mode]
-            cells[mode] = (cell_outcome(c["outcome"]), int((c["outcome"] == "passed").sum()), len(c)) if len(c) else None
+            cells[mode] = (cell_outcome(c["outcome"]), int((c["outcome"] == "passed").sum()), len(c),
+                           int((c["outcome"] == "skipped").sum())) if len(c) else None
         rows[op] = cells
     return pd.DataFrame.from_dict(rows, orient="index", columns=modes)
 

@@ -122,3 +122,24 @@ def test_missing_results_file_is_named_and_nothing_written(tmp_path, capsys):
 def test_unreadable_environment_file_is_named(runs, tmp_path, capsys):
     assert cli.main([str(runs["clean"]), "--environment", str(tmp_path / "env.txt"), "-o", str(tmp_path / "o")]) == 2
     assert "env.txt" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_matrix_cells_show_the_most_alarming_outcome(report):
+    from rknn_diag.report import tables
+    _, _, df = report
+    sim, tk2, board = (tables.matrix(df, t) for t in ("simulator", "toolkit2", "board"))
+    # planted by fixtures.results: Conv/b fails in w8a8, Conv/a passes -> the cell is failed, 1 of 2 passed
+    assert sim.loc["Conv", "w8a8"][:3] == ("failed", 1, 2)
+    assert tk2.loc["Resize", "dynamic_fixed_point-i16"][0] == "xfail"
+    assert board.loc["Softmax", "dynamic_fixed_point-i16"][0] == "unsupported"
+    assert board.loc["Concat", "float16"][0] == "error"
+    assert tk2.loc["MatMul", "w8a8"] == ("passed", 1, 2, 1)   # one case skipped: counted, not hidden
+    assert sim.loc["Add", "float16"] == ("passed", 2, 2, 0)
+
+
+def test_cell_links_reach_the_cases_of_that_cell(report):
+    out, _, _ = report
+    page = (out / "index.html").read_text()
+    anchor = re.search(r'<table class="matrix" data-target="simulator".*?href="#([^"]*Conv-w8a8)"', page, re.S).group(1)
+    row = re.search(rf'<tr id="{anchor}">(.*?)</tr>', page).group(1)
+    assert "simulator" in row and "Conv" in row and "w8a8" in row
