@@ -52,8 +52,8 @@ def render(p: Page) -> str:
             out += [f"## {title} ({len(sub)})", ""]
             for r in sub.to_dict("records"):
                 out.append(f"- `{r['case']}` [{r['mode']}] on {r['placement']}: {_cell(r['message'])}"
-                           + (f" (worst layer: {r['worst_layer']})" if r["worst_layer"] else ""))
-                if r["repro"]:
+                           + (f" (worst layer: {r['worst_layer']})" if isinstance(r["worst_layer"], str) else ""))
+                if isinstance(r["repro"], str) and r["repro"]:
                     out.append(f"  - reproduce: `{r['repro']}`")
             out.append("")
     out += [f"Gate: {p.gate.source}. Full report: index.html. Outcomes: "

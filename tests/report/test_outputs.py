@@ -66,6 +66,8 @@ def test_summary_md_has_verdict_counts_and_repro(report):
     assert "failures.max_product" in md
     failed = df[df.outcome == "failed"].iloc[0]
     assert failed["repro"] in md
+    assert f"(worst layer: {failed['worst_layer']})" in md
+    assert not re.search(r"\bnan\b|\bNone\b", md)   # absent values stay absent
 
 
 def test_html_is_self_contained(report):
@@ -92,6 +94,7 @@ def test_html_shows_each_part_of_the_issue(report, runs):
     assert page.count('<table class="matrix"') == 3
     assert "conv_0/requant" in page                          # the worst layer of the product failure
     assert page.count("<svg") >= 3                           # accuracy, zoo latency, board latency
+    assert not re.search(r">\s*(nan|None|NaN)\s*<", page)   # absent values are shown empty
 
 
 def test_without_matplotlib_charts_become_tables_with_a_note(runs, tmp_path, monkeypatch):
