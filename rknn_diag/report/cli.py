@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -66,7 +67,8 @@ def run(args) -> int:
     if args.environment:
         p = Path(args.environment)
         try:
-            env_text = p.read_text(encoding="utf-8", errors="replace")
+            # colour codes from a terminal capture would show up as junk in the page
+            env_text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", p.read_text(encoding="utf-8", errors="replace"))
         except OSError as e:
             raise RknnDiagError(f"cannot read the environment file ({e.strerror})", where=str(p),
                                 fix="pass the text file written by `rknn-doctor --report`") from None

@@ -73,7 +73,8 @@ def load(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
                 d = asdict(r)
                 metrics, versions = d.pop("metrics") or {}, d.pop("versions") or {}
                 if not isinstance(metrics, dict) or not isinstance(versions, dict):
-                    raise ValueError(f"{p}: line {n + 1}: metrics/versions must be JSON objects")
+                    raise ValueError(f"{p}: result number {n + 1} (case {d['case']!r}): "
+                                     "metrics/versions must be JSON objects")
                 d.update({f"metrics.{k}": v for k, v in metrics.items()})
                 d.update({f"versions.{k}": v for k, v in versions.items()})
                 d["source"] = str(p)

@@ -92,3 +92,10 @@ def test_empty_file_is_an_error(tmp_path):
     p.write_text("")
     with pytest.raises(ResultsFileError, match="no result lines"):
         data.load([p])
+
+
+def test_metrics_that_are_not_an_object_name_the_case(tmp_path):
+    p = tmp_path / "r.jsonl"
+    p.write_text(json.dumps({"case": "ops/X/a", "status": "passed", "target": "simulator", "metrics": [0.9]}) + "\n")
+    with pytest.raises(ResultsFileError, match="ops/X/a.*metrics/versions must be JSON objects"):
+        data.load([p])

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def report(runs, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     env = out / "env.txt"
-    env.write_text("rknn-doctor report\nhost: ci-runner-7 <x86_64>\npython: 3.11\n")
+    env.write_text("rknn-doctor report\nhost: ci-runner-7 <x86_64>\n\x1b[32mOK\x1b[0m python: 3.11\n")
     rc = cli.main([str(runs["failing"]), "--environment", str(env), "-o", str(out)])
     return out, rc, data.load([runs["failing"]])
 
@@ -89,6 +89,7 @@ def test_html_shows_each_part_of_the_issue(report, runs):
     for section in ("headline", "gate", "environment", "matrix", "accuracy", "zoo", "performance", "failures"):
         assert f'<section id="{section}"' in page
     assert "ci-runner-7 &lt;x86_64&gt;" in page             # the environment file, escaped
+    assert "OK python: 3.11" in page and "\x1b" not in page  # terminal colours stripped
     for serial, facts in __import__("fixtures.results", fromlist=["BOARDS"]).BOARDS.items():
         assert serial in page and facts["chip"] in page and facts["firmware"] in page
     assert page.count('<table class="matrix"') == 3
