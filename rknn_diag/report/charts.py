@@ -40,7 +40,7 @@ def _svg(fig, title: str) -> str:
     # A salt per chart keeps element ids unique when several SVGs share one page;
     # text stays text (smaller, selectable, prints sharp).
     with matplotlib.rc_context({"svg.hashsalt": f"chart{next(_counter)}", "svg.fonttype": "none"}):
-        fig.savefig(buf, format="svg")
+        fig.savefig(buf, format="svg", dpi=150)
     text = buf.getvalue()
     text = text[text.index("<svg"):]
     return text.replace("<svg ", f'<svg role="img" aria-label="{title}" ', 1)
@@ -58,13 +58,16 @@ def accuracy(df: pd.DataFrame, modes: list[str], floors: dict[str, dict[str, flo
     fig = _figure(10, 3.6)
     ax_c, ax_s = fig.subplots(1, 2)
     rng = np.random.default_rng(0)  # fixed jitter: the same run draws the same chart
+    # Thousands of dots as SVG elements make a slow, heavy page: draw them as an
+    # embedded image inside the SVG instead (axes and text stay vector).
+    raster = len(judged) > 1500
     for i, mode in enumerate(modes):
         sub = judged[judged["mode"] == mode]
         colour = MODE_COLOURS.get(mode, "#666666")
         gap = np.clip(1 - sub["metrics.cosine"].dropna().to_numpy(), 1e-7, 1)
-        ax_c.scatter(i + rng.uniform(-0.25, 0.25, len(gap)), gap, s=9, alpha=0.6, color=colour)
+        ax_c.scatter(i + rng.uniform(-0.25, 0.25, len(gap)), gap, s=9, alpha=0.6, color=colour, rasterized=raster)
         sq = sub["metrics.sqnr_db"].dropna().to_numpy()
-        ax_s.scatter(i + rng.uniform(-0.25, 0.25, len(sq)), sq, s=9, alpha=0.6, color=colour)
+        ax_s.scatter(i + rng.uniform(-0.25, 0.25, len(sq)), sq, s=9, alpha=0.6, color=colour, rasterized=raster)
         if mode in floors.get("cosine", {}):
             ax_c.hlines(1 - floors["cosine"][mode], i - 0.4, i + 0.4, colors="red", linewidth=2)
         if mode in floors.get("sqnr_db", {}):

@@ -87,17 +87,17 @@ DIGITS = {"metrics.cosine": 6, "metrics.cosine_base": 6, "cosine_change": 6, "me
 HEADERS = {"metrics.cosine": "cosine", "metrics.cosine_base": "cosine (baseline)", "cosine_change": "change",
            "metrics.sqnr_db": "SQNR (dB)", "metrics.top1": "top-1 agreement", "latency_ms": "latency (ms)",
            "latency_ms_base": "latency (baseline, ms)", "latency_change_pct": "change (%)",
-           "placement": "target / board", "subject": "model", "worst_layer": "worst layer", "outcome_base": "was",
-           "outcome": "now"}
+           "placement": "target / board", "subject": "model", "worst_layer": "worst layer", "outcome_base": "was"}
+BASELINE_HEADERS = {**HEADERS, "outcome": "now"}
 
 
 NOWRAP = ("mode", "placement", "target", "board", "subject", "case")
 
 
-def table(df: pd.DataFrame, *, code_cols=("repro",), outcome_col: str | None = "outcome") -> str:
+def table(df: pd.DataFrame, *, code_cols=("repro",), outcome_col: str | None = "outcome", headers=HEADERS) -> str:
     if df.empty:
         return '<p class="small">none</p>'
-    head = "".join(f"<th>{esc(HEADERS.get(c, c))}</th>" for c in df.columns)
+    head = "".join(f"<th>{esc(headers.get(c, c))}</th>" for c in df.columns)
     rows = []
     for rec in df.itertuples(index=False):
         cells = []
@@ -166,8 +166,8 @@ def _gate(p: Page) -> str:
         cls, word = ("rule-na", "n/a") if r.passed is None else ("rule-pass", "met") if r.passed else ("rule-fail", "NOT MET")
         offenders = ""
         if r.offenders and r.passed is False:
-            shown = "".join(f"<li>{esc(o)}</li>" for o in r.offenders[:20])
-            more = f"<li>… and {len(r.offenders) - 20} more</li>" if len(r.offenders) > 20 else ""
+            shown = "".join(f"<li>{esc(o)}</li>" for o in r.offenders[:10])
+            more = f"<li>… and {len(r.offenders) - 10} more</li>" if len(r.offenders) > 10 else ""
             offenders = f"<ul class=\"small\">{shown}{more}</ul>"
         rows.append(f'<tr class="{cls}"><td class="nowrap"><b>{word}</b></td><td><code class="rule">{esc(r.rule)}</code></td>'
                     f"<td>{esc(r.title)}</td><td>{esc(r.detail)}{offenders}</td></tr>")
@@ -183,10 +183,10 @@ def _baseline(p: Page) -> str:
             f'<p>{d.matched} cases matched the baseline on (case, mode, target, board); '
             f"{len(d.added)} are new in this run, {len(d.missing)} of the baseline were not run.</p>"
             f"<h3>New failures ({len(d.new_failures)}) — passed in the baseline, fail now</h3>"
-            + table(_with_placement(d.new_failures)[cols])
-            + f"<h3>New infrastructure errors ({len(d.new_errors)})</h3>" + table(_with_placement(d.new_errors)[cols])
+            + table(_with_placement(d.new_failures)[cols], headers=BASELINE_HEADERS)
+            + f"<h3>New infrastructure errors ({len(d.new_errors)})</h3>" + table(_with_placement(d.new_errors)[cols], headers=BASELINE_HEADERS)
             + f"<h3>Fixed ({len(d.fixed)}) — did not pass in the baseline, pass now</h3>"
-            + table(_with_placement(d.fixed)[cols])
+            + table(_with_placement(d.fixed)[cols], headers=BASELINE_HEADERS)
             + f"<h3>Accuracy moved by more than {b['cosine_drop']:g} cosine ({len(d.accuracy_moved)}; "
               f"{len(d.accuracy_drops)} worse)</h3>"
             + table(_with_placement(d.accuracy_moved)[["case", "mode", "placement", "metrics.cosine_base",

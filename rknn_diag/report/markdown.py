@@ -8,6 +8,8 @@ from . import tables
 from .data import OUTCOME_LABELS, OUTCOMES
 from .html_page import Page
 
+LIST_MAX = 20  # cases listed per group: a summary, not the report
+
 
 def _cell(v) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")
@@ -39,9 +41,11 @@ def render(p: Page) -> str:
                 f"- latency regressions: {len(d.latency_regressions)}", ""]
         for title, sub in (("New failures", d.new_failures), ("Fixed", d.fixed),
                            ("Accuracy drops", d.accuracy_drops), ("Latency regressions", d.latency_regressions)):
-            for r in sub.to_dict("records"):
+            for r in sub.head(LIST_MAX).to_dict("records"):
                 out.append(f"- {title}: `{r['case']}` [{r['mode']}] on {r['target']}"
                            + (f" {r['board']}" if isinstance(r["board"], str) else ""))
+            if len(sub) > LIST_MAX:
+                out.append(f"- {title}: … and {len(sub) - LIST_MAX} more: see index.html")
         out.append("")
     c = tables.counts(p.df).rename(columns=OUTCOME_LABELS)
     out += ["## Outcomes per target", "", _table(c, "target"), ""]
@@ -50,11 +54,13 @@ def render(p: Page) -> str:
         sub = groups[title]
         if len(sub):
             out += [f"## {title} ({len(sub)})", ""]
-            for r in sub.to_dict("records"):
+            for r in sub.head(LIST_MAX).to_dict("records"):
                 out.append(f"- `{r['case']}` [{r['mode']}] on {r['placement']}: {_cell(r['message'])}"
                            + (f" (worst layer: {r['worst_layer']})" if isinstance(r["worst_layer"], str) else ""))
                 if isinstance(r["repro"], str) and r["repro"]:
                     out.append(f"  - reproduce: `{r['repro']}`")
+            if len(sub) > LIST_MAX:
+                out.append(f"- … and {len(sub) - LIST_MAX} more: see index.html")
             out.append("")
     out += [f"Gate: {p.gate.source}. Full report: index.html. Outcomes: "
             + ", ".join(OUTCOME_LABELS[o] for o in OUTCOMES) + ".", ""]
