@@ -184,7 +184,8 @@ def _baseline(p: Page) -> str:
             f"{len(d.added)} are new in this run, {len(d.missing)} of the baseline were not run.</p>"
             f"<h3>New failures ({len(d.new_failures)}) — passed in the baseline, fail now</h3>"
             + table(_with_placement(d.new_failures)[cols], headers=BASELINE_HEADERS)
-            + f"<h3>New infrastructure errors ({len(d.new_errors)})</h3>" + table(_with_placement(d.new_errors)[cols], headers=BASELINE_HEADERS)
+            + f"<h3>New infrastructure errors ({len(d.new_errors)})</h3>"
+            + table(_with_placement(d.new_errors)[cols], headers=BASELINE_HEADERS)
             + f"<h3>Fixed ({len(d.fixed)}) — did not pass in the baseline, pass now</h3>"
             + table(_with_placement(d.fixed)[cols], headers=BASELINE_HEADERS)
             + f"<h3>Accuracy moved by more than {b['cosine_drop']:g} cosine ({len(d.accuracy_moved)}; "
