@@ -1,0 +1,122 @@
+"""Result lines -> one flat pandas table, with the report's reading of each line.
+
+Every line becomes one row. A case that appears twice for the same mode, target and
+board (a rerun appended to the same file, or two files) keeps its LAST line: a rerun
+replaces what it reran and leaves what it skipped.
+
+Columns: the CaseResult fields, `metrics.<name>` and `versions.<name>` flattened, and
+`outcome`, the one word the report counts by (see `outcome`).
+
+Worst layer: a failed accuracy case may name the layer where the error starts, from
+the accuracy analysis, as `metrics["worst_layer"]` (the layer/node name, a string) and
+`metrics["worst_layer_cosine"]` (that layer's cosine against float), or, when the
+writer could not put it in metrics, as `worst_layer=<name>` in `message`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from rknn_diag.results import read
+
+from .errors import ResultsFileError
+
+# The outcomes the report counts, in the order it shows them.
+OUTCOMES = ("passed", "failed", "error", "xfail", "unsupported", "skipped")
+OUTCOME_LABELS = {
+    "passed": "passed",
+    "failed": "failed (product)",
+    "error": "errors (infrastructure)",
+    "xfail": "expected failures (vendor)",
+    "unsupported": "not supported",
+    "skipped": "skipped",
+}
+KEY = ["case", "mode", "target", "board"]
+_WORST_LAYER_RE = re.compile(r"worst_layer=([^\s,;()]+)")
+
+
+def outcome(status: str, category: str | None) -> str:
+    """What a line counts as. The status says how the case ended, the category who is to
+    blame; a 'failed' blamed on infrastructure is an error, a 'failed' blamed on the
+    vendor is a known finding, and an unexpected pass counts as a pass."""
+    if status in ("passed", "xpass"):
+        return "passed"
+    if status == "skipped":
+        return "skipped"
+    if status == "error" or category == "infrastructure":
+        return "error"
+    if category == "unsupported":
+        return "unsupported"
+    if status == "xfail" or category == "vendor":
+        return "xfail"
+    return "failed"
+
+
+def load(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """Read results files into the flat table. Raises ResultsFileError naming the file
+    (and line) when a file is missing, empty or malformed."""
+    rows = []
+    for path in paths:
+        p = Path(path)
+        if not p.is_file():
+            raise ResultsFileError(f"results file not found: {p}", where=str(p),
+                                   fix="pass the results.jsonl written by the conformance suite")
+        n = 0
+        try:
+            for r in read([p]):
+                d = asdict(r)
+                metrics, versions = d.pop("metrics") or {}, d.pop("versions") or {}
+                if not isinstance(metrics, dict) or not isinstance(versions, dict):
+                    raise ValueError(f"{p}: result number {n + 1} (case {d['case']!r}): "
+                                     "metrics/versions must be JSON objects")
+                d.update({f"metrics.{k}": v for k, v in metrics.items()})
+                d.update({f"versions.{k}": v for k, v in versions.items()})
+                d["source"] = str(p)
+                rows.append(d)
+                n += 1
+        except UnicodeDecodeError as e:
+            raise ResultsFileError(f"results file is not UTF-8 text ({e.reason} at byte {e.start})",
+                                   where=str(p), fix="pass the JSON-lines results file") from None
+        except ValueError as e:
+            # results.read names file:line; keep that as the place.
+            text = str(e)
+            where, _, what = text.partition(": ")
+            raise ResultsFileError(what or text, where=where if what else str(p),
+                                   fix="repair or remove that line (each line is one JSON result)") from None
+        if n == 0:
+            raise ResultsFileError("results file holds no result lines", where=str(p),
+                                   fix="check the conformance run wrote to this file")
+    df = pd.DataFrame(rows)
+    for col in ("metrics.cosine", "metrics.sqnr_db", "metrics.max_abs", "metrics.mean_abs", "metrics.top1",
+                "metrics.worst_layer", "metrics.worst_layer_cosine", "latency_ms"):
+        if col not in df:
+            df[col] = None
+    df["board"] = df["board"].astype(object).where(df["board"].notna(), None)
+    df = df.drop_duplicates(subset=KEY, keep="last").reset_index(drop=True)
+    df["outcome"] = [outcome(s, c) for s, c in zip(df["status"], df["category"])]
+    df["kind"] = ["model" if isinstance(m, str) and m else "op" for m in df["model"]]
+    df["subject"] = [m if k == "model" else (o or c) for k, m, o, c in zip(df["kind"], df["model"], df["op"], df["case"])]
+    df["placement"] = [f"{t} {b}" if b else t for t, b in zip(df["target"], df["board"])]
+    df["worst_layer"] = [worst_layer(w, m) for w, m in zip(df["metrics.worst_layer"], df["message"])]
+    for col in ("metrics.cosine", "metrics.sqnr_db", "metrics.max_abs", "metrics.mean_abs", "metrics.top1",
+                "metrics.worst_layer_cosine", "latency_ms"):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    return df
+
+
+def worst_layer(from_metrics, message: str) -> str | None:
+    if isinstance(from_metrics, str) and from_metrics:
+        return from_metrics
+    m = _WORST_LAYER_RE.search(message or "")
+    return m.group(1) if m else None
+
+
+def cell_id(target: str, subject: str, mode: str) -> str:
+    """The anchor of one matrix cell's case list."""
+    return "cases-" + re.sub(r"[^A-Za-z0-9_-]+", "_", f"{target}-{subject}-{mode}")

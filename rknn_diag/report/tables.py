@@ -1,0 +1,108 @@
+"""The report's numbers as small tables, shared by the HTML, the Markdown and the tests."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .data import OUTCOMES
+
+MODE_ORDER = ("float16", "dynamic_fixed_point-i16", "w8a8", "asymmetric_quantized-u8")
+TARGET_ORDER = ("simulator", "toolkit2", "board")
+# What a matrix cell shows when its cases ended differently: the most alarming wins.
+CELL_PRECEDENCE = ("failed", "error", "xfail", "unsupported", "passed", "skipped")
+VERSION_KEYS_FIRST = ("chip", "firmware", "toolkit", "rknn_server", "runtime", "driver")
+
+
+def ordered(values, order) -> list:
+    vals = [v for v in dict.fromkeys(values) if isinstance(v, str)]
+    return [v for v in order if v in vals] + sorted(v for v in vals if v not in order)
+
+
+def counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Outcome counts per target, plus a total row."""
+    t = pd.crosstab(df["target"], df["outcome"]).reindex(columns=list(OUTCOMES), fill_value=0)
+    t = t.reindex(ordered(t.index, TARGET_ORDER))
+    t["total"] = t.sum(axis=1)
+    t.loc["all targets"] = t.sum()
+    return t.astype(int)
+
+
+def cell_outcome(outcomes) -> str:
+    present = set(outcomes)
+    return next(o for o in CELL_PRECEDENCE if o in present)
+
+
+def matrix(df: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Op x mode on one target: per cell (outcome, n_passed, n_cases, n_skipped), None if not run."""
+    sub = df[(df["target"] == target) & (df["kind"] == "op")]
+    modes = ordered(df["mode"], MODE_ORDER)
+    rows = {}
+    for op, g in sub.groupby("subject", sort=True):
+        cells = {}
+        for mode in modes:
+            c = g[g["mode"] == mode]
+            cells[mode] = (cell_outcome(c["outcome"]), int((c["outcome"] == "passed").sum()), len(c),
+                           int((c["outcome"] == "skipped").sum())) if len(c) else None
+        rows[op] = cells
+    return pd.DataFrame.from_dict(rows, orient="index", columns=modes)
+
+
+def accuracy_stats(df: pd.DataFrame) -> pd.DataFrame:
+    """Per mode: how cosine and SQNR are spread over the cases that report them."""
+    rows = []
+    for mode in ordered(df["mode"], MODE_ORDER):
+        sub = df[(df["mode"] == mode) & df["metrics.cosine"].notna()]
+        if sub.empty:
+            continue
+        cos, sq = sub["metrics.cosine"], sub["metrics.sqnr_db"].dropna()
+        rows.append({"mode": mode, "cases": len(sub), "cosine min": cos.min(), "cosine p5": cos.quantile(0.05),
+                     "cosine median": cos.median(), "SQNR min (dB)": sq.min() if len(sq) else None,
+                     "SQNR median (dB)": sq.median() if len(sq) else None})
+    return pd.DataFrame(rows)
+
+
+def worst_cases(df: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    sub = df[df["metrics.cosine"].notna()].sort_values("metrics.cosine").head(n)
+    return sub[["case", "mode", "placement", "outcome", "metrics.cosine", "metrics.sqnr_db", "worst_layer"]]
+
+
+def zoo(df: pd.DataFrame) -> pd.DataFrame:
+    sub = df[df["kind"] == "model"].copy()
+    sub["mode_rank"] = sub["mode"].map({m: i for i, m in enumerate(MODE_ORDER)})
+    sub = sub.sort_values(["subject", "mode_rank", "target", "placement"])
+    return sub[["subject", "mode", "placement", "outcome", "metrics.cosine", "metrics.top1", "latency_ms", "case"]]
+
+
+def latency(df: pd.DataFrame) -> pd.DataFrame:
+    """Latency per target and board: op cases and zoo models separately."""
+    sub = df[df["latency_ms"].notna()]
+    if sub.empty:
+        return pd.DataFrame()
+    g = sub.groupby(["placement", "kind"])["latency_ms"]
+    t = pd.DataFrame({"cases": g.size(), "median (ms)": g.median(), "p90 (ms)": g.quantile(0.9), "max (ms)": g.max()})
+    return t.reset_index()
+
+
+def failures(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Cases that did not pass, grouped by who is to blame."""
+    cols = ["case", "mode", "placement", "message", "repro", "worst_layer", "metrics.cosine"]
+    return {
+        "Product failures": df[df["outcome"] == "failed"][cols],
+        "Infrastructure errors": df[df["outcome"] == "error"][cols],
+        "Vendor findings (expected failures)": df[df["outcome"] == "xfail"][cols],
+        "Not supported": df[df["outcome"] == "unsupported"][cols],
+        "Skipped": df[df["outcome"] == "skipped"][cols],
+    }
+
+
+def environment(df: pd.DataFrame) -> pd.DataFrame:
+    """What the results' `versions` say, one row per target/board and distinct versions."""
+    vcols = [c for c in df.columns if c.startswith("versions.")]
+    if not vcols:
+        return pd.DataFrame()
+    names = [c[len("versions."):] for c in vcols]
+    order = [n for n in VERSION_KEYS_FIRST if n in names] + sorted(n for n in names if n not in VERSION_KEYS_FIRST)
+    t = df[["target", "board", *vcols]].rename(columns=dict(zip(vcols, names)))
+    t = t.astype(object).where(t.notna(), "").drop_duplicates()
+    t["rank"] = t["target"].map({x: i for i, x in enumerate(TARGET_ORDER)}).fillna(len(TARGET_ORDER))
+    return t.sort_values(["rank", "target", "board"])[["target", "board", *order]].reset_index(drop=True)
