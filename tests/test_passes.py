@@ -13,7 +13,7 @@ def _execute(graph, feeds):
     env = dict(graph.constants)
     env.update(feeds)
     for n in graph.nodes:
-        outs = run(n.op_type, [env[i] if i else None for i in n.inputs], n.attrs, graph.opset)
+        outs = run(n.op_type, [env[i] if i else None for i in n.inputs], n.attrs, graph.opset, len(n.outputs))
         for p in n.post_ops:
             outs[0] = run(p.op_type, [outs[0], *p.inputs], p.attrs, 13)[0]
         env.update(zip(n.outputs, outs))

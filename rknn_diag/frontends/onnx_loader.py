@@ -62,7 +62,7 @@ def _opset(proto: onnx.ModelProto, where: str) -> int:
     return opset
 
 
-def _attr_value(attr: onnx.AttributeProto) -> Any:
+def attr_value(attr: onnx.AttributeProto) -> Any:
     v = helper.get_attribute_value(attr)
     if isinstance(v, onnx.TensorProto):
         return numpy_helper.to_array(v)
@@ -162,7 +162,7 @@ def _to_ir(proto: onnx.ModelProto, opset: int, where: str) -> Graph:
                                      where=f"{where}, node '{name}'",
                                      fix="export with standard ONNX ops only", ref="1.3.5")
         try:
-            attrs = {a.name: _attr_value(a) for a in n.attribute}
+            attrs = {a.name: attr_value(a) for a in n.attribute}
             check_node(n.op_type, attrs, name, len(n.input))
         except UnsupportedOpError as e:
             e.where = f"{where}, node '{name}' ({n.op_type})"

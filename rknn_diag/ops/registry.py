@@ -6,7 +6,10 @@ inputs are its positional parameters (None for an omitted optional input, or
 with the ONNX defaults. The signature *is* the list of supported attributes;
 `values=` narrows the attribute values a kernel handles. A kernel that takes a
 keyword-only `opset` parameter is given the model's opset (for ops whose
-semantics changed, e.g. Softmax at 13); `opset` is not an attribute.
+semantics changed, e.g. Softmax at 13); a kernel that takes a keyword-only
+`n_outputs` is given the node's output count (Split without sizes). Neither is
+an attribute. Inputs whose ONNX name is also an attribute name (Clip `min`,
+Reduce `axes` ...) end in `_` in the signature; descriptions show the ONNX name.
 
 The conformance suite, the doctor and the reports read `supported_ops()`;
 nobody keeps a second list by hand.
@@ -38,12 +41,13 @@ class OpSpec:
     values: dict[str, tuple]         # attribute -> the values the kernel handles
     dtypes: tuple[str, ...]          # dtypes accepted for the first input
     wants_opset: bool
+    wants_n_outputs: bool = False
     doc: str = ""
     aliases: tuple[str, ...] = field(default=())
 
     def describe(self) -> dict[str, Any]:
         return {
-            "inputs": list(self.inputs),
+            "inputs": [i.rstrip("_") for i in self.inputs],
             "required_inputs": self.required_inputs,
             "variadic": self.variadic,
             "attributes": {k: (None if v is REQUIRED else _jsonable(v)) for k, v in self.attrs.items()},
@@ -76,7 +80,7 @@ def register(op_type: str, *, dtypes: tuple[str, ...] = FLOAT, values: dict[str,
 
     def deco(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
-        inputs, attrs, required, variadic, wants_opset = [], {}, 0, False, False
+        inputs, attrs, required, variadic, wants_opset, wants_n = [], {}, 0, False, False, False
         for p in sig.parameters.values():
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
                 inputs.append(p.name)
@@ -89,6 +93,8 @@ def register(op_type: str, *, dtypes: tuple[str, ...] = FLOAT, values: dict[str,
             elif p.kind == p.KEYWORD_ONLY:
                 if p.name == "opset":
                     wants_opset = True
+                elif p.name == "n_outputs":
+                    wants_n = True
                 else:
                     attrs[p.name] = REQUIRED if p.default is p.empty else p.default
         unknown = set(values or {}) - set(attrs)
@@ -99,7 +105,7 @@ def register(op_type: str, *, dtypes: tuple[str, ...] = FLOAT, values: dict[str,
             if name in _REGISTRY:
                 raise TypeError(f"op {name} registered twice")
             _REGISTRY[name] = OpSpec(name, fn, tuple(inputs), required, variadic, attrs, dict(values or {}),
-                                     tuple(dtypes), wants_opset, doc, tuple(aliases))
+                                     tuple(dtypes), wants_opset, wants_n, doc, tuple(aliases))
         return fn
 
     return deco
@@ -154,12 +160,15 @@ def check_node(op_type: str, attrs: dict[str, Any], node_name: str, n_inputs: in
     return spec
 
 
-def run(op_type: str, inputs: list[np.ndarray | None], attrs: dict[str, Any], opset: int) -> list[np.ndarray]:
-    """Call the kernel; always returns a list of outputs."""
+def run(op_type: str, inputs: list[np.ndarray | None], attrs: dict[str, Any], opset: int,
+        n_outputs: int = 1) -> list[np.ndarray]:
+    """Call the kernel; always returns a list of outputs (callers keep the first n_outputs)."""
     spec = get(op_type)
     kwargs = dict(attrs)
     if spec.wants_opset:
         kwargs["opset"] = opset
+    if spec.wants_n_outputs:
+        kwargs["n_outputs"] = n_outputs
     out = spec.kernel(*inputs, **kwargs)
     if isinstance(out, (tuple, list)):
         return list(out)

@@ -115,11 +115,9 @@ def concat(*inputs, axis):
     return np.concatenate(arrs, axis=norm_axis(axis, arrs[0].ndim, "Concat attribute 'axis'"))
 
 
-# Split's output count lives on the node, not in its attributes or inputs, and the
-# kernel contract passes neither; when neither `split` nor `num_outputs` is given, the
-# caller must pass num_outputs=len(node.outputs) (the frontend's job).
+# Split's output count lives on the node: the registry passes it as n_outputs.
 @register("Split", dtypes=ANY)
-def split(input, split_=None, *, axis=0, split=None, num_outputs=None, opset=13):
+def split(input, split_=None, *, axis=0, split=None, num_outputs=None, opset=13, n_outputs=None):
     """Split along `axis` by sizes (attribute before 13, input since) or into num_outputs parts."""
     x = np.asarray(input)
     a = norm_axis(axis, x.ndim, "Split attribute 'axis'")
@@ -130,12 +128,13 @@ def split(input, split_=None, *, axis=0, split=None, num_outputs=None, opset=13)
         if sum(sizes) != n or min(sizes) < 0:
             raise InputError(f"Split sizes {sizes} do not add up to dim {a} ({n})", where="Split sizes",
                              fix="fix the split sizes in the model")
-    elif num_outputs:
+    elif num_outputs or n_outputs:
+        num_outputs = num_outputs or n_outputs
         chunk = -(-n // num_outputs)  # ceil: all parts equal but the last (opset 18)
         sizes = [min(chunk, max(n - i * chunk, 0)) for i in range(num_outputs)]
     else:
         raise UnsupportedOpError("Split without sizes needs its output count",
-                                 where="Split", fix="the frontend must pass num_outputs=len(node.outputs)")
+                                 where="Split", fix="call the kernel through registry.run(..., n_outputs=)")
     cuts = np.cumsum(sizes)[:-1]
     return [np.array(p) for p in np.split(x, cuts, axis=a)]
 

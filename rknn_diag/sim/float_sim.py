@@ -34,7 +34,7 @@ class FloatSimulator:
             env[v.name] = to_fp16(x)
         for node in g.nodes:
             ins = [env[i] if i else None for i in node.inputs]
-            outs = run_op(node.op_type, ins, node.attrs, g.opset)
+            outs = run_op(node.op_type, ins, node.attrs, g.opset, len(node.outputs))
             for post in node.post_ops:
                 outs[0] = run_op(post.op_type, [outs[0], *post.inputs], post.attrs, 13)[0]
             outs = [to_fp16(np.asarray(o)) for o in outs]

@@ -7,24 +7,15 @@ from typing import Any
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import helper, numpy_helper
+from onnx import numpy_helper
 
+from rknn_diag.frontends.onnx_loader import attr_value
 from rknn_diag.ops import registry
 
 
 def decode_attrs(node: onnx.NodeProto) -> dict[str, Any]:
-    """ONNX attributes as the IR holds them: Python values, numpy arrays for tensors, str for strings."""
-    out: dict[str, Any] = {}
-    for a in node.attribute:
-        v = helper.get_attribute_value(a)
-        if isinstance(v, onnx.TensorProto):
-            v = numpy_helper.to_array(v)
-        elif isinstance(v, bytes):
-            v = v.decode()
-        elif isinstance(v, list) and v and isinstance(v[0], bytes):
-            v = [s.decode() for s in v]
-        out[a.name] = v
-    return out
+    """ONNX attributes as the IR holds them (the frontend's own decoding)."""
+    return {a.name: attr_value(a) for a in node.attribute}
 
 
 def run_ours(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -38,11 +29,8 @@ def run_ours(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.nd
         inputs.pop()
     attrs = decode_attrs(node)
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    if node.op_type == "Split" and "split" not in attrs and "num_outputs" not in attrs and len(inputs) < 2:
-        # The output count lives on the node; the kernel contract has no slot for it.
-        attrs["num_outputs"] = len(node.output)
     registry.check_node(node.op_type, attrs, node.name, len(inputs))
-    outs = registry.run(node.op_type, inputs, attrs, opset)
+    outs = registry.run(node.op_type, inputs, attrs, opset, len(node.output))
     return outs[: len(node.output)]
 
 

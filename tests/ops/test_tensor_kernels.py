@@ -328,9 +328,11 @@ def test_unsupported_pad_mode_is_refused_at_load():
         registry.check_node("Pad", {"mode": "symmetric"}, "pad_1", 2)
 
 
-def test_split_without_sizes_or_count_says_what_to_pass():
-    with pytest.raises(UnsupportedOpError, match="num_outputs"):
-        registry.run("Split", [np.zeros((4, 2), np.float32)], {}, 13)
+def test_split_without_sizes_takes_the_node_output_count():
+    parts = registry.run("Split", [np.arange(8, dtype=np.float32).reshape(4, 2)], {}, 13, n_outputs=2)
+    assert [p.tolist() for p in parts] == [[[0, 1], [2, 3]], [[4, 5], [6, 7]]]
+    with pytest.raises(UnsupportedOpError, match="output count"):
+        registry.get("Split").kernel(np.zeros((4, 2), np.float32))
 
 
 def test_training_mode_dropout_is_refused():
