@@ -96,3 +96,11 @@ class TargetError(RknnDiagError):
 
 class TargetTimeout(TargetError):
     code = RKNN_ERR_TIMEOUT
+
+
+class ResultsFileError(RknnDiagError):
+    """A results file that is missing, empty or holds a line that is not a result."""
+
+
+class GateError(ConfigError):
+    """A quality-gate TOML file that cannot be read or holds an unknown/ill-typed key."""

@@ -25,7 +25,7 @@ import pandas as pd
 
 from rknn_diag.results import read
 
-from .errors import ResultsFileError
+from ..errors import ResultsFileError
 
 # The outcomes the report counts, in the order it shows them.
 OUTCOMES = ("passed", "failed", "error", "xfail", "unsupported", "skipped")

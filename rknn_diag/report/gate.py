@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import GateError
+from ..errors import GateError
 
 DEFAULT_GATE = Path(__file__).resolve().parents[2] / "reports" / "gate.toml"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rknn_diag.report import cli, data, gate
-from rknn_diag.report.errors import GateError
+from rknn_diag.errors import GateError
 
 from .conftest import write_gate
 

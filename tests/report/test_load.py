@@ -8,7 +8,7 @@ import pytest
 
 from fixtures.results import generate
 from rknn_diag.report import data
-from rknn_diag.report.errors import ResultsFileError
+from rknn_diag.errors import ResultsFileError
 from rknn_diag.results import CaseResult, append
 
 
