@@ -52,6 +52,7 @@ class BoardProfile:
     mini_driver: bool = False
     product: str | None = None
     serial_number: str = "virtual0001"
+    simulator: bool = True  # models run on rknn_diag's simulator (False: pretend a vendor runtime)
     faults: Faults = field(default_factory=Faults)
 
     def __post_init__(self):
@@ -92,9 +93,10 @@ class BoardProfile:
             "ro.board.platform": self.chip,
             "ro.product.cpu.abi": "arm64-v8a" if self.arch == "aarch64" else "armeabi-v7a",
             "ro.serialno": self.serial_number,
-            # Tells the harness that models run on rknn_diag's simulator here.
-            "ro.rknn_diag.runtime": "simulator",
         }
+        if self.simulator:
+            # Tells the harness that models run on rknn_diag's simulator here.
+            props["ro.rknn_diag.runtime"] = "simulator"
         if self.android:
             props["ro.build.version.release"] = self.os.split()[-1]
         return props
