@@ -38,7 +38,7 @@ class Faults:
     delay_s: float = 0.0                     # delay before every packet the board sends
     mismatch_versions: bool = False          # rknn_server reports a version that differs from the runtime
     corrupt_outputs: bool = False            # flip bytes in pulled output*.npy files
-    disappear_after_runs: int | None = None  # close listener and connections after N runner runs
+    disappear_after_runs: int | None = None  # after N runner runs, the next runner command finds the board gone
 
 
 @dataclass

@@ -37,7 +37,7 @@ def run_step(board: str, step: str, fn: Callable[[], Any], timeout: float) -> An
     worker.join(timeout)
     where = f"board {board}, step {step}"
     if worker.is_alive():
-        raise TargetTimeout(f"board {board}: step '{step}' did not finish within {timeout:g} s",
+        raise TargetTimeout(f"board {board}: step '{step}' timed out after {timeout:g} s",
                             where=where, fix=_FIX_TIMEOUT)
     if "error" in box:
         raise translate(box["error"], board, step) from box["error"]

@@ -318,16 +318,18 @@ class VirtualBoard:
 
     async def _shell_service(self, stream: _Stream, command: str) -> None:
         is_runner = "runner.py" in command
-        if is_runner and self.faults.hang_on_runner:
-            await asyncio.Event().wait()  # never answers; cancelled when the connection ends
+        if is_runner:
+            if self.faults.hang_on_runner:
+                await asyncio.Event().wait()  # never answers; cancelled when the connection ends
+            limit = self.faults.disappear_after_runs
+            if limit is not None and self.runs >= limit:
+                # N cases ran; the next one finds the board unplugged.
+                await self._vanish()
+                return
         loop = asyncio.get_running_loop()
         _status, output = await loop.run_in_executor(None, self.shell.run, command)
         await stream.write(output)
         await stream.close()
-        limit = self.faults.disappear_after_runs
-        if is_runner and limit is not None and self.runs >= limit:
-            await asyncio.sleep(0.05)  # let the answer leave before the board goes
-            await self._vanish()
 
     def _run_runner(self, argv: list[str]) -> tuple[int, bytes]:
         """Run the on-board runner's command line in-process with `model_fn`."""

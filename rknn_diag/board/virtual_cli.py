@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--corrupt-outputs", action="store_true",
                    help="flip bytes in output*.npy files when they are pulled")
     f.add_argument("--disappear-after-runs", type=int, default=None, metavar="N",
-                   help="close the listener and all connections after N runner invocations")
+                   help="after N runner invocations, close the listener and all connections when the next one arrives")
     return p
 
 
