@@ -58,6 +58,12 @@ def translate(exc: BaseException, board: str, step: str) -> BaseException:
         return TargetTimeout(f"board {board}: step '{step}' timed out waiting for the board ({cause})",
                              where=where, fix=_FIX_TIMEOUT)
     text = str(exc).lower()
+    if not text.strip():
+        # adbutils raises a bare AdbError when the stream ends early (e.g. a sync
+        # reply cut off because the board dropped the connection).
+        cause = f"{type(exc).__name__} with no message: the stream ended early"
+        return TargetError(f"board {board}: connection lost during step '{step}' ({cause})",
+                           where=where, fix=_FIX_GONE)
     if "not found" in text and "device" in text or "offline" in text:
         return TargetError(f"board {board} is gone during step '{step}' ({cause})", where=where, fix=_FIX_GONE)
     if isinstance(exc, (ConnectionError, EOFError)) or "closed" in text or "connection" in text:

@@ -138,7 +138,7 @@ class _Connection:
     async def send(self, command: int, arg0: int, arg1: int, data: bytes = b"") -> None:
         if self.faults.delay_s:
             await asyncio.sleep(self.faults.delay_s)
-        if self.faults.hang or self.writer.is_closing():
+        if (self.faults.hang and command != P.A_CNXN) or self.writer.is_closing():
             return
         self.writer.write(P.pack(command, arg0, arg1, data))
         await self.writer.drain()
@@ -150,8 +150,8 @@ class _Connection:
         try:
             while True:
                 command, arg0, arg1, data = await P.read_message(self.reader)
-                if self.faults.hang:
-                    continue  # read and ignore: the board looks alive but never answers
+                if self.faults.hang and command != P.A_CNXN:
+                    continue  # read and ignore: the board is listed but never answers
                 await self._dispatch(command, arg0, arg1, data)
         except (asyncio.IncompleteReadError, ConnectionError, P.ProtocolError) as exc:
             log.debug("virtual board %s: connection ended: %s", self.board.serial, exc)

@@ -176,6 +176,12 @@ class VirtualShell:
         except SandboxError as exc:
             return 1, f"{argv[0]}: {exc}\n".encode()
 
+    def _read(self, path: str) -> bytes:
+        # Board files that follow the profile are read live, so version faults
+        # switched on while the board runs show at once.
+        live = self.profile.files().get(self.sandbox.normalise(path))
+        return live if live is not None else self.sandbox.read(path)
+
     # -- commands -----------------------------------------------------------------
     def _cat(self, args, stdin):
         if not args:
@@ -183,7 +189,7 @@ class VirtualShell:
         out, status = b"", 0
         for path in args:
             try:
-                out += self.sandbox.read(path)
+                out += self._read(path)
             except SandboxError as exc:
                 out += f"cat: {exc}\n".encode()
                 status = 1
@@ -214,7 +220,7 @@ class VirtualShell:
         out, status = b"", 0
         for path in args:
             try:
-                data = self.sandbox.read(path)
+                data = self._read(path)
             except SandboxError as exc:
                 out += f"strings: '{path}': No such file\n".encode() if "No such" in str(exc) else f"strings: {exc}\n".encode()
                 status = 1
@@ -238,7 +244,7 @@ class VirtualShell:
             pattern = re.compile(re.escape(args[0].encode()), flags)
         text = stdin
         if len(args) > 1:
-            text = b"".join(self.sandbox.read(p) for p in args[1:])
+            text = b"".join(self._read(p) for p in args[1:])
         hits = [line for line in text.splitlines(keepends=True) if pattern.search(line)]
         return (0 if hits else 1), b"".join(h if h.endswith(b"\n") else h + b"\n" for h in hits)
 

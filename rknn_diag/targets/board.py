@@ -222,7 +222,14 @@ class BoardTarget(Target):
                  self.step_timeout)
 
     def _pull(self, remote: str, local: Path, step: str) -> None:
-        run_step(self.serial, step, lambda: self.device.sync.pull_file(remote, str(local)), self.step_timeout)
+        # Into a side file first: a pull cut short never leaves a partial file under the real name.
+        partial = local.with_name(local.name + ".partial")
+        try:
+            run_step(self.serial, step, lambda: self.device.sync.pull_file(remote, str(partial)),
+                     self.step_timeout)
+            os.replace(partial, local)
+        finally:
+            partial.unlink(missing_ok=True)
 
     def _pull_output(self, remote_out: str, local: Path, item: dict) -> np.ndarray:
         name = str(item.get("file", ""))

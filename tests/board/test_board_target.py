@@ -94,7 +94,7 @@ def test_real_board_conversion_needs_vendor_converter(adb_server, lock_dir, mode
 
 # -- faults -----------------------------------------------------------------------------
 FAULTS = {
-    "drop mid-transfer": (dict(drop_after_bytes=100), TargetError, "push"),
+    "drop mid-transfer": (dict(drop_after_bytes=100), TargetError, "connection lost"),
     "hang": (dict(hang=True), TargetTimeout, "timed out"),
     "hang on runner": (dict(hang_on_runner=True), TargetTimeout, "run runner"),
     "slow answers": (dict(delay_s=1.5), TargetTimeout, "timed out"),
@@ -112,9 +112,7 @@ def test_injected_fault_is_a_target_error(adb_server, lock_dir, model, fault):
             for key, value in settings.items():
                 setattr(board.faults, key, value)
             if fault == "mismatched versions":
-                board.sandbox.host_path("/usr/bin/rknn_server").write_bytes(
-                    board.profile.files()["/usr/bin/rknn_server"])
-                target.facts(refresh=True)
+                target.facts(refresh=True)  # facts are cached per target; look again
             with pytest.raises(error) as err:
                 target.run(model, BuildSpec(), inputs())
     text = str(err.value)
@@ -205,3 +203,24 @@ def test_two_targets_on_one_board_exclude_each_other(adb_server, lock_dir):
             with pytest.raises(TargetTimeout, match="in use"):
                 make_target(board, adb_server, lock_dir)
         make_target(board, adb_server, lock_dir).close()  # free again once the first closed
+
+
+@pytest.mark.parametrize("direction", ["push", "pull"])
+def test_connection_dropped_mid_transfer(adb_server, lock_dir, tmp_path, direction):
+    data = np.random.default_rng(7).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    with attached_board(adb_server, "rk3588") as board:
+        with make_target(board, adb_server, lock_dir) as target:
+            if direction == "pull":
+                target._push(src, "/tmp/big.bin", "push big")
+            board.faults.drop_after_bytes = 300_000
+            with pytest.raises(TargetError) as err:
+                if direction == "push":
+                    target._push(src, "/tmp/big2.bin", "push big")
+                else:
+                    target._pull("/tmp/big.bin", tmp_path / "back.bin", "pull big")
+            # No partial file left on either side.
+            assert not board.sandbox.host_path("/tmp/big2.bin").exists()
+            assert not (tmp_path / "back.bin").exists()
+    assert board.serial in str(err.value) and f"{direction} big" in str(err.value)
