@@ -26,7 +26,7 @@ def parse_adb_server(adb_server: str | None) -> tuple[str, int]:
     return host, int(port)
 
 
-def _server_text(adb_server: str | None) -> str:
+def server_text(adb_server: str | None) -> str:
     host, port = parse_adb_server(adb_server)
     return f"{host}:{port}"
 
@@ -69,11 +69,11 @@ def list_devices(adb_server: str | None = None, timeout: float = DEFAULT_TIMEOUT
     try:
         infos = c.list()
     except adbutils.AdbTimeout as exc:
-        raise TargetTimeout(f"adb server at {_server_text(adb_server)} timed out listing devices: {exc}",
-                            where=f"adb server {_server_text(adb_server)}") from None
+        raise TargetTimeout(f"adb server at {server_text(adb_server)} timed out listing devices: {exc}",
+                            where=f"adb server {server_text(adb_server)}") from None
     except (adbutils.AdbError, OSError) as exc:
-        raise TargetError(f"adb server at {_server_text(adb_server)} failed to list devices: {exc}",
-                          where=f"adb server {_server_text(adb_server)}",
+        raise TargetError(f"adb server at {server_text(adb_server)} failed to list devices: {exc}",
+                          where=f"adb server {server_text(adb_server)}",
                           fix="restart it with `adb kill-server; adb start-server`") from None
     return [i.serial for i in infos if i.state == "device"], []
 
@@ -86,13 +86,13 @@ def connect(serial: str, adb_server: str | None = None, timeout: float = DEFAULT
     try:
         states = {i.serial: i.state for i in c.list()}
     except (adbutils.AdbError, OSError) as exc:
-        raise TargetError(f"adb server at {_server_text(adb_server)} failed to list devices: {exc}",
+        raise TargetError(f"adb server at {server_text(adb_server)} failed to list devices: {exc}",
                           where=f"board {serial}") from None
     state = states.get(serial)
     if state != "device":
         seen = ", ".join(f"{s} ({st})" for s, st in sorted(states.items())) or "none"
         why = "is not listed" if state is None else f"is {state}"
-        raise TargetError(f"board {serial} {why} on adb server {_server_text(adb_server)}; listed: {seen}",
+        raise TargetError(f"board {serial} {why} on adb server {server_text(adb_server)}; listed: {seen}",
                           where=f"board {serial}",
                           fix="check `adb devices`; for a network board run `adb connect HOST:PORT`; "
                               "for an offline one, reconnect it or restart adbd on it", ref="1.7.2")

@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         print(board.serial, flush=True)
         while not stop.wait(0.2) and not board.gone.is_set():
             pass
+        if board.gone.is_set():
+            print(f"{board.serial}: the board disappeared (--disappear-after-runs fault)", file=sys.stderr)
     finally:
         if not args.no_connect:
             subprocess.run(adb_command(args.adb_server, "disconnect", board.serial),

@@ -54,6 +54,9 @@ def convert_with_project_api(model_path: str, spec: BuildSpec, rknn_path: str, f
         for name, error, call in steps:
             ret = call()
             if ret != 0:
+                typed = getattr(rknn, "last_error", None)  # the API keeps the typed error behind the code
+                if isinstance(typed, RknnDiagError):
+                    raise typed
                 raise error(f"{name}() returned {ret} while converting {model_path}", where=model_path,
                             fix="see the log above; run the model on the simulator target to get the typed error")
     finally:
@@ -98,7 +101,9 @@ class BoardTarget(Target):
 
     def info(self) -> dict[str, Any]:
         facts = self.facts()
-        return {"name": self.name, "adb_server": discovery._server_text(self.adb_server), **facts}
+        versions = {k: facts.get(k) for k in ("rknn_server", "runtime", "npu_driver")}
+        return {"name": self.name, "adb_server": discovery.server_text(self.adb_server), **facts,
+                "versions": versions}
 
     def check_versions(self) -> None:
         """TargetError when the board's firmware parts do not belong together (guide §1.7.2)."""

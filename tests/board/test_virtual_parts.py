@@ -138,3 +138,14 @@ def test_runner_standalone_with_rknnlite(tmp_path):
     bad = subprocess.run([sys.executable, "runner.py", "--model", "m.rknn"], cwd=board, env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--input" in bad.stderr
+
+
+def test_missing_adb_fails_with_install_hint(monkeypatch):
+    from fixtures.boards import AdbServer
+    from tests.board.conftest import require_adb
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install adb"):
+        require_adb()
+    with pytest.raises(FileNotFoundError, match="apt-get install adb"):
+        AdbServer()
