@@ -170,3 +170,32 @@ def test_cli_starts_lists_and_stops_on_sigterm(adb_server):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_cli_options_reach_the_board(adb_server):
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "rknn_diag.cli", "virtual-board", "--chip", "rk3566",
+                             "--adb-server", adb_server.address, "--os", "Android 12",
+                             "--rknn-server-version", "2.0.0", "--runtime-version", "2.0.0",
+                             "--npu-driver-version", "0.9.3", "--mismatch-versions"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    try:
+        serial = proc.stdout.readline().strip()
+        assert serial.startswith("127.0.0.1:"), proc.stderr.read()
+        facts = read_board_facts(discovery.connect(serial, adb_server.address), timeout=10)
+        assert (facts["chip"], facts["os"], facts["npu_driver"]) == ("rk3566", "Android 12", "0.9.3")
+        assert facts["runtime"] == "2.0.0" and facts["rknn_server"] not in (None, "2.0.0")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_cli_help_documents_every_option():
+    from rknn_diag.board.virtual_cli import build_parser
+
+    for action in build_parser()._actions:
+        assert action.help, action.dest
