@@ -64,7 +64,7 @@ def translate(exc: BaseException, board: str, step: str) -> BaseException:
         cause = f"{type(exc).__name__} with no message: the stream ended early"
         return TargetError(f"board {board}: connection lost during step '{step}' ({cause})",
                            where=where, fix=_FIX_GONE)
-    if "not found" in text and "device" in text or "offline" in text:
+    if ("not found" in text and "device" in text) or "offline" in text:
         return TargetError(f"board {board} is gone during step '{step}' ({cause})", where=where, fix=_FIX_GONE)
     if isinstance(exc, (ConnectionError, EOFError)) or "closed" in text or "connection" in text:
         return TargetError(f"board {board}: connection lost during step '{step}' ({cause})",
