@@ -1,0 +1,93 @@
+"""What a board is: chip, NPU generation, and every version that decides whether
+a model runs (guide §1.7.2: rknn_server, NPU driver, runtime library, mini driver).
+
+Facts a board cannot answer come back as None, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .chips import (COMPATIBLE_FILE, RKNN_SERVER, RKNPU2_DRIVER_VERSION_FILE, RUNTIME_LIB,
+                    generation)
+from .steps import DEFAULT_STEP_TIMEOUT, shell
+
+_VERSION = r"v?(\d+(?:\.\d+)+)"
+
+
+def _first(pattern: str, text: str, flags=re.IGNORECASE) -> str | None:
+    m = re.search(pattern, text, flags)
+    return m.group(1) if m else None
+
+
+def parse_compatible(text: str) -> str | None:
+    """The chip from /proc/device-tree/compatible ("vendor,board\\0rockchip,rk3588\\0")."""
+    chips = [c.split(",", 1)[1] for c in text.replace("\0", "\n").split() if c.startswith("rockchip,")]
+    for chip in reversed(chips):  # the most generic entry (the SoC) comes last
+        if generation(chip):
+            return chip.lower()
+    return chips[-1].lower() if chips else None
+
+
+def parse_galcore(dmesg: str) -> str | None:
+    lines = [ln for ln in dmesg.splitlines() if "galcore" in ln.lower()]
+    return _first(r"version\s*" + _VERSION, "\n".join(lines))
+
+
+def parse_rknn_server(strings: str) -> str | None:
+    return (_first(r"rknn_server version:?\s*" + _VERSION, strings)
+            or _first(r"build\D*?" + _VERSION, strings))
+
+
+def parse_runtime(strings: str) -> tuple[str | None, bool]:
+    """(version, mini_driver) from `strings` of librknnrt.so / librknn_runtime.so."""
+    m = re.search(r"^.*librknn(?:rt|_runtime) version:?\s*" + _VERSION + ".*$", strings,
+                  re.IGNORECASE | re.MULTILINE)
+    if not m:
+        return None, False
+    return m.group(1), "mini" in m.group(0).lower()
+
+
+def read_board_facts(device, timeout: float = DEFAULT_STEP_TIMEOUT) -> dict[str, Any]:
+    """Read a board's facts over adb; every step bounded by `timeout` seconds."""
+
+    def out(argv: list[str], step: str) -> str | None:
+        rc, text = shell(device, argv, step=step, timeout=timeout)
+        return text if rc == 0 else None
+
+    facts: dict[str, Any] = {"serial": device.serial}
+    compatible = out(["cat", COMPATIBLE_FILE], "read chip") or ""
+    chip = parse_compatible(compatible)
+    gen = generation(chip) if chip else None
+    facts["chip"] = chip
+    facts["generation"] = gen
+    facts["arch"] = (out(["uname", "-m"], "read arch") or "").strip() or None
+
+    os_release = out(["cat", "/etc/os-release"], "read os")
+    if os_release:
+        facts["os"] = _first(r'^PRETTY_NAME="?([^"\n]*)"?', os_release, re.MULTILINE)
+    else:
+        android = (out(["getprop", "ro.build.version.release"], "read os") or "").strip()
+        facts["os"] = f"Android {android}" if android else None
+
+    if gen == "rknpu1":
+        # Run plain `dmesg` and filter here: no pipe through the board's shell.
+        facts["npu_driver"] = parse_galcore(out(["dmesg"], "read npu driver") or "")
+    elif gen == "rknpu2":
+        facts["npu_driver"] = _first(_VERSION, out(["cat", RKNPU2_DRIVER_VERSION_FILE], "read npu driver") or "")
+    else:
+        facts["npu_driver"] = None
+
+    facts["rknn_server"] = parse_rknn_server(out(["strings", RKNN_SERVER], "read rknn_server version") or "")
+    runtime, mini = None, False
+    if gen:
+        runtime, mini = parse_runtime(out(["strings", RUNTIME_LIB[gen]], "read runtime version") or "")
+    facts["runtime"] = runtime
+    facts["mini_driver"] = mini
+    facts["rknn_server_running"] = out(["pidof", "rknn_server"], "check rknn_server") is not None
+    # A virtual board runs models on rknn_diag's simulator and says so here;
+    # real boards have no such property (or no getprop at all).
+    runtime_kind = (out(["getprop", "ro.rknn_diag.runtime"], "read runtime kind") or "").strip()
+    facts["simulator"] = runtime_kind == "simulator"
+    return facts
