@@ -1,12 +1,14 @@
-"""Which Rockchip chips carry which NPU generation, and where each generation
-keeps its runtime library. One table for the board facts and the emulator."""
+"""Where each NPU generation keeps its runtime pieces on a board. Which chip is
+which generation is `rknn_diag.platforms.CHIPS` (the one chip table)."""
 
 from __future__ import annotations
 
+from ..platforms import CHIPS, RKNPU1, RKNPU2
+
 # RKNPU1: the Vivante-based NPU driven by galcore (RKNN-Toolkit 1.x).
-RKNPU1_CHIPS = frozenset({"rk1808", "rv1109", "rv1126", "rk3399pro"})
+RKNPU1_CHIPS = frozenset(c for c, g in CHIPS.items() if g == RKNPU1)
 # RKNPU2: the rknpu kernel driver (RKNN-Toolkit2 / toolkit-lite2).
-RKNPU2_CHIPS = frozenset({"rk3562", "rk3566", "rk3568", "rk3576", "rk3588", "rv1103", "rv1106"})
+RKNPU2_CHIPS = frozenset(c for c, g in CHIPS.items() if g == RKNPU2)
 
 RUNTIME_LIB = {"rknpu1": "/usr/lib/librknn_runtime.so", "rknpu2": "/usr/lib/librknnrt.so"}
 RKNN_SERVER = "/usr/bin/rknn_server"
@@ -15,9 +17,4 @@ COMPATIBLE_FILE = "/proc/device-tree/compatible"
 
 
 def generation(chip: str) -> str | None:
-    chip = chip.lower()
-    if chip in RKNPU1_CHIPS:
-        return "rknpu1"
-    if chip in RKNPU2_CHIPS:
-        return "rknpu2"
-    return None
+    return CHIPS.get(chip.lower())
