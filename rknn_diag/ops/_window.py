@@ -50,7 +50,13 @@ def resolve_pads(in_sizes: Sequence[int], kernel: Sequence[int], strides: Sequen
     ek = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         out = [-(-i // s) for i, s in zip(in_sizes, strides)]
-        total = [max(0, (o - 1) * s + e - i) for o, s, e, i in zip(out, strides, ek, in_sizes)]
+        if pool:
+            # onnxruntime's pools size the SAME padding by the undilated kernel, then slide the
+            # dilated one: with dilations the output can be shorter than ceil(in / stride).
+            total = [max(0, (o - 1) * s + k - i) for o, s, k, i in zip(out, strides, kernel, in_sizes)]
+            out = [(i + t - e) // s + 1 for i, t, e, s in zip(in_sizes, total, ek, strides)]
+        else:
+            total = [max(0, (o - 1) * s + e - i) for o, s, e, i in zip(out, strides, ek, in_sizes)]
         small = [t // 2 for t in total]
         big = [t - t // 2 for t in total]
         pb, pe = (small, big) if auto_pad == "SAME_UPPER" else (big, small)

@@ -59,16 +59,16 @@ def _transpose_pads(in_sizes, kernel, strides, dilations, pads, auto_pad, output
     full = [s * (i - 1) + op + e for s, i, op, e in zip(strides, in_sizes, output_padding, ek)]
     if output_shape is not None and len(output_shape):
         out = [int(v) for v in output_shape][-n:]
+        total = [f - o for f, o in zip(full, out)]  # negative: zeros appended (onnxruntime accepts it)
     elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        out = [i * s for i, s in zip(in_sizes, strides)]
+        # in * stride, except that onnxruntime never pads negatively here: a full output smaller
+        # than in * stride is returned whole.
+        total = [max(0, f - i * s) for f, i, s in zip(full, in_sizes, strides)]
+        out = [f - t for f, t in zip(full, total)]
     else:
         p = [0] * (2 * n) if auto_pad == "VALID" else per_axis(pads, 2 * n, 0, "pads")
         pb, pe = p[:n], p[n:]
         return pb, pe, [f - b - e for f, b, e in zip(full, pb, pe)]
-    total = [f - o for f, o in zip(full, out)]
-    if any(t < 0 for t in total):
-        raise UnsupportedOpError(f"ConvTranspose output_shape {out} is larger than the full output {full}",
-                                 fix="the model is malformed; re-export it")
     # SAME_UPPER puts the odd pixel at the end; SAME_LOWER, and onnxruntime for NOTSET with
     # output_shape, at the start.
     if auto_pad == "SAME_UPPER":
@@ -107,13 +107,16 @@ def conv_transpose(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, 
     cols = np.matmul(xg, wg).reshape(N, G, *in_sizes, Mg, *kernel)
     cols = np.moveaxis(cols, 2 + n, 2)                            # (N, G, Mg, *in, *k)
     ek = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
-    size = [max(s * (i - 1) + e, b + o) for s, i, e, b, o in zip(strides, in_sizes, ek, pb, out)]
+    # The full (unpadded) result starts at `off` in the buffer, so negative pads stay in bounds.
+    off = [max(0, -b) for b in pb]
+    size = [f + max(0, b + o - f) for f, b, o in
+            zip([a + s * (i - 1) + e for a, s, i, e in zip(off, strides, in_sizes, ek)], pb, out)]
     buf = np.zeros((N, G, Mg, *size), np.float32)
     for tap in itertools.product(*[range(k) for k in kernel]):  # loop over kernel taps only
-        dst = tuple(slice(t * d, t * d + s * (i - 1) + 1, s)
-                    for t, d, s, i in zip(tap, dilations, strides, in_sizes))
+        dst = tuple(slice(a + t * d, a + t * d + s * (i - 1) + 1, s)
+                    for a, t, d, s, i in zip(off, tap, dilations, strides, in_sizes))
         buf[(Ellipsis, *dst)] += cols[(Ellipsis, *[slice(None)] * n, *tap)]
-    y = buf[(Ellipsis, *[slice(b, b + o) for b, o in zip(pb, out)])].reshape(N, G * Mg, *out)
+    y = buf[(Ellipsis, *[slice(a + b, a + b + o) for a, b, o in zip(off, pb, out)])].reshape(N, G * Mg, *out)
     if B is not None:
         y = y + float32(B).reshape(G * Mg, *([1] * n))
     return np.ascontiguousarray(y).astype(out_dtype(X), copy=False)

@@ -29,7 +29,8 @@ def _original_coords(n_out: int, n_in: int, scale, mode: str, start, end) -> np.
     if mode == "half_pixel_symmetric":
         adjustment = F(n_out) / (scale * F(n_in))
         offset = F(n_in) / F(2) * (F(1) - adjustment)
-        return offset + (x + F(0.5)) / scale - F(0.5)
+        # onnxruntime evaluates this sum in double precision, then rounds to float.
+        return (np.float64(offset) + (x.astype(np.float64) + 0.5) / np.float64(scale) - 0.5).astype(F)
     if mode == "pytorch_half_pixel":
         return (x + F(0.5)) / scale - F(0.5) if n_out > 1 else np.zeros(n_out, F)
     if mode == "align_corners":
@@ -42,17 +43,21 @@ def _original_coords(n_out: int, n_in: int, scale, mode: str, start, end) -> np.
         start, end = F(start), F(end)
         if n_out > 1:
             return start * F(n_in - 1) + x * (end - start) * F(n_in - 1) / F(n_out - 1)
-        return np.full(n_out, F(0.5) * (start + end) * F(n_in - 1), F)
+        return np.full(n_out, 0.5 * np.float64(start + end) * (n_in - 1), F)
     raise UnsupportedOpError(f"coordinate_transformation_mode={mode!r} is not an ONNX value",
                              fix=f"use one of {', '.join(COORD_MODES)}")
 
 
 def _nearest_index(x: np.ndarray, n_in: int, mode: str, downsampling: bool) -> np.ndarray:
     fl = np.floor(x)
+    frac = x - fl
+    # onnxruntime (>= 1.2x) counts a fraction within 1e-6 of 0.5 as a tie, so that e.g. 1 / (2/7)
+    # = 3.4999998 in float32 rounds as the 3.5 it stands for.
+    tie = np.abs(frac - F(0.5)) <= F(1e-6)
     if mode == "round_prefer_floor":
-        i = np.where(x == fl + F(0.5), fl, np.floor(x + F(0.5)))
+        i = np.where(tie, fl, np.where(frac < F(0.5), fl, fl + 1))
     elif mode == "round_prefer_ceil":
-        i = np.where(x == fl + F(0.5), fl + 1, np.floor(x + F(0.5)))
+        i = np.where(tie, fl + 1, np.where(frac < F(0.5), fl, fl + 1))
     elif mode == "floor":
         i = fl
     elif mode == "ceil":
@@ -129,12 +134,17 @@ def _weights(x: np.ndarray, n_in: int, scale: float, mode: str, a: float, exclud
 
 def _resize(X, out_shape, scales, roi_lo, roi_hi, *, mode, coord_mode, nearest_mode, cubic_coeff_a,
             exclude_outside, extrapolation_value, antialias):
+    if tuple(int(o) for o in out_shape) == X.shape:
+        return X.copy()  # onnxruntime copies the input whenever the shape does not change, whatever the scales
     floating = np.issubdtype(X.dtype, np.floating)
     y = X if mode == "nearest" else float32(X)
     outside = None
     for ax in range(X.ndim):
         n_in, n_out, s = X.shape[ax], int(out_shape[ax]), scales[ax]
-        if n_in == n_out and s == 1 and coord_mode != "tf_crop_and_resize":
+        if n_in == n_out and (s == 1 or (antialias and mode != "nearest")):
+            # Untouched, even by a tf_crop_and_resize roi: onnxruntime (the reference we are
+            # compared with) copies every axis whose scale is 1, and with antialias every axis
+            # whose size does not change.
             continue
         x = _original_coords(n_out, n_in, s, coord_mode, roi_lo[ax], roi_hi[ax])
         if coord_mode == "tf_crop_and_resize":
