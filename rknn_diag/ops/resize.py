@@ -12,12 +12,14 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from ._window import as_str, float32
-from .registry import ANY, register
+from .registry import FLOAT, register
 
 COORD_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
                "tf_half_pixel_for_nn", "tf_crop_and_resize")
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 F = np.float32
+# Integer tensors only in nearest mode (a gather); linear and cubic refuse them.
+NN_DTYPES = FLOAT + ("int8", "uint8", "int32", "int64")
 
 
 def _original_coords(n_out: int, n_in: int, scale, mode: str, start, end) -> np.ndarray:
@@ -137,6 +139,10 @@ def _resize(X, out_shape, scales, roi_lo, roi_hi, *, mode, coord_mode, nearest_m
     if tuple(int(o) for o in out_shape) == X.shape:
         return X.copy()  # onnxruntime copies the input whenever the shape does not change, whatever the scales
     floating = np.issubdtype(X.dtype, np.floating)
+    if not floating and mode != "nearest":
+        # onnxruntime interpolates integer tensors in its own fixed point; we do not reproduce it.
+        raise UnsupportedOpError(f"Resize mode={mode!r} on a {X.dtype} tensor is not supported",
+                                 fix="resize the float tensor (before quantization), or use mode='nearest'")
     y = X if mode == "nearest" else float32(X)
     outside = None
     for ax in range(X.ndim):
@@ -158,9 +164,6 @@ def _resize(X, out_shape, scales, roi_lo, roi_hi, *, mode, coord_mode, nearest_m
             y = np.moveaxis(np.tensordot(m, np.moveaxis(y, ax, 0), axes=(1, 0)), 0, ax)
     if outside is not None:
         y = np.where(outside, np.asarray(extrapolation_value, dtype=y.dtype if floating else F), y)
-    if not floating and mode != "nearest":
-        info = np.iinfo(X.dtype)
-        y = np.clip(np.rint(y), info.min, info.max)
     return np.ascontiguousarray(y).astype(X.dtype, copy=False)
 
 
@@ -177,7 +180,7 @@ def _full(values, axes, rank, fill, what):
     return out, axes
 
 
-@register("Resize", dtypes=ANY[:-1],
+@register("Resize", dtypes=NN_DTYPES,
           values={"mode": ("nearest", "linear", "cubic"), "coordinate_transformation_mode": COORD_MODES,
                   "nearest_mode": NEAREST_MODES,
                   "keep_aspect_ratio_policy": ("stretch", "not_larger", "not_smaller")})
@@ -227,7 +230,7 @@ def resize(X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None,
                    extrapolation_value=extrapolation_value, antialias=antialias)
 
 
-@register("Upsample", dtypes=ANY[:-1], values={"mode": ("nearest", "linear")})
+@register("Upsample", dtypes=NN_DTYPES, values={"mode": ("nearest", "linear")})
 def upsample(X, scales_input=None, /, *, mode="nearest", scales=None):
     """Deprecated Resize: asymmetric coordinates; scales an attribute (opset 7-8) or input (opset 9)."""
     sc = scales_input if scales_input is not None else scales

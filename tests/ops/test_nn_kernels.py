@@ -307,3 +307,163 @@ def test_space_ops_are_inverse():
     x = normal(0, (2, 12, 3, 4))
     y = registry.run("DepthToSpace", [x], {"blocksize": 2}, 13)[0]
     np.testing.assert_array_equal(registry.run("SpaceToDepth", [y], {"blocksize": 2}, 13)[0], x)
+
+
+# --------------------------------------------------------------------------- more drawn ops
+
+@st.composite
+def resize_axes_problem(draw):
+    """Opset 18+: scales/sizes for some axes only, keep_aspect_ratio_policy, other ranks."""
+    rank = draw(st.sampled_from([2, 3, 4, 5]))
+    shape = tuple(draw(st.integers(1, 6)) for _ in range(rank))
+    mode = draw(st.sampled_from(["nearest", "linear"] + (["cubic"] if rank in (2, 4) else [])))
+    # onnxruntime interpolates (linear/cubic) only the last 2 axes of 4-D, the last 3 of 5-D.
+    free = list(range(rank)) if mode == "nearest" or rank <= 3 else list(range(rank - (2 if rank == 4 else 3), rank))
+    axes = draw(st.lists(st.sampled_from(free), min_size=1, max_size=len(free), unique=True))
+    attrs = {"mode": mode, "axes": axes,  # onnxruntime mishandles negative axes (the spec allows them)
+             "coordinate_transformation_mode": draw(st.sampled_from(
+                 ["half_pixel", "half_pixel_symmetric", "align_corners", "asymmetric", "pytorch_half_pixel"]))}
+    if draw(st.booleans()):
+        policy = draw(st.sampled_from(["stretch", "not_larger", "not_smaller"]))
+        attrs["keep_aspect_ratio_policy"] = policy
+        consts = {"sizes": np.array([draw(st.integers(1, 9)) for _ in axes], np.int64)}
+        order = ["x", "", "", "sizes"]
+    else:
+        consts = {"scales": np.array([draw(st.sampled_from([0.5, 0.75, 1.0, 1.5, 2.0, 3.0])) for _ in axes],
+                                     np.float32)}
+        order = ["x", "", "scales"]
+        for a, s in zip(axes, consts["scales"]):
+            if int(np.floor(np.float32(shape[a]) * s)) < 1:
+                consts["scales"][list(axes).index(a)] = 2.0
+    return dict(shape=shape, attrs=attrs, consts=consts, order=order, opset=draw(st.sampled_from([18, 19])),
+                seed=draw(st.integers(0, 2**16)))
+
+
+@FAST
+@given(resize_axes_problem())
+def test_resize_axes_and_aspect_policy_match_onnxruntime(p):
+    model, feeds = node_model("Resize", {"x": normal(p["seed"], p["shape"])}, p["attrs"], constants=p["consts"],
+                              input_order=p["order"], opset=p["opset"])
+    assert_matches_ort(model, feeds)
+
+
+@FAST
+@given(st.sampled_from(["nearest", "linear"]), st.sampled_from([7, 9]),
+       st.tuples(st.sampled_from([1.0, 2.0, 3.0, 1.5]), st.sampled_from([1.0, 2.0, 2.5])), st.integers(1, 5),
+       st.integers(1, 5), st.integers(0, 2**16))
+def test_upsample_matches_onnxruntime(mode, opset, hw, h, w, seed):
+    x = {"x": normal(seed, (1, 2, h, w))}
+    scales = [1.0, 1.0, *hw]
+    if opset == 7:
+        model, feeds = node_model("Upsample", x, {"mode": mode, "scales": scales}, opset=7)
+    else:
+        model, feeds = node_model("Upsample", x, {"mode": mode}, constants={"s": np.array(scales, np.float32)},
+                                  opset=9)
+    assert_matches_ort(model, feeds)
+
+
+@FAST
+@given(st.lists(st.integers(1, 5), min_size=2, max_size=5), st.sampled_from([9, 14, 15]), st.integers(0, 2**16))
+def test_batch_and_instance_norm_match_onnxruntime(shape, opset, seed):
+    C = shape[1]
+    r = np.random.default_rng(seed)
+    stats = {"s": normal(seed + 1, (C,)), "b": normal(seed + 2, (C,)), "m": normal(seed + 3, (C,)),
+             "v": r.uniform(0.1, 2.0, C).astype(np.float32)}
+    eps = float(r.choice([1e-5, 1e-3]))
+    model, feeds = node_model("BatchNormalization", {"x": normal(seed, shape)}, {"epsilon": eps}, constants=stats,
+                              opset=opset)
+    assert_matches_ort(model, feeds)
+    if len(shape) >= 3:
+        model, feeds = node_model("InstanceNormalization", {"x": normal(seed, shape)}, {"epsilon": eps},
+                                  constants={"s": stats["s"], "b": stats["b"]})
+        assert_matches_ort(model, feeds)
+
+
+@FAST
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=4), st.data())
+def test_layer_norm_matches_onnxruntime(shape, data):
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    norm_shape = shape[axis:] if axis >= 0 else shape[len(shape) + axis:]
+    # Scale may broadcast (unidirectionally) over the leading normalised axis.
+    s_shape = [1 if i == 0 and data.draw(st.booleans()) else d for i, d in enumerate(norm_shape)]
+    consts = {"s": normal(1, s_shape)}
+    if data.draw(st.booleans()):
+        consts["b"] = normal(2, norm_shape)
+    n_out = data.draw(st.integers(1, 3))
+    model, feeds = node_model("LayerNormalization", {"x": normal(0, shape) * 3}, {"axis": axis}, constants=consts,
+                              opset=17, n_outputs=n_out)
+    assert_matches_ort(model, feeds)
+
+
+@FAST
+@given(st.integers(1, 9), st.sampled_from([1, 3, 5, 7]), st.sampled_from([1e-4, 0.1, 1.0]),
+       st.sampled_from([0.5, 0.75, 1.0]), st.sampled_from([1.0, 2.0]), st.integers(0, 2**16))
+def test_lrn_matches_onnxruntime(C, size, alpha, beta, bias, seed):
+    model, feeds = node_model("LRN", {"x": normal(seed, (2, C, 3, 4))},
+                              {"size": size, "alpha": alpha, "beta": beta, "bias": bias})
+    assert_matches_ort(model, feeds)
+
+
+@FAST
+@given(st.integers(1, 3), st.sampled_from(["DCR", "CRD"]), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
+       st.integers(1, 2))
+def test_depth_space_match_onnxruntime(b, mode, c, h, w, n):
+    model, feeds = node_model("DepthToSpace", {"x": normal(0, (n, c * b * b, h, w))}, {"blocksize": b, "mode": mode})
+    assert_matches_ort(model, feeds)
+    model, feeds = node_model("SpaceToDepth", {"x": normal(1, (n, c, h * b, w * b))}, {"blocksize": b})
+    assert_matches_ort(model, feeds)
+
+
+# --------------------------------------------------------------------------- beyond onnxruntime
+
+def test_conv_same_with_dilations_matches_onnx_reference():
+    """onnxruntime refuses dilations with SAME_*; onnx's reference evaluator is the judge there."""
+    from onnx.reference import ReferenceEvaluator
+    for ap in ("SAME_UPPER", "SAME_LOWER"):
+        for d, s in (([2, 2], [1, 1]), ([2, 3], [2, 1]), ([3, 1], [1, 2])):
+            model, feeds = node_model("Conv", {"x": normal(0, (1, 2, 9, 8))},
+                                      {"auto_pad": ap, "dilations": d, "strides": s},
+                                      constants={"w": normal(1, (3, 2, 3, 2))})
+            want = ReferenceEvaluator(model).run(None, feeds)[0]
+            got = run_kernel(model, feeds)[0]
+            assert got.shape == want.shape, (ap, d, s)
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"{ap} d={d} s={s}")
+
+
+# --------------------------------------------------------------------------- the registry entries
+
+NN_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+          "BatchNormalization", "InstanceNormalization", "LayerNormalization", "LRN", "Softmax", "LogSoftmax",
+          "Resize", "Upsample", "DepthToSpace", "SpaceToDepth")
+
+
+@pytest.mark.parametrize("op", NN_OPS)
+def test_kernel_takes_every_onnx_attribute_and_input(op):
+    """Every attribute of every ONNX version from opset 7 on is in the signature, and inputs line up."""
+    from onnx import defs
+    spec = registry.get(op)
+    schemas = {defs.get_schema(op, v).since_version: defs.get_schema(op, v) for v in range(7, 24)
+               if _has_schema(op, v)}
+    attrs = {a for s in schemas.values() for a in s.attributes}
+    assert attrs <= set(spec.attrs), f"{op} lacks attributes {sorted(attrs - set(spec.attrs))}"
+    assert set(spec.attrs) <= attrs, f"{op} takes non-ONNX attributes {sorted(set(spec.attrs) - attrs)}"
+    assert len(spec.inputs) == max(len(s.inputs) for s in schemas.values()), spec.inputs
+    assert spec.required_inputs == min(s.min_input for s in schemas.values())
+
+
+def _has_schema(op, v):
+    from onnx import defs
+    try:
+        defs.get_schema(op, v)
+        return True
+    except Exception:
+        return False
+
+
+def test_resize_integer_nearest_matches_and_linear_is_refused():
+    x = np.random.default_rng(0).integers(0, 255, (1, 2, 4, 5), dtype=np.uint8)
+    model, feeds = node_model("Resize", {"x": x}, {"mode": "nearest"},
+                              constants={"scales": np.array([1, 1, 1.5, 0.7], np.float32)}, input_order=["x", "", "scales"])
+    assert_matches_ort(model, feeds, rtol=0, atol=0)
+    with pytest.raises(UnsupportedOpError, match="uint8"):
+        registry.run("Resize", [x, None, np.array([1, 1, 2, 2], np.float32)], {"mode": "linear"}, 13)
