@@ -13,7 +13,13 @@ def release_table() -> dict[str, tuple[int, int]]:
     release 1.4.1; onnx's table says 4 (1.4.1 writes IR 4 models), and we follow onnx.
     """
     from onnx import helper
-    return {row[0]: (int(row[1]), int(row[2])) for row in helper.VERSION_TABLE}
+    return {_three(row[0]): (int(row[1]), int(row[2])) for row in helper.VERSION_TABLE}
+
+
+def _three(release: str) -> str:
+    """onnx names some releases '1.3'; the tables here say '1.3.0'."""
+    parts = [int(x) for x in release.split(".")]
+    return ".".join(map(str, (parts + [0, 0])[:3]))
 
 
 # rknn-toolkit2: highest opset it loads, measured on 2.5.0 ("Unsupport onnx opset 22,
@@ -28,12 +34,12 @@ def limits(toolkit_name: str, version: str) -> dict | None:
         row = TOOLKIT1.get(version)
         if not row:
             return None
-        ir, opset = rel[row["onnx"]]
+        ir, opset = rel[_three(row["onnx"])]
         return {"max_opset": opset, "max_ir": ir, "onnx_release": row["onnx"],
                 "source": f"guide §1.3.1: toolkit {version} reads ONNX release {row['onnx']}"}
     row = TOOLKIT2.get(version)
     if not row:
         return None
-    ir, _ = rel[row["onnx_release"]]
+    ir, _ = rel[_three(row["onnx_release"])]
     return {"max_opset": row["max_opset"], "max_ir": ir, "onnx_release": row["onnx_release"],
             "source": f"rknn-toolkit2 {version}: refuses opset > {row['max_opset']}, pins onnx<={row['onnx_release']}"}
