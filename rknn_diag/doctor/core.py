@@ -171,13 +171,18 @@ class Context:
     board_facts_provider: Callable[["Context"], list[dict]] | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _key_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
 
     def path(self, p: str) -> Path:
         """`/etc/udev` under --root."""
         return self.root / p.lstrip("/")
 
     def cached(self, key: str, fn: Callable[[], Any]) -> Any:
+        # One lock per key: a board that hangs while its facts are read blocks only
+        # the checks waiting for those facts, and cached values may nest.
         with self._lock:
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:
             if key not in self._cache:
                 try:
                     self._cache[key] = (True, fn())
