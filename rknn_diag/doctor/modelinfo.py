@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-KINDS = {".onnx": "onnx", ".pt": "pytorch", ".pth": "pytorch", ".prototxt": "caffe", ".pb": "tensorflow"}
+KINDS = {".onnx": "onnx", ".pt": "pytorch", ".pth": "pytorch", ".prototxt": "caffe", ".pb": "tensorflow",
+         ".tflite": "tflite"}
 
 
 def kind(path: Path) -> str | None:
@@ -12,7 +13,8 @@ def kind(path: Path) -> str | None:
 
 
 def models_of(ctx, k: str) -> list[Path]:
-    return [p for p in ctx.models if kind(p) == k]
+    """The --model files of one kind that exist (model.files reports the missing ones)."""
+    return [p for p in ctx.models if kind(p) == k and p.is_file()]
 
 
 def load_onnx(ctx, path: Path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 # Darknet / Pytorch / MXNet" (RKNN-Toolkit Trouble Shooting v1.4.0).
 _TF = ">=1.10.0,<=1.13.2"          # §1.3.1 table, every row
 _TFLITE_SCHEMA = 3                  # §1.3.1 table "Schema version = 3"; note 2: commit 0c4f5dfe
+TFLITE_SCHEMA_VERSION = _TFLITE_SCHEMA
 _CAFFE = "1.0"                      # §1.3.1 table; note 3: BVLC 21d0608 or warpctc-caffe bd6181b
 _DARKNET = "810d7f7"                # §1.3.1 table and note 5
 _TORCH = ">=1.0.0,<=1.2.0"          # §1.3.1 table, rows 1.3.0 and later

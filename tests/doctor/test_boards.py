@@ -38,7 +38,7 @@ def test_no_boards_skip(make_ctx):
 def test_board_layer_missing_skips_every_board_check(make_ctx, monkeypatch):
     def no_board(name):
         raise ImportError(f"No module named '{name}'")
-    monkeypatch.setattr(board_facts.importlib, "import_module", no_board)
+    monkeypatch.setattr(board_facts, "importlib", types.SimpleNamespace(import_module=no_board))
     ctx = make_ctx(board_facts_provider=None)
     for cid in ("board.reachable", "board.chip", "board.versions", "board.precompile", "board.mini_driver"):
         [f] = run(ctx, cid)

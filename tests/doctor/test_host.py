@@ -34,9 +34,12 @@ def test_usb_devices_lists_rockchip_only(make_ctx, tmp_path):
     assert f.status == "ok" and "1-1" in f.message and "1-2" not in f.message and "adb" in f.message
 
 
-def test_usb_devices_none_warns(make_ctx, tmp_path):
+def test_usb_devices_none_warns_when_a_usb_board_is_asked_for(make_ctx, tmp_path):
     root = roots.usb_device(tmp_path / "r", "1-2", vid="18d1")
-    assert statuses(make_ctx(root=root), "host.usb_devices") == ["warn"]
+    [f] = run(make_ctx(root=root, device_ids=["c3d9b8674f4b94f6", "10.0.0.5:5555"]), "host.usb_devices")
+    assert f.status == "warn" and "c3d9b8674f4b94f6" in f.message and "10.0.0.5" not in f.message
+    assert statuses(make_ctx(root=root, device_ids=["10.0.0.5:5555"]), "host.usb_devices") == ["ok"]
+    assert statuses(make_ctx(root=root), "host.usb_devices") == ["ok"]
 
 
 def test_adb_and_ntb(make_ctx, tmp_path):

@@ -176,3 +176,28 @@ def test_tf_dilated_conv(make_ctx, tmp_path):
 def test_name_chars(make_ctx, tmp_path, name, toolkit, expected):
     m = models.conv_model(tmp_path / name)
     assert statuses(make_ctx(models=[m], toolkit_version=toolkit), "model.name_chars") == [expected]
+
+
+# --- the files themselves ---
+
+def test_model_files(make_ctx, tmp_path):
+    m = models.conv_model(tmp_path / "m.onnx")
+    assert statuses(make_ctx(models=[m]), "model.files") == ["ok"]
+    odd = tmp_path / "m.rknn"
+    odd.write_bytes(b"RKNN")
+    assert statuses(make_ctx(models=[m, odd, tmp_path / "gone.onnx"]), "model.files") == ["ok", "warn", "error"]
+
+
+def test_missing_model_is_reported_once_not_as_a_broken_archive(make_ctx, tmp_path):
+    ctx = make_ctx(models=[tmp_path / "gone.pt"])
+    assert statuses(ctx, "model.files") == ["error"]
+    assert statuses(ctx, "model.pytorch.archive") == ["skip"]
+
+
+def test_tflite_schema(make_ctx, tmp_path):
+    assert statuses(make_ctx(models=[models.tflite(tmp_path / "ok.tflite")]), "model.tflite.schema") == ["ok"]
+    [f] = run(make_ctx(models=[models.tflite(tmp_path / "new.tflite", version=4)]), "model.tflite.schema")
+    assert f.status == "error" and "schema version 4" in f.message
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"abc")
+    assert statuses(make_ctx(models=[junk]), "model.tflite.schema") == ["error"]

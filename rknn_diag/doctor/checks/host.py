@@ -85,9 +85,12 @@ def usb_devices(ctx):
     devs = rockchip_usb(ctx)
     if devs:
         return ok(f"{len(devs)} Rockchip USB device(s): {_describe(devs)}")
-    return warn("no Rockchip (vendor 2207) device on USB",
+    usb_ids = [d for d in ctx.device_ids if ":" not in d]   # HOST:PORT serials are network boards
+    if not usb_ids:
+        return ok("no Rockchip (vendor 2207) device on USB, and no USB --device-id asked for")
+    return warn(f"no Rockchip (vendor 2207) device on USB, but --device-id {', '.join(usb_ids)} was given",
                 "connect the board with a data cable to its OTG port; boards reached over the network "
-                "(adb connect) need no USB")
+                "(adb connect HOST:PORT) need no USB")
 
 
 @check("host.adb_and_ntb", "host", "1.7.2 item 5", "ADB and NTB devices not connected at the same time")
