@@ -82,7 +82,9 @@ def test_image_size_skips_without_a_model(make_ctx, tmp_path):
 
 def test_sample_count(make_ctx, tmp_path):
     ds = datasets.images(tmp_path / "d", 5)
-    assert statuses(make_ctx(dataset=ds, toolkit_version="1.4.0"), "dataset.sample_count") == ["ok"]
+    assert statuses(make_ctx(dataset=ds, toolkit_version="1.4.0"), "dataset.sample_count") == ["skip"]
+    assert statuses(make_ctx(dataset=ds, toolkit_version="1.4.0", batch_size=5), "dataset.sample_count") == ["ok"]
+    assert statuses(make_ctx(dataset=ds, toolkit_version="1.4.0", epochs=1), "dataset.sample_count") == ["ok"]
     [f] = run(make_ctx(dataset=ds, toolkit_version="1.4.0", batch_size=2, epochs=2), "dataset.sample_count")
     assert f.status == "warn" and "only 4 are used" in f.message
     assert statuses(make_ctx(dataset=ds, toolkit_version="1.2.0"), "dataset.sample_count") == ["warn"]

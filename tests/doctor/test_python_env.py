@@ -137,3 +137,8 @@ def test_toolkit2_pins_errors_for_a_clash_and_a_missing_package(make_ctx, tmp_pa
     found = run(make_ctx(sys_path=[str(s)]), "python.toolkit2_pins")
     assert [f.status for f in found] == ["error", "error"]
     assert "numpy 2.4.6" in found[0].message and "onnx is not installed" in found[1].message
+
+
+def test_frameworks_defers_to_the_installed_toolkit2_pins(make_ctx, tmp_path):
+    s = envs.site(tmp_path / "s", {"rknn-toolkit2": "2.5.0", "numpy": "2.4.6"})
+    assert statuses(make_ctx(sys_path=[str(s)]), "python.frameworks") == ["skip"]

@@ -13,6 +13,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 SUPPORTED = IMAGE_SUFFIXES + (".npy",)     # §1.4.3: "Recommend to use jpg or npy"
 CHANNELS = (1, 3, 4)                       # channel counts that identify the channel axis
 # §1.4.5: from toolkit 1.2.1 the default batch_size is 100; samples used = batch_size x epochs.
+# The epochs default of 1 is our assumption when only --batch-size is given (the guide gives none).
 DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS = 100, 1
 SHOW = 5                                   # problems listed in a message before "... and N more"
 
@@ -196,6 +197,8 @@ def sample_count(ctx):
     if tk.version == "1.2.0" and ctx.batch_size is None:
         return warn(f"{tk} changed the default batch_size: of {n} samples maybe only a few are used",
                     f"pass batch_size={n} to config(), or upgrade to 1.2.1 or later")
+    if ctx.batch_size is None and ctx.epochs is None:
+        return skip(f"{n} samples; pass --batch-size and --epochs (as given to config()) to check how many are used")
     bs = ctx.batch_size or DEFAULT_BATCH_SIZE
     ep = ctx.epochs or DEFAULT_EPOCHS
     if n > bs * ep:

@@ -81,6 +81,8 @@ def frameworks(ctx):
     if tk is None:
         return skip(NO_TOOLKIT)
     if tk.generation == 2:
+        if tk.source == "installed":
+            return skip(f"{tk} is installed: python.toolkit2_pins checks its own declared pins")
         pins = T.TOOLKIT2_PINS.get(tk.version)
         if pins is None:
             return skip(f"no framework table for {tk}; see python.toolkit2_pins for an installed toolkit2")
