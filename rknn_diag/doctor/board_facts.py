@@ -31,6 +31,22 @@ class BoardLayerMissing(RuntimeError):
     """`rknn_diag.board` (facts, discovery) is not available in this install."""
 
 
+class BoardsUnavailable(RuntimeError):
+    """The board layer is there but could not list boards (no adb server answering, ...)."""
+
+    def __init__(self, message: str, fix: str = ""):
+        super().__init__(message)
+        self.fix = fix
+
+
+def _serials(listed) -> list:
+    """`list_devices` answers (adb_serials, ntb_serials) like the vendor's RKNN.list_devices(),
+    or a plain list of serials/devices; NTB devices are not reachable over adb."""
+    if isinstance(listed, tuple) and len(listed) == 2 and all(isinstance(x, (list, tuple)) for x in listed):
+        return list(listed[0])
+    return list(listed)
+
+
 def default_provider(ctx: Any) -> list[dict]:
     """Ask the board layer: list the devices behind the adb server, read each one's facts."""
     try:
@@ -39,16 +55,21 @@ def default_provider(ctx: Any) -> list[dict]:
         read_board_facts, list_devices = facts.read_board_facts, discovery.list_devices
     except (ImportError, AttributeError) as e:
         raise BoardLayerMissing(f"the board layer is not available ({e})") from None
-    devices = list(list_devices(ctx.adb_server))
+    try:
+        listed = _serials(list_devices(ctx.adb_server))
+    except Exception as e:  # the board layer's TargetError says what and how to fix
+        raise BoardsUnavailable(getattr(e, "message", None) or str(e), getattr(e, "fix", "") or "") from None
+    connect = getattr(discovery, "connect", None)
     out = []
-    for dev in devices:
-        serial = getattr(dev, "serial", None) or str(dev)
+    for item in listed:
+        serial = item if isinstance(item, str) else (getattr(item, "serial", None) or str(item))
         if ctx.device_ids and serial not in ctx.device_ids:
             continue
         try:
+            dev = connect(serial, ctx.adb_server) if isinstance(item, str) and connect else item
             out.append(dict(read_board_facts(dev), serial=serial))
         except Exception as e:  # one broken board must not hide the others
-            out.append({"serial": serial, "error": f"{type(e).__name__}: {e}"})
+            out.append({"serial": serial, "error": getattr(e, "message", None) or f"{type(e).__name__}: {e}"})
     return out
 
 

@@ -118,3 +118,48 @@ def test_mini_driver(make_ctx):
     [f] = run(ctx_with(make_ctx, boards.facts(chip="rv1109", mini_driver=True)), "board.mini_driver")
     assert f.status == "error" and "Mini Driver" in f.message
     assert statuses(ctx_with(make_ctx, boards.facts(chip="rk1808")), "board.mini_driver") == ["skip"]
+
+
+def _layer(monkeypatch, list_devices, read_board_facts, connect=None):
+    discovery = types.SimpleNamespace(list_devices=list_devices)
+    if connect:
+        discovery.connect = connect
+    monkeypatch.setitem(sys.modules, "rknn_diag.board.facts", types.SimpleNamespace(read_board_facts=read_board_facts))
+    monkeypatch.setitem(sys.modules, "rknn_diag.board.discovery", discovery)
+
+
+def test_default_provider_with_serials_like_rknn_list_devices(make_ctx, monkeypatch):
+    """list_devices -> (adb_serials, ntb_serials); each serial is connected, then read."""
+    def read(dev):
+        if dev["serial"] == "bad":
+            raise RuntimeError("adbd went away")
+        return {"serial": dev["serial"], "chip": "rk3588", "runtime": "2.5.0"}
+    _layer(monkeypatch, lambda server: (["a", "bad"], []), read,
+           connect=lambda serial, server: {"serial": serial, "server": server})
+    got = make_ctx(board_facts_provider=None).board_facts()
+    assert [(f["serial"], f["chip"], f["error"]) for f in got] == [("a", "rk3588", None),
+                                                                    ("bad", None, "RuntimeError: adbd went away")]
+
+
+class _TargetError(Exception):
+    def __init__(self, message, fix):
+        super().__init__(message)
+        self.message, self.fix = message, fix
+
+
+def _no_server(server):
+    raise _TargetError("cannot reach the adb server at 127.0.0.1:5037", "start it with `adb start-server`")
+
+
+def test_no_adb_server_skips_when_no_board_was_asked_for(make_ctx, monkeypatch):
+    _layer(monkeypatch, _no_server, dict)
+    for cid in ("board.reachable", "board.versions"):
+        [f] = run(make_ctx(board_facts_provider=None), cid)
+        assert f.status == "skip" and "cannot reach the adb server" in f.message
+
+
+def test_no_adb_server_is_an_error_when_a_board_was_asked_for(make_ctx, monkeypatch):
+    _layer(monkeypatch, _no_server, dict)
+    [f] = run(make_ctx(board_facts_provider=None, device_ids=["a"]), "board.reachable")
+    assert f.status == "error" and f.fix == "start it with `adb start-server`"
+    assert statuses(make_ctx(board_facts_provider=None, device_ids=["a"]), "board.chip") == ["skip"]

@@ -6,17 +6,26 @@ Slow (adb round trips): the runner runs them last, in parallel, under --timeout.
 from __future__ import annotations
 
 from .. import tables_board as T
-from ..board_facts import BoardLayerMissing
+from ..board_facts import BoardLayerMissing, BoardsUnavailable
 from ..core import NO_TOOLKIT, check, error, ok, skip, warn
 from ._util import V, release
 
 
-def _boards(ctx):
-    """(facts list, None) or (None, a skip Result)."""
+def _asked(ctx) -> bool:
+    return bool(ctx.device_ids or ctx.adb_server)
+
+
+def _boards(ctx, unavailable=skip):
+    """(facts list, None) or (None, the Result to report instead)."""
     try:
         facts = ctx.board_facts()
     except BoardLayerMissing as e:
-        return None, skip(f"{e}; board checks need rknn_diag.board (branch 'board')")
+        return None, skip(f"{e}; board checks need the rknn_diag.board package")
+    except BoardsUnavailable as e:
+        if _asked(ctx) and unavailable is error:
+            return None, error(f"cannot list boards: {e}", e.fix or "start the adb server (`adb start-server`) or "
+                               "give the right --adb-server HOST:PORT")
+        return None, skip(f"cannot list boards: {e}")
     return facts, None
 
 
@@ -45,7 +54,7 @@ def _same(actual: str, wanted: str) -> bool:
 
 @check("board.reachable", "boards", "1.7.2 item 2", "boards reachable over adb", slow=True)
 def reachable(ctx):
-    facts, why = _boards(ctx)
+    facts, why = _boards(ctx, unavailable=error)
     if facts is None:
         return why
     out = []
