@@ -6,6 +6,7 @@ import json
 import platform
 import sys
 import threading
+from pathlib import Path
 from typing import Iterable
 
 from .core import CATEGORIES, ISSUE_STATUSES, Check, Context, Finding
@@ -81,6 +82,7 @@ def report(ctx: Context) -> str:
     lines = [f"rknn-doctor report (rknn_diag {__version__})", ""]
     lines.append(f"OS: {platform.platform()} ({platform.machine()})")
     lines.append(f"Python: {sys.version.split()[0]} ({platform.python_implementation()}) at {sys.executable}")
+    lines.append(f"rknn_diag: {__version__} at {Path(__file__).resolve().parents[1]}")
     tk = ctx.toolkit()
     lines.append(f"Toolkit: {tk} ({tk.source})" if tk else "Toolkit: none installed")
     lines.append(f"Root: {ctx.root}")
