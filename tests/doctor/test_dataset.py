@@ -89,3 +89,25 @@ def test_sample_count(make_ctx, tmp_path):
     assert f.status == "warn" and "only 4 are used" in f.message
     assert statuses(make_ctx(dataset=ds, toolkit_version="1.2.0"), "dataset.sample_count") == ["warn"]
     assert statuses(make_ctx(dataset=ds, toolkit_version="2.5.0"), "dataset.sample_count") == ["skip"]
+
+
+def test_paths_relative_to_the_working_folder_are_found_too(make_ctx, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    (work / "imgs").mkdir(parents=True)
+    datasets.image(work / "imgs" / "a.jpg")
+    ds = datasets.dataset(tmp_path / "lists", ["imgs/a.jpg"])
+    monkeypatch.chdir(work)
+    assert statuses(make_ctx(dataset=ds), "dataset.entries") == ["ok"]
+    monkeypatch.chdir(tmp_path)
+    assert statuses(make_ctx(dataset=ds), "dataset.entries") == ["error"]
+
+
+def test_without_pillow_images_are_not_opened(make_ctx, tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "PIL", None)   # makes `from PIL import Image` raise ImportError
+    model = models.conv_model(tmp_path / "m.onnx", hw=16)
+    ds = datasets.dataset(tmp_path / "d", ["x.jpg"])
+    (tmp_path / "d" / "x.jpg").write_bytes(b"not decoded without Pillow")
+    [f] = run(make_ctx(dataset=ds), "dataset.entries")
+    assert f.status == "ok" and "Pillow is not installed" in f.message
+    assert statuses(make_ctx(dataset=ds, models=[model]), "dataset.image_size") == ["skip"]

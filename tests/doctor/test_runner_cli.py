@@ -143,3 +143,10 @@ def test_bad_arguments_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["--toolkit-version", "newest"])
     assert e.value.code == 2
+
+
+def test_every_check_is_named_in_a_test():
+    """Each check needs its passing and failing fixture; at least its id must appear in the tests."""
+    text = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    missing = [cid for cid in all_checks() if f'"{cid}"' not in text]
+    assert not missing, f"checks without tests: {missing}"

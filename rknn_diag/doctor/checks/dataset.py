@@ -20,13 +20,18 @@ SHOW = 5                                   # problems listed in a message before
 
 def _lines(ctx) -> list[tuple[int, list[Path]]]:
     """(line number, [file per model input]) for each non-blank line; relative to the dataset's folder."""
+    base = ctx.dataset.parent
+
+    def resolve(p: Path) -> Path:
+        # The dataset's folder first; the working folder as toolkits that open paths as given do.
+        return p if p.is_absolute() or not (base / p).exists() and p.exists() else base / p
+
     def parse():
-        base = ctx.dataset.parent
         out = []
         for n, line in enumerate(ctx.dataset.read_text(errors="replace").splitlines(), 1):
             parts = line.split()
             if parts:
-                out.append((n, [p if p.is_absolute() else base / p for p in map(Path, parts)]))
+                out.append((n, [resolve(p) for p in map(Path, parts)]))
         return out
     return ctx.cached("dataset", parse)
 
@@ -67,6 +72,7 @@ def dataset_entries(ctx):
     if not _usable(ctx):
         return skip("no usable --dataset")
     bad = []
+    Image = _pil()
     for n, files in _lines(ctx):
         for p in files:
             where = f"line {n}: {p}"
@@ -79,9 +85,8 @@ def dataset_entries(ctx):
                     npy_header(p)
                 except (ValueError, OSError) as e:
                     bad.append(f"{where} is not a readable .npy file ({e})")
-            else:
+            elif Image is not None:
                 try:
-                    from PIL import Image
                     with Image.open(p) as im:
                         im.size  # header only
                 except Exception as e:
@@ -89,7 +94,17 @@ def dataset_entries(ctx):
     if bad:
         return error(f"{len(bad)} unusable dataset entr{'y' if len(bad) == 1 else 'ies'}: {_listing(bad)}",
                      f"fix or remove those lines; use {', '.join(SUPPORTED)} files")
-    return ok(f"all {sum(len(f) for _, f in _lines(ctx))} files exist and have a supported format")
+    unread = "" if Image is not None else " (images not opened: Pillow is not installed)"
+    return ok(f"all {sum(len(f) for _, f in _lines(ctx))} files exist and have a supported format{unread}")
+
+
+def _pil():
+    """Pillow's Image module, or None: Pillow is an optional dependency (rknn_diag[quant])."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    return Image
 
 
 def _model_inputs(ctx) -> list[list[int | None]] | None:
@@ -158,7 +173,9 @@ def image_size(ctx):
     inputs = _model_inputs(ctx)
     if not inputs:
         return skip("needs an ONNX --model to know the input size")
-    from PIL import Image
+    Image = _pil()
+    if Image is None:
+        return skip("Pillow is not installed (pip install pillow): image sizes not read")
     off, seen = [], 0
     for n, files in _lines(ctx):
         for i, p in enumerate(files):
