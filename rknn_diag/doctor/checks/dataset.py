@@ -40,9 +40,9 @@ def _usable(ctx) -> bool:
     return ctx.dataset is not None and ctx.dataset.is_file() and bool(_lines(ctx))
 
 
-def _listing(items: list[str]) -> str:
-    more = f"; ... and {len(items) - SHOW} more" if len(items) > SHOW else ""
-    return "; ".join(items[:SHOW]) + more
+def _listing(items: list[str], sep: str = "; ") -> str:
+    more = f"{sep}... and {len(items) - SHOW} more" if len(items) > SHOW else ""
+    return sep.join(items[:SHOW]) + more
 
 
 def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
@@ -134,7 +134,8 @@ def npy_layout(ctx):
         return skip(NO_TOOLKIT)
     want = "nchw" if tk.generation == 2 else "nhwc"
     inputs = _model_inputs(ctx)
-    bad, seen = [], 0
+    bad: dict[str, list[str]] = {}   # problem -> where (samples with the same problem are listed together)
+    seen = 0
     for n, files in _lines(ctx):
         for i, p in enumerate(files):
             if p.suffix.lower() != ".npy" or not p.is_file():
@@ -144,24 +145,26 @@ def npy_layout(ctx):
             except (ValueError, OSError):
                 continue  # dataset.entries reports it
             seen += 1
-            where = f"line {n}: {p.name} {shape}"
+            where = f"line {n} {p.name}"
             if dtype.hasobject:
-                bad.append(f"{where} holds Python objects (needs pickle; refused since numpy 1.16.3, §1.3.4)")
+                bad.setdefault("holds Python objects (needs pickle; refused since numpy 1.16.3, §1.3.4)", []).append(where)
                 continue
             model = inputs[i] if inputs and i < len(inputs) else None
             if model and len(model) == 4 and None not in model[1:] and len(shape) in (3, 4):
                 nchw, nhwc = tuple(model[1:]), (model[2], model[3], model[1])
                 expect = nchw if want == "nchw" else nhwc
                 if tuple(shape[-3:]) != expect:
-                    got = "NCHW" if tuple(shape[-3:]) == nchw else "NHWC" if tuple(shape[-3:]) == nhwc else "a shape"
-                    bad.append(f"{where} is {got} not matching the model input; {tk} wants "
-                               f"{want.upper()} {expect}")
+                    got = "NCHW" if tuple(shape[-3:]) == nchw else "NHWC" if tuple(shape[-3:]) == nhwc else "shaped"
+                    bad.setdefault(f"{got} {shape}, but {tk} wants {want.upper()} {expect} for input {i} of the "
+                                   "model", []).append(where)
             elif _layout(shape) not in (None, want):
-                bad.append(f"{where} looks {_layout(shape).upper()}; {tk} wants {want.upper()}")
+                bad.setdefault(f"look {_layout(shape).upper()} {shape}; {tk} wants {want.upper()}", []).append(where)
     if not seen:
         return skip("no .npy samples in the dataset")
     if bad:
-        return error(f"{len(bad)} .npy sample(s) in the wrong layout or type: {_listing(bad)}",
+        total = sum(len(w) for w in bad.values())
+        return error(f"{total} .npy sample(s) in the wrong layout or type: " +
+                     "; ".join(f"{_listing(w, ', ')}: {what}" for what, w in bad.items()),
                      f"save samples as {want.upper()} (np.transpose), plain numeric arrays")
     return ok(f"{seen} .npy sample(s) are {want.upper()} as {tk} expects")
 
