@@ -10,8 +10,19 @@ DEFAULT_DOMAINS = ("", "ai.onnx")
 SHOW = 5
 
 
+def checked(ctx, p):
+    """The model, after onnx's checker (node arity and attributes against the op schemas)."""
+    def load_and_check():
+        import onnx
+        m = load_onnx(ctx, p)
+        onnx.checker.check_model(m)
+        return m
+    return ctx.cached(f"onnx-checked:{p}", load_and_check)
+
+
 def loaded(ctx):
-    """(path, model) for every ONNX --model that parses; the load check reports the rest."""
+    """(path, model) for every ONNX --model that parses; the load check reports the rest.
+    (Models onnx's checker finds fault with are still read: the toolkits may load them.)"""
     out = []
     for p in models_of(ctx, "onnx"):
         try:
@@ -37,10 +48,18 @@ def onnx_load(ctx):
     for p in paths:
         try:
             m = load_onnx(ctx, p)
-            out.append(ok(f"{p.name}: {len(m.graph.node)} nodes, opset {opset_of(m)}, IR {m.ir_version}"))
         except Exception as e:
             out.append(error(f"{p}: not a readable ONNX model ({type(e).__name__}: {e})",
                              "re-export the model; check that onnx.load() opens it in the framework's environment"))
+            continue
+        try:
+            checked(ctx, p)
+        except Exception as e:  # onnx.checker.ValidationError and friends
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            out.append(warn(f"{p.name}: onnx's checker rejects the model: {first}",
+                            "re-export the model; onnx.checker.check_model(model) shows the same problem"))
+            continue
+        out.append(ok(f"{p.name}: {len(m.graph.node)} nodes, opset {opset_of(m)}, IR {m.ir_version}"))
     return out
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 
-from ..core import check, error, ok, skip
+from ..core import check, error, ok, skip, warn
 from ..modelinfo import models_of
 
 # §5.1: `x.view(x.size(0), -1)` traces to a size() taken from a tensor at run time
@@ -24,8 +25,11 @@ def members(path) -> list[str] | None:
     """Archive member paths with the archive's top folder removed; None if not a zip."""
     if not zipfile.is_zipfile(path):
         return None
-    with zipfile.ZipFile(path) as z:
-        return [n.split("/", 1)[1] if "/" in n else n for n in z.namelist()]
+    try:
+        with zipfile.ZipFile(path) as z:
+            return [n.split("/", 1)[1] if "/" in n else n for n in z.namelist()]
+    except (zipfile.BadZipFile, OSError, ValueError):   # a damaged central directory
+        return None
 
 
 def kind_of(names: list[str]) -> str:
@@ -72,22 +76,32 @@ def view_size(ctx):
         return skip("no TorchScript --model given")
     out = []
     for p in paths:
-        hits = []
+        hits, unreadable = [], []
         with zipfile.ZipFile(p) as z:
             for info in z.infolist():
                 inner = info.filename.split("/", 1)[-1]
-                if not (inner.startswith("code/") and inner.endswith(".py")) or info.file_size > MAX_CODE_BYTES:
+                if not (inner.startswith("code/") and inner.endswith(".py")):
                     continue
-                text = z.read(info).decode("utf-8", "replace")
+                if info.file_size > MAX_CODE_BYTES:
+                    unreadable.append(f"{inner} (over {MAX_CODE_BYTES >> 20} MiB)")
+                    continue
+                try:
+                    text = z.read(info).decode("utf-8", "replace")
+                except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as e:
+                    unreadable.append(f"{inner} ({type(e).__name__})")
+                    continue
                 if not VIEW_CALL.search(text):
                     continue
                 for n, line in enumerate(text.splitlines(), 1):
                     if SIZE_CALL.search(line):
                         hits.append(f"{inner}:{n}: {line.strip()[:80]}")
+        if unreadable:
+            out.append(warn(f"{p.name}: damaged code members not checked: {', '.join(unreadable[:3])}",
+                            "save the TorchScript file again"))
         if hits:
             out.append(error(f"{p.name}: a batch size read at run time feeds view/reshape "
                              f"('assert(tsr.op_type == \\'Constant\\')' on load): {'; '.join(hits[:3])}",
                              "write x.view(int(x.size(0)), -1) (or a fixed batch) in forward() and trace again"))
-        else:
+        elif not unreadable:
             out.append(ok(f"{p.name}: no run-time size() feeding view/reshape"))
     return out

@@ -70,12 +70,17 @@ class Graph:
         k = self.attr(node, "kernel_shape")
         if k:
             return tuple(k)
-        w = self.shapes.get(node.input[1]) if len(node.input) > 1 else None
+        w = self.shapes.get(_in(node, 1))
         return tuple(w[2:]) if w else None
 
     def only_consumer(self, node):
-        cons = self.consumers.get(node.output[0], [])
+        cons = self.consumers.get(node.output[0], []) if node.output else []
         return cons[0] if len(cons) == 1 else None
+
+
+def _in(node, i: int) -> str:
+    """Input i of a node, or "" (a malformed graph may lack it)."""
+    return node.input[i] if len(node.input) > i else ""
 
 
 def _graphs(ctx):
@@ -126,7 +131,7 @@ def _after_conv(g, name: str) -> bool:
     """True if `name` is produced by a Conv (through an optional BatchNormalization, folded away)."""
     n = g.producer.get(name)
     if n is not None and n.op_type == "BatchNormalization":
-        n = g.producer.get(n.input[0])
+        n = g.producer.get(_in(n, 0))
     return n is not None and n.op_type == "Conv"
 
 
@@ -137,7 +142,7 @@ def pool_problems(g, node) -> list[str]:
     pads = list(g.attr(node, "pads", [0] * 2 * len(k)))
     auto = g.attr(node, "auto_pad", b"NOTSET")
     auto = auto.decode() if isinstance(auto, bytes) else auto
-    shape = g.shapes.get(node.input[0]) or []
+    shape = g.shapes.get(_in(node, 0)) or []
     hw = tuple(shape[2:4]) if len(shape) == 4 else (None, None)
     out = []
     if k not in FUSABLE_POOLS:
@@ -168,14 +173,14 @@ def fusion(ctx):
     for p, g in graphs:
         relus, pools = [], []
         for i, node in enumerate(g.nodes):
-            if node.op_type == "Relu" and not _after_conv(g, node.input[0]):
-                src = g.producer.get(node.input[0])
+            if node.op_type == "Relu" and not _after_conv(g, _in(node, 0)):
+                src = g.producer.get(_in(node, 0))
                 relus.append(f"{_name(node, i)} after {src.op_type if src is not None else 'a graph input'}")
             elif node.op_type == "MaxPool":
-                src = node.input[0]
+                src = _in(node, 0)
                 prod = g.producer.get(src)
                 if prod is not None and prod.op_type == "Relu":
-                    src = prod.input[0]
+                    src = _in(prod, 0)
                 if _after_conv(g, src):
                     why = pool_problems(g, node)
                     if why:
@@ -194,8 +199,8 @@ def fusion(ctx):
 
 def _is_depthwise(g, node) -> bool:
     group = g.attr(node, "group", 1)
-    w = g.shapes.get(node.input[1]) if len(node.input) > 1 else None
-    return group > 1 and bool(w) and w[1] == 1 and w[0] % group == 0
+    w = g.shapes.get(_in(node, 1))
+    return group > 1 and bool(w) and len(w) > 1 and w[1] == 1 and w[0] % group == 0
 
 
 def _is_relu6(g, node) -> bool:
@@ -204,7 +209,7 @@ def _is_relu6(g, node) -> bool:
     hi = g.attr(node, "max")
     if hi is None and len(node.input) > 2 and node.input[2]:
         w = g.weight(node.input[2])
-        hi = None if w is None else float(np.asarray(w).reshape(-1)[0])
+        hi = None if w is None or np.asarray(w).size != 1 else float(np.asarray(w).reshape(-1)[0])
     return hi is not None and abs(float(hi) - 6.0) < 1e-6
 
 
@@ -251,8 +256,8 @@ def out_channels(ctx):
     for p, g in graphs:
         odd = []
         for i, node in enumerate(g.nodes):
-            w = g.shapes.get(node.input[1]) if node.op_type == "Conv" and len(node.input) > 1 else None
-            if w and w[0] % k:
+            w = g.shapes.get(_in(node, 1)) if node.op_type == "Conv" else None
+            if w and w[0] and w[0] % k:
                 odd.append(f"{_name(node, i)} {w[0]}")
         if odd:
             out.append(warn(f"{p.name}: {len(odd)} conv(s) with output channels not a multiple of {k}: "
@@ -271,9 +276,9 @@ def sparsity(ctx):
     for p, g in graphs:
         worth = []
         for i, node in enumerate(g.nodes):
-            if node.op_type not in ("Conv", "Gemm", "MatMul") or len(node.input) < 2:
+            if node.op_type not in ("Conv", "Gemm", "MatMul"):
                 continue
-            w = g.weight(node.input[1])
+            w = g.weight(_in(node, 1))
             if w is None or w.size == 0 or not np.issubdtype(w.dtype, np.floating):
                 continue
             a = np.abs(w.astype(np.float32))
