@@ -60,7 +60,12 @@ def classes():
 
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fd)
-    get = lambda n: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PKG}.{n}"))  # noqa: E731
+    def get(name: str):
+        desc = pool.FindMessageTypeByName(f"{_PKG}.{name}")
+        if hasattr(message_factory, "GetMessageClass"):        # protobuf >= 4.21
+            return message_factory.GetMessageClass(desc)
+        return message_factory.MessageFactory(pool).GetPrototype(desc)   # older protobuf
+
     return get("GraphDef"), get("NodeDef"), get("AttrValue")
 
 
