@@ -44,6 +44,10 @@ def context_from(args: argparse.Namespace) -> Context:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:  # a console that cannot show ✓/✗ (cp1252 on Windows) gets '?' rather than a UnicodeEncodeError
+        sys.stdout.reconfigure(errors="replace")
+    except (AttributeError, ValueError):
+        pass
     if args.toolkit_version:
         try:
             parse_toolkit(args.toolkit_version)
