@@ -43,7 +43,7 @@ def test_no_pickle_in_the_format():
     (GOOD[:-1], "checksum"),
     (b"RKNN\x00\x00\x00\x00" + b"\x00" * 64, "vendor RKNN model file"),
     (b"PK\x03\x04" + b"\x00" * 64, "bad magic"),
-])
+], ids=["empty", "short", "last-byte-cut", "vendor", "zip"])
 def test_refusals_name_the_cause(data, needle):
     with pytest.raises(ModelInvalidError) as e:
         modelfile.loads(data, "m.rknn")
