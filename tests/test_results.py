@@ -2,12 +2,17 @@
 failures (product) kept apart from errors (infrastructure)."""
 
 import json
+from importlib.metadata import entry_points
 
 import pytest
 
 from rknn_diag import results
 
 pytest_plugins = ["pytester"]
+
+# Installed, the plugin comes in through its entry point; from a bare checkout, by name.
+PLUGIN = [] if any(ep.name == "rknn_diag" for ep in entry_points(group="pytest11")) else \
+    ["-p", "rknn_diag.pytest_plugin"]
 
 SUITE = '''
 import pytest
@@ -46,7 +51,7 @@ def test_not_a_case():
 def _run(pytester, *args):
     pytester.makepyfile(test_suite=SUITE)
     path = pytester.path / "res.jsonl"
-    pytester.runpytest("-p", "rknn_diag.pytest_plugin", "--results", str(path), *args)
+    pytester.runpytest(*PLUGIN, "--results", str(path), *args)
     return path, {r.case: r for r in results.read([path])}
 
 
@@ -67,7 +72,7 @@ def test_every_case_lands_with_its_status_and_category(pytester):
 def test_skip_passed_reruns_only_what_did_not_pass(pytester):
     path, _ = _run(pytester)
     before = path.read_text().count("\n")
-    pytester.runpytest("-p", "rknn_diag.pytest_plugin", "--results", str(path), "--skip-passed")
+    pytester.runpytest(*PLUGIN, "--results", str(path), "--skip-passed")
     new = [json.loads(line) for line in path.read_text().splitlines()[before:]]
     assert sorted(r["case"] for r in new) == ["ops/B", "ops/C", "ops/D", "ops/E"]
 
