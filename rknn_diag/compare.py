@@ -22,9 +22,10 @@ def reference(model, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     return sess.run(None, feeds)
 
 
-def metrics(got: np.ndarray, ref: np.ndarray, topk: int = 5) -> dict[str, float]:
-    """cosine, Euclidean (raw and of the unit vectors), max/mean abs error, SQNR dB,
-    and for 2-D [N, classes] outputs top-1 / top-k agreement."""
+def metrics(got: np.ndarray, ref: np.ndarray, topk: int = 5, classifier: bool = False) -> dict[str, float]:
+    """cosine, Euclidean (raw and of the unit vectors), max/mean abs error, SQNR dB, and
+    for classifier outputs ([N, classes]) top-1 / top-k agreement. Only for classifiers:
+    on other 2-D tensors near-ties make top-k meaningless."""
     a = np.asarray(got, np.float64).reshape(-1)
     b = np.asarray(ref, np.float64).reshape(-1)
     if a.shape != b.shape:
@@ -48,7 +49,7 @@ def metrics(got: np.ndarray, ref: np.ndarray, topk: int = 5) -> dict[str, float]
         "sqnr_db": float(10 * np.log10(np.sum(b ** 2) / noise)) if noise > 0 and np.any(b) else float("inf"),
         "finite": float(finite),
     }
-    if np.ndim(ref) == 2 and np.shape(ref)[1] > 1:
+    if classifier and np.ndim(ref) == 2 and np.shape(ref)[1] > 1:
         g2, r2 = np.asarray(got).reshape(np.shape(ref)), np.asarray(ref)
         out["top1"] = float(np.mean(np.argmax(g2, 1) == np.argmax(r2, 1)))
         k = min(topk, r2.shape[1])
@@ -64,7 +65,8 @@ class Verdict:
     message: str = ""
 
 
-def check_float16(outputs: list[np.ndarray], refs: list[np.ndarray], names: list[str] | None = None) -> Verdict:
+def check_float16(outputs: list[np.ndarray], refs: list[np.ndarray], names: list[str] | None = None,
+                  classifier: bool = False) -> Verdict:
     """The float16 rule of `tolerances`, per output; worst metrics reported."""
     names = names or [f"output{i}" for i in range(len(refs))]
     if len(outputs) != len(refs):
@@ -81,7 +83,7 @@ def check_float16(outputs: list[np.ndarray], refs: list[np.ndarray], names: list
                 bad = int(np.sum(got.astype(ref.dtype) != ref))
                 problems.append(f"{name}: {bad} of {ref.size} {ref.dtype} elements differ")
             continue
-        m = metrics(got, ref)
+        m = metrics(got, ref, classifier=classifier)
         for k, v in m.items():
             worst[k] = min(worst.get(k, v), v) if k in ("cosine", "sqnr_db", "finite") or k.startswith("top") \
                 else max(worst.get(k, v), v)
