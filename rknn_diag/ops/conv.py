@@ -36,8 +36,22 @@ def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
     pb, _, out = resolve_pads(x.shape[2:], kernel, strides, dilations, pads, auto_pad)
     ek = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
     xp = pad_to(x, pb, [(o - 1) * s + e for o, s, e in zip(out, strides, ek)])
-    win = windows(xp, kernel, strides, dilations, out)            # (N, C, *out, *kernel)
     G, Cg = group, C // group
+    if Cg == 1 and M == G:
+        y = _depthwise(xp, w, kernel, strides, dilations, out)
+    elif G == 1 and all(k == 1 for k in kernel) and all(s == 1 for s in strides):
+        y = np.matmul(w.reshape(M, C), xp.reshape(N, C, -1)).reshape(N, M, *out)   # pointwise: no im2col
+    else:
+        y = _im2col(xp, w, kernel, strides, dilations, out, G)
+    if B is not None:
+        y = y + float32(B).reshape(M, *([1] * n))
+    return y.astype(out_dtype(X), copy=False)
+
+
+def _im2col(xp, w, kernel, strides, dilations, out, G):
+    N, C, M, n = xp.shape[0], xp.shape[1], w.shape[0], len(kernel)
+    Cg = C // G
+    win = windows(xp, kernel, strides, dilations, out)            # (N, C, *out, *kernel)
     win = win.reshape(N, G, Cg, *out, *kernel)
     # -> (N, G, P, Cg*K): each output pixel a row, so one matmul per group does all pixels.
     perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
@@ -45,10 +59,24 @@ def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
     cols = win.transpose(perm).reshape(N, G, P, Cg * K)
     wg = w.reshape(G, M // G, Cg * K).transpose(0, 2, 1)          # (G, Cg*K, M/G)
     y = np.matmul(cols, wg)                                        # (N, G, P, M/G)
-    y = y.transpose(0, 1, 3, 2).reshape(N, M, *out)
-    if B is not None:
-        y = y + float32(B).reshape(M, *([1] * n))
-    return y.astype(out_dtype(X), copy=False)
+    return y.transpose(0, 1, 3, 2).reshape(N, M, *out)
+
+
+def _depthwise(xp, w, kernel, strides, dilations, out):
+    """One filter per channel: a multiply-add per kernel tap over strided views of the input
+    (im2col would copy every window to then multiply it by a single column)."""
+    n = len(kernel)
+    y = tmp = None
+    for tap in itertools.product(*[range(k) for k in kernel]):     # loop over kernel taps only
+        view = xp[(slice(None), slice(None), *[slice(t * d, t * d + (o - 1) * s + 1, s)
+                                                for t, d, o, s in zip(tap, dilations, out, strides)])]
+        wt = w[(slice(None), 0, *tap)].reshape(-1, *([1] * n))
+        if y is None:
+            y, tmp = view * wt, np.empty(view.shape, np.float32)
+        else:
+            np.multiply(view, wt, out=tmp)
+            y += tmp
+    return y
 
 
 def _transpose_pads(in_sizes, kernel, strides, dilations, pads, auto_pad, output_padding, output_shape):

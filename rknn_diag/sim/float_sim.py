@@ -14,12 +14,37 @@ from ..ops import run as run_op
 DumpHook = Callable[[Node, list[np.ndarray]], None]
 
 
+_ABS = np.uint32(0x7FFFFFFF)
+_HALF_ULP = np.uint32(0x0FFF)          # float32 has 13 more mantissa bits than float16
+_KEEP = np.uint32(0xFFFFE000)
+_SMALLEST_NORMAL = np.uint32(0x38800000)   # 2**-14: below it float16 is subnormal
+_LARGEST = np.uint32(0x477FE000)           # 65504: above it float16 rounds to inf
+
+
 def to_fp16(x: np.ndarray) -> np.ndarray:
-    """Round floats to half precision (kept in float32 storage); other dtypes untouched."""
-    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+    """Round floats to half precision (kept in float32 storage); other dtypes untouched.
+
+    Same result as x.astype(float16).astype(float32) (round to nearest even), ~3x faster:
+    the float32 mantissa is rounded to float16's 10 bits with integer arithmetic, and only
+    the elements where that is not enough (float16 subnormals, overflow, NaN) go through
+    numpy's cast. This is the simulator's hottest loop (every layer output passes here)."""
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        return x
+    if x.dtype != np.float32:
         with np.errstate(over="ignore"):
             return x.astype(np.float16).astype(np.float32)
-    return x
+    u = np.ascontiguousarray(x).view(np.uint32)
+    r = u + _HALF_ULP
+    r += (u >> np.uint32(13)) & np.uint32(1)        # ties to even
+    r &= _KEEP
+    mag = u & _ABS
+    special = ((mag - np.uint32(1)) < (_SMALLEST_NORMAL - np.uint32(1))) | (mag > _LARGEST)  # 0 is exact
+    out = r.view(np.float32).reshape(x.shape)
+    if special.any():
+        idx = np.flatnonzero(special)
+        with np.errstate(over="ignore"):
+            out.reshape(-1)[idx] = x.reshape(-1)[idx].astype(np.float16).astype(np.float32)
+    return out
 
 
 class FloatSimulator:
