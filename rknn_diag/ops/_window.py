@@ -50,18 +50,16 @@ def resolve_pads(in_sizes: Sequence[int], kernel: Sequence[int], strides: Sequen
     ek = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         out = [-(-i // s) for i, s in zip(in_sizes, strides)]
-        if pool:
-            # onnxruntime's pools size the SAME padding by the undilated kernel, then slide the
-            # dilated one: with dilations the output can be shorter than ceil(in / stride).
-            total = [max(0, (o - 1) * s + k - i) for o, s, k, i in zip(out, strides, kernel, in_sizes)]
-            out = [(i + t - e) // s + 1 for i, t, e, s in zip(in_sizes, total, ek, strides)]
-        else:
-            total = [max(0, (o - 1) * s + e - i) for o, s, e, i in zip(out, strides, ek, in_sizes)]
+        # onnxruntime's pools size the SAME padding by the undilated kernel, then slide the dilated
+        # one (with ceil_mode) over it: with dilations the output may differ from ceil(in / stride).
+        reach = kernel if pool else ek
+        total = [max(0, (o - 1) * s + k - i) for o, s, k, i in zip(out, strides, reach, in_sizes)]
         small = [t // 2 for t in total]
         big = [t - t // 2 for t in total]
         pb, pe = (small, big) if auto_pad == "SAME_UPPER" else (big, small)
-        return pb, pe, out
-    if auto_pad == "VALID":
+        if not pool:
+            return pb, pe, out
+    elif auto_pad == "VALID":
         pb = pe = [0] * n
     elif auto_pad == "NOTSET":
         p = per_axis(pads, 2 * n, 0, "pads")

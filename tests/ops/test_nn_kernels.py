@@ -118,7 +118,7 @@ def pool_problem(draw, op):
     ek = [(a - 1) * b + 1 for a, b in zip(k, d)]
     if auto_pad == "NOTSET":
         attrs["pads"] = [draw(st.integers(0, a - 1)) for a in k * 2]  # onnxruntime wants pad < kernel
-        attrs["ceil_mode"] = draw(st.integers(0, 1))
+    attrs["ceil_mode"] = draw(st.integers(0, 1))
     if op == "AveragePool":
         attrs["count_include_pad"] = draw(st.integers(0, 1))
     if op == "MaxPool" and n == 2 and auto_pad == "NOTSET":
