@@ -28,6 +28,15 @@ def per_axis(v: Sequence[int] | None, n: int, default: int, name: str) -> list[i
     return v
 
 
+def check_rank(op: str, x: np.ndarray, w: np.ndarray | None = None) -> None:
+    """Windowed ops take (N, C, D1, ...) with at least one spatial axis (and a weight of the same rank)."""
+    if x.ndim < 3 or (w is not None and w.ndim != x.ndim):
+        got = f"input {x.shape}" + ("" if w is None else f" and weight {w.shape}")
+        raise UnsupportedOpError(f"{op} needs an (N, C, D1, ...) input with at least one spatial axis"
+                                 f"{'' if w is None else ' and a weight of the same rank'}; got {got}",
+                                 fix="check the input shape given at load time (input_size_list) or the model")
+
+
 def float32(x: np.ndarray) -> np.ndarray:
     return x if x.dtype == np.float32 else x.astype(np.float32)
 
@@ -110,8 +119,4 @@ def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int], dilat
     return v[tuple(sl)]
 
 
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-__all__ = ["as_str", "per_axis", "float32", "out_dtype", "resolve_pads", "pad_to", "windows", "ceil_div"]
+__all__ = ["as_str", "per_axis", "check_rank", "float32", "out_dtype", "resolve_pads", "pad_to", "windows"]

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ._window import as_str, float32, out_dtype, pad_to, per_axis, resolve_pads, windows
+from ._window import as_str, check_rank, float32, out_dtype, pad_to, per_axis, resolve_pads, windows
 from .registry import register
 
 
@@ -22,6 +22,7 @@ def _check_groups(op: str, c_in: int, group: int, w_dim: int, w_axis_c: int) -> 
 def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
          strides=None):
     """N-D grouped convolution by im2col + batched matmul."""
+    check_rank("Conv", X, W)
     x, w = float32(X), float32(W)
     n = x.ndim - 2
     N, C = x.shape[:2]
@@ -82,6 +83,7 @@ def _transpose_pads(in_sizes, kernel, strides, dilations, pads, auto_pad, output
 def conv_transpose(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
                    output_padding=None, output_shape=None, pads=None, strides=None):
     """N-D grouped transposed convolution: one matmul, then a scatter-add per kernel tap."""
+    check_rank("ConvTranspose", X, W)
     x, w = float32(X), float32(W)
     n = x.ndim - 2
     N, C = x.shape[:2]

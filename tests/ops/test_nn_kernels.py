@@ -17,7 +17,8 @@ from rknn_diag.ops import registry
 from ._kernel_check import assert_matches_ort, run_kernel
 
 # NN_HYPOTHESIS_EXAMPLES raises the example count for a deeper (slower) run.
-FAST = settings(max_examples=int(os.environ.get("NN_HYPOTHESIS_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=int(os.environ.get("NN_HYPOTHESIS_EXAMPLES", "25")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 
 def normal(seed, shape):
@@ -463,7 +464,19 @@ def _has_schema(op, v):
 def test_resize_integer_nearest_matches_and_linear_is_refused():
     x = np.random.default_rng(0).integers(0, 255, (1, 2, 4, 5), dtype=np.uint8)
     model, feeds = node_model("Resize", {"x": x}, {"mode": "nearest"},
-                              constants={"scales": np.array([1, 1, 1.5, 0.7], np.float32)}, input_order=["x", "", "scales"])
+                              constants={"scales": np.array([1, 1, 1.5, 0.7], np.float32)},
+                              input_order=["x", "", "scales"])
     assert_matches_ort(model, feeds, rtol=0, atol=0)
     with pytest.raises(UnsupportedOpError, match="uint8"):
         registry.run("Resize", [x, None, np.array([1, 1, 2, 2], np.float32)], {"mode": "linear"}, 13)
+
+
+@pytest.mark.parametrize("op,inputs,attrs", [
+    ("Conv", [(2, 3), (4, 3, 1)], {}),
+    ("Conv", [(1, 3, 5, 5), (4, 3, 3)], {}),
+    ("MaxPool", [(3, 5)], {"kernel_shape": [2]}),
+    ("AveragePool", [(1, 2, 3, 3)], {"kernel_shape": [4, 4]}),
+])
+def test_bad_shapes_raise_typed_errors(op, inputs, attrs):
+    with pytest.raises(UnsupportedOpError, match="Fix:"):
+        registry.run(op, [normal(0, s) for s in inputs], attrs, 13)
