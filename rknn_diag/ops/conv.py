@@ -11,11 +11,12 @@ from ._window import as_str, check_rank, float32, out_dtype, pad_to, per_axis, r
 from .registry import register
 
 
-def _check_groups(op: str, c_in: int, group: int, w_dim: int, w_axis_c: int) -> None:
-    if group < 1 or c_in % group or w_dim * (group if w_axis_c == 1 else 1) != c_in:
+def _check_groups(c_in: int, group: int, w: np.ndarray) -> None:
+    if group < 1 or c_in % group or w.shape[1] * group != c_in or w.shape[0] % group:
         raise UnsupportedOpError(
-            f"{op}: input has {c_in} channels, weight expects {w_dim} per group with group={group}",
-            fix="the model is malformed (channels must equal weight channels x group); re-export it")
+            f"Conv: input has {c_in} channels, weight {tuple(w.shape)} (out, in/group, ...) with group={group}",
+            fix="the model is malformed (input channels must be weight.shape[1] x group and weight.shape[0] "
+                "a multiple of group); re-export it")
 
 
 @register("Conv")
@@ -31,7 +32,7 @@ def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
     if kernel_shape is not None and list(kernel_shape) != kernel:
         raise UnsupportedOpError(f"Conv kernel_shape={list(kernel_shape)} disagrees with weight shape {kernel}",
                                  fix="the model is malformed; re-export it")
-    _check_groups("Conv", C, group, w.shape[1], 1)
+    _check_groups(C, group, w)
     strides = per_axis(strides, n, 1, "strides")
     dilations = per_axis(dilations, n, 1, "dilations")
     pb, _, out = resolve_pads(x.shape[2:], kernel, strides, dilations, pads, auto_pad)
