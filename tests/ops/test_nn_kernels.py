@@ -80,6 +80,7 @@ def conv_transpose_problem(draw):
         attrs["pads"] = pads
     elif how == "output_shape":
         attrs["output_shape"] = [draw(st.integers(max(1, f - 2), f)) for f in full]
+        attrs["auto_pad"] = draw(st.sampled_from(["NOTSET", "SAME_UPPER", "SAME_LOWER"]))
     else:
         attrs["auto_pad"] = how
     return dict(N=draw(st.integers(1, 2)), C=g * cg, g=g, cg=cg, mg=mg, k=k, size=size, attrs=attrs,
@@ -162,8 +163,10 @@ def resize_problem(draw):
     if mode == "cubic":
         attrs["cubic_coeff_a"] = draw(st.sampled_from([-0.75, -0.5]))
         attrs["exclude_outside"] = draw(st.integers(0, 1))
-    if opset >= 18 and mode != "nearest" and coord != "tf_crop_and_resize":
+    if opset >= 18 and mode != "nearest":
         attrs["antialias"] = draw(st.integers(0, 1))
+        if attrs["antialias"] and mode == "linear":
+            attrs["exclude_outside"] = draw(st.integers(0, 1))
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 7)), draw(st.integers(1, 7)))
     consts, order = {}, ["x", "", "", ""]
     if coord == "tf_crop_and_resize":
