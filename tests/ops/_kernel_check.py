@@ -44,8 +44,13 @@ def run_ort(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.nda
 
 
 def assert_matches_ort(model: onnx.ModelProto, feeds: dict[str, np.ndarray], rtol=1e-4, atol=1e-4) -> None:
+    """Same outputs as onnxruntime (shape, dtype, values); the kernel neither changes nor aliases its inputs."""
     want = run_ort(model, feeds)
+    before = {k: v.copy() for k, v in feeds.items()}
     got = run_kernel(model, feeds)
+    for k, v in feeds.items():
+        np.testing.assert_array_equal(v, before[k], err_msg=f"the kernel modified its input {k}")
+        assert not any(np.shares_memory(g, v) for g in got), f"an output aliases input {k}"
     assert len(got) == len(want)
     for i, (g, w) in enumerate(zip(got, want)):
         g = np.asarray(g)
