@@ -231,9 +231,9 @@ def resize(X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None,
 
 
 @register("Upsample", dtypes=NN_DTYPES, values={"mode": ("nearest", "linear")})
-def upsample(X, scales_input=None, /, *, mode="nearest", scales=None):
+def upsample(X, scales_=None, /, *, mode="nearest", scales=None):
     """Deprecated Resize: asymmetric coordinates; scales an attribute (opset 7-8) or input (opset 9)."""
-    sc = scales_input if scales_input is not None else scales
+    sc = scales_ if scales_ is not None else scales  # input (opset 9) or attribute (opset 7-8)
     if sc is None:
         raise UnsupportedOpError("Upsample needs scales", fix="the model is malformed; re-export it")
     sc = [F(v) for v in np.asarray(sc, F).reshape(-1)]
