@@ -75,3 +75,20 @@ def global_average_pool(X):
 def global_max_pool(X):
     """Max over all spatial axes, kept as size-1 axes."""
     return X.max(axis=tuple(range(2, X.ndim)), keepdims=True)
+
+
+@register("LpPool")
+def lp_pool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, p=2, pads=None, strides=None):
+    """(sum of |x|^p over each window) ^ (1/p); padding counts as zeros."""
+    n, kernel, strides, dilations, pb, _, out, lengths = _geometry(
+        "LpPool", X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
+    powered = np.power(np.abs(float32(X)), np.float32(p))
+    s = windows(pad_to(powered, pb, lengths, 0), kernel, strides, dilations, out).sum(axis=tuple(range(-n, 0)))
+    return np.power(s, np.float32(1.0 / p)).astype(out_dtype(X), copy=False)
+
+
+@register("GlobalLpPool")
+def global_lp_pool(X, *, p=2):
+    """(sum of |x|^p over all spatial axes) ^ (1/p), kept as size-1 axes."""
+    s = np.power(np.abs(float32(X)), np.float32(p)).sum(axis=tuple(range(2, X.ndim)), keepdims=True)
+    return np.power(s, np.float32(1.0 / p)).astype(out_dtype(X), copy=False)

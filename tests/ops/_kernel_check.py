@@ -30,6 +30,8 @@ def run_kernel(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.
     values = dict(feeds)
     values.update({t.name: numpy_helper.to_array(t) for t in model.graph.initializer})
     inputs = [values[n] if n else None for n in node.input]
+    while inputs and inputs[-1] is None:  # trailing omitted optionals are dropped, as the frontend does
+        inputs.pop()
     attrs = node_attrs(node)
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     registry.check_node(node.op_type, attrs, node.name, len(inputs))

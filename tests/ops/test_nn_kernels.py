@@ -108,9 +108,12 @@ def pool_problem(draw, op):
     d = [draw(st.integers(1, 2)) for _ in range(n)]
     attrs = {"kernel_shape": k, "strides": s}
     opset = 13
+    if op == "LpPool":  # dilations and ceil_mode came with opset 18
+        opset = 18
+        attrs["p"] = draw(st.integers(1, 3))
     if op == "MaxPool" or draw(st.booleans()):
         attrs["dilations"] = d
-        opset = 19 if op == "AveragePool" else 13
+        opset = {"AveragePool": 19, "LpPool": 18}.get(op, 13)
     else:
         d = [1] * n
     auto_pad = draw(st.sampled_from(["NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]))
@@ -142,6 +145,13 @@ def test_max_pool_matches_onnxruntime(p):
 @given(pool_problem("AveragePool"))
 def test_average_pool_matches_onnxruntime(p):
     model, feeds = node_model("AveragePool", {"x": normal(p["seed"], p["shape"])}, p["attrs"], opset=p["opset"])
+    assert_matches_ort(model, feeds)
+
+
+@FAST
+@given(pool_problem("LpPool"))
+def test_lp_pool_matches_onnxruntime(p):
+    model, feeds = node_model("LpPool", {"x": normal(p["seed"], p["shape"])}, p["attrs"], opset=p["opset"])
     assert_matches_ort(model, feeds)
 
 
@@ -238,7 +248,7 @@ def test_matmul_matches_onnxruntime(ba, bb, m, k, n, vec_a, vec_b, seed):
 
 
 @FAST
-@given(st.sampled_from(["Softmax", "LogSoftmax"]), st.lists(st.integers(1, 4), min_size=1, max_size=4),
+@given(st.sampled_from(["Softmax", "LogSoftmax", "Hardmax"]), st.lists(st.integers(1, 4), min_size=1, max_size=4),
        st.sampled_from([11, 12, 13]), st.data())
 def test_softmax_matches_onnxruntime(op, shape, opset, data):
     axis = data.draw(st.sampled_from([None, *range(-len(shape), len(shape))]))
@@ -438,7 +448,8 @@ def test_conv_same_with_dilations_matches_onnx_reference():
 
 NN_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
           "BatchNormalization", "InstanceNormalization", "LayerNormalization", "LRN", "Softmax", "LogSoftmax",
-          "Resize", "Upsample", "DepthToSpace", "SpaceToDepth")
+          "Resize", "Upsample", "DepthToSpace", "SpaceToDepth",
+          "LpPool", "GlobalLpPool", "Hardmax", "LpNormalization", "MeanVarianceNormalization", "GroupNormalization")
 
 
 @pytest.mark.parametrize("op", NN_OPS)
