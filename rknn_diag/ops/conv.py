@@ -19,6 +19,20 @@ def _check_groups(c_in: int, group: int, w: np.ndarray) -> None:
                 "a multiple of group); re-export it")
 
 
+# Largest im2col block (elements) built at once; bigger convolutions go in blocks of output rows.
+IM2COL_ELEMENTS = 1 << 24
+
+
+def _conv_rows(win: np.ndarray, wg: np.ndarray, G: int, Cg: int, K: int, n: int) -> np.ndarray:
+    """Output (N, M, *out) of a window view (N, C, *out, *kernel): one matmul per group for all pixels."""
+    N, out = win.shape[0], win.shape[2:2 + n]
+    win = win.reshape(N, G, Cg, *win.shape[2:])
+    perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
+    cols = win.transpose(perm).reshape(N, G, int(np.prod(out)), Cg * K)   # each output pixel a row
+    y = np.matmul(cols, wg)                                                 # (N, G, P, M/G)
+    return y.transpose(0, 1, 3, 2).reshape(N, G * wg.shape[2], *out)
+
+
 @register("Conv")
 def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
          strides=None):
@@ -38,16 +52,14 @@ def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
     pb, _, out = resolve_pads(x.shape[2:], kernel, strides, dilations, pads, auto_pad)
     ek = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
     xp = pad_to(x, pb, [(o - 1) * s + e for o, s, e in zip(out, strides, ek)])
-    win = windows(xp, kernel, strides, dilations, out)            # (N, C, *out, *kernel)
-    G, Cg = group, C // group
-    win = win.reshape(N, G, Cg, *out, *kernel)
-    # -> (N, G, P, Cg*K): each output pixel a row, so one matmul per group does all pixels.
-    perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
-    P, K = int(np.prod(out)), int(np.prod(kernel))
-    cols = win.transpose(perm).reshape(N, G, P, Cg * K)
+    win = windows(xp, kernel, strides, dilations, out)            # (N, C, *out, *kernel) view
+    G, Cg, K = group, C // group, int(np.prod(kernel))
     wg = w.reshape(G, M // G, Cg * K).transpose(0, 2, 1)          # (G, Cg*K, M/G)
-    y = np.matmul(cols, wg)                                        # (N, G, P, M/G)
-    y = y.transpose(0, 1, 3, 2).reshape(N, M, *out)
+    # The im2col matrix is materialised a block of output rows at a time to bound memory.
+    per_row = N * C * K * int(np.prod(out[1:]))
+    step = max(1, IM2COL_ELEMENTS // max(per_row, 1))
+    blocks = [_conv_rows(win[:, :, r:r + step], wg, G, Cg, K, n) for r in range(0, out[0], step)]
+    y = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=2)
     if B is not None:
         y = y + float32(B).reshape(M, *([1] * n))
     return y.astype(out_dtype(X), copy=False)

@@ -494,3 +494,14 @@ def test_resize_integer_nearest_matches_and_linear_is_refused():
 def test_bad_shapes_raise_typed_errors(op, inputs, attrs):
     with pytest.raises(UnsupportedOpError, match="Fix:"):
         registry.run(op, [normal(0, s) for s in inputs], attrs, 13)
+
+
+def test_conv_in_row_blocks_equals_one_block(monkeypatch):
+    from rknn_diag.ops import conv as conv_mod
+    x, w, b = normal(0, (2, 4, 9, 7)), normal(1, (6, 2, 3, 3)), normal(2, (6,))
+    attrs = {"group": 2, "strides": [2, 1], "pads": [1, 0, 2, 1], "dilations": [1, 2]}
+    whole = registry.run("Conv", [x, w, b], attrs, 13)[0]
+    monkeypatch.setattr(conv_mod, "IM2COL_ELEMENTS", 50)  # forces one output row per block
+    blocks = registry.run("Conv", [x, w, b], attrs, 13)[0]
+    assert whole.shape == blocks.shape == (2, 6, 5, 4)
+    np.testing.assert_array_equal(blocks, whole)
