@@ -40,12 +40,3 @@ def log_softmax(input, *, axis=None, opset=13):
     y = s - np.log(np.exp(s).sum(axis=ax, keepdims=True))
     return y.reshape(x.shape).astype(out_dtype(input), copy=False)
 
-
-@register("Hardmax")
-def hardmax(input, *, axis=None, opset=13):
-    """1 at the first maximum along the axis (the 2-D coerced rows before opset 13), 0 elsewhere."""
-    v, ax = _prepare(input, axis, opset)
-    ax = ax % v.ndim
-    y = np.zeros(v.shape, input.dtype)
-    np.put_along_axis(y, np.expand_dims(v.argmax(axis=ax), ax), 1, axis=ax)
-    return y.reshape(input.shape)

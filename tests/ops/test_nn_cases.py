@@ -20,5 +20,5 @@ def test_every_nn_op_has_cases():
     for op in ("Conv", "ConvTranspose", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool",
                "GlobalMaxPool", "BatchNormalization", "InstanceNormalization", "LayerNormalization", "LRN",
                "Softmax", "LogSoftmax", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth", "LpPool", "GlobalLpPool",
-               "Hardmax", "LpNormalization", "MeanVarianceNormalization", "GroupNormalization"):
+               "LpNormalization", "MeanVarianceNormalization", "GroupNormalization"):
         assert op in ops, op
