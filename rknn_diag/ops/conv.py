@@ -10,6 +10,9 @@ from ..errors import UnsupportedOpError
 from ._window import as_str, check_rank, float32, out_dtype, pad_to, per_axis, resolve_pads, windows
 from .registry import register
 
+# Largest im2col block (elements) built at once; bigger convolutions go in blocks of output rows.
+IM2COL_ELEMENTS = 1 << 24
+
 
 def _check_groups(c_in: int, group: int, w: np.ndarray) -> None:
     if group < 1 or c_in % group or w.shape[1] * group != c_in or w.shape[0] % group:
@@ -19,24 +22,10 @@ def _check_groups(c_in: int, group: int, w: np.ndarray) -> None:
                 "a multiple of group); re-export it")
 
 
-# Largest im2col block (elements) built at once; bigger convolutions go in blocks of output rows.
-IM2COL_ELEMENTS = 1 << 24
-
-
-def _conv_rows(win: np.ndarray, wg: np.ndarray, G: int, Cg: int, K: int, n: int) -> np.ndarray:
-    """Output (N, M, *out) of a window view (N, C, *out, *kernel): one matmul per group for all pixels."""
-    N, out = win.shape[0], win.shape[2:2 + n]
-    win = win.reshape(N, G, Cg, *win.shape[2:])
-    perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
-    cols = win.transpose(perm).reshape(N, G, int(np.prod(out)), Cg * K)   # each output pixel a row
-    y = np.matmul(cols, wg)                                                 # (N, G, P, M/G)
-    return y.transpose(0, 1, 3, 2).reshape(N, G * wg.shape[2], *out)
-
-
 @register("Conv")
 def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
          strides=None):
-    """N-D grouped convolution by im2col + batched matmul."""
+    """N-D grouped convolution: im2col + batched matmul, with depthwise and pointwise fast paths."""
     check_rank("Conv", X, W)
     x, w = float32(X), float32(W)
     n = x.ndim - 2
@@ -52,17 +41,54 @@ def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
     pb, _, out = resolve_pads(x.shape[2:], kernel, strides, dilations, pads, auto_pad)
     ek = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
     xp = pad_to(x, pb, [(o - 1) * s + e for o, s, e in zip(out, strides, ek)])
-    win = windows(xp, kernel, strides, dilations, out)            # (N, C, *out, *kernel) view
-    G, Cg, K = group, C // group, int(np.prod(kernel))
-    wg = w.reshape(G, M // G, Cg * K).transpose(0, 2, 1)          # (G, Cg*K, M/G)
-    # The im2col matrix is materialised a block of output rows at a time to bound memory.
-    per_row = N * C * K * int(np.prod(out[1:]))
-    step = max(1, IM2COL_ELEMENTS // max(per_row, 1))
-    blocks = [_conv_rows(win[:, :, r:r + step], wg, G, Cg, K, n) for r in range(0, out[0], step)]
-    y = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=2)
+    G, Cg = group, C // group
+    if Cg == 1 and M == G:
+        y = _depthwise(xp, w, kernel, strides, dilations, out)
+    elif G == 1 and all(k == 1 for k in kernel) and all(s == 1 for s in strides):
+        y = np.matmul(w.reshape(M, C), xp.reshape(N, C, -1)).reshape(N, M, *out)   # pointwise: no im2col
+    else:
+        y = _im2col(xp, w, kernel, strides, dilations, out, G)
     if B is not None:
         y = y + float32(B).reshape(M, *([1] * n))
     return y.astype(out_dtype(X), copy=False)
+
+
+def _im2col(xp, w, kernel, strides, dilations, out, G):
+    N, C, M, n = xp.shape[0], xp.shape[1], w.shape[0], len(kernel)
+    Cg, K = C // G, int(np.prod(kernel))
+    win = windows(xp, kernel, strides, dilations, out)            # (N, C, *out, *kernel) view
+    wg = w.reshape(G, M // G, Cg * K).transpose(0, 2, 1)          # (G, Cg*K, M/G)
+    # The im2col matrix is materialised a block of output rows at a time to bound memory.
+    step = max(1, IM2COL_ELEMENTS // max(N * C * K * int(np.prod(out[1:])), 1))
+    blocks = [_im2col_rows(win[:, :, r:r + step], wg, G, Cg, K, n) for r in range(0, out[0], step)]
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=2)
+
+
+def _im2col_rows(win: np.ndarray, wg: np.ndarray, G: int, Cg: int, K: int, n: int) -> np.ndarray:
+    """Output (N, M, *out) of a window view (N, C, *out, *kernel): one matmul per group for all pixels."""
+    N, out = win.shape[0], win.shape[2:2 + n]
+    win = win.reshape(N, G, Cg, *win.shape[2:])
+    perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
+    cols = win.transpose(perm).reshape(N, G, int(np.prod(out)), Cg * K)   # each output pixel a row
+    y = np.matmul(cols, wg)                                                 # (N, G, P, M/G)
+    return y.transpose(0, 1, 3, 2).reshape(N, G * wg.shape[2], *out)
+
+
+def _depthwise(xp, w, kernel, strides, dilations, out):
+    """One filter per channel: a multiply-add per kernel tap over strided views of the input
+    (im2col would copy every window to then multiply it by a single column)."""
+    n = len(kernel)
+    y = tmp = None
+    for tap in itertools.product(*[range(k) for k in kernel]):     # loop over kernel taps only
+        view = xp[(slice(None), slice(None), *[slice(t * d, t * d + (o - 1) * s + 1, s)
+                                                for t, d, o, s in zip(tap, dilations, out, strides)])]
+        wt = w[(slice(None), 0, *tap)].reshape(-1, *([1] * n))
+        if y is None:
+            y, tmp = view * wt, np.empty(view.shape, np.float32)
+        else:
+            np.multiply(view, wt, out=tmp)
+            y += tmp
+    return y
 
 
 def _transpose_pads(in_sizes, kernel, strides, dilations, pads, auto_pad, output_padding, output_shape):
