@@ -270,21 +270,36 @@ def test_softmax_default_axis_depends_on_opset():
 
 # --------------------------------------------------------------------------- dtypes and refusals
 
-@pytest.mark.parametrize("op,inputs,attrs", [
-    ("Conv", [(1, 2, 5, 5), (3, 2, 3, 3)], {"pads": [1, 1, 1, 1]}),
-    ("AveragePool", [(1, 2, 5, 5)], {"kernel_shape": [2, 2]}),
-    ("MaxPool", [(1, 2, 5, 5)], {"kernel_shape": [2, 2]}),
-    ("Softmax", [(2, 5)], {}),
-    ("Resize", [(1, 1, 3, 3), None, np.array([1, 1, 2, 2], np.float32)], {"mode": "linear"}),
-    ("LayerNormalization", [(2, 4), (4,)], {}),
-])
-def test_float16_in_float16_out(op, inputs, attrs):
-    xs = [i if i is None or isinstance(i, np.ndarray) else normal(1, i).astype(np.float16) for i in inputs]
-    out = registry.run(op, xs, attrs, 17)[0]
-    assert out.dtype == np.float16
-    ref = registry.run(op, [x.astype(np.float32) if x is not None and x.dtype == np.float16 else x for x in xs],
-                       attrs, 17)[0]
-    np.testing.assert_allclose(out.astype(np.float32), ref, rtol=1e-2, atol=1e-2)
+def _f16(seed, shape, scale=1.0):
+    return (normal(seed, shape) * scale).astype(np.float16)
+
+
+FLOAT16_CASES = {
+    "Conv": ({"x": _f16(0, (1, 4, 6, 6))}, {"pads": [1, 1, 1, 1]}, {"w": _f16(1, (4, 4, 3, 3), 0.3)}),
+    "ConvTranspose": ({"x": _f16(0, (1, 4, 5, 5))}, {"strides": [2, 2]}, {"w": _f16(1, (4, 2, 3, 3), 0.3)}),
+    "MaxPool": ({"x": _f16(0, (1, 3, 6, 6))}, {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}, {}),
+    "AveragePool": ({"x": _f16(0, (1, 3, 6, 6))}, {"kernel_shape": [2, 2], "strides": [2, 2]}, {}),
+    "GlobalAveragePool": ({"x": _f16(0, (2, 3, 5, 5))}, {}, {}),
+    "Softmax": ({"x": _f16(0, (2, 3, 7))}, {}, {}),
+    "LogSoftmax": ({"x": _f16(0, (2, 3, 7))}, {"axis": 1}, {}),
+    "Resize": ({"x": _f16(0, (1, 2, 4, 5))}, {"mode": "linear"}, {"scales": np.array([1, 1, 2, 1.5], np.float32)}),
+    "BatchNormalization": ({"x": _f16(0, (1, 4, 3, 3))}, {},
+                           {k: _f16(i, (4,)) if k != "v" else np.ones(4, np.float16)
+                            for i, k in enumerate("sbmv")}),
+    "LayerNormalization": ({"x": _f16(0, (2, 3, 6))}, {}, {"s": _f16(1, (6,)), "b": _f16(2, (6,))}),
+    "Gemm": ({"a": _f16(0, (3, 6))}, {"transB": 1}, {"b": _f16(1, (4, 6)), "c": _f16(2, (4,))}),
+    "MatMul": ({"a": _f16(0, (2, 3, 6))}, {}, {"b": _f16(1, (6, 4))}),
+    "LRN": ({"x": _f16(0, (1, 5, 3, 3))}, {"size": 3}, {}),
+}
+
+
+@pytest.mark.parametrize("op", sorted(FLOAT16_CASES))
+def test_float16_models_match_onnxruntime(op):
+    """Float16 in, float16 out, as onnxruntime (which computes these in float32 and rounds, as we do)."""
+    ins, attrs, consts = FLOAT16_CASES[op]
+    order = ["x", "", "scales"] if op == "Resize" else None
+    model, feeds = node_model(op, ins, attrs, constants=consts, input_order=order, opset=17)
+    assert_matches_ort(model, feeds, rtol=1e-3, atol=1e-3)
 
 
 def test_resize_refuses_unknown_mode_at_load():
