@@ -7,21 +7,26 @@ import itertools
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ._window import as_str, float32, out_dtype, pad_to, per_axis, resolve_pads, windows
+from ._window import as_str, check_rank, float32, out_dtype, pad_to, per_axis, resolve_pads, windows
 from .registry import register
 
+# Largest im2col block (elements) built at once; bigger convolutions go in blocks of output rows.
+IM2COL_ELEMENTS = 1 << 24
 
-def _check_groups(op: str, c_in: int, group: int, w_dim: int, w_axis_c: int) -> None:
-    if group < 1 or c_in % group or w_dim * (group if w_axis_c == 1 else 1) != c_in:
+
+def _check_groups(c_in: int, group: int, w: np.ndarray) -> None:
+    if group < 1 or c_in % group or w.shape[1] * group != c_in or w.shape[0] % group:
         raise UnsupportedOpError(
-            f"{op}: input has {c_in} channels, weight expects {w_dim} per group with group={group}",
-            fix="the model is malformed (channels must equal weight channels x group); re-export it")
+            f"Conv: input has {c_in} channels, weight {tuple(w.shape)} (out, in/group, ...) with group={group}",
+            fix="the model is malformed (input channels must be weight.shape[1] x group and weight.shape[0] "
+                "a multiple of group); re-export it")
 
 
 @register("Conv")
 def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
          strides=None):
-    """N-D grouped convolution by im2col + batched matmul."""
+    """N-D grouped convolution: im2col + batched matmul, with depthwise and pointwise fast paths."""
+    check_rank("Conv", X, W)
     x, w = float32(X), float32(W)
     n = x.ndim - 2
     N, C = x.shape[:2]
@@ -30,7 +35,7 @@ def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
     if kernel_shape is not None and list(kernel_shape) != kernel:
         raise UnsupportedOpError(f"Conv kernel_shape={list(kernel_shape)} disagrees with weight shape {kernel}",
                                  fix="the model is malformed; re-export it")
-    _check_groups("Conv", C, group, w.shape[1], 1)
+    _check_groups(C, group, w)
     strides = per_axis(strides, n, 1, "strides")
     dilations = per_axis(dilations, n, 1, "dilations")
     pb, _, out = resolve_pads(x.shape[2:], kernel, strides, dilations, pads, auto_pad)
@@ -50,16 +55,23 @@ def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
 
 def _im2col(xp, w, kernel, strides, dilations, out, G):
     N, C, M, n = xp.shape[0], xp.shape[1], w.shape[0], len(kernel)
-    Cg = C // G
-    win = windows(xp, kernel, strides, dilations, out)            # (N, C, *out, *kernel)
-    win = win.reshape(N, G, Cg, *out, *kernel)
-    # -> (N, G, P, Cg*K): each output pixel a row, so one matmul per group does all pixels.
-    perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
-    P, K = int(np.prod(out)), int(np.prod(kernel))
-    cols = win.transpose(perm).reshape(N, G, P, Cg * K)
+    Cg, K = C // G, int(np.prod(kernel))
+    win = windows(xp, kernel, strides, dilations, out)            # (N, C, *out, *kernel) view
     wg = w.reshape(G, M // G, Cg * K).transpose(0, 2, 1)          # (G, Cg*K, M/G)
-    y = np.matmul(cols, wg)                                        # (N, G, P, M/G)
-    return y.transpose(0, 1, 3, 2).reshape(N, M, *out)
+    # The im2col matrix is materialised a block of output rows at a time to bound memory.
+    step = max(1, IM2COL_ELEMENTS // max(N * C * K * int(np.prod(out[1:])), 1))
+    blocks = [_im2col_rows(win[:, :, r:r + step], wg, G, Cg, K, n) for r in range(0, out[0], step)]
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=2)
+
+
+def _im2col_rows(win: np.ndarray, wg: np.ndarray, G: int, Cg: int, K: int, n: int) -> np.ndarray:
+    """Output (N, M, *out) of a window view (N, C, *out, *kernel): one matmul per group for all pixels."""
+    N, out = win.shape[0], win.shape[2:2 + n]
+    win = win.reshape(N, G, Cg, *win.shape[2:])
+    perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
+    cols = win.transpose(perm).reshape(N, G, int(np.prod(out)), Cg * K)   # each output pixel a row
+    y = np.matmul(cols, wg)                                                 # (N, G, P, M/G)
+    return y.transpose(0, 1, 3, 2).reshape(N, G * wg.shape[2], *out)
 
 
 def _depthwise(xp, w, kernel, strides, dilations, out):
@@ -110,6 +122,7 @@ def _transpose_pads(in_sizes, kernel, strides, dilations, pads, auto_pad, output
 def conv_transpose(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
                    output_padding=None, output_shape=None, pads=None, strides=None):
     """N-D grouped transposed convolution: one matmul, then a scatter-add per kernel tap."""
+    check_rank("ConvTranspose", X, W)
     x, w = float32(X), float32(W)
     n = x.ndim - 2
     N, C = x.shape[:2]

@@ -231,14 +231,17 @@ def resize(X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None,
 
 
 @register("Upsample", dtypes=NN_DTYPES, values={"mode": ("nearest", "linear")})
-def upsample(X, scales_input=None, /, *, mode="nearest", scales=None):
+def upsample(X, scales_=None, /, *, mode="nearest", scales=None):
     """Deprecated Resize: asymmetric coordinates; scales an attribute (opset 7-8) or input (opset 9)."""
-    sc = scales_input if scales_input is not None else scales
+    sc = scales_ if scales_ is not None else scales  # input (opset 9) or attribute (opset 7-8)
     if sc is None:
         raise UnsupportedOpError("Upsample needs scales", fix="the model is malformed; re-export it")
     sc = [F(v) for v in np.asarray(sc, F).reshape(-1)]
-    out = [int(np.floor(F(n) * s)) for n, s in zip(X.shape, sc)]
     rank = X.ndim
+    if len(sc) != rank:
+        raise UnsupportedOpError(f"Upsample has {len(sc)} scales for a rank-{rank} input",
+                                 fix="give one scale per input axis")
+    out = [int(np.floor(F(n) * s)) for n, s in zip(X.shape, sc)]
     return _resize(X, out, sc, [0.0] * rank, [1.0] * rank, mode=as_str(mode), coord_mode="asymmetric",
                    nearest_mode="legacy", cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0,
                    antialias=0)

@@ -17,7 +17,8 @@ from rknn_diag.ops import registry
 from ._kernel_check import assert_matches_ort, run_kernel
 
 # NN_HYPOTHESIS_EXAMPLES raises the example count for a deeper (slower) run.
-FAST = settings(max_examples=int(os.environ.get("NN_HYPOTHESIS_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=int(os.environ.get("NN_HYPOTHESIS_EXAMPLES", "25")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 
 def normal(seed, shape):
@@ -79,6 +80,7 @@ def conv_transpose_problem(draw):
         attrs["pads"] = pads
     elif how == "output_shape":
         attrs["output_shape"] = [draw(st.integers(max(1, f - 2), f)) for f in full]
+        attrs["auto_pad"] = draw(st.sampled_from(["NOTSET", "SAME_UPPER", "SAME_LOWER"]))
     else:
         attrs["auto_pad"] = how
     return dict(N=draw(st.integers(1, 2)), C=g * cg, g=g, cg=cg, mg=mg, k=k, size=size, attrs=attrs,
@@ -106,9 +108,12 @@ def pool_problem(draw, op):
     d = [draw(st.integers(1, 2)) for _ in range(n)]
     attrs = {"kernel_shape": k, "strides": s}
     opset = 13
+    if op == "LpPool":  # dilations and ceil_mode came with opset 18
+        opset = 18
+        attrs["p"] = draw(st.integers(1, 3))
     if op == "MaxPool" or draw(st.booleans()):
         attrs["dilations"] = d
-        opset = 19 if op == "AveragePool" else 13
+        opset = {"AveragePool": 19, "LpPool": 18}.get(op, 13)
     else:
         d = [1] * n
     auto_pad = draw(st.sampled_from(["NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]))
@@ -118,7 +123,7 @@ def pool_problem(draw, op):
     ek = [(a - 1) * b + 1 for a, b in zip(k, d)]
     if auto_pad == "NOTSET":
         attrs["pads"] = [draw(st.integers(0, a - 1)) for a in k * 2]  # onnxruntime wants pad < kernel
-        attrs["ceil_mode"] = draw(st.integers(0, 1))
+    attrs["ceil_mode"] = draw(st.integers(0, 1))
     if op == "AveragePool":
         attrs["count_include_pad"] = draw(st.integers(0, 1))
     if op == "MaxPool" and n == 2 and auto_pad == "NOTSET":
@@ -143,6 +148,13 @@ def test_average_pool_matches_onnxruntime(p):
     assert_matches_ort(model, feeds)
 
 
+@FAST
+@given(pool_problem("LpPool"))
+def test_lp_pool_matches_onnxruntime(p):
+    model, feeds = node_model("LpPool", {"x": normal(p["seed"], p["shape"])}, p["attrs"], opset=p["opset"])
+    assert_matches_ort(model, feeds)
+
+
 # --------------------------------------------------------------------------- Resize
 
 COORDS = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_crop_and_resize"]
@@ -161,8 +173,10 @@ def resize_problem(draw):
     if mode == "cubic":
         attrs["cubic_coeff_a"] = draw(st.sampled_from([-0.75, -0.5]))
         attrs["exclude_outside"] = draw(st.integers(0, 1))
-    if opset >= 18 and mode != "nearest" and coord != "tf_crop_and_resize":
+    if opset >= 18 and mode != "nearest":
         attrs["antialias"] = draw(st.integers(0, 1))
+        if attrs["antialias"] and mode == "linear":
+            attrs["exclude_outside"] = draw(st.integers(0, 1))
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 7)), draw(st.integers(1, 7)))
     consts, order = {}, ["x", "", "", ""]
     if coord == "tf_crop_and_resize":
@@ -256,21 +270,36 @@ def test_softmax_default_axis_depends_on_opset():
 
 # --------------------------------------------------------------------------- dtypes and refusals
 
-@pytest.mark.parametrize("op,inputs,attrs", [
-    ("Conv", [(1, 2, 5, 5), (3, 2, 3, 3)], {"pads": [1, 1, 1, 1]}),
-    ("AveragePool", [(1, 2, 5, 5)], {"kernel_shape": [2, 2]}),
-    ("MaxPool", [(1, 2, 5, 5)], {"kernel_shape": [2, 2]}),
-    ("Softmax", [(2, 5)], {}),
-    ("Resize", [(1, 1, 3, 3), None, np.array([1, 1, 2, 2], np.float32)], {"mode": "linear"}),
-    ("LayerNormalization", [(2, 4), (4,)], {}),
-])
-def test_float16_in_float16_out(op, inputs, attrs):
-    xs = [i if i is None or isinstance(i, np.ndarray) else normal(1, i).astype(np.float16) for i in inputs]
-    out = registry.run(op, xs, attrs, 17)[0]
-    assert out.dtype == np.float16
-    ref = registry.run(op, [x.astype(np.float32) if x is not None and x.dtype == np.float16 else x for x in xs],
-                       attrs, 17)[0]
-    np.testing.assert_allclose(out.astype(np.float32), ref, rtol=1e-2, atol=1e-2)
+def _f16(seed, shape, scale=1.0):
+    return (normal(seed, shape) * scale).astype(np.float16)
+
+
+FLOAT16_CASES = {
+    "Conv": ({"x": _f16(0, (1, 4, 6, 6))}, {"pads": [1, 1, 1, 1]}, {"w": _f16(1, (4, 4, 3, 3), 0.3)}),
+    "ConvTranspose": ({"x": _f16(0, (1, 4, 5, 5))}, {"strides": [2, 2]}, {"w": _f16(1, (4, 2, 3, 3), 0.3)}),
+    "MaxPool": ({"x": _f16(0, (1, 3, 6, 6))}, {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}, {}),
+    "AveragePool": ({"x": _f16(0, (1, 3, 6, 6))}, {"kernel_shape": [2, 2], "strides": [2, 2]}, {}),
+    "GlobalAveragePool": ({"x": _f16(0, (2, 3, 5, 5))}, {}, {}),
+    "Softmax": ({"x": _f16(0, (2, 3, 7))}, {}, {}),
+    "LogSoftmax": ({"x": _f16(0, (2, 3, 7))}, {"axis": 1}, {}),
+    "Resize": ({"x": _f16(0, (1, 2, 4, 5))}, {"mode": "linear"}, {"scales": np.array([1, 1, 2, 1.5], np.float32)}),
+    "BatchNormalization": ({"x": _f16(0, (1, 4, 3, 3))}, {},
+                           {k: _f16(i, (4,)) if k != "v" else np.ones(4, np.float16)
+                            for i, k in enumerate("sbmv")}),
+    "LayerNormalization": ({"x": _f16(0, (2, 3, 6))}, {}, {"s": _f16(1, (6,)), "b": _f16(2, (6,))}),
+    "Gemm": ({"a": _f16(0, (3, 6))}, {"transB": 1}, {"b": _f16(1, (4, 6)), "c": _f16(2, (4,))}),
+    "MatMul": ({"a": _f16(0, (2, 3, 6))}, {}, {"b": _f16(1, (6, 4))}),
+    "LRN": ({"x": _f16(0, (1, 5, 3, 3))}, {"size": 3}, {}),
+}
+
+
+@pytest.mark.parametrize("op", sorted(FLOAT16_CASES))
+def test_float16_models_match_onnxruntime(op):
+    """Float16 in, float16 out, as onnxruntime (which computes these in float32 and rounds, as we do)."""
+    ins, attrs, consts = FLOAT16_CASES[op]
+    order = ["x", "", "scales"] if op == "Resize" else None
+    model, feeds = node_model(op, ins, attrs, constants=consts, input_order=order, opset=17)
+    assert_matches_ort(model, feeds, rtol=1e-3, atol=1e-3)
 
 
 def test_resize_refuses_unknown_mode_at_load():
@@ -434,7 +463,8 @@ def test_conv_same_with_dilations_matches_onnx_reference():
 
 NN_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
           "BatchNormalization", "InstanceNormalization", "LayerNormalization", "LRN", "Softmax", "LogSoftmax",
-          "Resize", "Upsample", "DepthToSpace", "SpaceToDepth")
+          "Resize", "Upsample", "DepthToSpace", "SpaceToDepth",
+          "LpPool", "GlobalLpPool", "LpNormalization", "MeanVarianceNormalization", "GroupNormalization")
 
 
 @pytest.mark.parametrize("op", NN_OPS)
@@ -463,7 +493,30 @@ def _has_schema(op, v):
 def test_resize_integer_nearest_matches_and_linear_is_refused():
     x = np.random.default_rng(0).integers(0, 255, (1, 2, 4, 5), dtype=np.uint8)
     model, feeds = node_model("Resize", {"x": x}, {"mode": "nearest"},
-                              constants={"scales": np.array([1, 1, 1.5, 0.7], np.float32)}, input_order=["x", "", "scales"])
+                              constants={"scales": np.array([1, 1, 1.5, 0.7], np.float32)},
+                              input_order=["x", "", "scales"])
     assert_matches_ort(model, feeds, rtol=0, atol=0)
     with pytest.raises(UnsupportedOpError, match="uint8"):
         registry.run("Resize", [x, None, np.array([1, 1, 2, 2], np.float32)], {"mode": "linear"}, 13)
+
+
+@pytest.mark.parametrize("op,inputs,attrs", [
+    ("Conv", [(2, 3), (4, 3, 1)], {}),
+    ("Conv", [(1, 3, 5, 5), (4, 3, 3)], {}),
+    ("MaxPool", [(3, 5)], {"kernel_shape": [2]}),
+    ("AveragePool", [(1, 2, 3, 3)], {"kernel_shape": [4, 4]}),
+])
+def test_bad_shapes_raise_typed_errors(op, inputs, attrs):
+    with pytest.raises(UnsupportedOpError, match="Fix:"):
+        registry.run(op, [normal(0, s) for s in inputs], attrs, 13)
+
+
+def test_conv_in_row_blocks_equals_one_block(monkeypatch):
+    from rknn_diag.ops import conv as conv_mod
+    x, w, b = normal(0, (2, 4, 9, 7)), normal(1, (6, 2, 3, 3)), normal(2, (6,))
+    attrs = {"group": 2, "strides": [2, 1], "pads": [1, 0, 2, 1], "dilations": [1, 2]}
+    whole = registry.run("Conv", [x, w, b], attrs, 13)[0]
+    monkeypatch.setattr(conv_mod, "IM2COL_ELEMENTS", 50)  # forces one output row per block
+    blocks = registry.run("Conv", [x, w, b], attrs, 13)[0]
+    assert whole.shape == blocks.shape == (2, 6, 5, 4)
+    np.testing.assert_array_equal(blocks, whole)
