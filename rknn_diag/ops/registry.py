@@ -10,6 +10,8 @@ semantics changed, e.g. Softmax at 13); a kernel that takes a keyword-only
 `n_outputs` is given the node's output count (Split without sizes). Neither is
 an attribute. Inputs whose ONNX name is also an attribute name (Clip `min`,
 Reduce `axes` ...) end in `_` in the signature; descriptions show the ONNX name.
+`params=` names the inputs that are parameters, not tensors (Resize `scales`):
+simulators keep them at full precision, quantizers leave them alone.
 
 The conformance suite, the doctor and the reports read `supported_ops()`;
 nobody keeps a second list by hand.
@@ -42,6 +44,7 @@ class OpSpec:
     dtypes: tuple[str, ...]          # dtypes accepted for the first input
     wants_opset: bool
     wants_n_outputs: bool = False
+    params: tuple[int, ...] = ()     # positions of parameter inputs (never rounded or quantized)
     doc: str = ""
     aliases: tuple[str, ...] = field(default=())
 
@@ -53,6 +56,7 @@ class OpSpec:
             "attributes": {k: (None if v is REQUIRED else _jsonable(v)) for k, v in self.attrs.items()},
             "attribute_values": {k: list(v) for k, v in self.values.items()},
             "dtypes": list(self.dtypes),
+            "parameter_inputs": [self.inputs[i].rstrip("_") for i in self.params],
             "doc": self.doc,
         }
 
@@ -75,7 +79,7 @@ def _jsonable(v: Any) -> Any:
 
 
 def register(op_type: str, *, dtypes: tuple[str, ...] = FLOAT, values: dict[str, tuple] | None = None,
-             aliases: tuple[str, ...] = ()) -> Callable:
+             aliases: tuple[str, ...] = (), params: tuple[str, ...] = ()) -> Callable:
     """Decorator: register `fn` as the float kernel of `op_type` (and of each alias)."""
 
     def deco(fn: Callable) -> Callable:
@@ -101,11 +105,14 @@ def register(op_type: str, *, dtypes: tuple[str, ...] = FLOAT, values: dict[str,
         if unknown:
             raise TypeError(f"{fn.__name__}: values= names unknown attributes {sorted(unknown)}")
         doc = ((fn.__doc__ or "").strip().splitlines() or [""])[0]
+        if set(params) - set(inputs):
+            raise TypeError(f"{fn.__name__}: params= names unknown inputs {sorted(set(params) - set(inputs))}")
+        param_pos = tuple(inputs.index(p) for p in params)
         for name in (op_type, *aliases):
             if name in _REGISTRY:
                 raise TypeError(f"op {name} registered twice")
             _REGISTRY[name] = OpSpec(name, fn, tuple(inputs), required, variadic, attrs, dict(values or {}),
-                                     tuple(dtypes), wants_opset, wants_n, doc, tuple(aliases))
+                                     tuple(dtypes), wants_opset, wants_n, param_pos, doc, tuple(aliases))
         return fn
 
     return deco

@@ -180,7 +180,7 @@ def _full(values, axes, rank, fill, what):
     return out, axes
 
 
-@register("Resize", dtypes=NN_DTYPES,
+@register("Resize", dtypes=NN_DTYPES, params=("roi", "scales", "sizes"),
           values={"mode": ("nearest", "linear", "cubic"), "coordinate_transformation_mode": COORD_MODES,
                   "nearest_mode": NEAREST_MODES,
                   "keep_aspect_ratio_policy": ("stretch", "not_larger", "not_smaller")})
@@ -230,7 +230,7 @@ def resize(X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None,
                    extrapolation_value=extrapolation_value, antialias=antialias)
 
 
-@register("Upsample", dtypes=NN_DTYPES, values={"mode": ("nearest", "linear")})
+@register("Upsample", dtypes=NN_DTYPES, values={"mode": ("nearest", "linear")}, params=("scales_",))
 def upsample(X, scales_=None, /, *, mode="nearest", scales=None):
     """Deprecated Resize: asymmetric coordinates; scales an attribute (opset 7-8) or input (opset 9)."""
     sc = scales_ if scales_ is not None else scales  # input (opset 9) or attribute (opset 7-8)

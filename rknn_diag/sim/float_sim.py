@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from ..ir import Graph, Node
-from ..ops import run as run_op
+from ..ops import get as get_op, run as run_op
 
 # Called after every node: (node, its outputs).
 DumpHook = Callable[[Node, list[np.ndarray]], None]
@@ -47,10 +47,24 @@ def to_fp16(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def parameter_constants(graph: Graph) -> set[str]:
+    """Constants read only through parameter inputs (Resize scales, ...): not tensors of the
+    model, so they keep full precision (a scale of 1.6 rounded to fp16 changes output sizes)."""
+    as_param, as_tensor = set(), set()
+    for node in graph.nodes:
+        spec = get_op(node.op_type)
+        for pos, name in enumerate(node.inputs):
+            if name in graph.constants:
+                (as_param if pos in spec.params else as_tensor).add(name)
+    return as_param - as_tensor
+
+
 class FloatSimulator:
     def __init__(self, graph: Graph):
         self.graph = graph
-        self.constants = {k: to_fp16(np.asarray(v)) for k, v in graph.constants.items()}
+        params = parameter_constants(graph)
+        self.constants = {k: np.asarray(v) if k in params else to_fp16(np.asarray(v))
+                          for k, v in graph.constants.items()}
 
     def run(self, feeds: list[np.ndarray], dump: DumpHook | None = None) -> list[np.ndarray]:
         g = self.graph
