@@ -1,0 +1,129 @@
+"""The one mapping from the project's terms to the vendor's (no vendor needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+from rknn_diag.targets.base import BuildSpec
+from rknn_diag.targets.toolkit2 import (
+    VendorPlan,
+    VendorUnsupported,
+    from_vendor_outputs,
+    to_vendor,
+)
+
+from .models import conv_relu, image_input, nhwc_dataset
+
+
+@pytest.fixture
+def model(tmp_path):
+    return conv_relu(tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("qdtype", ["asymmetric_quantized-u8", "dynamic_fixed_point-i8",
+                                    "dynamic_fixed_point-i16", "int8"])
+def test_dtypes_unknown_to_toolkit2_are_unsupported(model, tmp_path, qdtype):
+    spec = BuildSpec(config={"quantized_dtype": qdtype}, do_quantization=True, dataset="unused.txt")
+    with pytest.raises(VendorUnsupported) as e:
+        to_vendor(str(model), spec, [image_input()], str(tmp_path))
+    assert qdtype in str(e.value) and "w8a8" in str(e.value)
+    assert e.value.category == "unsupported" and e.value.stage == "config"
+
+
+def test_quantized_defaults_to_w8a8_on_rk3588(model, tmp_path):
+    ds = nhwc_dataset(tmp_path)
+    plan = to_vendor(str(model), BuildSpec(do_quantization=True, dataset=str(ds)), [image_input()],
+                     str(tmp_path))
+    assert plan.job["config"] == {"target_platform": "rk3588", "quantized_dtype": "w8a8"}
+    assert plan.job["build"]["do_quantization"] is True
+
+
+def test_float16_drops_a_quantized_dtype_the_vendor_would_refuse(model, tmp_path):
+    spec = BuildSpec(config={"quantized_dtype": "asymmetric_quantized-u8"})
+    plan = to_vendor(str(model), spec, [image_input()], str(tmp_path))
+    assert "quantized_dtype" not in plan.job["config"]
+    assert plan.job["build"] == {"do_quantization": False, "dataset": None, "rknn_batch_size": None}
+    assert any("dropped" in n for n in plan.notes)
+
+
+def test_v1_platform_list_and_flat_mean_std(model, tmp_path):
+    spec = BuildSpec(config={"target_platform": ["RK3566"], "mean_values": [0, 0, 0],
+                             "std_values": [255, 255, 255]})
+    cfg = to_vendor(str(model), spec, [image_input()], str(tmp_path)).job["config"]
+    assert cfg == {"target_platform": "rk3566", "mean_values": [[0, 0, 0]], "std_values": [[255, 255, 255]]}
+
+
+def test_channel_mean_value_of_toolkit_1(model, tmp_path):
+    spec = BuildSpec(config={"channel_mean_value": "103.9 116.8 123.7 58.8"})
+    cfg = to_vendor(str(model), spec, [image_input()], str(tmp_path)).job["config"]
+    assert cfg["mean_values"] == [[103.9, 116.8, 123.7]] and cfg["std_values"] == [[58.8] * 3]
+
+
+def test_data_format_is_always_passed_explicitly(model, tmp_path):
+    plan = to_vendor(str(model), BuildSpec(), [image_input()], str(tmp_path))
+    assert plan.job["inference"] == {"data_format": ["nchw"]}
+    plan = to_vendor(str(model), BuildSpec(data_format="NHWC"), [image_input()], str(tmp_path))
+    assert plan.job["inference"] == {"data_format": ["nhwc"]}
+    with pytest.raises(VendorUnsupported, match="data_format"):
+        to_vendor(str(model), BuildSpec(data_format="nc1hwc2"), [image_input()], str(tmp_path))
+
+
+def test_opset_above_19_is_down_converted_and_noted(tmp_path):
+    model = conv_relu(tmp_path / "m21.onnx", opset=21)
+    plan = to_vendor(str(model), BuildSpec(), [image_input()], str(tmp_path))
+    converted = plan.job["load_onnx"]["model"]
+    assert converted != str(model)
+    loaded = onnx.load(converted)
+    assert [o.version for o in loaded.opset_import if o.domain in ("", "ai.onnx")] == [19]
+    onnx.checker.check_model(loaded)
+    assert any("opset 21 down-converted to 19" in n for n in plan.notes)
+
+
+def test_opset_19_model_is_passed_as_is(tmp_path):
+    model = conv_relu(tmp_path / "m19.onnx", opset=19)
+    plan = to_vendor(str(model), BuildSpec(), [image_input()], str(tmp_path))
+    assert plan.job["load_onnx"]["model"] == str(model.resolve())
+    assert plan.notes == []
+
+
+def test_nhwc_calibration_files_are_rewritten_nchw(model, tmp_path):
+    src = tmp_path / "data"
+    src.mkdir()
+    ds = nhwc_dataset(src)
+    work = tmp_path / "work"
+    work.mkdir()
+    plan = to_vendor(str(model), BuildSpec(do_quantization=True, dataset=str(ds)), [image_input()], str(work))
+    new_ds = plan.job["build"]["dataset"]
+    lines = open(new_ds, encoding="utf-8").read().split()
+    assert len(lines) == 4
+    for i, path in enumerate(lines):
+        original = np.load(src / f"sample_{i}.npy", allow_pickle=False)
+        converted = np.load(path, allow_pickle=False)
+        assert converted.shape == (1, 3, 16, 16)
+        np.testing.assert_array_equal(converted, original.transpose(0, 3, 1, 2))
+    assert any("NHWC -> NCHW" in n for n in plan.notes)
+
+
+def test_nchw_calibration_files_are_kept_nchw(model, tmp_path):
+    x = image_input(5)
+    np.save(tmp_path / "a.npy", x, allow_pickle=False)
+    (tmp_path / "ds.txt").write_text("a.npy\n", encoding="utf-8")
+    plan = to_vendor(str(model), BuildSpec(do_quantization=True, dataset=str(tmp_path / "ds.txt")),
+                     [x], str(tmp_path))
+    (path,) = open(plan.job["build"]["dataset"], encoding="utf-8").read().split()
+    np.testing.assert_array_equal(np.load(path, allow_pickle=False), x)
+    assert plan.notes == []
+
+
+def test_outputs_come_back_in_onnx_layout():
+    plan = VendorPlan(job={}, output_shapes=[(1, 4, 16, 8), (2, 5)])
+    nchw = np.arange(4 * 16 * 8, dtype=np.float32).reshape(1, 4, 16, 8)
+    other = np.ones((2, 5), np.float32)
+    out = from_vendor_outputs([nchw.transpose(0, 2, 3, 1), other], plan)
+    np.testing.assert_array_equal(out[0], nchw)
+    assert out[1] is other
+    assert plan.notes == ["output 0 came back NHWC; transposed to NCHW"]
+    # Already NCHW: untouched.
+    assert from_vendor_outputs([nchw], VendorPlan(job={}, output_shapes=[(1, 4, 16, 8)]))[0] is nchw
