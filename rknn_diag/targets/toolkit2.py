@@ -292,16 +292,24 @@ def clean_log(raw: bytes) -> str:
     return "\n".join(line.split("\r")[-1] for line in text.split("\n"))
 
 
-def _error_lines(log: str, kinds: str = "E", limit: int = 20) -> str:
+# Lines the vendor prints around every error that say nothing about this one.
+_NOISE = re.compile(r"^E (rknn-toolkit2 version:|\w+: Traceback \(most recent call last\):$)")
+
+
+def _error_lines(log: str, kinds: str = "E", limit: int = 20, skip: str = "") -> str:
+    """The vendor's distinct `kinds` lines (E: errors, W: warnings), minus its
+    boilerplate and anything already quoted in `skip`."""
     seen: dict[str, None] = {}
+    prefixes = tuple(f"{k} " for k in kinds)
     for line in log.splitlines():
-        if line[:2] in {f"{k} " for k in kinds} and line not in seen:
+        said = re.sub(r"^\w+: ", "", line[2:]).strip()   # "E build: reason" -> "reason"
+        if line.startswith(prefixes) and not _NOISE.match(line) and said not in skip:
             seen[line] = None
     return "\n".join(list(seen)[-limit:])
 
 
 def _tail(log: str, n: int = 15) -> str:
-    return "\n".join([ln for ln in log.splitlines() if ln.strip()][-n:])
+    return "\n".join([ln for ln in log.splitlines() if ln.strip()][-n:]) or "(no output)"
 
 
 # --------------------------------------------------------------------------
@@ -393,9 +401,10 @@ class Toolkit2Target(Target):
                 stage, message = result.get("stage") or "?", result.get("message", "")
                 cls = _classify(stage, message, log)
                 verb = "refused" if cls is VendorUnsupported else "failed"
-                raise cls(f"rknn-toolkit2 {info['toolkit']} {verb} the case at {stage}(): "
-                          f"{_vendor_message(message)}"
-                          f"{self._log_excerpt(log)}", stage=stage, log=log,
+                reason = _vendor_message(message)
+                context = _error_lines(log, "E", skip=reason)
+                raise cls(f"rknn-toolkit2 {info['toolkit']} {verb} the case at {stage}(): {reason}"
+                          + (f"\nother vendor errors:\n{context}" if context else ""), stage=stage, log=log,
                           returncode=result.get("ret"), where=where,
                           fix=("expected for this target: mark the case xfail on toolkit2 with this reason"
                                if cls is VendorUnsupported else
@@ -450,11 +459,6 @@ class Toolkit2Target(Target):
                 fix="a vendor crash: keep the repro; the next case runs in a new process")
         with open(result_path, encoding="utf-8") as f:
             return json.load(f), log
-
-    @staticmethod
-    def _log_excerpt(log: str) -> str:
-        lines = _error_lines(log, "E") or _tail(log)
-        return f"\nvendor log:\n{lines}" if lines else ""
 
 
 def _vendor_message(message: str) -> str:
