@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -63,6 +64,7 @@ REPORTED_DISTRIBUTIONS = (DISTRIBUTION, "numpy", "onnx", "onnxruntime", "protobu
 DEFAULT_TIMEOUT_S = 300.0
 ENV_PYTHON = "RKNN_DIAG_TOOLKIT2_PYTHON"     # interpreter that has the vendor installed
 ENV_TIMEOUT = "RKNN_DIAG_TOOLKIT2_TIMEOUT"   # seconds per case
+ENV_PRELOAD = "RKNN_DIAG_TOOLKIT2_PRELOAD"   # 1: fork cases from a preloaded server
 WORKER = Path(__file__).with_name("toolkit2_worker.py")
 INSTALL_FIX = ("create the vendor environment with `tox -e toolkit2` (the ordered 4-step install in "
                "tox.ini) and run there, or point Toolkit2Target(python=...) / "
@@ -339,7 +341,8 @@ class Toolkit2Target(Target):
 
     def __init__(self, *, target_platform: str = DEFAULT_PLATFORM,
                  python: str | Sequence[str] | None = None, timeout: float | None = None,
-                 workdir_root: str | None = None, keep_workdirs: bool = False):
+                 workdir_root: str | None = None, keep_workdirs: bool = False,
+                 preload: bool | None = None):
         python = python or os.environ.get(ENV_PYTHON) or sys.executable
         self.python: list[str] = [python] if isinstance(python, str) else list(python)
         self.target_platform = target_platform
@@ -347,6 +350,9 @@ class Toolkit2Target(Target):
         self.workdir_root = workdir_root
         self.keep_workdirs = keep_workdirs
         self._versions: dict[str, str | None] | None = None
+        # preload: fork each case from a server that imported the vendor once.
+        self.preload = bool(int(os.environ.get(ENV_PRELOAD, "0"))) if preload is None else preload
+        self._server: _PreloadServer | None = None
 
     # -- what is installed -----------------------------------------------------
     def versions(self) -> dict[str, str | None]:
@@ -421,28 +427,17 @@ class Toolkit2Target(Target):
                 shutil.rmtree(workdir, ignore_errors=True)
 
     def _spawn(self, workdir: str, model_path: str, info: dict) -> tuple[dict, str]:
-        """Run the worker in its own session (process group) and wait at most
-        `timeout`; on timeout kill the whole group with SIGKILL."""
-        log_path = os.path.join(workdir, "vendor.log")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}   # a crash must not eat buffered log lines
+        """Run the case's worker and wait at most `timeout`; on timeout kill its
+        whole process group with SIGKILL. Returns (result.json, vendor log)."""
         t0 = time.monotonic()
-        with open(log_path, "wb") as log_f:
-            proc = subprocess.Popen([*self.python, "-c", _BOOTSTRAP, str(WORKER), workdir],
-                                    cwd=workdir, stdin=subprocess.DEVNULL, stdout=log_f,
-                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
-            try:
-                rc = proc.wait(timeout=self.timeout)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(proc.pid)
-                rc = proc.wait()
-            finally:
-                _kill_group(proc.pid)   # anything the worker left behind in its group
+        if self.preload:
+            pid, rc, timed_out = self._run_forked(workdir)
+        else:
+            pid, rc, timed_out = self._run_process(workdir)
         elapsed = time.monotonic() - t0
-        with open(log_path, "rb") as f:
+        with open(os.path.join(workdir, "vendor.log"), "rb") as f:
             log = clean_log(f.read())
-        where = f"{model_path}, worker pid {proc.pid}"
+        where = f"{model_path}, worker pid {pid}"
         if timed_out:
             raise VendorTimeout(
                 f"rknn-toolkit2 {info['toolkit']} did not finish the case in {self.timeout:g} s; "
@@ -451,14 +446,132 @@ class Toolkit2Target(Target):
                 fix=f"a vendor hang: keep the repro; raise the timeout ({ENV_TIMEOUT}) only if the model is big")
         result_path = os.path.join(workdir, "result.json")
         if rc != 0 or not os.path.exists(result_path):
-            how = _describe_exit(rc)
             raise VendorCrash(
-                f"rknn-toolkit2 {info['toolkit']} worker died ({how}) after {elapsed:.1f} s "
+                f"rknn-toolkit2 {info['toolkit']} worker died ({_describe_exit(rc)}) after {elapsed:.1f} s "
                 f"during {_last_stage(log)}(). Last log lines:\n{_tail(log)}",
                 stage=_last_stage(log), log=log, returncode=rc, where=where,
                 fix="a vendor crash: keep the repro; the next case runs in a new process")
         with open(result_path, encoding="utf-8") as f:
             return json.load(f), log
+
+    def _worker_env(self) -> dict[str, str]:
+        # PYTHONUNBUFFERED: a crash must not eat buffered log lines. One BLAS
+        # thread: the cases are small, and the preload server must stay
+        # single-threaded to fork safely.
+        return {**os.environ, "PYTHONUNBUFFERED": "1",
+                "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
+
+    def _run_process(self, workdir: str) -> tuple[int, int, bool]:
+        """A fresh interpreter per case, in its own session (process group)."""
+        with open(os.path.join(workdir, "vendor.log"), "wb") as log_f:
+            proc = subprocess.Popen([*self.python, "-c", _BOOTSTRAP, str(WORKER), workdir],
+                                    cwd=workdir, stdin=subprocess.DEVNULL, stdout=log_f,
+                                    stderr=subprocess.STDOUT, env=self._worker_env(),
+                                    start_new_session=True)
+            timed_out = False
+            try:
+                rc = proc.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill_group(proc.pid)
+                rc = proc.wait()
+            finally:
+                _kill_group(proc.pid)   # anything the worker left behind in its group
+        return proc.pid, rc, timed_out
+
+    # -- preload mode: one server per target that imported the vendor once -----
+    def _run_forked(self, workdir: str) -> tuple[int, int, bool]:
+        """The preload server forks a child per case (in its own session); the
+        timeout is still ours: we kill the child's process group from here."""
+        server = self._server_for_env()
+        open(os.path.join(workdir, "vendor.log"), "wb").close()   # the child appends to it
+        server.send({"job_dir": workdir})
+        try:
+            reply = server.receive(60)
+        except TimeoutError:
+            reply = {"error": "no answer in 60 s"}
+        if "pid" not in reply:
+            self.close()
+            raise VendorCrash(f"the toolkit2 preload server refused the case: {reply.get('error', reply)}",
+                              where=workdir, fix="run without preload (RKNN_DIAG_TOOLKIT2_PRELOAD=0)")
+        pid = reply["pid"]
+        try:
+            done = server.receive(self.timeout)
+            return pid, done["returncode"], False
+        except TimeoutError:
+            _kill_group(pid)
+            _kill(pid)   # in case it had not reached setsid() yet
+            done = server.receive(60)
+            return pid, done["returncode"], True
+        finally:
+            _kill_group(pid)
+
+    def _server_for_env(self) -> "_PreloadServer":
+        env = self._worker_env()
+        env.pop("PYTEST_CURRENT_TEST", None)   # changes every test; nothing the vendor reads
+        if self._server is not None and (self._server.env != env or not self._server.alive()):
+            self.close()   # the environment changed (or the server died): children must see the new one
+        if self._server is None:
+            self._server = _PreloadServer([*self.python, "-c", _BOOTSTRAP, str(WORKER), "--serve"], env)
+        return self._server
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+class _PreloadServer:
+    """The parent's end of `toolkit2_worker.py --serve`: JSON lines over pipes."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str]):
+        self.env = env
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env=env, cwd=tempfile.gettempdir(),
+                                     start_new_session=True)
+        self._buf = b""
+        try:
+            ready = self.receive(120)
+        except TimeoutError:
+            ready = {"error": "no answer in 120 s"}
+        if not ready.get("ready"):
+            self.stop()
+            raise VendorCrash(f"the toolkit2 preload server did not start: {ready}",
+                              fix="run without preload (RKNN_DIAG_TOOLKIT2_PRELOAD=0)")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def send(self, msg: dict) -> None:
+        self.proc.stdin.write((json.dumps(msg) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def receive(self, timeout: float) -> dict:
+        """One JSON line, waiting at most `timeout` (TimeoutError); EOF means the
+        server died, which ends the case as a crash."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                rc = self.proc.wait()
+                raise VendorCrash(f"the toolkit2 preload server died ({_describe_exit(rc)})",
+                                  returncode=rc, fix="the next case starts a new server")
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def stop(self) -> None:
+        try:
+            self.proc.stdin.close()   # the server exits at EOF
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        _kill_group(self.proc.pid)
+        self.proc.wait()
 
 
 def _vendor_message(message: str) -> str:
@@ -480,6 +593,13 @@ def _describe_exit(rc: int) -> str:
 def _last_stage(log: str) -> str:
     stages = re.findall(r"^\[rknn_diag worker\] (?:import )?(\S+)", log, re.M)
     return stages[-1] if stages else "start"
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _kill_group(pgid: int) -> None:

@@ -1,6 +1,7 @@
 """Run ONE case through the vendor's rknn-toolkit2, in its own process.
 
-    python toolkit2_worker.py JOB_DIR
+    python toolkit2_worker.py JOB_DIR      one case, then exit
+    python toolkit2_worker.py --serve      preload the vendor, fork one child per case
 
 Started by `rknn_diag.targets.toolkit2.Toolkit2Target`, never imported by it: the
 vendor's native code can kill or hang the process that hosts it, so it lives here,
@@ -121,11 +122,8 @@ def run_job(job_dir: str) -> dict:
     return {"status": "ok", "outputs": names, "timings": timings}
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: toolkit2_worker.py JOB_DIR", file=sys.stderr)
-        return 2
-    job_dir = argv[0]
+def run_one(job_dir: str) -> None:
+    """One case, start to result.json."""
     _test_hook()
     try:
         result = run_job(job_dir)
@@ -134,6 +132,66 @@ def main(argv: list[str]) -> int:
                   "message": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
     _write_result(job_dir, result)
     sys.stdout.flush()
+    sys.stderr.flush()
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def serve() -> int:
+    """Preload the vendor once, then fork one child per case (the parent's
+    `preload=True` mode: saves the ~1 s vendor import per case).
+
+    Protocol, JSON lines: parent -> stdin {"job_dir": ...}; we answer on the
+    original stdout {"pid": N} at fork and {"pid": N, "returncode": R} at exit.
+    The parent enforces the timeout by killing the child's process group.
+
+    Fork is only safe from a single-threaded process (a lock held by another
+    thread stays locked in the child forever). The parent starts us with
+    OPENBLAS_NUM_THREADS=1, which leaves the process at one thread after the
+    vendor import; we check before every fork and refuse otherwise.
+    """
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)   # stray prints must not corrupt the protocol channel
+    import numpy  # noqa: F401
+    from rknn.api import RKNN  # noqa: F401
+    proto.write(json.dumps({"ready": True, "threads": _threads()}) + "\n")
+    for line in sys.stdin:
+        req = json.loads(line)
+        job_dir = req["job_dir"]
+        if _threads() != 1:
+            proto.write(json.dumps({"error": f"{_threads()} threads in the preload server; "
+                                             "refusing to fork"}) + "\n")
+            continue
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()   # own process group: the parent kills it as one
+                log = os.open(os.path.join(job_dir, "vendor.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+                os.dup2(log, 1)
+                os.dup2(log, 2)
+                os.chdir(job_dir)
+                run_one(job_dir)
+            finally:
+                os._exit(0)
+        proto.write(json.dumps({"pid": pid}) + "\n")
+        _, status = os.waitpid(pid, 0)
+        proto.write(json.dumps({"pid": pid, "returncode": os.waitstatus_to_exitcode(status)}) + "\n")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["--serve"]:
+        return serve()
+    if len(argv) != 1:
+        print("usage: toolkit2_worker.py JOB_DIR | --serve", file=sys.stderr)
+        return 2
+    run_one(argv[0])
     return 0
 
 

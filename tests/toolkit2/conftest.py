@@ -15,12 +15,19 @@ from rknn_diag.targets.toolkit2 import Toolkit2Target, ToolkitNotInstalled
 
 
 @pytest.fixture(scope="session")
-def vendor_target() -> Toolkit2Target:
-    target = Toolkit2Target(timeout=120)
+def vendor_installed() -> None:
     try:
-        target.versions()
+        Toolkit2Target().versions()
     except ToolkitNotInstalled as e:
         if os.environ.get("RKNN_DIAG_REQUIRE_TOOLKIT2") == "1":
             raise
         pytest.skip(f"rknn-toolkit2 not installed here; run `tox -e toolkit2` ({e.message})")
-    return target
+
+
+@pytest.fixture(scope="session", params=["spawn", "preload"])
+def vendor_target(request, vendor_installed):
+    """The target in both process modes: a fresh interpreter per case, and
+    forks of a server that imported the vendor once."""
+    target = Toolkit2Target(timeout=120, preload=request.param == "preload")
+    yield target
+    target.close()

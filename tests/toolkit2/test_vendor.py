@@ -118,9 +118,9 @@ def test_segfault_ends_one_case_and_the_next_runs(vendor_target, tmp_path, monke
 def test_hang_is_killed_from_outside_and_the_next_runs(vendor_target, tmp_path, monkeypatch):
     model = conv_relu(tmp_path / "m.onnx")
     monkeypatch.setenv(TEST_HOOK_ENV, "hang")   # the worker also ignores SIGTERM
-    target = Toolkit2Target(timeout=3)
-    with pytest.raises(VendorTimeout) as e:
-        target.run(str(model), BuildSpec(), [image_input()])
+    with Toolkit2Target(timeout=3, preload=vendor_target.preload) as target:
+        with pytest.raises(VendorTimeout) as e:
+            target.run(str(model), BuildSpec(), [image_input()])
     assert isinstance(e.value, TargetTimeout) and e.value.category == "vendor"
     assert e.value.returncode == -9            # SIGKILL to the process group
     monkeypatch.delenv(TEST_HOOK_ENV)
@@ -149,3 +149,24 @@ def test_no_pickle_across_the_process_boundary():
                 kw = {k.arg: k.value for k in node.keywords}
                 assert isinstance(kw.get("allow_pickle"), ast.Constant) and kw["allow_pickle"].value is False, \
                     f"{path}:{node.lineno}: np.{node.func.attr} without allow_pickle=False"
+
+
+def test_both_process_modes_give_identical_outputs(vendor_installed, tmp_path):
+    """Forking from the preload server changes nothing: same bits as a fresh
+    interpreter, also when a quantized case ran before in the same server."""
+    model = str(conv_relu(tmp_path / "m.onnx"))
+    w8a8 = BuildSpec(do_quantization=True, dataset=str(nhwc_dataset(tmp_path)))
+    x = image_input()
+    with Toolkit2Target(preload=False) as spawn, Toolkit2Target(preload=True) as preload:
+        for spec in (w8a8, BuildSpec(), w8a8):
+            a = spawn.run(model, spec, [x]).outputs[0]
+            b = preload.run(model, spec, [x]).outputs[0]
+            assert a.tobytes() == b.tobytes(), spec.mode
+
+
+def test_preload_server_refuses_to_fork_with_threads(vendor_installed, tmp_path, monkeypatch):
+    # Several OpenBLAS threads in the server: forking could copy a held lock.
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    with Toolkit2Target(preload=True) as target:
+        with pytest.raises(VendorCrash, match="refusing to fork"):
+            target.run(str(conv_relu(tmp_path / "m.onnx")), BuildSpec(), [image_input()])
