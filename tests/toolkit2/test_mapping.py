@@ -127,3 +127,17 @@ def test_outputs_come_back_in_onnx_layout():
     assert plan.notes == ["output 0 came back NHWC; transposed to NCHW"]
     # Already NCHW: untouched.
     assert from_vendor_outputs([nchw], VendorPlan(job={}, output_shapes=[(1, 4, 16, 8)]))[0] is nchw
+
+
+def test_opset_above_19_without_a_previous_version_is_unsupported(tmp_path):
+    # Gelu exists from opset 20 only: nothing to down-convert to.
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Gelu", ["x"], ["y"])], "gelu",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2, 3])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 2, 3])])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 21)])
+    model.ir_version = 10
+    onnx.save(model, tmp_path / "gelu.onnx")
+    with pytest.raises(VendorUnsupported, match="opset 21 > 19.*Gelu") as e:
+        to_vendor(str(tmp_path / "gelu.onnx"), BuildSpec(), [np.ones((1, 2, 3), np.float32)], str(tmp_path))
+    assert e.value.stage == "load_onnx"
