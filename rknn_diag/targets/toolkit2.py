@@ -22,6 +22,7 @@ import json
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -37,6 +38,9 @@ import numpy as np
 from rknn_diag.errors import (
     RKNN_ERR_FAIL,
     RKNN_ERR_PARAM_INVALID,
+    DatasetError,
+    InputError,
+    ModelLoadError,
     TargetError,
     TargetTimeout,
 )
@@ -92,6 +96,7 @@ class VendorError(TargetError):
         self.stage = stage          # config | load_onnx | build | init_runtime | inference | ...
         self.log = log              # the vendor's whole log for the case, ANSI codes stripped
         self.returncode = returncode
+        self.repro = ""             # a command that reruns the case alone, when one was kept
         super().__init__(message, **kw)
 
 
@@ -110,6 +115,12 @@ class VendorTimeout(VendorError, TargetTimeout):
     """The worker did not finish in time and was killed with its process group."""
 
 
+class PreloadServerError(TargetError):
+    """The preload server (preload=True) could not start, refused to fork, or died."""
+
+    category = "infrastructure"
+
+
 # --------------------------------------------------------------------------
 # The one mapping between the project's terms and the vendor's.
 # --------------------------------------------------------------------------
@@ -125,6 +136,7 @@ def to_vendor(model_path: str, spec: BuildSpec, inputs: Sequence[np.ndarray], wo
     """Translate one case into the vendor's calls. Raises VendorUnsupported for a
     case the vendor cannot take, before any vendor process starts."""
     import onnx
+    from google.protobuf.message import DecodeError
 
     notes: list[str] = []
     where = str(model_path)
@@ -167,7 +179,11 @@ def to_vendor(model_path: str, spec: BuildSpec, inputs: Sequence[np.ndarray], wo
         notes.append(f"quantized_dtype {config.pop('quantized_dtype')!r} dropped: do_quantization=False")
 
     # --- load_onnx(): opset ---------------------------------------------------
-    model = onnx.load(model_path)
+    try:
+        model = onnx.load(model_path)
+    except (OSError, ValueError, DecodeError) as e:
+        raise ModelLoadError(f"cannot read the ONNX model: {e}", where=where,
+                             fix="check the path; a truncated or non-ONNX file cannot be converted") from None
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     vendor_model = os.path.abspath(model_path)
     if opset is not None and opset > MAX_OPSET:
@@ -241,8 +257,12 @@ def _dataset_to_nchw(dataset: str, input_shapes: list[tuple | None], workdir: st
     §1.4.6). Rewrite the dataset file with NCHW copies; images pass through."""
     base = os.path.dirname(os.path.abspath(dataset))
     lines_out, transposed = [], 0
-    with open(dataset, encoding="utf-8") as f:
-        lines = [ln.split() for ln in f if ln.strip()]
+    try:
+        with open(dataset, encoding="utf-8") as f:
+            lines = [ln.split() for ln in f if ln.strip()]
+    except OSError as e:
+        raise DatasetError(f"cannot read the dataset file: {e}", where=dataset,
+                           fix="give build(dataset=) a text file listing one sample per line") from None
     for n, tokens in enumerate(lines):
         out_tokens = []
         for k, tok in enumerate(tokens):
@@ -251,7 +271,12 @@ def _dataset_to_nchw(dataset: str, input_shapes: list[tuple | None], workdir: st
             if not tok.endswith(".npy") or shape is None or len(shape) != 4:
                 out_tokens.append(path)
                 continue
-            arr = np.load(path, allow_pickle=False)
+            try:
+                arr = np.load(path, allow_pickle=False)
+            except (OSError, ValueError) as e:   # missing, truncated, or pickled objects
+                raise DatasetError(f"cannot load calibration sample {tok}: {e}",
+                                   where=f"{dataset}:{n + 1}, input {k}",
+                                   fix="samples are .npy arrays saved without pickle") from None
             arr4 = arr[None] if arr.ndim == 3 else arr
             _, c, h, w = shape
             if arr4.ndim == 4 and arr4.shape[1:] == (h, w, c):
@@ -392,16 +417,26 @@ class Toolkit2Target(Target):
     def run(self, model_path: str, spec: BuildSpec, inputs: list[np.ndarray]) -> RunResult:
         info = self.info()   # raises ToolkitNotInstalled first, before any work
         workdir = tempfile.mkdtemp(prefix="toolkit2-case-", dir=self.workdir_root)
+        keep = self.keep_workdirs
         try:
             plan = to_vendor(model_path, spec, inputs, workdir, target_platform=self.target_platform)
             names = []
             for i, x in enumerate(inputs):
                 names.append(f"in_{i}.npy")
-                np.save(os.path.join(workdir, names[-1]), np.ascontiguousarray(x), allow_pickle=False)
+                try:
+                    np.save(os.path.join(workdir, names[-1]), np.ascontiguousarray(x), allow_pickle=False)
+                except ValueError as e:   # object arrays would need pickle
+                    raise InputError(f"input {i} cannot cross to the vendor process: {e}",
+                                     where=f"input {i}", fix="pass numeric numpy arrays") from None
             plan.job["inputs"] = names
             with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as f:
                 json.dump(plan.job, f, indent=1)
-            result, log = self._spawn(workdir, model_path, info)
+            try:
+                result, log = self._spawn(workdir, model_path, info)
+            except (VendorCrash, VendorTimeout) as e:
+                self._keep_repro(workdir, plan, e)
+                keep = True
+                raise
             where = f"{model_path}, {result.get('stage')}()"
             if result["status"] != "ok":
                 stage, message = result.get("stage") or "?", result.get("message", "")
@@ -423,8 +458,24 @@ class Toolkit2Target(Target):
             lat = timings.get("inference_s")
             return RunResult(outputs=outputs, info=run_info, latency_ms=None if lat is None else lat * 1e3)
         finally:
-            if not self.keep_workdirs:
+            if not keep:
                 shutil.rmtree(workdir, ignore_errors=True)
+
+    def _keep_repro(self, workdir: str, plan: VendorPlan, err: VendorError) -> None:
+        """A process crash or hang is a vendor bug to report: keep the case's
+        folder as a self-contained repro (the model copied in) and say how to run it."""
+        job_path = os.path.join(workdir, "job.json")
+        if not os.path.exists(job_path):
+            return
+        model = plan.job["load_onnx"]["model"]
+        if os.path.dirname(model) != workdir and os.path.exists(model):
+            local = os.path.join(workdir, "model.onnx")
+            shutil.copyfile(model, local)
+            plan.job["load_onnx"]["model"] = local
+            with open(job_path, "w", encoding="utf-8") as f:
+                json.dump(plan.job, f, indent=1)
+        err.repro = f"cd {shlex.quote(workdir)} && {shlex.join(self.python)} {shlex.quote(str(WORKER))} ."
+        err.message += f"\nrepro (folder kept): {err.repro}"
 
     def _spawn(self, workdir: str, model_path: str, info: dict) -> tuple[dict, str]:
         """Run the case's worker and wait at most `timeout`; on timeout kill its
@@ -492,7 +543,7 @@ class Toolkit2Target(Target):
             reply = {"error": "no answer in 60 s"}
         if "pid" not in reply:
             self.close()
-            raise VendorCrash(f"the toolkit2 preload server refused the case: {reply.get('error', reply)}",
+            raise PreloadServerError(f"the toolkit2 preload server refused the case: {reply.get('error', reply)}",
                               where=workdir, fix="run without preload (RKNN_DIAG_TOOLKIT2_PRELOAD=0)")
         pid = reply["pid"]
         try:
@@ -501,8 +552,11 @@ class Toolkit2Target(Target):
         except TimeoutError:
             _kill_group(pid)
             _kill(pid)   # in case it had not reached setsid() yet
-            done = server.receive(60)
-            return pid, done["returncode"], True
+            try:
+                return pid, server.receive(60)["returncode"], True
+            except TimeoutError:   # the server is stuck too: start afresh next case
+                self.close()
+                return pid, -signal.SIGKILL, True
         finally:
             _kill_group(pid)
 
@@ -536,7 +590,7 @@ class _PreloadServer:
             ready = {"error": "no answer in 120 s"}
         if not ready.get("ready"):
             self.stop()
-            raise VendorCrash(f"the toolkit2 preload server did not start: {ready}",
+            raise PreloadServerError(f"the toolkit2 preload server did not start: {ready}",
                               fix="run without preload (RKNN_DIAG_TOOLKIT2_PRELOAD=0)")
 
     def alive(self) -> bool:
@@ -558,8 +612,8 @@ class _PreloadServer:
             chunk = os.read(fd, 65536)
             if not chunk:
                 rc = self.proc.wait()
-                raise VendorCrash(f"the toolkit2 preload server died ({_describe_exit(rc)})",
-                                  returncode=rc, fix="the next case starts a new server")
+                raise PreloadServerError(f"the toolkit2 preload server died ({_describe_exit(rc)})",
+                                         fix="the next case starts a new server")
             self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
         return json.loads(line)
@@ -591,7 +645,7 @@ def _describe_exit(rc: int) -> str:
 
 
 def _last_stage(log: str) -> str:
-    stages = re.findall(r"^\[rknn_diag worker\] (?:import )?(\S+)", log, re.M)
+    stages = re.findall(r"^\[rknn_diag worker\] (\S+)", log, re.M)
     return stages[-1] if stages else "start"
 
 

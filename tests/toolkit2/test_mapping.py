@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 import pytest
 
+from rknn_diag.errors import DatasetError, ModelLoadError
 from rknn_diag.targets.base import BuildSpec
 from rknn_diag.targets.toolkit2 import (
     VendorPlan,
@@ -141,3 +142,22 @@ def test_opset_above_19_without_a_previous_version_is_unsupported(tmp_path):
     with pytest.raises(VendorUnsupported, match="opset 21 > 19.*Gelu") as e:
         to_vendor(str(tmp_path / "gelu.onnx"), BuildSpec(), [np.ones((1, 2, 3), np.float32)], str(tmp_path))
     assert e.value.stage == "load_onnx"
+
+
+def test_unreadable_model_is_a_model_load_error(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage")
+    with pytest.raises(ModelLoadError, match="cannot read the ONNX model") as e:
+        to_vendor(str(bad), BuildSpec(), [image_input()], str(tmp_path))
+    assert str(bad) in str(e.value)
+
+
+def test_bad_calibration_sample_names_file_line_and_input(model, tmp_path):
+    (tmp_path / "ds.txt").write_text("missing.npy\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="missing.npy") as e:
+        to_vendor(str(model), BuildSpec(do_quantization=True, dataset=str(tmp_path / "ds.txt")),
+                  [image_input()], str(tmp_path))
+    assert e.value.where == f"{tmp_path / 'ds.txt'}:1, input 0"
+    with pytest.raises(DatasetError, match="cannot read the dataset file"):
+        to_vendor(str(model), BuildSpec(do_quantization=True, dataset=str(tmp_path / "nope.txt")),
+                  [image_input()], str(tmp_path))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from rknn_diag.errors import TargetError, TargetTimeout
 from rknn_diag.targets import toolkit2
 from rknn_diag.targets.base import BuildSpec, Target
 from rknn_diag.targets.toolkit2 import (
+    PreloadServerError,
     Toolkit2Target,
     VendorCrash,
     VendorError,
@@ -114,6 +118,18 @@ def test_segfault_ends_one_case_and_the_next_runs(vendor_target, tmp_path, monke
     monkeypatch.delenv(TEST_HOOK_ENV)
     assert _ok(vendor_target, tmp_path) >= 0.999
 
+    # The crashed case's folder is kept as a self-contained repro; without the
+    # hook it runs to a result.
+    kept = Path(e.value.repro.split("cd ", 1)[1].split(" && ")[0])
+    try:
+        assert {"job.json", "model.onnx", "in_0.npy"} <= {p.name for p in kept.iterdir()}
+        assert str(kept) in str(e.value)
+        subprocess.run([*vendor_target.python, str(toolkit2.WORKER), "."], cwd=kept, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        assert json.loads((kept / "result.json").read_text())["status"] == "ok"
+    finally:
+        shutil.rmtree(kept)
+
 
 def test_hang_is_killed_from_outside_and_the_next_runs(vendor_target, tmp_path, monkeypatch):
     model = conv_relu(tmp_path / "m.onnx")
@@ -123,14 +139,16 @@ def test_hang_is_killed_from_outside_and_the_next_runs(vendor_target, tmp_path, 
             target.run(str(model), BuildSpec(), [image_input()])
     assert isinstance(e.value, TargetTimeout) and e.value.category == "vendor"
     assert e.value.returncode == -9            # SIGKILL to the process group
+    shutil.rmtree(e.value.repro.split("cd ", 1)[1].split(" && ")[0])
     monkeypatch.delenv(TEST_HOOK_ENV)
     assert _ok(vendor_target, tmp_path) >= 0.999
 
 
 def test_worker_exit_without_result_is_a_crash(vendor_target, tmp_path, monkeypatch):
     monkeypatch.setenv(TEST_HOOK_ENV, "exit")
-    with pytest.raises(VendorCrash, match="exit code 3"):
+    with pytest.raises(VendorCrash, match="exit code 3") as e:
         vendor_target.run(str(conv_relu(tmp_path / "m.onnx")), BuildSpec(), [image_input()])
+    shutil.rmtree(e.value.repro.split("cd ", 1)[1].split(" && ")[0])
 
 
 def test_no_pickle_across_the_process_boundary():
@@ -168,5 +186,5 @@ def test_preload_server_refuses_to_fork_with_threads(vendor_installed, tmp_path,
     # Several OpenBLAS threads in the server: forking could copy a held lock.
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
     with Toolkit2Target(preload=True) as target:
-        with pytest.raises(VendorCrash, match="refusing to fork"):
+        with pytest.raises(PreloadServerError, match="refusing to fork"):
             target.run(str(conv_relu(tmp_path / "m.onnx")), BuildSpec(), [image_input()])
