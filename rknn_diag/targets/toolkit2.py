@@ -160,7 +160,9 @@ def to_vendor(model_path: str, spec: BuildSpec, inputs: Sequence[np.ndarray], wo
         # Both APIs default to identity (mean 0, std 1) when these are absent, so
         # absent stays absent; a flat list means one input.
         val = config.get(key)
-        if val is not None and len(val) and not isinstance(val[0], (list, tuple)):
+        if isinstance(val, np.ndarray):
+            val = config[key] = val.tolist()
+        if val is not None and len(val) and not isinstance(val[0], (list, tuple, np.ndarray)):
             config[key] = [list(val)]
             notes.append(f"{key} given flat; wrapped as one input's values")
 
@@ -223,7 +225,7 @@ def to_vendor(model_path: str, spec: BuildSpec, inputs: Sequence[np.ndarray], wo
                       "outputs": spec.load_outputs, "input_size_list": spec.input_size_list},
         "build": {"do_quantization": bool(spec.do_quantization),
                   "dataset": dataset if spec.do_quantization else None,
-                  # the vendor's default is None; 1 would only make it warn
+                  # the vendor's default (None) is a batch of 1; pass only a real change
                   "rknn_batch_size": spec.rknn_batch_size if spec.rknn_batch_size != 1 else None},
         "inference": {"data_format": [fmt] * len(inputs)},
     }
@@ -242,6 +244,13 @@ def from_vendor_outputs(outputs: list[np.ndarray], plan: VendorPlan) -> list[np.
             plan.notes.append(f"output {i} came back NHWC; transposed to NCHW")
         fixed.append(out)
     return fixed
+
+
+def _jsonable(o: Any) -> Any:
+    """numpy values in config (mean_values as an array, np.float32 thresholds)."""
+    if isinstance(o, (np.ndarray, np.generic)):
+        return o.tolist()
+    raise TypeError(f"config value of type {type(o).__name__} cannot be passed to the vendor process")
 
 
 def _static_shape(value_info) -> tuple | None:
@@ -430,7 +439,7 @@ class Toolkit2Target(Target):
                                      where=f"input {i}", fix="pass numeric numpy arrays") from None
             plan.job["inputs"] = names
             with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as f:
-                json.dump(plan.job, f, indent=1)
+                json.dump(plan.job, f, indent=1, default=_jsonable)
             try:
                 result, log = self._spawn(workdir, model_path, info)
             except (VendorCrash, VendorTimeout) as e:
@@ -473,7 +482,7 @@ class Toolkit2Target(Target):
             shutil.copyfile(model, local)
             plan.job["load_onnx"]["model"] = local
             with open(job_path, "w", encoding="utf-8") as f:
-                json.dump(plan.job, f, indent=1)
+                json.dump(plan.job, f, indent=1, default=_jsonable)
         err.repro = f"cd {shlex.quote(workdir)} && {shlex.join(self.python)} {shlex.quote(str(WORKER))} ."
         err.message += f"\nrepro (folder kept): {err.repro}"
 

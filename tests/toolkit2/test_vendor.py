@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rknn_diag.errors import TargetError, TargetTimeout
@@ -62,6 +63,20 @@ def test_conv_relu_w8a8_matches_onnxruntime(vendor_target, tmp_path):
     assert res.outputs[0].shape == ref.shape
     assert cosine(res.outputs[0], ref) >= 0.99
     assert any("NHWC -> NCHW" in n for n in res.info["notes"])
+
+
+def test_numpy_config_values_and_normalisation(vendor_target, tmp_path):
+    # mean/std as numpy arrays (JSON across the boundary), applied by the vendor.
+    model = conv_relu(tmp_path / "m.onnx")
+    x = image_input() * 255
+    spec = BuildSpec(config={"mean_values": np.array([[100.0, 120.0, 140.0]]),
+                             "std_values": np.array([[255.0, 255.0, 255.0]])})
+    res = vendor_target.run(str(model), spec, [x])
+    mean = np.array([100.0, 120.0, 140.0], np.float32).reshape(1, 3, 1, 1)
+    (ref,) = onnxruntime_outputs(model, {"x": ((x - mean) / 255).astype(np.float32)})
+    assert cosine(res.outputs[0], ref) >= 0.999
+    # ignoring mean or std would miss by far more than float16 rounding
+    assert np.abs(res.outputs[0] - ref).max() <= 0.01 * np.abs(ref).max()
 
 
 def test_nhwc_inputs_are_told_to_the_vendor(vendor_target, tmp_path):
