@@ -363,9 +363,10 @@ for dist in sys.argv[1:]:
 print(json.dumps(out))
 """
 
-# Runs the worker file without putting its folder (our targets package, with
-# modules named base.py etc.) first on sys.path; cwd is the case's job folder.
-_BOOTSTRAP = "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+# Runs the worker file with neither its folder (our targets package, with
+# modules named base.py etc.) nor the cwd (-c puts '' first) on sys.path.
+_BOOTSTRAP = ("import runpy, sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+              "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
 
 
 class Toolkit2Target(Target):
