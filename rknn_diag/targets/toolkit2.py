@@ -220,6 +220,7 @@ def to_vendor(model_path: str, spec: BuildSpec, inputs: Sequence[np.ndarray], wo
                                 stage="inference", where=where, fix="use 'nchw' or 'nhwc'")
 
     job = {
+        "source_model": os.path.abspath(model_path),   # for people reading a kept repro; unused
         "config": config,
         "load_onnx": {"model": vendor_model, "inputs": spec.load_inputs,
                       "outputs": spec.load_outputs, "input_size_list": spec.input_size_list},
@@ -305,13 +306,37 @@ def _dataset_to_nchw(dataset: str, input_shapes: list[tuple | None], workdir: st
     return new_ds
 
 
-def _classify(stage: str, message: str, log: str) -> type[VendorError]:
-    """A refusal while reading settings or the model, or an 'unsupported' while
-    building, is the case being outside the vendor's support; anything else is a
-    vendor failure."""
-    if stage in ("config", "load_onnx"):
-        return VendorUnsupported
-    if stage == "build" and re.search(r"unsupport|not support", message + "\n" + _error_lines(log), re.I):
+# What the vendor says when it declines a feature on purpose while building.
+_REFUSAL = re.compile(r"unsupport|not support|need to be constant", re.I)
+
+
+def vendor_reason(message: str) -> tuple[str, bool]:
+    """(reason, deliberate) from a vendor exception's text.
+
+    The vendor wraps every exception in a ValueError whose text is a traceback.
+    When its innermost frame is the vendor's own logger (`RKNNLog.e`) the vendor
+    chose to report an error; any other innermost frame (its graph optimizer,
+    onnxruntime, ...) is an unexpected exception inside the vendor. The reason is
+    whatever follows the last frame."""
+    lines = message.splitlines()
+    frames = [i for i, ln in enumerate(lines) if ln.startswith("  File ")]
+    if not frames:
+        return message.strip(), True
+    i = frames[-1] + 1
+    while i < len(lines) and lines[i].startswith("    "):   # source line, ^^^ markers
+        i += 1
+    reason = "\n".join(lines[i:]).strip() or message.strip()
+    return reason, "RKNNLog.e" in lines[frames[-1]]
+
+
+def classify(stage: str, message: str) -> type[VendorError]:
+    """A deliberate refusal while reading settings or the model, or one that says
+    'not supported' while building, puts the case outside the vendor's support
+    (VendorUnsupported); every other failure is a vendor finding (VendorError)."""
+    reason, deliberate = vendor_reason(message)
+    if not deliberate:
+        return VendorError
+    if stage in ("config", "load_onnx") or (stage == "build" and _REFUSAL.search(reason)):
         return VendorUnsupported
     return VendorError
 
@@ -450,9 +475,9 @@ class Toolkit2Target(Target):
             where = f"{model_path}, {result.get('stage')}()"
             if result["status"] != "ok":
                 stage, message = result.get("stage") or "?", result.get("message", "")
-                cls = _classify(stage, message, log)
+                cls = classify(stage, message)
                 verb = "refused" if cls is VendorUnsupported else "failed"
-                reason = _vendor_message(message)
+                reason, _ = vendor_reason(message)
                 context = _error_lines(log, "E", skip=reason)
                 raise cls(f"rknn-toolkit2 {info['toolkit']} {verb} the case at {stage}(): {reason}"
                           + (f"\nother vendor errors:\n{context}" if context else ""), stage=stage, log=log,
@@ -636,13 +661,6 @@ class _PreloadServer:
             pass
         _kill_group(self.proc.pid)
         self.proc.wait()
-
-
-def _vendor_message(message: str) -> str:
-    """The vendor raises ValueErrors whose text is its own traceback; keep what
-    follows the last 'XxxError:' (the reason), which may run over several lines."""
-    matches = list(re.finditer(r"^\w+(?:Error|Exception): ", message, re.M))
-    return message[matches[-1].start():].strip() if len(matches) > 1 else message.strip()
 
 
 def _describe_exit(rc: int) -> str:

@@ -9,10 +9,13 @@ import pytest
 from rknn_diag.errors import DatasetError, ModelLoadError
 from rknn_diag.targets.base import BuildSpec
 from rknn_diag.targets.toolkit2 import (
+    VendorError,
     VendorPlan,
     VendorUnsupported,
+    classify,
     from_vendor_outputs,
     to_vendor,
+    vendor_reason,
 )
 
 from .models import conv_relu, image_input, nhwc_dataset
@@ -161,3 +164,42 @@ def test_bad_calibration_sample_names_file_line_and_input(model, tmp_path):
     with pytest.raises(DatasetError, match="cannot read the dataset file"):
         to_vendor(str(model), BuildSpec(do_quantization=True, dataset=str(tmp_path / "nope.txt")),
                   [image_input()], str(tmp_path))
+
+
+# The shapes of text rknn-toolkit2 2.5.0 raises (a ValueError wrapping a traceback).
+_DELIBERATE = '''ValueError: Traceback (most recent call last):
+  File "rknn/api/rknn_log.py", line 344, in rknn.api.rknn_log.error_catch_decorator.error_catch_wrapper
+  File "rknn/api/rknn_base.py", line 1207, in rknn.api.rknn_base.RKNNBase.load_onnx
+  File "rknn/api/rknn_log.py", line 95, in rknn.api.rknn_log.RKNNLog.e
+ValueError: The input shape [0] of 'axes' is not support!
+'''
+_UNEXPECTED = '''ValueError: Traceback (most recent call last):
+  File "rknn/api/rknn_log.py", line 344, in rknn.api.rknn_log.error_catch_decorator.error_catch_wrapper
+  File "rknn/api/graph_optimizer.py", line 970, in rknn.api.graph_optimizer.GraphOptimizer.fold_constant
+  File "/venv/site-packages/onnxruntime/capi/onnxruntime_inference_collection.py", line 273, in run
+    return self._sess.run(output_names, input_feed, run_options)
+           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument: [ONNXRuntimeError] : 2 : Invalid rank
+'''
+
+
+def test_vendor_reason_is_what_follows_the_last_frame():
+    assert vendor_reason(_DELIBERATE) == ("ValueError: The input shape [0] of 'axes' is not support!", True)
+    reason, deliberate = vendor_reason(_UNEXPECTED)
+    assert reason.startswith("onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument: [ONNXRuntimeError]")
+    assert deliberate is False
+    assert vendor_reason("load_onnx returned -1") == ("load_onnx returned -1", True)
+
+
+@pytest.mark.parametrize("stage,message,expected", [
+    ("config", _DELIBERATE, VendorUnsupported),
+    ("load_onnx", _DELIBERATE, VendorUnsupported),
+    ("load_onnx", "load_onnx returned -1", VendorUnsupported),
+    ("load_onnx", _UNEXPECTED, VendorError),          # a vendor bug, not a refusal
+    ("build", _DELIBERATE, VendorUnsupported),        # says "not support"
+    ("build", _DELIBERATE.replace("is not support", "failed"), VendorError),
+    ("build", _UNEXPECTED, VendorError),
+    ("inference", _DELIBERATE, VendorError),          # after building, nothing is a refusal
+])
+def test_classify_refusals_and_vendor_failures(stage, message, expected):
+    assert classify(stage, message) is expected

@@ -138,6 +138,7 @@ def test_segfault_ends_one_case_and_the_next_runs(vendor_target, tmp_path, monke
     kept = Path(e.value.repro.split("cd ", 1)[1].split(" && ")[0])
     try:
         assert {"job.json", "model.onnx", "in_0.npy"} <= {p.name for p in kept.iterdir()}
+        assert json.loads((kept / "job.json").read_text())["source_model"] == str(model.resolve())
         assert str(kept) in str(e.value)
         subprocess.run([*vendor_target.python, str(toolkit2.WORKER), "."], cwd=kept, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
