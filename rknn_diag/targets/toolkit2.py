@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -602,6 +603,8 @@ class Toolkit2Target(Target):
             self.close()   # the environment changed (or the server died): children must see the new one
         if self._server is None:
             self._server = _PreloadServer([*self.python, "-c", _BOOTSTRAP, str(WORKER), "--serve"], env)
+            # A target dropped without close() must not leave a ~350 MB server behind.
+            weakref.finalize(self, self._server.stop)
         return self._server
 
     def close(self) -> None:
@@ -654,6 +657,7 @@ class _PreloadServer:
         return json.loads(line)
 
     def stop(self) -> None:
+        """Idempotent: EOF first (the server exits), then SIGKILL to its group."""
         try:
             self.proc.stdin.close()   # the server exits at EOF
             self.proc.wait(timeout=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import shutil
 import subprocess
@@ -204,3 +205,13 @@ def test_preload_server_refuses_to_fork_with_threads(vendor_installed, tmp_path,
     with Toolkit2Target(preload=True) as target:
         with pytest.raises(PreloadServerError, match="refusing to fork"):
             target.run(str(conv_relu(tmp_path / "m.onnx")), BuildSpec(), [image_input()])
+
+
+def test_preload_server_goes_with_its_target(vendor_installed, tmp_path):
+    target = Toolkit2Target(preload=True)
+    target.run(str(conv_relu(tmp_path / "m.onnx")), BuildSpec(), [image_input()])
+    server = target._server.proc
+    assert server.poll() is None
+    del target
+    gc.collect()
+    assert server.poll() is not None   # stopped and reaped, though close() was never called
