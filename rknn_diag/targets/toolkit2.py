@@ -1,10 +1,13 @@
 """The vendor's rknn-toolkit2 (converter + x86 simulator) as a `Target`.
 
-Each case runs in a fresh worker process (`toolkit2_worker.py`) with a hard
+Each case runs in its own worker process (`toolkit2_worker.py`) with a hard
 timeout enforced from here: the vendor's native code can segfault its own
 process or hang where no Python alarm reaches it (VENDOR_TOOLKIT.md). One crash
 or hang ends one case, as a `VendorCrash`/`VendorTimeout`, and the next case
 runs in a new process. Data crosses the boundary as .npy files and JSON only.
+The worker is either a fresh interpreter (default; ~1 s of it is the vendor's
+import) or, with preload=True / RKNN_DIAG_TOOLKIT2_PRELOAD=1, a fork of a
+server that imported the vendor once (~0.1 s a case; same outputs, same crashes).
 
 Every difference between the project's terms (the toolkit 1.x API that
 `rknn_diag.api.RKNN` copies) and toolkit2 2.5.0 is handled in ONE place below:
@@ -412,7 +415,9 @@ class Toolkit2Target(Target):
         self.keep_workdirs = keep_workdirs
         self._versions: dict[str, str | None] | None = None
         # preload: fork each case from a server that imported the vendor once.
-        self.preload = bool(int(os.environ.get(ENV_PRELOAD, "0"))) if preload is None else preload
+        if preload is None:
+            preload = os.environ.get(ENV_PRELOAD, "").strip().lower() in ("1", "true", "yes", "on")
+        self.preload = preload
         self._server: _PreloadServer | None = None
 
     # -- what is installed -----------------------------------------------------
