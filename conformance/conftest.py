@@ -1,5 +1,8 @@
 """Conformance fixtures: run a case on the target during setup (so target trouble is an
-error, not a failure) and hand the test the outputs and the onnxruntime reference."""
+error, not a failure) and hand the test the outputs and the onnxruntime reference.
+
+A test module provides a `job` fixture — (onnx model, feeds, BuildSpec) — and takes
+`executed`; the test body only compares, so a failing body is a product failure."""
 
 from __future__ import annotations
 
@@ -47,3 +50,9 @@ def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds
     record["latency_ms"] = result.latency_ms
     record["versions"] = {k: str(v) for k, v in result.info.get("versions", {}).items()}
     return Executed(result, refs, [o.name for o in model.graph.output])
+
+
+@pytest.fixture
+def executed(job, target, record, tmp_path) -> Executed:
+    model, feeds, spec = job
+    return run_case(target, record, tmp_path, model, feeds, spec)

@@ -10,8 +10,6 @@ from rknn_diag.compare import check_float16
 from rknn_diag.ops import supported_ops
 from rknn_diag.targets import BuildSpec
 
-from .conftest import run_case
-
 CASES = all_cases()
 SPEC = {"target_platform": "rk3588"}
 
@@ -34,10 +32,15 @@ def _params():
         yield pytest.param(case, layout, id=f"{case.id}-{layout}", marks=marks)
 
 
-@pytest.mark.parametrize("case,layout", list(_params()))
-def test_op_float16(case, layout, target, record, tmp_path):
+@pytest.fixture
+def job(case, layout):
     model, feeds = case.build()
-    ex = run_case(target, record, tmp_path, model, feeds, BuildSpec(config=SPEC, data_format=layout))
+    return model, feeds, BuildSpec(config=SPEC, data_format=layout)
+
+
+@pytest.mark.parametrize("case,layout", list(_params()))
+def test_op_float16(executed, record):
+    ex = executed
     verdict = check_float16(ex.result.outputs, ex.refs, ex.output_names)
     record["metrics"] = verdict.metrics
     assert verdict.ok, verdict.message

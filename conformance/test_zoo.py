@@ -10,19 +10,26 @@ from rknn_diag import tolerances
 from rknn_diag.compare import check_float16
 from rknn_diag.targets import BuildSpec
 
-from .conftest import run_case
-
 # The outlier variant exists for quantization accuracy analysis; in float it is a normal model.
 MODELS = zoo.names()
+
+
+@pytest.fixture
+def zoo_model(name):
+    return zoo.get(name)
+
+
+@pytest.fixture
+def job(zoo_model):
+    model, feeds, _ = zoo_model
+    return model, feeds, BuildSpec(config={"target_platform": "rk3588"}, data_format="nchw")
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.rknn_case(case=f"zoo/{n}/float16", model=n,
                                                                                 mode="float16"))
                                   for n in MODELS])
-def test_zoo_float16(name, target, record, tmp_path):
-    model, feeds, meta = zoo.get(name)
-    ex = run_case(target, record, tmp_path, model, feeds, BuildSpec(config={"target_platform": "rk3588"},
-                                                                     data_format="nchw"))
+def test_zoo_float16(zoo_model, executed, record):
+    ex, meta = executed, zoo_model[2]
     verdict = check_float16(ex.result.outputs, ex.refs, ex.output_names, classifier=meta["classifier"])
     record["metrics"] = verdict.metrics
     # Whole networks: the elementwise 5-ULP rule holds, and the model-level cosine floor.

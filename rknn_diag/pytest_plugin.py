@@ -75,6 +75,14 @@ def target(request: pytest.FixtureRequest):
             raise pytest.UsageError("--target board needs --device-id SERIAL (repeatable)")
         opts = {"serial": _pick_board(request, devices), "adb_server": request.config.getoption("adb_server")}
     t = make_target(name, **opts)
+    if name == "board":
+        # A board must run a known model right before it gets cases; one that cannot is
+        # offline, and every case on it then ends as an infrastructure error, not a failure.
+        health = t.health_check()
+        if not health["ok"]:
+            t.close()
+            raise TargetError(f"board {opts['serial']} failed its health check: {health.get('reason')}",
+                              fix="check the board's runtime and firmware (rknn-doctor --device-id SERIAL)")
     yield t
     t.close()
 

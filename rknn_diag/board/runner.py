@@ -26,7 +26,7 @@ RESULT_FILE = "result.json"
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="runner.py", description="Run one RKNN model once on this board.")
     p.add_argument("--model", required=True, help="the .rknn model file")
-    p.add_argument("--input", action="append", required=True, help="an input .npy file (repeat, in input order)")
+    p.add_argument("--input", action="append", default=[], help="an input .npy file (repeat, in input order; none for a model without inputs)")
     p.add_argument("--outdir", required=True, help="folder for output{i}.npy and result.json")
     p.add_argument("--data-format", default="nchw", choices=["nchw", "nhwc"], help="layout of the inputs")
     return p
