@@ -15,7 +15,8 @@ import onnx
 import pytest
 
 from rknn_diag.compare import reference
-from rknn_diag.errors import UnsupportedOpError
+from rknn_diag.compare import Verdict
+from rknn_diag.errors import RknnDiagError
 from rknn_diag.targets import BuildSpec, RunResult
 
 
@@ -32,8 +33,10 @@ def nhwc(x: np.ndarray) -> np.ndarray:
 
 def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds: dict[str, np.ndarray],
              spec: BuildSpec) -> Executed:
-    """Save the model, run it on the target, run the reference. Unsupported-op refusals by
-    the target become expected failures carrying the target's own message."""
+    """Save the model, run it on the target, run the reference. A target's refusal (an op or
+    setting it does not support) and a vendor finding (its simulator crashed, hung or failed)
+    become expected failures carrying the target's own message; infrastructure trouble
+    propagates and makes the case an error."""
     path = tmp_path / "model.onnx"
     onnx.save(model, str(path))
     record["_start"] = time.time()
@@ -44,9 +47,12 @@ def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds
         inputs = [nhwc(x) if x.ndim == 4 and x.dtype.kind == "f" else x for x in inputs]
     try:
         result = target.run(str(path), spec, inputs)
-    except UnsupportedOpError as e:
-        record["category"] = "unsupported"
-        pytest.xfail(f"{target.name} does not support this case: {e}")
+    except RknnDiagError as e:
+        if e.category not in ("unsupported", "vendor"):
+            raise
+        record["category"] = e.category
+        what = "does not support this case" if e.category == "unsupported" else "failed this case"
+        pytest.xfail(f"{target.name} {what}: {e}")
     record["latency_ms"] = result.latency_ms
     record["versions"] = {k: str(v) for k, v in result.info.get("versions", {}).items()}
     return Executed(result, refs, [o.name for o in model.graph.output])
@@ -56,3 +62,15 @@ def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds
 def executed(job, target, record, tmp_path) -> Executed:
     model, feeds, spec = job
     return run_case(target, record, tmp_path, model, feeds, spec)
+
+
+def judge(target, record: dict, verdict: Verdict) -> None:
+    """Pass, or fail the case. Our own toolchain's wrong answer is a product failure; the
+    vendor's wrong answer is a vendor finding (an expected failure the report lists)."""
+    record["metrics"] = verdict.metrics
+    if verdict.ok:
+        return
+    if getattr(target, "vendor", False):
+        record["category"] = "vendor"
+        pytest.xfail(f"{target.name} differs from onnxruntime: {verdict.message}")
+    pytest.fail(verdict.message, pytrace=False)

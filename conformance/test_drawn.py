@@ -15,7 +15,7 @@ from fixtures.opcases import node_model
 from rknn_diag.compare import check_float16
 from rknn_diag.targets import BuildSpec
 
-from .conftest import run_case
+from .conftest import judge, run_case
 
 EXAMPLES = int(os.environ.get("RKNN_DIAG_DRAWN_EXAMPLES", "15"))
 DRAWN = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
@@ -72,7 +72,7 @@ def _check(target, record, tmp_path, built, worst):
     verdict = check_float16(ex.result.outputs, ex.refs, ex.output_names)
     if verdict.metrics and verdict.metrics.get("cosine", 1) <= worst.get("cosine", 1):
         worst.update(verdict.metrics)
-    assert verdict.ok, verdict.message
+    judge(target, record, verdict)
 
 
 @pytest.mark.parametrize("family,strategy", [

@@ -10,6 +10,8 @@ from rknn_diag.compare import check_float16
 from rknn_diag.ops import supported_ops
 from rknn_diag.targets import BuildSpec
 
+from .conftest import judge
+
 CASES = all_cases()
 SPEC = {"target_platform": "rk3588"}
 
@@ -39,11 +41,8 @@ def job(case, layout):
 
 
 @pytest.mark.parametrize("case,layout", list(_params()))
-def test_op_float16(executed, record):
-    ex = executed
-    verdict = check_float16(ex.result.outputs, ex.refs, ex.output_names)
-    record["metrics"] = verdict.metrics
-    assert verdict.ok, verdict.message
+def test_op_float16(executed, target, record):
+    judge(target, record, check_float16(executed.result.outputs, executed.refs, executed.output_names))
 
 
 def test_every_supported_op_has_cases():

@@ -25,6 +25,9 @@ class RknnDiagError(Exception):
     """Base class. `where` names the file/line/node/input; `fix` says what to do."""
 
     code = RKNN_ERR_FAIL
+    # Results-schema category (rknn_diag.results.CATEGORIES) when the error itself says who
+    # is to blame; None: decided by where it happened (a wrong answer is a product failure).
+    category: str | None = None
 
     def __init__(self, message: str, *, where: str | None = None, fix: str | None = None, ref: str | None = None):
         self.message = message
@@ -60,6 +63,8 @@ class ModelLoadError(RknnDiagError):
 class UnsupportedOpError(ModelLoadError):
     """An op, or an attribute value of an op, that the toolkit does not support."""
 
+    category = "unsupported"
+
 
 class ModelInvalidError(RknnDiagError):
     """A built model file that is truncated, corrupted, foreign or from a future version."""
@@ -92,6 +97,7 @@ class TargetError(RknnDiagError):
     """
 
     code = RKNN_ERR_DEVICE_UNAVAILABLE
+    category = "infrastructure"
 
 
 class TargetTimeout(TargetError):
@@ -104,3 +110,43 @@ class ResultsFileError(RknnDiagError):
 
 class GateError(ConfigError):
     """A quality-gate TOML file that cannot be read or holds an unknown/ill-typed key."""
+
+
+# The vendor toolkit (target toolkit2). All are TargetErrors: trouble with the vendor,
+# never our product's.
+class ToolkitNotInstalled(TargetError):
+    """The interpreter meant to run the vendor has no rknn-toolkit2."""
+
+
+class VendorError(TargetError):
+    """The vendor toolkit failed a case (returned non-zero or raised)."""
+
+    category = "vendor"
+    code = RKNN_ERR_FAIL
+
+    def __init__(self, message: str, *, stage: str | None = None, log: str = "",
+                 returncode: int | None = None, **kw):
+        self.stage = stage          # config | load_onnx | build | init_runtime | inference | ...
+        self.log = log              # the vendor's whole log for the case, ANSI codes stripped
+        self.returncode = returncode
+        self.repro = ""             # a command that reruns the case alone, when one was kept
+        super().__init__(message, **kw)
+
+
+class VendorUnsupported(VendorError):
+    """The vendor refused the case (opset, op, dtype, setting): outside what it supports."""
+
+    category = "unsupported"
+    code = RKNN_ERR_PARAM_INVALID
+
+
+class VendorCrash(VendorError):
+    """The worker process died (signal, native crash) without reporting an outcome."""
+
+
+class VendorTimeout(VendorError, TargetTimeout):
+    """The worker did not finish in time and was killed with its process group."""
+
+
+class PreloadServerError(TargetError):
+    """The preload server (preload=True) could not start, refused to fork, or died."""

@@ -135,9 +135,10 @@ def _status(report: pytest.TestReport, call: pytest.CallInfo, rec: dict) -> tupl
     if report.skipped:
         return "skipped", None
     exc = call.excinfo.value if call.excinfo else None
+    category = getattr(exc, "category", None)
     if report.when == "setup" or isinstance(exc, TargetError):
-        return "error", "infrastructure"
-    return "failed", "product"
+        return "error", category or "infrastructure"
+    return "failed", category or "product"
 
 
 def _message(report: pytest.TestReport, call: pytest.CallInfo) -> str:

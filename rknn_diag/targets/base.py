@@ -44,6 +44,8 @@ class Target(ABC):
     subclasses for product trouble."""
 
     name: str = "?"
+    # True for the vendor's own toolchain: its wrong answers are vendor findings, not ours.
+    vendor: bool = False
 
     @abstractmethod
     def info(self) -> dict[str, Any]:

@@ -39,14 +39,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rknn_diag.errors import (
-    RKNN_ERR_FAIL,
-    RKNN_ERR_PARAM_INVALID,
+from rknn_diag.errors import (  # noqa: F401  (the vendor errors are re-exported for callers)
     DatasetError,
     InputError,
     ModelLoadError,
-    TargetError,
-    TargetTimeout,
+    PreloadServerError,
+    ToolkitNotInstalled,
+    VendorCrash,
+    VendorError,
+    VendorTimeout,
+    VendorUnsupported,
 )
 from rknn_diag.targets.base import BuildSpec, RunResult, Target
 
@@ -77,52 +79,6 @@ WORKER = Path(__file__).with_name("toolkit2_worker.py")
 INSTALL_FIX = ("create the vendor environment with `tox -e toolkit2` (the ordered 4-step install in "
                "tox.ini) and run there, or point Toolkit2Target(python=...) / "
                f"{ENV_PYTHON} at its interpreter, e.g. .tox/toolkit2/bin/python")
-
-
-# --------------------------------------------------------------------------
-# Errors. All are TargetErrors: trouble with the vendor, never our product's.
-# `category` is the results-schema category (rknn_diag.results.CATEGORIES).
-# --------------------------------------------------------------------------
-class ToolkitNotInstalled(TargetError):
-    """The interpreter meant to run the vendor has no rknn-toolkit2."""
-
-    category = "infrastructure"
-
-
-class VendorError(TargetError):
-    """The vendor toolkit failed a case (returned non-zero or raised)."""
-
-    category = "vendor"
-    code = RKNN_ERR_FAIL
-
-    def __init__(self, message: str, *, stage: str | None = None, log: str = "",
-                 returncode: int | None = None, **kw):
-        self.stage = stage          # config | load_onnx | build | init_runtime | inference | ...
-        self.log = log              # the vendor's whole log for the case, ANSI codes stripped
-        self.returncode = returncode
-        self.repro = ""             # a command that reruns the case alone, when one was kept
-        super().__init__(message, **kw)
-
-
-class VendorUnsupported(VendorError):
-    """The vendor refused the case (opset, op, dtype, setting): outside what it supports."""
-
-    category = "unsupported"
-    code = RKNN_ERR_PARAM_INVALID
-
-
-class VendorCrash(VendorError):
-    """The worker process died (signal, native crash) without reporting an outcome."""
-
-
-class VendorTimeout(VendorError, TargetTimeout):
-    """The worker did not finish in time and was killed with its process group."""
-
-
-class PreloadServerError(TargetError):
-    """The preload server (preload=True) could not start, refused to fork, or died."""
-
-    category = "infrastructure"
 
 
 # --------------------------------------------------------------------------
@@ -402,6 +358,7 @@ class Toolkit2Target(Target):
     """rknn-toolkit2's simulator (init_runtime() without a target)."""
 
     name = "toolkit2"
+    vendor = True
 
     def __init__(self, *, target_platform: str = DEFAULT_PLATFORM,
                  python: str | Sequence[str] | None = None, timeout: float | None = None,
