@@ -40,7 +40,13 @@ def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds
     path = tmp_path / "model.onnx"
     onnx.save(model, str(path))
     record["_start"] = time.time()
-    refs = reference(str(path), feeds)
+    try:
+        refs = reference(str(path), feeds)
+    except Exception as e:  # onnxruntime's own errors: an older reference lacks the op/form
+        import onnxruntime
+        record["category"] = "unsupported"
+        pytest.xfail(f"the reference, onnxruntime {onnxruntime.__version__}, cannot run this case: "
+                     f"{str(e).splitlines()[0][:300]}")
     inputs = list(feeds.values())
     if spec.data_format == "nhwc":
         # Like the vendor's runtime, data_format applies to every 4-D float input.
