@@ -40,6 +40,7 @@ def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds
     path = tmp_path / "model.onnx"
     onnx.save(model, str(path))
     record["_start"] = time.time()
+    record["board"] = getattr(target, "serial", None)   # boards only: which one ran the case
     try:
         refs = reference(str(path), feeds)
     except Exception as e:  # onnxruntime's own errors: an older reference lacks the op/form
