@@ -57,7 +57,7 @@ def _im2col(xp, w, kernel, strides, dilations, out, G):
     N, C, M, n = xp.shape[0], xp.shape[1], w.shape[0], len(kernel)
     Cg, K = C // G, int(np.prod(kernel))
     win = windows(xp, kernel, strides, dilations, out)            # (N, C, *out, *kernel) view
-    wg = w.reshape(G, M // G, Cg * K).transpose(0, 2, 1)          # (G, Cg*K, M/G)
+    wg = w.reshape(G, M // G, Cg * K)                              # (G, M/G, Cg*K)
     # The im2col matrix is materialised a block of output rows at a time to bound memory.
     step = max(1, IM2COL_ELEMENTS // max(N * C * K * int(np.prod(out[1:])), 1))
     blocks = [_im2col_rows(win[:, :, r:r + step], wg, G, Cg, K, n) for r in range(0, out[0], step)]
@@ -65,13 +65,17 @@ def _im2col(xp, w, kernel, strides, dilations, out, G):
 
 
 def _im2col_rows(win: np.ndarray, wg: np.ndarray, G: int, Cg: int, K: int, n: int) -> np.ndarray:
-    """Output (N, M, *out) of a window view (N, C, *out, *kernel): one matmul per group for all pixels."""
+    """Output (N, M, *out) of a window view (N, C, *out, *kernel): one matmul per group for all pixels.
+
+    Columns are laid out (Cg*K, P) — each output pixel a column — so the copy runs along
+    contiguous output rows and the product comes out in NCHW order (about 2x faster than
+    pixel-rows, which copy K-element runs and need a transpose after)."""
     N, out = win.shape[0], win.shape[2:2 + n]
     win = win.reshape(N, G, Cg, *win.shape[2:])
-    perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
-    cols = win.transpose(perm).reshape(N, G, int(np.prod(out)), Cg * K)   # each output pixel a row
-    y = np.matmul(cols, wg)                                                 # (N, G, P, M/G)
-    return y.transpose(0, 1, 3, 2).reshape(N, G * wg.shape[2], *out)
+    perm = (0, 1, 2, *range(3 + n, 3 + 2 * n), *range(3, 3 + n))
+    cols = win.transpose(perm).reshape(N, G, Cg * K, int(np.prod(out)))   # each output pixel a column
+    y = np.matmul(wg, cols)                                                 # (N, G, M/G, P)
+    return y.reshape(N, G * wg.shape[1], *out)
 
 
 def _depthwise(xp, w, kernel, strides, dilations, out):
