@@ -25,10 +25,18 @@ class Executed:
     result: RunResult
     refs: list[np.ndarray]
     output_names: list[str]
+    feeds: dict[str, np.ndarray]
 
 
 def nhwc(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+def _layout(inputs: list[np.ndarray], data_format: str) -> list[np.ndarray]:
+    """Like the vendor's runtime, data_format applies to every 4-D float input."""
+    if data_format != "nhwc":
+        return inputs
+    return [nhwc(x) if x.ndim == 4 and x.dtype.kind == "f" else x for x in inputs]
 
 
 def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds: dict[str, np.ndarray],
@@ -48,10 +56,7 @@ def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds
         record["category"] = "unsupported"
         pytest.xfail(f"the reference, onnxruntime {onnxruntime.__version__}, cannot run this case: "
                      f"{str(e).splitlines()[0][:300]}")
-    inputs = list(feeds.values())
-    if spec.data_format == "nhwc":
-        # Like the vendor's runtime, data_format applies to every 4-D float input.
-        inputs = [nhwc(x) if x.ndim == 4 and x.dtype.kind == "f" else x for x in inputs]
+    inputs = _layout(list(feeds.values()), spec.data_format)
     try:
         result = target.run(str(path), spec, inputs)
     except RknnDiagError as e:
@@ -62,19 +67,38 @@ def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds
         pytest.xfail(f"{target.name} {what}: {e}")
     record["latency_ms"] = result.latency_ms
     record["versions"] = {k: str(v) for k, v in result.info.get("versions", {}).items()}
-    return Executed(result, refs, [o.name for o in model.graph.output])
+    return Executed(result, refs, [o.name for o in model.graph.output], feeds)
 
 
 @pytest.fixture
 def executed(job, target, record, tmp_path) -> Executed:
     model, feeds, spec = job
-    return run_case(target, record, tmp_path, model, feeds, spec)
+    ex = run_case(target, record, tmp_path, model, feeds, spec)
+    if target.name.startswith("board"):
+        _board_against_simulator(ex, record, tmp_path, spec)
+    return ex
+
+
+def _board_against_simulator(ex: Executed, record: dict, tmp_path: Path, spec: BuildSpec) -> None:
+    """A board runs the same built model as the simulator: where they disagree beyond the
+    float16 rule it is a firmware/driver finding, apart from any conversion error."""
+    from rknn_diag.compare import check_float16
+    from rknn_diag.targets.simulator import SimulatorTarget
+
+    sim = SimulatorTarget().run(str(tmp_path / "model.onnx"), spec,
+                                _layout(list(ex.feeds.values()), spec.data_format)).outputs
+    v = check_float16(ex.result.outputs, sim, ex.output_names)
+    record.setdefault("metrics", {})["board_vs_simulator_max_abs"] = v.metrics.get("max_abs", 0.0)
+    if not v.ok:
+        record["category"] = "vendor"
+        pytest.xfail(f"the board disagrees with the simulator on the same model (firmware/driver finding): "
+                     f"{v.message}")
 
 
 def judge(target, record: dict, verdict: Verdict) -> None:
     """Pass, or fail the case. Our own toolchain's wrong answer is a product failure; the
     vendor's wrong answer is a vendor finding (an expected failure the report lists)."""
-    record["metrics"] = verdict.metrics
+    record.setdefault("metrics", {}).update(verdict.metrics)
     if verdict.ok:
         return
     if getattr(target, "vendor", False):

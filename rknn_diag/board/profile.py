@@ -38,6 +38,8 @@ class Faults:
     delay_s: float = 0.0                     # delay before every packet the board sends
     mismatch_versions: bool = False          # rknn_server reports a version that differs from the runtime
     corrupt_outputs: bool = False            # flip bytes in pulled output*.npy files
+    wrong_results: float = 0.0               # firmware bug: the runtime scales results by (1 + this),
+                                             # written and hashed as if right (only comparison finds it)
     disappear_after_runs: int | None = None  # after N runner runs, the next runner command finds the board gone
 
 

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="report an rknn_server version that does not match the runtime library")
     f.add_argument("--corrupt-outputs", action="store_true",
                    help="flip bytes in output*.npy files when they are pulled")
+    f.add_argument("--wrong-results", type=float, default=0.0, metavar="SKEW",
+                   help="a firmware bug: scale results by (1 + SKEW), consistently hashed, so only the "
+                        "comparison with the simulator finds it")
     f.add_argument("--disappear-after-runs", type=int, default=None, metavar="N",
                    help="after N runner invocations, close the listener and all connections when the next one arrives")
     return p
@@ -80,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         faults=Faults(drop_after_bytes=args.drop_after_bytes, hang=args.hang,
                       hang_on_runner=args.hang_on_runner, delay_s=args.delay,
                       mismatch_versions=args.mismatch_versions, corrupt_outputs=args.corrupt_outputs,
+                      wrong_results=args.wrong_results,
                       disappear_after_runs=args.disappear_after_runs))
     try:
         board = VirtualBoard(profile, port=args.port, sandbox_root=args.sandbox).start()

@@ -1,0 +1,45 @@
+"""Conformance runs on a misbehaving virtual board, end to end through the real adb server:
+a board lost mid-run loses no result and its remaining cases are infrastructure errors; a
+board whose runtime computes wrong answers is a firmware/driver finding, not a product failure."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from fixtures.boards import attached_board
+from rknn_diag import results
+from rknn_diag.board.profile import Faults
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _zoo_on_board(adb_server, tmp_path, faults: Faults):
+    res = tmp_path / "results.jsonl"
+    with attached_board(adb_server, "rk3588", faults=faults) as board:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "conformance/test_zoo.py", "--target", "board",
+             "--device-id", board.serial, "--adb-server", adb_server.address, "--results", str(res),
+             "-p", "no:cacheprovider", "-q"],
+            cwd=REPO, capture_output=True, text=True, timeout=600)
+    return board, done, list(results.read([res]))
+
+
+def test_board_vanishing_mid_run_loses_no_result(adb_server, tmp_path):
+    # 1 health-check run + 2 cases, then the board is gone for the remaining 3 zoo cases.
+    board, done, lines = _zoo_on_board(adb_server, tmp_path, Faults(disappear_after_runs=3))
+    assert len(lines) == 5, done.stdout[-3000:]
+    statuses = [(r.status, r.category) for r in lines]
+    assert statuses[:2] == [("passed", None)] * 2, statuses
+    assert statuses[2:] == [("error", "infrastructure")] * 3, statuses
+    assert all(board.serial in r.message for r in lines[2:])
+    assert "3 errors" in done.stdout and "failed" not in done.stdout.splitlines()[-1]
+
+
+def test_wrong_board_results_are_a_firmware_finding(adb_server, tmp_path):
+    # 0.9 % off: the health check (|y| <= 1, tolerance 1e-2) still passes; larger zoo outputs
+    # then disagree with the simulator running the same built model.
+    _, done, lines = _zoo_on_board(adb_server, tmp_path, Faults(wrong_results=0.009))
+    assert len(lines) == 5, done.stdout[-3000:]
+    findings = [r for r in lines if r.status == "xfail"]
+    assert findings and all(r.category == "vendor" and "firmware/driver finding" in r.message for r in findings)
+    assert {r.status for r in lines} <= {"passed", "xfail"}, [(r.case, r.status, r.message[:200]) for r in lines]
