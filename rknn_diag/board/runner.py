@@ -35,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
 def rknnlite_infer(model_path, inputs, data_format):
     """The real board's runtime: rknn-toolkit-lite2."""
     from rknnlite.api import RKNNLite  # only present on boards
-    rt = RKNNLite()
+    return infer_with(RKNNLite(), model_path, inputs, data_format)
+
+
+def infer_with(rt, model_path, inputs, data_format):
+    """One inference through a vendor-style runtime object (RKNNLite, or rknn_diag's RKNN)."""
     try:
         if rt.load_rknn(model_path) != 0:
             raise RuntimeError(f"load_rknn({model_path}) failed")

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import io
 import logging
-import posixpath
 import re
 import threading
 from typing import Callable
@@ -41,18 +40,7 @@ def simulator_model_fn(model_path: str, inputs: list, data_format: str) -> list:
     """Run a model with rknn_diag's own simulator through the vendor-style API."""
     from rknn_diag.api import RKNN  # imported lazily: the board layer does not need it otherwise
 
-    rknn = RKNN()
-    try:
-        if rknn.load_rknn(model_path) != 0:
-            raise RuntimeError(f"load_rknn({posixpath.basename(model_path)}) failed")
-        if rknn.init_runtime() != 0:
-            raise RuntimeError("init_runtime() failed")
-        outputs = rknn.inference(inputs=inputs, data_format=data_format)
-        if outputs is None:
-            raise RuntimeError("inference() returned None")
-        return outputs
-    finally:
-        rknn.release()
+    return board_runner.infer_with(RKNN(), model_path, inputs, data_format)
 
 
 class VirtualBoard:
