@@ -5,7 +5,7 @@ import numpy as np
 from fixtures import models
 from rknn_diag.compare import reference
 from rknn_diag.frontends.onnx_loader import load
-from rknn_diag.ops import run
+from rknn_diag.ops import run_node
 from rknn_diag.passes import optimize
 
 
@@ -13,9 +13,7 @@ def _execute(graph, feeds):
     env = dict(graph.constants)
     env.update(feeds)
     for n in graph.nodes:
-        outs = run(n.op_type, [env[i] if i else None for i in n.inputs], n.attrs, graph.opset, len(n.outputs))
-        for p in n.post_ops:
-            outs[0] = run(p.op_type, [outs[0], *p.inputs], p.attrs, 13)[0]
+        outs = run_node(n, [env[i] if i else None for i in n.inputs], graph.opset)
         env.update(zip(n.outputs, outs))
     return [env[v.name] for v in graph.outputs]
 

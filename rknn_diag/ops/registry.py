@@ -68,6 +68,8 @@ class _Required:
 
 REQUIRED = _Required()
 _REGISTRY: dict[str, OpSpec] = {}
+# Fused activations (IR PostOp) are stored in their newest form: Clip bounds as inputs.
+POST_OP_OPSET = 13
 
 
 def _jsonable(v: Any) -> Any:
@@ -180,3 +182,12 @@ def run(op_type: str, inputs: list[np.ndarray | None], attrs: dict[str, Any], op
     if isinstance(out, (tuple, list)):
         return list(out)
     return [out]
+
+
+def run_node(node, inputs: list[np.ndarray | None], opset: int) -> list[np.ndarray]:
+    """Run an IR node: its kernel, then the activations fused into it (`post_ops`, which take
+    their newest-opset form), trimmed to the node's declared outputs."""
+    outs = run(node.op_type, inputs, node.attrs, opset, len(node.outputs))
+    for post in node.post_ops:
+        outs[0] = run(post.op_type, [outs[0], *post.inputs], post.attrs, POST_OP_OPSET)[0]
+    return outs[:len(node.outputs)]

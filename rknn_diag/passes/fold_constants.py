@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph
-from ..ops import run
+from ..ops import run, run_node
 
 _NEVER = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"}
 
@@ -34,7 +34,7 @@ def fold_constants(graph: Graph) -> int:
                 outs = run(node.op_type, [dummy], node.attrs, graph.opset)
         elif all((not i) or i in graph.constants for i in node.inputs):
             ins = [graph.constants[i] if i else None for i in node.inputs]
-            outs = run(node.op_type, ins, node.attrs, graph.opset, len(node.outputs))
+            outs = run_node(node, ins, graph.opset)
         if outs is None:
             continue
         if any(o in {v.name for v in graph.outputs} for o in node.outputs):

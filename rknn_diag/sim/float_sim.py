@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from ..ir import Graph, Node
-from ..ops import get as get_op, run as run_op
+from ..ops import get as get_op, run_node
 
 # Called after every node: (node, its outputs).
 DumpHook = Callable[[Node, list[np.ndarray]], None]
@@ -73,10 +73,7 @@ class FloatSimulator:
             env[v.name] = to_fp16(x)
         for node in g.nodes:
             ins = [env[i] if i else None for i in node.inputs]
-            outs = run_op(node.op_type, ins, node.attrs, g.opset, len(node.outputs))
-            for post in node.post_ops:
-                outs[0] = run_op(post.op_type, [outs[0], *post.inputs], post.attrs, 13)[0]
-            outs = [to_fp16(np.asarray(o)) for o in outs]
+            outs = [to_fp16(np.asarray(o)) for o in run_node(node, ins, g.opset)]
             for name, val in zip(node.outputs, outs):
                 if name:
                     env[name] = val
