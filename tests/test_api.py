@@ -162,3 +162,20 @@ def test_sdk_version_and_vendor_log_prefixes(capsys, save):
     r.load_onnx(save(models.conv_bn_relu()))
     out = capsys.readouterr().out.splitlines()
     assert out and all(line[:2] in ("E ", "W ", "I ", "D ") for line in out)
+
+
+def test_eval_perf_times_every_layer(built):
+    path, _ = built(models.conv_bn_relu())
+    perf = runtime(path).eval_perf(is_print=False)
+    assert [layer["name"] for layer in perf["layers"]] == ["conv1"]
+    assert perf["total_ms"] >= perf["layers"][0]["ms"] > 0
+
+
+def test_list_devices_without_an_adb_server_is_empty_not_a_crash(capsys):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]          # nothing listens here once closed
+    r = RKNN()
+    assert r.list_devices(adb_server=f"127.0.0.1:{free}") == ([], [])
+    assert capsys.readouterr().out.startswith("E list_devices:")
