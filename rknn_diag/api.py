@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, config as config_mod, modelfile
-from .errors import RKNN_ERR_FAIL, ConfigError, RknnDiagError, StateError, TargetError
+from .errors import RKNN_ERR_FAIL, ConfigError, RknnDiagError, StateError
 from .frontends import onnx_loader
 from .log import Logger
 from .model import BuiltModel
@@ -135,7 +135,7 @@ class RKNN:
     def load_rknn(self, path: str, **kwargs: Any) -> int:
         self.model = modelfile.load(path)
         self.cfg = self.model.config
-        self.runtime = None
+        self._close_runtime()
         return 0
 
     # ---- runtime -------------------------------------------------------------------------
@@ -146,11 +146,12 @@ class RKNN:
         if self.model is None:
             raise StateError("init_runtime() called before build() or load_rknn()",
                              fix="build or load a model first")
+        if self.runtime is not None:
+            self._close_runtime()
         if target is not None:
-            raise TargetError(f"target '{target}' (device {device_id or 'any'}): running on a board through "
-                              f"the RKNN API is not available in this version",
-                              fix="leave target=None for the simulator, or use "
-                                  "'rknn-diag conformance --target board' to run on boards")
+            from .targets.board_runtime import BoardRuntime
+            self.runtime = BoardRuntime(self.model, target, device_id, kwargs.get("adb_server"))
+            return 0
         if self.model.mode != "float16":
             raise ConfigError(f"the simulator cannot run '{self.model.mode}' models in this version")
         self.runtime = FloatSimulator(self.model.graph)
@@ -164,6 +165,11 @@ class RKNN:
         if isinstance(data_format, (list, tuple)):
             data_format = data_format[0] if data_format else "nhwc"
         m = self.model
+        if not isinstance(self.runtime, FloatSimulator):     # a board: preprocessing runs in the model there
+            if inputs_pass_through:
+                raise ConfigError("inputs_pass_through is not supported on a board runtime",
+                                  fix="pass inputs as images, or run on the simulator (init_runtime())")
+            return self.runtime.infer(inputs if isinstance(inputs, (list, tuple)) else [inputs], data_format)
         feeds = prepare(m.graph.inputs, m.config.preprocess, inputs, data_format, inputs_pass_through,
                         m.rknn_batch_size)
         dump = _layer_dumper() if os.environ.get("NN_LAYER_DUMP") == "1" else None
@@ -194,6 +200,9 @@ class RKNN:
     def eval_perf(self, is_print: bool = True, **kwargs: Any) -> dict[str, Any] | None:
         if self.runtime is None or self.model is None:
             raise StateError("eval_perf() called before init_runtime()")
+        if not isinstance(self.runtime, FloatSimulator):
+            raise StateError("eval_perf() times the simulator's layers; it is not available on a board",
+                             fix="init_runtime() without a target for per-layer times")
         times: list[tuple[str, str, float]] = []
         last = [time.perf_counter()]
 
@@ -227,8 +236,14 @@ class RKNN:
             self.last_error = e
         return [], []
 
-    def release(self) -> None:
+    def _close_runtime(self) -> None:
+        close = getattr(self.runtime, "close", None)
+        if close is not None:
+            close()
         self.runtime = None
+
+    def release(self) -> None:
+        self._close_runtime()
         self.model = None
         self.graph = None
         self.log.close()

@@ -110,12 +110,18 @@ def test_quantized_build_is_refused_clearly_until_supported(save):
     assert "needs a dataset" in str(r.last_error)
 
 
-def test_board_target_not_available_yet(built):
+def test_board_target_without_an_adb_server_is_a_clear_error(built):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
     path, _ = built(models.conv_bn_relu())
     r = RKNN()
     assert r.load_rknn(path) == 0
-    assert r.init_runtime(target="rk3588", device_id="abc") == errors.RKNN_ERR_DEVICE_UNAVAILABLE
-    assert "rk3588" in str(r.last_error)
+    assert r.init_runtime(target="rk3588", device_id="abc",
+                          adb_server=f"127.0.0.1:{free}") == errors.RKNN_ERR_DEVICE_UNAVAILABLE
+    assert "adb server" in str(r.last_error) and "§1.7.2" in str(r.last_error)
+    assert r.init_runtime(target="rk9999") == errors.RKNN_ERR_PARAM_INVALID
 
 
 def test_corrupt_model_file_gives_model_invalid(tmp_path, built):

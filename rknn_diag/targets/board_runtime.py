@@ -1,0 +1,59 @@
+"""`RKNN.init_runtime(target=CHIP, device_id=SERIAL)`: run an already built model on a board.
+
+The built model file is pushed as is (the board runner loads it like the simulator does),
+so inference() on a board and on the simulator run the very same model; preprocessing
+(layout, reorder, mean/std) happens inside it, on the board.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .. import modelfile, platforms
+from ..errors import ConfigError, RknnDiagError, TargetError
+from ..model import BuiltModel
+from .base import BuildSpec
+
+
+class BoardRuntime:
+    def __init__(self, model: BuiltModel, target: str, device_id: str | None, adb_server: str | None = None):
+        from ..board.discovery import list_devices
+        from .board import BoardTarget
+
+        chip = str(target).lower()
+        if chip not in platforms.CHIPS:
+            raise ConfigError(f"unknown target '{target}'", fix=f"use one of {', '.join(sorted(platforms.CHIPS))}")
+        if chip not in model.target_platform:
+            raise RknnDiagError(
+                f"the model was built for {model.target_platform}, not for target '{chip}'",
+                fix=f"config(target_platform=['{chip}']) and build again", ref="1.7.1")
+        if device_id is None:
+            devices, _ = list_devices(adb_server)
+            if len(devices) != 1:
+                raise TargetError(f"device_id not given and {len(devices)} boards are attached "
+                                  f"({', '.join(devices) or 'none'})",
+                                  fix="pass init_runtime(device_id=SERIAL); `adb devices` lists them", ref="1.7.2")
+            device_id = devices[0]
+        self._dir = Path(tempfile.mkdtemp(prefix="rknn_diag_board_"))
+        self._model = self._dir / "model.rknn"
+        modelfile.save(model, self._model)
+        self.board = BoardTarget(device_id, adb_server, workdir=str(self._dir / "work"), convert=self._copy_model)
+        board_chip = self.board.facts().get("chip")
+        if board_chip != chip:
+            self.close()
+            raise TargetError(f"board {device_id} is a {board_chip}, not the requested target '{chip}'",
+                              fix=f"init_runtime(target='{board_chip}') with a model built for it", ref="1.7.1")
+
+    def _copy_model(self, model_path, spec, rknn_path, facts) -> None:
+        shutil.copyfile(self._model, rknn_path)
+
+    def infer(self, inputs: list[np.ndarray], data_format: str) -> list[np.ndarray]:
+        return self.board.run(str(self._model), BuildSpec(data_format=data_format), list(inputs)).outputs
+
+    def close(self) -> None:
+        self.board.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
