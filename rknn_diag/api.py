@@ -165,7 +165,7 @@ class RKNN:
         if isinstance(data_format, (list, tuple)):
             data_format = data_format[0] if data_format else "nhwc"
         m = self.model
-        if not isinstance(self.runtime, FloatSimulator):     # a board: preprocessing runs in the model there
+        if getattr(self.runtime, "on_board", False):     # a board: preprocessing runs in the model there
             if inputs_pass_through:
                 raise ConfigError("inputs_pass_through is not supported on a board runtime",
                                   fix="pass inputs as images, or run on the simulator (init_runtime())")
@@ -200,7 +200,7 @@ class RKNN:
     def eval_perf(self, is_print: bool = True, **kwargs: Any) -> dict[str, Any] | None:
         if self.runtime is None or self.model is None:
             raise StateError("eval_perf() called before init_runtime()")
-        if not isinstance(self.runtime, FloatSimulator):
+        if getattr(self.runtime, "on_board", False):
             raise StateError("eval_perf() times the simulator's layers; it is not available on a board",
                              fix="init_runtime() without a target for per-layer times")
         times: list[tuple[str, str, float]] = []

@@ -20,6 +20,7 @@ from .base import BuildSpec
 
 
 class BoardRuntime:
+    on_board = True   # the API hands it raw inputs: preprocessing runs inside the model, on the board
     def __init__(self, model: BuiltModel, target: str, device_id: str | None, adb_server: str | None = None):
         from ..board.discovery import list_devices
         from .board import BoardTarget
