@@ -1,0 +1,30 @@
+"""Gemm and MatMul."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UnsupportedOpError
+from ._window import float32, out_dtype
+from .registry import register
+
+
+@register("Gemm")
+def gemm(A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
+    """alpha * A' @ B' + beta * C, C broadcast to (M, N) and optional (opset 11+)."""
+    a, b = float32(A), float32(B)
+    if a.ndim != 2 or b.ndim != 2:
+        raise UnsupportedOpError(f"Gemm takes 2-D A and B, got {A.shape} and {B.shape}",
+                                 fix="use MatMul for batched products")
+    a = a.T if transA else a
+    b = b.T if transB else b
+    y = np.float32(alpha) * (a @ b)
+    if C is not None and beta != 0:
+        y = y + np.float32(beta) * float32(C)
+    return y.astype(out_dtype(A), copy=False)
+
+
+@register("MatMul")
+def matmul(A, B):
+    """numpy.matmul semantics: N-D batch broadcasting, 1-D operands promoted and squeezed."""
+    return np.matmul(float32(A), float32(B)).astype(out_dtype(A), copy=False)

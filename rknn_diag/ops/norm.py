@@ -1,0 +1,80 @@
+"""BatchNormalization (inference), InstanceNormalization, LayerNormalization, LRN."""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import helper
+
+from ..errors import UnsupportedOpError
+from ._window import float32, out_dtype
+from .registry import register
+
+
+def _channel_param(p: np.ndarray, x: np.ndarray, spatial: int) -> np.ndarray:
+    """Shape a per-channel (spatial=1) or per-activation (spatial=0, opset 7-8) parameter for broadcasting."""
+    p = float32(p)
+    if spatial or p.ndim == 1:
+        return p.reshape(-1, *([1] * (x.ndim - 2)))
+    return p
+
+
+@register("BatchNormalization", values={"training_mode": (0,)})
+def batch_normalization(X, scale, B, input_mean, input_var, *, epsilon=1e-5, momentum=0.9, spatial=1,
+                        training_mode=0):
+    """Inference form: (x - mean) / sqrt(var + eps) * scale + B with the stored statistics.
+
+    `momentum` only affects training; `spatial` exists in opset 7-8 only.
+    """
+    x = float32(X)
+    sc, b, m, v = (_channel_param(p, x, spatial) for p in (scale, B, input_mean, input_var))
+    k = sc / np.sqrt(v + np.float32(epsilon))
+    return ((x - m) * k + b).astype(out_dtype(X), copy=False)
+
+
+@register("InstanceNormalization")
+def instance_normalization(input, scale, B, *, epsilon=1e-5):
+    """Normalise each (n, c) plane over its spatial axes, then scale and shift per channel."""
+    x = float32(input)
+    axes = tuple(range(2, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = np.square(x - mean).mean(axis=axes, keepdims=True)
+    shape = (-1, *([1] * (x.ndim - 2)))
+    y = (x - mean) / np.sqrt(var + np.float32(epsilon)) * float32(scale).reshape(shape) + float32(B).reshape(shape)
+    return y.astype(out_dtype(input), copy=False)
+
+
+_STASH = {1: np.float32, 11: np.float64}
+
+
+@register("LayerNormalization", values={"stash_type": tuple(_STASH)})
+def layer_normalization(X, Scale, B=None, *, axis=-1, epsilon=1e-5, stash_type=1):
+    """Normalise over axes [axis, rank); outputs Y, Mean and InvStdDev (statistics in the stash type)."""
+    st = _STASH.get(stash_type)
+    if st is None:
+        raise UnsupportedOpError(f"LayerNormalization stash_type={stash_type} "
+                                 f"({helper.tensor_dtype_to_np_dtype(stash_type)}) is not supported",
+                                 fix="export with stash_type=1 (float32)")
+    x = X.astype(st, copy=False)
+    axis = axis % X.ndim
+    axes = tuple(range(axis, X.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    inv = 1 / np.sqrt(np.square(x - mean).mean(axis=axes, keepdims=True) + st(epsilon))
+    y = ((x - mean) * inv).astype(np.float32) * float32(Scale)
+    if B is not None:
+        y = y + float32(B)
+    return y.astype(out_dtype(X), copy=False), mean.astype(st), inv.astype(st)
+
+
+@register("LRN")
+def lrn(X, *, alpha=1e-4, beta=0.75, bias=1.0, size):
+    """x / (bias + alpha/size * sum of squares over a window of `size` channels) ** beta."""
+    x = float32(X)
+    C = x.shape[1]
+    lo, hi = (size - 1) // 2, size - 1 - (size - 1) // 2
+    sq = np.square(x)
+    padded = np.pad(sq, [(0, 0), (lo, hi)] + [(0, 0)] * (x.ndim - 2))
+    acc = np.zeros_like(x)
+    for t in range(size):  # loop over the window taps, vectorised over channels
+        acc += padded[:, t:t + C]
+    y = x / np.power(np.float32(bias) + np.float32(alpha / size) * acc, np.float32(beta))
+    return y.astype(out_dtype(X), copy=False)

@@ -1,0 +1,41 @@
+"""Softmax and LogSoftmax (opset < 13 coerces the input to 2-D at `axis`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._window import float32, out_dtype
+from .registry import register
+
+
+def _prepare(x: np.ndarray, axis, opset: int):
+    """The array to normalise, the axes to normalise over, and how to restore the shape.
+
+    `axis=None` means "absent": the ONNX default is 1 before opset 13 and -1 from 13.
+    """
+    if opset < 13:
+        axis = 1 if axis is None else axis
+        axis = axis % x.ndim if x.ndim else 0
+        lead = int(np.prod(x.shape[:axis]))
+        return x.reshape(lead, -1), -1
+    return x, (-1 if axis is None else axis)
+
+
+@register("Softmax")
+def softmax(input, *, axis=None, opset=13):
+    """exp(x - max) / sum, in float32."""
+    x = float32(input)
+    v, ax = _prepare(x, axis, opset)
+    e = np.exp(v - v.max(axis=ax, keepdims=True))
+    y = e / e.sum(axis=ax, keepdims=True)
+    return y.reshape(x.shape).astype(out_dtype(input), copy=False)
+
+
+@register("LogSoftmax")
+def log_softmax(input, *, axis=None, opset=13):
+    """x - max - log(sum(exp(x - max))), in float32."""
+    x = float32(input)
+    v, ax = _prepare(x, axis, opset)
+    s = v - v.max(axis=ax, keepdims=True)
+    y = s - np.log(np.exp(s).sum(axis=ax, keepdims=True))
+    return y.reshape(x.shape).astype(out_dtype(input), copy=False)

@@ -1,0 +1,32 @@
+"""Every case of fixtures/opcases/tensor.py: our kernels agree with onnxruntime."""
+
+import pytest
+
+from fixtures.opcases import tensor
+
+from .tensor_harness import assert_agree
+
+CASES = list(tensor.cases())
+
+
+def _param(c):
+    marks = [pytest.mark.xfail(reason=c.xfail, strict=True)] if c.xfail else []
+    return pytest.param(c, id=c.id, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+def test_case_agrees_with_onnxruntime(case):
+    model, feeds = case.build()
+    assert_agree(model, feeds)
+
+
+def test_every_case_op_is_registered():
+    from rknn_diag.ops import supported_ops
+    missing = {c.op for c in CASES} - set(supported_ops())
+    assert not missing
+
+
+def test_each_op_has_several_cases():
+    from fixtures.opcases import by_op
+    few = {op: len(cs) for op, cs in by_op(CASES).items() if len(cs) < 4}
+    assert not few, few
