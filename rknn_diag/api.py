@@ -57,7 +57,7 @@ class RKNN:
         self._cfg_set = False
         self.graph = None
         self.model: BuiltModel | None = None
-        self.runtime: FloatSimulator | None = None
+        self.runtime: Any = None   # FloatSimulator or IntegerSimulator
         self.last_error: Exception | None = None
 
     # ---- configuration and loading -------------------------------------------------
@@ -114,13 +114,17 @@ class RKNN:
             if dataset is None:
                 raise ConfigError("do_quantization=True needs a dataset", fix="pass dataset='dataset.txt' "
                                   "(one sample per line), or build(do_quantization=False)", ref="1.4.3")
-            raise ConfigError("quantized builds are not implemented in this version of rknn_diag",
-                              fix="use build(do_quantization=False) for the float16 model", ref="1.4.2")
         graph = optimize(self.graph, self.cfg.optimization_level)
-        self.model = BuiltModel(graph, self.cfg, "float16", rknn_batch_size,
-                                {"do_quantization": bool(do_quantization), "dataset": dataset,
-                                 "pre_compile": bool(pre_compile), **{k: repr(v) for k, v in kwargs.items()}})
-        self.log.i(f"Build done: {len(graph.nodes)} layers, float16, target {','.join(self.cfg.target_platform)}")
+        build_args = {"do_quantization": bool(do_quantization), "dataset": dataset,
+                      "pre_compile": bool(pre_compile), **{k: repr(v) for k, v in kwargs.items()}}
+        if do_quantization:
+            from .quant import quantize_graph
+            quant = quantize_graph(graph, self.cfg, dataset, self.log)
+            self.model = BuiltModel(graph, self.cfg, quant["mode"], rknn_batch_size, build_args, quant)
+        else:
+            self.model = BuiltModel(graph, self.cfg, "float16", rknn_batch_size, build_args)
+        self.log.i(f"Build done: {len(graph.nodes)} layers, {self.model.mode}, "
+                   f"target {','.join(self.cfg.target_platform)}")
         return 0
 
     @_api()
@@ -151,9 +155,11 @@ class RKNN:
                               f"the RKNN API is not available in this version",
                               fix="leave target=None for the simulator, or use "
                                   "'rknn-diag conformance --target board' to run on boards")
-        if self.model.mode != "float16":
-            raise ConfigError(f"the simulator cannot run '{self.model.mode}' models in this version")
-        self.runtime = FloatSimulator(self.model.graph)
+        if self.model.mode == "float16":
+            self.runtime = FloatSimulator(self.model.graph)
+        else:
+            from .sim.int_sim import IntegerSimulator
+            self.runtime = IntegerSimulator(self.model.graph, self.model.quant)
         return 0
 
     @_api(failure=None)

@@ -1,0 +1,386 @@
+"""The integer simulator: quantized models run on integer tensors end to end.
+
+Activations are uint8/int8/int16 at their tensor's parameters, weights int8/uint8/int16/int4,
+biases int32 at input scale × weight scale, accumulators int64. Rounding and
+requantization rules live in `rknn_diag.quant.schemes` (one place).
+
+Integer kernels (bit-exact, deterministic on every machine):
+  Conv, Gemm, MatMul   exact integer GEMM through float64 BLAS: operands are integers
+                       (q - zero_point) and every partial sum is bounded by
+                       max_c Σ|w| · max|x| < 2^53 (asserted per layer), so float64 sums
+                       are exact whatever the summation order; then int64 bias add and
+                       fixed-point requantization; Relu/Clip post-ops are clamps on the
+                       output integers, LeakyRelu a second multiplier for negative sums.
+  Add, Sub             both operands rescaled by fixed-point multipliers with a shared shift.
+  Mul                  integer product, requantized.
+  GlobalAveragePool    integer sum, requantized by scale_in / (H·W · scale_out).
+  Concat               inputs at the output's parameters are copied; others rescaled.
+  data movement, MaxPool, GlobalMaxPool, ReduceMax/Min (`roles.DIRECT`): on the integers
+                       themselves (they only move or select values; output shares the input's
+                       parameters, Pad pads with the quantized pad value).
+Every other op — and Conv/Gemm with per-group (w4a16) weights, ConvTranspose, Gemm with
+alpha/beta != 1 — falls back: dequantize inputs, run the float32 kernel of
+`rknn_diag.ops`, quantize the result at the output's parameters (deterministic for a
+given machine's float32 math; the same DQ -> op -> Q the QDQ twin does). `FALLBACK_NOTE`
+names them. Layers that hybrid quantization moved to float16 run the float16 kernel on
+dequantized inputs and hand on float values.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..ir import Graph, Node
+from ..ops import run as run_op
+from ..ops._window import per_axis, resolve_pads, windows
+from ..quant import roles
+from ..quant.quantizer import bias_qparams
+from ..quant.schemes import QParams, dequantize, fixed_point, quantize, requantize, shift_round, storage
+from .float_sim import to_fp16
+
+FALLBACK_NOTE = ("ops without an integer kernel run dequantize -> float32 kernel -> quantize at the "
+                 "output's parameters")
+EXACT_LIMIT = 2.0 ** 53
+
+Env = dict[str, tuple[np.ndarray, "QParams | None"]]
+DumpHook = Callable[[Node, list[np.ndarray]], None]
+
+
+class IntegerSimulator:
+    def __init__(self, graph: Graph, quant: dict):
+        self.graph = graph
+        self.quant = quant
+        self.tensors = {k: QParams.from_dict(v) for k, v in quant.get("tensors", {}).items()}
+        self.weights = {k: QParams.from_dict(v) for k, v in quant.get("weights", {}).items()}
+        self.layers: dict[str, str] = dict(quant.get("layers", {}))
+        self.qweights = {k: quantize(graph.constants[k], qp) for k, qp in self.weights.items()}
+        # Data constants quantized once; raw constants (shapes, indices, params) kept as they are.
+        self.base: Env = {}
+        for k, v in graph.constants.items():
+            if k in self.tensors:
+                self.base[k] = (quantize(v, self.tensors[k]), self.tensors[k])
+            else:
+                self.base[k] = (np.asarray(v), None)
+        self.biases = {}
+        for n in graph.nodes:
+            bq = bias_qparams(graph, n, self.tensors, self.weights)
+            if bq is not None:
+                self.biases[n.name] = (quantize(graph.constants[n.inputs[2]], bq), bq)
+        self.fallback_ops = sorted({n.op_type for n in graph.nodes if not self._integer(n)})
+
+    # ---- public ---------------------------------------------------------------------------------
+    def run(self, feeds: list[np.ndarray], dump: DumpHook | None = None, raw: bool = False) -> list[np.ndarray]:
+        """Float inputs in, dequantized float32 outputs out (`raw=True`: the integers)."""
+        env: Env = dict(self.base)
+        for v, x in zip(self.graph.inputs, feeds):
+            qp = self.tensors.get(v.name)
+            env[v.name] = (quantize(x, qp), qp) if qp is not None else (np.asarray(x), None)
+        for node in self.graph.nodes:
+            outs = self.run_node(node, env)
+            for name, val in zip(node.outputs, outs):
+                if name:
+                    env[name] = val
+            if dump is not None:
+                dump(node, [self._float(v) for v in outs])
+        if raw:
+            return [env[v.name][0] for v in self.graph.outputs]
+        return [self._float(env[v.name]) for v in self.graph.outputs]
+
+    def run_node(self, node: Node, env: Env) -> list[tuple[np.ndarray, QParams | None]]:
+        """One node; env values may be integers at their parameters or floats (quantized on use)."""
+        if self.layers.get(node.name) == "float16":
+            return self._float16(node, env)
+        if node.op_type in roles.DIRECT and self._shares(node):
+            return self._direct(node, env)
+        kernel = _KERNELS.get(node.op_type)
+        if kernel is not None and self._integer(node):
+            return kernel(self, node, env)
+        return self._fallback(node, env)
+
+    # ---- helpers --------------------------------------------------------------------------------
+    @staticmethod
+    def _float(val: tuple[np.ndarray, QParams | None]) -> np.ndarray:
+        arr, qp = val
+        return dequantize(arr, qp) if qp is not None else arr
+
+    def _q(self, name: str, env: Env) -> tuple[np.ndarray, QParams]:
+        """The integers of data tensor `name` at its parameters (quantizing a float value)."""
+        arr, qp = env[name]
+        want = self.tensors[name]
+        if qp is None:
+            return quantize(arr, want), want
+        return arr, qp
+
+    def _shares(self, node: Node) -> bool:
+        i = node.inputs[0] if node.inputs else ""
+        return i in self.tensors and all(o in self.tensors and self.tensors[o].same(self.tensors[i])
+                                         for o in node.outputs if o)
+
+    def _integer(self, node: Node) -> bool:
+        """Whether `node` runs on an integer kernel (else it falls back)."""
+        if self.layers.get(node.name) == "float16":
+            return False
+        if node.op_type in roles.DIRECT:
+            return self._shares(node)
+        if node.op_type not in _KERNELS or node.outputs[0] not in self.tensors:
+            return False
+        data = [node.inputs[i] for i in roles.data_slots(node) if node.inputs[i]]
+        if not all(d in self.tensors and self.tensors[d].per_tensor for d in data):
+            return False
+        if any(p.op_type not in ("Relu", "Clip", "LeakyRelu") for p in node.post_ops):
+            return False
+        if node.op_type in ("Conv", "Gemm"):
+            w = roles.weight_name(self.graph, node)
+            if w is None or w not in self.weights or self.weights[w].group is not None:
+                return False
+            if len(node.inputs) > 2 and node.inputs[2] and node.name not in self.biases:
+                return False
+            if node.op_type == "Gemm" and (node.attrs.get("transA", 0) or node.attrs.get("alpha", 1.0) != 1.0):
+                return False
+        if node.op_type == "MatMul":
+            w = roles.weight_name(self.graph, node)
+            if w is not None and (w not in self.weights or self.weights[w].group is not None):
+                return False
+            if w is None and node.inputs[1] not in self.tensors:
+                return False
+        return True
+
+    def _inputs_float(self, node: Node, env: Env, fp16: bool = False) -> list:
+        ins = []
+        for i, name in enumerate(node.inputs):
+            if not name:
+                ins.append(None)
+            elif fp16 and name in self.graph.constants:
+                ins.append(to_fp16(np.asarray(self.graph.constants[name])))
+            elif name in self.weights:
+                ins.append(dequantize(self.qweights[name], self.weights[name]))
+            elif i == 2 and node.name in self.biases:
+                b, bq = self.biases[node.name]
+                ins.append(dequantize(b, bq))
+            else:
+                ins.append(self._float(env[name]))
+        return ins
+
+    def _outputs(self, node: Node, outs: list[np.ndarray]) -> list[tuple[np.ndarray, QParams | None]]:
+        res = []
+        for name, o in zip(node.outputs, outs):
+            qp = self.tensors.get(name)
+            o = np.asarray(o)
+            res.append((quantize(o, qp), qp) if qp is not None and o.dtype.kind == "f" else (o, None))
+        return res
+
+    def _fallback(self, node: Node, env: Env):
+        ins = self._inputs_float(node, env)
+        return self._outputs(node, _run_float(node, ins, self.graph.opset))
+
+    def _float16(self, node: Node, env: Env):
+        ins = [to_fp16(x) if isinstance(x, np.ndarray) else x for x in self._inputs_float(node, env, fp16=True)]
+        return [(to_fp16(o), None) for o in _run_float(node, ins, self.graph.opset)]
+
+    def _direct(self, node: Node, env: Env):
+        """Value-preserving ops on the integers (as float32, exact below 2^24)."""
+        x, qp = self._q(node.inputs[0], env)
+        ins: list = [x.astype(np.float32)]
+        for i, name in enumerate(node.inputs[1:], 1):
+            ins.append(self._float(env[name]) if name else None)
+        if node.op_type == "Pad":
+            cv = ins[2] if len(ins) > 2 and ins[2] is not None else np.float32(node.attrs.get("value", 0.0))
+            qcv = quantize(np.asarray(cv, np.float32), qp).astype(np.float32)
+            if len(ins) > 2 and ins[2] is not None:
+                ins[2] = qcv
+            elif "value" in node.attrs or len(ins) < 3:
+                if self.graph.opset < 11:
+                    outs = run_op(node.op_type, ins, {**node.attrs, "value": float(qcv)}, self.graph.opset)
+                    return [(np.asarray(o).astype(storage(qp.dtype)), qp) for o in outs]
+                ins = ins + [None] * (3 - len(ins))
+                ins[2] = qcv
+        outs = run_op(node.op_type, ins, node.attrs, self.graph.opset)
+        return [(np.asarray(o).astype(storage(qp.dtype)), qp) if np.asarray(o).dtype.kind == "f" else
+                (np.asarray(o), None) for o in outs]
+
+
+def _run_float(node: Node, ins: list, opset: int) -> list[np.ndarray]:
+    outs = run_op(node.op_type, ins, node.attrs, opset)
+    for post in node.post_ops:
+        outs[0] = run_op(post.op_type, [outs[0], *post.inputs], post.attrs, 13)[0]
+    return [np.asarray(o) for o in outs]
+
+
+# ---- integer kernels ------------------------------------------------------------------------------
+def _centered(x: np.ndarray, qp: QParams) -> np.ndarray:
+    return x.astype(np.int64) - np.int64(qp.zero_point)
+
+
+def _amax(qp: QParams) -> int:
+    lo, hi = qp.qrange
+    z = int(np.max(np.abs(qp.zero_point)))
+    return max(abs(lo - z), abs(hi - z), abs(lo + z), abs(hi + z))
+
+
+def _check_exact(bound: float, node: Node) -> None:
+    if bound >= EXACT_LIMIT:
+        raise OverflowError(f"{node.name}: accumulator bound {bound:g} exceeds 2^53; float64 GEMM not exact")
+
+
+def _finish(sim: IntegerSimulator, node: Node, acc: np.ndarray, mult: np.ndarray, bound: float,
+            chan_axis: int | None = None) -> list:
+    """Requantize an int64 accumulator, apply fused activations in the integer domain."""
+    out_qp = sim.tensors[node.outputs[0]]
+    leaky = next((p for p in node.post_ops if p.op_type == "LeakyRelu"), None)
+    if leaky is not None:
+        alpha = float(leaky.attrs.get("alpha", 0.01))
+        y = np.where(acc >= 0, requantize(acc, mult, bound, out_qp),
+                     requantize(acc, mult * alpha if alpha > 0 else mult * 0, bound, out_qp))
+    else:
+        y = requantize(acc, mult, bound, out_qp)
+    z = int(out_qp.zero_point)
+    for p in node.post_ops:
+        if p.op_type == "Relu":
+            y = np.maximum(y, z).astype(y.dtype)
+        elif p.op_type == "Clip":
+            lo = p.inputs[0] if len(p.inputs) > 0 and p.inputs[0] is not None else None
+            hi = p.inputs[1] if len(p.inputs) > 1 and p.inputs[1] is not None else None
+            qlo = quantize(np.asarray(lo, np.float32), out_qp) if lo is not None else None
+            qhi = quantize(np.asarray(hi, np.float32), out_qp) if hi is not None else None
+            y = np.clip(y, qlo, qhi).astype(y.dtype)
+    return [(y, out_qp)] + [(np.zeros(0), None)] * (len(node.outputs) - 1)
+
+
+def _weight_centered(sim: IntegerSimulator, name: str) -> tuple[np.ndarray, QParams]:
+    qp = sim.weights[name]
+    q = sim.qweights[name]
+    _, z = qp.broadcast(q.ndim)
+    return q.astype(np.int64) - z, qp
+
+
+def _bias(sim: IntegerSimulator, node: Node) -> np.ndarray | None:
+    b = sim.biases.get(node.name)
+    return None if b is None else b[0].astype(np.int64)
+
+
+def _conv(sim: IntegerSimulator, node: Node, env: Env) -> list:
+    x, xqp = sim._q(node.inputs[0], env)
+    w, wqp = _weight_centered(sim, node.inputs[1])
+    xc = _centered(x, xqp).astype(np.float64)
+    n = xc.ndim - 2
+    N, C = xc.shape[:2]
+    M = w.shape[0]
+    kernel = list(w.shape[2:])
+    group = int(node.attrs.get("group", 1))
+    strides = per_axis(node.attrs.get("strides"), n, 1, "strides")
+    dil = per_axis(node.attrs.get("dilations"), n, 1, "dilations")
+    pb, pe, out = resolve_pads(xc.shape[2:], kernel, strides, dil, node.attrs.get("pads"),
+                               node.attrs.get("auto_pad", "NOTSET"))
+    ek = [(k - 1) * d + 1 for k, d in zip(kernel, dil)]
+    need = [(o - 1) * s + e for o, s, e in zip(out, strides, ek)]
+    widths = [(0, 0), (0, 0)] + [(b, max(L - i - b, 0)) for b, L, i in zip(pb, need, xc.shape[2:])]
+    xp = np.pad(xc, widths)[(Ellipsis, *[slice(0, L) for L in need])]   # zero point pads as 0
+    win = windows(xp, kernel, strides, dil, out)
+    G, Cg = group, C // group
+    P, K = int(np.prod(out)), int(np.prod(kernel))
+    win = win.reshape(N, G, Cg, *out, *kernel)
+    perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
+    cols = win.transpose(perm).reshape(N, G, P, Cg * K)
+    wf = w.astype(np.float64)
+    wg = wf.reshape(G, M // G, Cg * K).transpose(0, 2, 1)
+    bias = _bias(sim, node)
+    bound = float(np.abs(wf).reshape(M, -1).sum(axis=1).max(initial=0)) * _amax(xqp)
+    bound += float(np.abs(bias).max(initial=0)) if bias is not None else 0.0
+    _check_exact(bound, node)
+    acc = np.matmul(cols, wg).transpose(0, 1, 3, 2).reshape(N, M, *out)
+    acc = np.rint(acc).astype(np.int64)
+    if bias is not None:
+        acc = acc + bias.reshape(M, *([1] * n))
+    ws = np.asarray(wqp.scale, np.float64).reshape(-1)
+    mult = (np.float64(xqp.scale) * ws / np.float64(sim.tensors[node.outputs[0]].scale))
+    mult = mult.reshape(-1, *([1] * n)) if mult.size > 1 else mult.reshape(())
+    return _finish(sim, node, acc, mult, bound)
+
+
+def _gemm(sim: IntegerSimulator, node: Node, env: Env) -> list:
+    a, aqp = sim._q(node.inputs[0], env)
+    ac = _centered(a, aqp).astype(np.float64)
+    wname = roles.weight_name(sim.graph, node)
+    out_scale = np.float64(sim.tensors[node.outputs[0]].scale)
+    if wname is not None:
+        w, wqp = _weight_centered(sim, wname)
+        wf = w.astype(np.float64)
+        if node.op_type == "Gemm" and node.attrs.get("transB", 0):
+            wf = wf.T
+        # wf is (K, N) here, channels on the last axis
+        col = np.abs(wf).reshape(-1, wf.shape[-1]) if wf.ndim == 2 else np.abs(wf).reshape(-1, *wf.shape[-2:])
+        bound = float(np.abs(wf).sum(axis=-2).max(initial=0)) * _amax(aqp)
+        del col
+        ws = np.asarray(wqp.scale, np.float64).reshape(-1)
+        mult = np.float64(aqp.scale) * ws / out_scale
+    else:
+        b, bqp = sim._q(node.inputs[1], env)
+        wf = _centered(b, bqp).astype(np.float64)
+        bound = float(wf.shape[-2] if wf.ndim >= 2 else wf.shape[0]) * _amax(aqp) * _amax(bqp)
+        mult = np.float64(aqp.scale) * np.float64(bqp.scale) / out_scale
+    bias = _bias(sim, node) if node.op_type == "Gemm" else None
+    bound += float(np.abs(bias).max(initial=0)) if bias is not None else 0.0
+    _check_exact(bound, node)
+    acc = np.rint(np.matmul(ac, wf)).astype(np.int64)
+    if bias is not None:
+        acc = acc + bias
+    mult = np.asarray(mult)
+    return _finish(sim, node, acc, mult if mult.size > 1 else mult.reshape(()), bound)
+
+
+def _addsub(sim: IntegerSimulator, node: Node, env: Env) -> list:
+    if len(node.inputs) != 2:
+        return sim._fallback(node, env)
+    (a, aqp), (b, bqp) = sim._q(node.inputs[0], env), sim._q(node.inputs[1], env)
+    oqp = sim.tensors[node.outputs[0]]
+    ma = np.float64(aqp.scale) / np.float64(oqp.scale)
+    mb = np.float64(bqp.scale) / np.float64(oqp.scale)
+    bound = float(_amax(aqp) + _amax(bqp))
+    m0, n = fixed_point(np.float64(max(ma, mb)), bound)
+    n = int(n)
+    ma0 = np.int64(np.rint(ma * 2.0 ** n))
+    mb0 = np.int64(np.rint(mb * 2.0 ** n))
+    sign = -1 if node.op_type == "Sub" else 1
+    acc = ma0 * _centered(a, aqp) + sign * mb0 * _centered(b, bqp)
+    lo, hi = oqp.qrange
+    y = np.clip(shift_round(acc, np.int64(n)) + np.int64(oqp.zero_point), lo, hi).astype(storage(oqp.dtype))
+    for p in node.post_ops:   # only Relu is fused into Add (passes.fuse_activation)
+        if p.op_type == "Relu":
+            y = np.maximum(y, int(oqp.zero_point)).astype(y.dtype)
+    return [(y, oqp)]
+
+
+def _mul(sim: IntegerSimulator, node: Node, env: Env) -> list:
+    (a, aqp), (b, bqp) = sim._q(node.inputs[0], env), sim._q(node.inputs[1], env)
+    acc = _centered(a, aqp) * _centered(b, bqp)
+    mult = np.float64(aqp.scale) * np.float64(bqp.scale) / np.float64(sim.tensors[node.outputs[0]].scale)
+    return _finish(sim, node, acc, mult, float(_amax(aqp) * _amax(bqp)))
+
+
+def _gap(sim: IntegerSimulator, node: Node, env: Env) -> list:
+    x, xqp = sim._q(node.inputs[0], env)
+    axes = tuple(range(2, x.ndim))
+    count = int(np.prod([x.shape[a] for a in axes]))
+    acc = _centered(x, xqp).sum(axis=axes, keepdims=True)
+    mult = np.float64(xqp.scale) / (count * np.float64(sim.tensors[node.outputs[0]].scale))
+    return _finish(sim, node, acc, mult, float(count * _amax(xqp)))
+
+
+def _concat(sim: IntegerSimulator, node: Node, env: Env) -> list:
+    oqp = sim.tensors[node.outputs[0]]
+    parts = []
+    for name in node.inputs:
+        x, qp = sim._q(name, env)
+        if qp.same(oqp):
+            parts.append(x)
+        else:
+            parts.append(requantize(_centered(x, qp), np.float64(qp.scale) / np.float64(oqp.scale),
+                                    float(_amax(qp)), oqp))
+    axis = int(node.attrs["axis"])
+    return [(np.concatenate(parts, axis=axis).astype(storage(oqp.dtype)), oqp)]
+
+
+_KERNELS = {"Conv": _conv, "Gemm": _gemm, "MatMul": _gemm, "Add": _addsub, "Sub": _addsub, "Mul": _mul,
+            "GlobalAveragePool": _gap, "Concat": _concat}
