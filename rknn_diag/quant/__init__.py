@@ -16,4 +16,8 @@ def quantize_graph(graph: Graph, cfg: RknnConfig, dataset: str, log: Logger | No
     from .dataset import stream
     from .quantizer import build_quant
 
+    if not graph.inputs:  # nothing to feed: the graph's values do not depend on any data
+        if log is not None:
+            log.w("the model has no inputs; the dataset is not used for calibration")
+        return build_quant(graph, cfg, [[]], log, layers)
     return build_quant(graph, cfg, stream(dataset, graph.inputs, cfg, log), log, layers)

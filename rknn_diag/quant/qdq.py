@@ -10,9 +10,11 @@ match within `tolerances.QUANT_LSB` of each output's scale.
 
 Where standard ONNX (opset < 21, which is what the models we load use) cannot express a
 parameter exactly, the twin does this, with the same numbers:
-* int16 activations (dynamic_fixed_point-i16, w8a16, w16a16i_dfp, w4a16): Q/DQ is written
-  out as Div -> Round -> Add(zp) -> Clip -> Sub(zp) -> Mul, the same formula and tie rule
-  (Round is half-to-even like QuantizeLinear).
+* int16 activations (dynamic_fixed_point-i16, w8a16, w16a16i_dfp, w4a16), and every
+  activation of a model below opset 10 (no QuantizeLinear): Q/DQ is written out as
+  Div -> Round -> Add(zp) -> Clip -> Sub(zp) -> Mul, the same formula and tie rule (Round is
+  half-to-even like QuantizeLinear); below opset 11 (no Round) Floor(x + 0.5), so exact
+  ties round up there — at most 1 LSB, inside the rule.
 * int16 and int4 weights, per-group (w4a16) weights, and any weight/bias of a model below
   opset 13 (no per-axis DequantizeLinear): the initializer holds the dequantized float32
   values scale·(q − zero_point), which is exactly what DequantizeLinear would produce.
@@ -46,7 +48,7 @@ def _attr(v: Any) -> Any:
 class _Builder:
     def __init__(self, graph: Graph, quant: dict):
         self.g = graph
-        self.opset = max(graph.opset, 10)
+        self.opset = graph.opset
         self.tensors = {k: QParams.from_dict(v) for k, v in quant.get("tensors", {}).items()}
         self.weights = {k: QParams.from_dict(v) for k, v in quant.get("weights", {}).items()}
         self.layers = dict(quant.get("layers", {}))
@@ -73,7 +75,7 @@ class _Builder:
         qp = self.tensors[tensor]
         out = f"{tensor}__dq"
         s = self.init(f"{tensor}__scale", np.asarray(qp.scale, np.float32).reshape(()))
-        if qp.dtype in _ONNX_Q:
+        if qp.dtype in _ONNX_Q and self.opset >= 10:
             z = self.init(f"{tensor}__zp", np.asarray(qp.zero_point).astype(qp.dtype).reshape(()))
             self.node("QuantizeLinear", [src, s, z], [f"{tensor}__q"])
             self.node("DequantizeLinear", [f"{tensor}__q", s, z], [out])
@@ -81,7 +83,12 @@ class _Builder:
             lo, hi = qp.qrange
             zf = self.init(f"{tensor}__zpf", np.asarray(qp.zero_point, np.float32).reshape(()))
             self.node("Div", [src, s], [f"{tensor}__div"])
-            self.node("Round", [f"{tensor}__div"], [f"{tensor}__rnd"])
+            if self.opset >= 11:
+                self.node("Round", [f"{tensor}__div"], [f"{tensor}__rnd"])
+            else:  # no Round before opset 11: floor(x + 0.5), ties go up (within the 1 LSB rule)
+                half = self.init("__half", np.float32(0.5))
+                self.node("Add", [f"{tensor}__div", half], [f"{tensor}__div5"])
+                self.node("Floor", [f"{tensor}__div5"], [f"{tensor}__rnd"])
             self.node("Add", [f"{tensor}__rnd", zf], [f"{tensor}__addz"])
             self._clip(f"{tensor}__addz", f"{tensor}__q", float(lo), float(hi))
             self.node("Sub", [f"{tensor}__q", zf], [f"{tensor}__subz"])
@@ -105,7 +112,7 @@ class _Builder:
         out = f"{name}__dqc"
         if out in self.inits or any(out in n.output for n in self.nodes):
             return out
-        exact_dq = qp.dtype in ("uint8", "int8", "int32") and qp.group is None and (
+        exact_dq = qp.dtype in ("uint8", "int8", "int32") and qp.group is None and self.opset >= 10 and (
             qp.per_tensor or self.opset >= 13)
         if not exact_dq:
             return self.init(out, dequantize(q, qp))
@@ -171,7 +178,10 @@ class _Builder:
                     self.cur[o] = self.qdq(o, f"{o}__f")
         outputs = []
         for v in g.outputs:
-            self.node("Identity", [self.cur[v.name]], [v.name])
+            src = self.cur[v.name]
+            if src == v.name:   # a constant output (the graph folded to it)
+                src = self.init(f"{v.name}__const", g.constants[v.name])
+            self.node("Identity", [src], [v.name])
             et = TensorProto.FLOAT if v.name in self.tensors or v.dtype is None else \
                 helper.np_dtype_to_tensor_dtype(np.dtype(v.dtype))
             outputs.append(helper.make_tensor_value_info(v.name, et, None))

@@ -77,9 +77,8 @@ def weight_axis(node: Node, w: np.ndarray) -> int:
 def granularity_for(node: Node, w: np.ndarray, wanted: str) -> str:
     """Per-group quantization runs along axis 1 with output channels on axis 0 (Conv, Gemm
     transB=1); other layouts, and grouped ConvTranspose, fall back to per channel / per layer."""
-    axis = weight_axis(node, w)
-    if wanted.startswith("group") and axis != 0:
-        return "channel"
-    if node.op_type == "ConvTranspose" and node.attrs.get("group", 1) != 1 and wanted != "layer":
+    if node.op_type == "ConvTranspose" and node.attrs.get("group", 1) != 1:
         return "layer"
+    if wanted.startswith("group") and weight_axis(node, w) != 0:
+        return "channel"
     return wanted
