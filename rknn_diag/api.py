@@ -59,6 +59,7 @@ class RKNN:
         self.model: BuiltModel | None = None
         self.runtime: Any = None   # FloatSimulator or IntegerSimulator
         self.last_error: Exception | None = None
+        self.analysis = None   # accuracy_analysis() DataFrame
 
     # ---- configuration and loading -------------------------------------------------
     @_api()
@@ -179,6 +180,58 @@ class RKNN:
         chunks = [np.split(f, m.rknn_batch_size, axis=0) for f in feeds]
         results = [self.runtime.run([c[b] for c in chunks], dump) for b in range(m.rknn_batch_size)]
         return [np.concatenate(outs, axis=0) for outs in zip(*results)]
+
+    # ---- quantization diagnosis (guide §2.1) -------------------------------------------------
+    @_api()
+    def accuracy_analysis(self, inputs: list, output_dir: str = "./snapshot", target: str | None = None,
+                          device_id: str | None = None, **kwargs: Any):
+        """Per-layer error of the quantized model against float32 (see quant.analysis).
+        `inputs`: one sample — file paths (jpg/png/bmp/npy, as in dataset.txt) or arrays
+        (NCHW, before mean/std). Returns 0; the DataFrame is kept in `self.analysis`."""
+        if self.model is None or self.model.mode == "float16":
+            raise StateError("accuracy_analysis() needs a quantized model",
+                             fix="call build(do_quantization=True, dataset=...) first", ref="2.1")
+        if target is not None:
+            raise TargetError("accuracy_analysis on a board is not available in this version",
+                              fix="leave target=None to analyse on the simulator")
+        from .quant.analysis import analyse
+        from .quant.dataset import sample_from_inputs
+        feeds = sample_from_inputs(inputs, self.model.graph.inputs, self.model.config, self.log)
+        self.analysis = analyse(self.model, feeds, output_dir)
+        worst = ", ".join(self.analysis.attrs.get("worst", [])[:3])
+        self.log.i(f"accuracy_analysis written to {output_dir}; worst layers (individual): {worst}")
+        return 0
+
+    @_api()
+    def hybrid_quantization_step1(self, dataset: str | None = None, rknn_batch_size: int = 1,
+                                  proposal: bool = False, **kwargs: Any) -> int:
+        if self.graph is None:
+            raise StateError("hybrid_quantization_step1() called before a model was loaded",
+                             fix="call load_onnx() first")
+        if dataset is None:
+            raise ConfigError("hybrid_quantization_step1 needs a dataset", ref="1.4.3")
+        from .quant import quantize_graph
+        from .quant.hybrid import step1
+        graph = optimize(self.graph, self.cfg.optimization_level)
+        quant = quantize_graph(graph, self.cfg, dataset, self.log)
+        model = BuiltModel(graph, self.cfg, quant["mode"], rknn_batch_size,
+                           {"do_quantization": True, "dataset": dataset, "hybrid": "step1"}, quant)
+        name = Path(str(self.graph.meta.get("source", graph.name))).stem or "model"
+        paths = step1(model, name)
+        self.log.i(f"hybrid step 1 wrote {paths['cfg']}, {paths['json']}, {paths['data']}")
+        return 0
+
+    @_api()
+    def hybrid_quantization_step2(self, model_input: str, data_input: str, model_quantization_cfg: str,
+                                  **kwargs: Any) -> int:
+        from .quant.hybrid import step2
+        self.model = step2(model_input, data_input, model_quantization_cfg)
+        self.cfg = self.model.config
+        self.graph = self.model.graph
+        self.runtime = None
+        layers = self.model.quant.get("layers", {})
+        self.log.i(f"hybrid step 2 done: {len(layers)} customized layer(s) {layers or ''}")
+        return 0
 
     # ---- facts ------------------------------------------------------------------------------
     def get_sdk_version(self) -> str:

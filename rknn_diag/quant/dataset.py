@@ -196,3 +196,20 @@ def stream(dataset: str | Path, inputs: list[Value], cfg: RknnConfig, log: Logge
     finally:
         if bar is not None:
             bar.close()
+
+
+def sample_from_inputs(inputs: list, values: list[Value], cfg: RknnConfig, log: Logger | None = None) -> list[np.ndarray]:
+    """One sample given as file paths (like a dataset.txt line) or as arrays (NCHW, before mean/std)."""
+    if not isinstance(inputs, (list, tuple)):
+        inputs = [inputs]
+    if inputs and all(isinstance(x, (str, Path)) for x in inputs):
+        paths = [Path(x) for x in inputs]
+        for fp in paths:
+            if fp.suffix.lower() not in FORMATS or not fp.is_file():
+                raise DatasetError(f"input sample {fp} is missing or not one of {', '.join(FORMATS)}",
+                                   fix="pass existing jpg/png/bmp/npy files, one per model input")
+        return load_sample(Line(0, paths), values, cfg, log, "inputs")
+    try:
+        return prepare(values, cfg.preprocess, [np.asarray(x) for x in inputs], "nchw", None, 1)
+    except InputError as e:
+        raise DatasetError(e.message, where="accuracy_analysis inputs", fix=e.fix, ref=e.ref) from None

@@ -11,8 +11,10 @@ Rounding rules (every other module calls these functions, none re-implements the
 * requantization inside the integer simulator (`requantize`): a real multiplier M is
   written as ``m0 * 2**-n`` with ``m0`` an integer of at most 31 bits (fewer when the
   accumulator is wide, so that ``acc * m0`` provably fits in int64); the result is
-  ``(acc * m0 + 2**(n-1)) >> n`` — round half towards +infinity, an arithmetic shift —
-  then ``+ zero_point`` and saturation. This is the usual NPU/TFLite-style rule.
+  ``acc * m0 / 2**n`` rounded to nearest with ties to even (computed with shifts and
+  masks on int64), then ``+ zero_point`` and saturation. Ties to even here too, so one tie
+  rule holds everywhere: with power-of-two scales (dynamic fixed point) ties are frequent,
+  and this makes the integer simulator agree with QuantizeLinear on every one of them.
 """
 
 from __future__ import annotations
@@ -231,11 +233,16 @@ def fixed_point(mult: np.ndarray, acc_bound: float) -> tuple[np.ndarray, np.ndar
 
 
 def shift_round(prod: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """round(prod / 2^n), half towards +inf, for int64 `prod` and per-element shifts n (may be <= 0)."""
+    """round(prod / 2^n), ties to even, for int64 `prod` and per-element shifts n (may be <= 0)."""
+    prod = np.asarray(prod, np.int64)
     n = np.broadcast_to(np.asarray(n, np.int64), prod.shape) if np.ndim(n) else np.asarray(n, np.int64)
     pos = np.maximum(n, 0)
-    half = np.where(pos > 0, np.left_shift(np.int64(1), np.maximum(pos - 1, 0)), 0)
-    right = np.right_shift(prod + half, pos)
+    one = np.int64(1)
+    q = np.right_shift(prod, pos)                       # floor(prod / 2^n)
+    rem = prod - np.left_shift(q, pos)                  # in [0, 2^n)
+    half = np.where(pos > 0, np.left_shift(one, np.maximum(pos - 1, 0)), 1)
+    up = (rem > half) | ((rem == half) & ((q & one) == one) & (pos > 0))
+    right = q + up.astype(np.int64)
     return np.where(n > 0, right, np.left_shift(prod, np.maximum(-n, 0)))
 
 

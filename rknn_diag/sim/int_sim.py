@@ -126,7 +126,7 @@ class IntegerSimulator:
             return self._shares(node)
         if node.op_type not in _KERNELS or node.outputs[0] not in self.tensors:
             return False
-        data = [node.inputs[i] for i in roles.data_slots(node) if node.inputs[i]]
+        data = [node.inputs[i] for i in roles.data_slots(node) if node.inputs[i] and node.inputs[i] not in self.weights]
         if not all(d in self.tensors and self.tensors[d].per_tensor for d in data):
             return False
         if any(p.op_type not in ("Relu", "Clip", "LeakyRelu") for p in node.post_ops):
