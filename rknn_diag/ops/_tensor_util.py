@@ -12,12 +12,8 @@ INTS = ("int8", "uint8", "int16", "int32", "int64")
 FLOATS_ALL = ("float32", "float16", "float64")
 
 
-def compute_dtype(x: np.ndarray) -> np.dtype:
-    """float16 is computed in float32 (then rounded once); float64 stays float64."""
-    return np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
-
-
 def as_compute(x: np.ndarray) -> np.ndarray:
+    """float16 is computed in float32 (then rounded once); float64 stays float64."""
     x = np.asarray(x)
     if x.dtype == np.float16:
         return x.astype(np.float32)
@@ -31,9 +27,17 @@ def floatop(fn):
         x = np.asarray(x)
         if x.dtype.kind != "f":
             raise UnsupportedOpError(f"float kernel got a {x.dtype} input", fix="cast the input to float32")
-        return np.asarray(fn(as_compute(x))).astype(x.dtype, copy=False)
+        return fresh(np.asarray(fn(as_compute(x))).astype(x.dtype, copy=False), x)
 
     return run
+
+
+def fresh(out, *inputs) -> np.ndarray:
+    """`out` as an array that shares no memory with any input (a copy only if it would)."""
+    out = np.asarray(out)
+    if any(isinstance(i, np.ndarray) and np.may_share_memory(out, i) for i in inputs):
+        return out.copy()
+    return out
 
 
 def int_list(v: Any, what: str) -> list[int]:

@@ -28,6 +28,15 @@ def per_axis(v: Sequence[int] | None, n: int, default: int, name: str) -> list[i
     return v
 
 
+def check_rank(op: str, x: np.ndarray, w: np.ndarray | None = None) -> None:
+    """Windowed ops take (N, C, D1, ...) with at least one spatial axis (and a weight of the same rank)."""
+    if x.ndim < 3 or (w is not None and w.ndim != x.ndim):
+        got = f"input {x.shape}" + ("" if w is None else f" and weight {w.shape}")
+        raise UnsupportedOpError(f"{op} needs an (N, C, D1, ...) input with at least one spatial axis"
+                                 f"{'' if w is None else ' and a weight of the same rank'}; got {got}",
+                                 fix="check the input shape given at load time (input_size_list) or the model")
+
+
 def float32(x: np.ndarray) -> np.ndarray:
     return x if x.dtype == np.float32 else x.astype(np.float32)
 
@@ -50,12 +59,16 @@ def resolve_pads(in_sizes: Sequence[int], kernel: Sequence[int], strides: Sequen
     ek = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         out = [-(-i // s) for i, s in zip(in_sizes, strides)]
-        total = [max(0, (o - 1) * s + e - i) for o, s, e, i in zip(out, strides, ek, in_sizes)]
+        # onnxruntime's pools size the SAME padding by the undilated kernel, then slide the dilated
+        # one (with ceil_mode) over it: with dilations the output may differ from ceil(in / stride).
+        reach = kernel if pool else ek
+        total = [max(0, (o - 1) * s + k - i) for o, s, k, i in zip(out, strides, reach, in_sizes)]
         small = [t // 2 for t in total]
         big = [t - t // 2 for t in total]
         pb, pe = (small, big) if auto_pad == "SAME_UPPER" else (big, small)
-        return pb, pe, out
-    if auto_pad == "VALID":
+        if not pool:
+            return pb, pe, out
+    elif auto_pad == "VALID":
         pb = pe = [0] * n
     elif auto_pad == "NOTSET":
         p = per_axis(pads, 2 * n, 0, "pads")
@@ -106,8 +119,4 @@ def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int], dilat
     return v[tuple(sl)]
 
 
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-__all__ = ["as_str", "per_axis", "float32", "out_dtype", "resolve_pads", "pad_to", "windows", "ceil_div"]
+__all__ = ["as_str", "per_axis", "check_rank", "float32", "out_dtype", "resolve_pads", "pad_to", "windows"]

@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 
+from ..errors import InputError
 from .registry import register
-from ._tensor_util import FLOATS_ALL, INTS, as_compute
+from ._tensor_util import FLOATS_ALL, INTS, as_compute, fresh
 from .elementwise import erf64
 
 FLOAT_MAX = float(np.finfo(np.float32).max)
@@ -19,7 +20,7 @@ SIGNED = ("int8", "int16", "int32", "int64")
 
 
 def _back(out: np.ndarray, like: np.ndarray) -> np.ndarray:
-    return np.asarray(out).astype(np.asarray(like).dtype, copy=False)
+    return fresh(np.asarray(out).astype(np.asarray(like).dtype, copy=False), like)
 
 
 @register("Relu", dtypes=FLOATS_ALL + SIGNED)
@@ -61,6 +62,9 @@ def prelu(X, slope):
     """X if X >= 0 else slope * X, slope broadcast to X (unidirectionally)."""
     x = as_compute(X)
     s = as_compute(np.asarray(slope)).astype(x.dtype)
+    if np.broadcast_shapes(x.shape, s.shape) != x.shape:
+        raise InputError(f"PRelu slope {s.shape} does not broadcast to X {x.shape}", where="PRelu input 'slope'",
+                         fix="the slope must broadcast to X (e.g. [C,1,1] for NCHW)")
     return _back(np.where(x >= 0, x, x * s), X)
 
 

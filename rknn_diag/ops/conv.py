@@ -7,21 +7,26 @@ import itertools
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ._window import as_str, float32, out_dtype, pad_to, per_axis, resolve_pads, windows
+from ._window import as_str, check_rank, float32, out_dtype, pad_to, per_axis, resolve_pads, windows
 from .registry import register
 
+# Largest im2col block (elements) built at once; bigger convolutions go in blocks of output rows.
+IM2COL_ELEMENTS = 1 << 24
 
-def _check_groups(op: str, c_in: int, group: int, w_dim: int, w_axis_c: int) -> None:
-    if group < 1 or c_in % group or w_dim * (group if w_axis_c == 1 else 1) != c_in:
+
+def _check_groups(c_in: int, group: int, w: np.ndarray) -> None:
+    if group < 1 or c_in % group or w.shape[1] * group != c_in or w.shape[0] % group:
         raise UnsupportedOpError(
-            f"{op}: input has {c_in} channels, weight expects {w_dim} per group with group={group}",
-            fix="the model is malformed (channels must equal weight channels x group); re-export it")
+            f"Conv: input has {c_in} channels, weight {tuple(w.shape)} (out, in/group, ...) with group={group}",
+            fix="the model is malformed (input channels must be weight.shape[1] x group and weight.shape[0] "
+                "a multiple of group); re-export it")
 
 
 @register("Conv")
 def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
          strides=None):
-    """N-D grouped convolution by im2col + batched matmul."""
+    """N-D grouped convolution: im2col + batched matmul, with depthwise and pointwise fast paths."""
+    check_rank("Conv", X, W)
     x, w = float32(X), float32(W)
     n = x.ndim - 2
     N, C = x.shape[:2]
@@ -30,25 +35,60 @@ def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
     if kernel_shape is not None and list(kernel_shape) != kernel:
         raise UnsupportedOpError(f"Conv kernel_shape={list(kernel_shape)} disagrees with weight shape {kernel}",
                                  fix="the model is malformed; re-export it")
-    _check_groups("Conv", C, group, w.shape[1], 1)
+    _check_groups(C, group, w)
     strides = per_axis(strides, n, 1, "strides")
     dilations = per_axis(dilations, n, 1, "dilations")
     pb, _, out = resolve_pads(x.shape[2:], kernel, strides, dilations, pads, auto_pad)
     ek = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
     xp = pad_to(x, pb, [(o - 1) * s + e for o, s, e in zip(out, strides, ek)])
-    win = windows(xp, kernel, strides, dilations, out)            # (N, C, *out, *kernel)
     G, Cg = group, C // group
-    win = win.reshape(N, G, Cg, *out, *kernel)
-    # -> (N, G, P, Cg*K): each output pixel a row, so one matmul per group does all pixels.
-    perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
-    P, K = int(np.prod(out)), int(np.prod(kernel))
-    cols = win.transpose(perm).reshape(N, G, P, Cg * K)
-    wg = w.reshape(G, M // G, Cg * K).transpose(0, 2, 1)          # (G, Cg*K, M/G)
-    y = np.matmul(cols, wg)                                        # (N, G, P, M/G)
-    y = y.transpose(0, 1, 3, 2).reshape(N, M, *out)
+    if Cg == 1 and M == G:
+        y = _depthwise(xp, w, kernel, strides, dilations, out)
+    elif G == 1 and all(k == 1 for k in kernel) and all(s == 1 for s in strides):
+        y = np.matmul(w.reshape(M, C), xp.reshape(N, C, -1)).reshape(N, M, *out)   # pointwise: no im2col
+    else:
+        y = _im2col(xp, w, kernel, strides, dilations, out, G)
     if B is not None:
         y = y + float32(B).reshape(M, *([1] * n))
     return y.astype(out_dtype(X), copy=False)
+
+
+def _im2col(xp, w, kernel, strides, dilations, out, G):
+    N, C, M, n = xp.shape[0], xp.shape[1], w.shape[0], len(kernel)
+    Cg, K = C // G, int(np.prod(kernel))
+    win = windows(xp, kernel, strides, dilations, out)            # (N, C, *out, *kernel) view
+    wg = w.reshape(G, M // G, Cg * K).transpose(0, 2, 1)          # (G, Cg*K, M/G)
+    # The im2col matrix is materialised a block of output rows at a time to bound memory.
+    step = max(1, IM2COL_ELEMENTS // max(N * C * K * int(np.prod(out[1:])), 1))
+    blocks = [_im2col_rows(win[:, :, r:r + step], wg, G, Cg, K, n) for r in range(0, out[0], step)]
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=2)
+
+
+def _im2col_rows(win: np.ndarray, wg: np.ndarray, G: int, Cg: int, K: int, n: int) -> np.ndarray:
+    """Output (N, M, *out) of a window view (N, C, *out, *kernel): one matmul per group for all pixels."""
+    N, out = win.shape[0], win.shape[2:2 + n]
+    win = win.reshape(N, G, Cg, *win.shape[2:])
+    perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
+    cols = win.transpose(perm).reshape(N, G, int(np.prod(out)), Cg * K)   # each output pixel a row
+    y = np.matmul(cols, wg)                                                 # (N, G, P, M/G)
+    return y.transpose(0, 1, 3, 2).reshape(N, G * wg.shape[2], *out)
+
+
+def _depthwise(xp, w, kernel, strides, dilations, out):
+    """One filter per channel: a multiply-add per kernel tap over strided views of the input
+    (im2col would copy every window to then multiply it by a single column)."""
+    n = len(kernel)
+    y = tmp = None
+    for tap in itertools.product(*[range(k) for k in kernel]):     # loop over kernel taps only
+        view = xp[(slice(None), slice(None), *[slice(t * d, t * d + (o - 1) * s + 1, s)
+                                                for t, d, o, s in zip(tap, dilations, out, strides)])]
+        wt = w[(slice(None), 0, *tap)].reshape(-1, *([1] * n))
+        if y is None:
+            y, tmp = view * wt, np.empty(view.shape, np.float32)
+        else:
+            np.multiply(view, wt, out=tmp)
+            y += tmp
+    return y
 
 
 def _transpose_pads(in_sizes, kernel, strides, dilations, pads, auto_pad, output_padding, output_shape):
@@ -59,16 +99,16 @@ def _transpose_pads(in_sizes, kernel, strides, dilations, pads, auto_pad, output
     full = [s * (i - 1) + op + e for s, i, op, e in zip(strides, in_sizes, output_padding, ek)]
     if output_shape is not None and len(output_shape):
         out = [int(v) for v in output_shape][-n:]
+        total = [f - o for f, o in zip(full, out)]  # negative: zeros appended (onnxruntime accepts it)
     elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        out = [i * s for i, s in zip(in_sizes, strides)]
+        # in * stride, except that onnxruntime never pads negatively here: a full output smaller
+        # than in * stride is returned whole.
+        total = [max(0, f - i * s) for f, i, s in zip(full, in_sizes, strides)]
+        out = [f - t for f, t in zip(full, total)]
     else:
         p = [0] * (2 * n) if auto_pad == "VALID" else per_axis(pads, 2 * n, 0, "pads")
         pb, pe = p[:n], p[n:]
         return pb, pe, [f - b - e for f, b, e in zip(full, pb, pe)]
-    total = [f - o for f, o in zip(full, out)]
-    if any(t < 0 for t in total):
-        raise UnsupportedOpError(f"ConvTranspose output_shape {out} is larger than the full output {full}",
-                                 fix="the model is malformed; re-export it")
     # SAME_UPPER puts the odd pixel at the end; SAME_LOWER, and onnxruntime for NOTSET with
     # output_shape, at the start.
     if auto_pad == "SAME_UPPER":
@@ -82,6 +122,7 @@ def _transpose_pads(in_sizes, kernel, strides, dilations, pads, auto_pad, output
 def conv_transpose(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
                    output_padding=None, output_shape=None, pads=None, strides=None):
     """N-D grouped transposed convolution: one matmul, then a scatter-add per kernel tap."""
+    check_rank("ConvTranspose", X, W)
     x, w = float32(X), float32(W)
     n = x.ndim - 2
     N, C = x.shape[:2]
@@ -107,13 +148,16 @@ def conv_transpose(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, 
     cols = np.matmul(xg, wg).reshape(N, G, *in_sizes, Mg, *kernel)
     cols = np.moveaxis(cols, 2 + n, 2)                            # (N, G, Mg, *in, *k)
     ek = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
-    size = [max(s * (i - 1) + e, b + o) for s, i, e, b, o in zip(strides, in_sizes, ek, pb, out)]
+    # The full (unpadded) result starts at `off` in the buffer, so negative pads stay in bounds.
+    off = [max(0, -b) for b in pb]
+    size = [f + max(0, b + o - f) for f, b, o in
+            zip([a + s * (i - 1) + e for a, s, i, e in zip(off, strides, in_sizes, ek)], pb, out)]
     buf = np.zeros((N, G, Mg, *size), np.float32)
     for tap in itertools.product(*[range(k) for k in kernel]):  # loop over kernel taps only
-        dst = tuple(slice(t * d, t * d + s * (i - 1) + 1, s)
-                    for t, d, s, i in zip(tap, dilations, strides, in_sizes))
+        dst = tuple(slice(a + t * d, a + t * d + s * (i - 1) + 1, s)
+                    for a, t, d, s, i in zip(off, tap, dilations, strides, in_sizes))
         buf[(Ellipsis, *dst)] += cols[(Ellipsis, *[slice(None)] * n, *tap)]
-    y = buf[(Ellipsis, *[slice(b, b + o) for b, o in zip(pb, out)])].reshape(N, G * Mg, *out)
+    y = buf[(Ellipsis, *[slice(a + b, a + b + o) for a, b, o in zip(off, pb, out)])].reshape(N, G * Mg, *out)
     if B is not None:
         y = y + float32(B).reshape(G * Mg, *([1] * n))
     return np.ascontiguousarray(y).astype(out_dtype(X), copy=False)

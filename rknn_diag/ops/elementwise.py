@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from .registry import FLOAT, NUMERIC, register
-from ._tensor_util import FLOATS_ALL, INTS, as_compute, floatop
+from .registry import register
+from ._tensor_util import FLOATS_ALL, INTS, as_compute, floatop, fresh
 
 SIGNED = ("int8", "int16", "int32", "int64")
 FLOAT_NUM = FLOATS_ALL + INTS
@@ -23,7 +23,7 @@ def _binary(fn, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = np.asarray(a), np.asarray(b)
     with np.errstate(all="ignore"):
         out = fn(as_compute(a), as_compute(b))
-    return np.asarray(out).astype(a.dtype, copy=False)
+    return fresh(np.asarray(out).astype(a.dtype, copy=False), a, b)
 
 
 @register("Add", dtypes=FLOAT_NUM)
@@ -84,7 +84,7 @@ def _variadic(fn, inputs) -> np.ndarray:
     first = np.asarray(inputs[0])
     with np.errstate(all="ignore"):
         out = functools.reduce(fn, [as_compute(np.asarray(i)) for i in inputs])
-    return np.asarray(out).astype(first.dtype, copy=False)
+    return fresh(np.asarray(out).astype(first.dtype, copy=False), *inputs)
 
 
 @register("Max", dtypes=FLOAT_NUM)

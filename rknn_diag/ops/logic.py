@@ -1,5 +1,5 @@
 """Comparisons and boolean logic: Equal, Greater, Less, GreaterOrEqual, LessOrEqual,
-Not, And, Or, Xor. Outputs are bool; inputs broadcast like numpy."""
+Not, And, Or, Xor, IsNaN, IsInf. Outputs are bool; inputs broadcast like numpy."""
 
 from __future__ import annotations
 
@@ -66,3 +66,17 @@ def or_(A, B):
 def xor(A, B):
     """Logical xor."""
     return _cmp(np.logical_xor, A, B)
+
+
+@register("IsNaN", dtypes=("float32", "float16", "float64"))
+def is_nan(X):
+    """True where X is NaN."""
+    return np.isnan(X)
+
+
+@register("IsInf", dtypes=("float32", "float16", "float64"),
+          values={"detect_negative": (0, 1), "detect_positive": (0, 1)})
+def is_inf(X, *, detect_negative=1, detect_positive=1):
+    """True where X is +inf (if detect_positive) or -inf (if detect_negative)."""
+    x = np.asarray(X)
+    return (np.isposinf(x) & bool(detect_positive)) | (np.isneginf(x) & bool(detect_negative))

@@ -78,3 +78,41 @@ def lrn(X, *, alpha=1e-4, beta=0.75, bias=1.0, size):
         acc += padded[:, t:t + C]
     y = x / np.power(np.float32(bias) + np.float32(alpha / size) * acc, np.float32(beta))
     return y.astype(out_dtype(X), copy=False)
+
+
+@register("LpNormalization", values={"p": (1, 2)})
+def lp_normalization(input, *, axis=-1, p=2):
+    """x divided by its L1 or L2 norm along `axis`."""
+    x = float32(input)
+    norm = np.abs(x).sum(axis=axis, keepdims=True) if p == 1 else np.sqrt(np.square(x).sum(axis=axis, keepdims=True))
+    return (x / norm).astype(out_dtype(input), copy=False)
+
+
+@register("MeanVarianceNormalization")
+def mean_variance_normalization(X, *, axes=(0, 2, 3)):
+    """(x - mean) / (std + 1e-9) over `axes` (the ONNX function's epsilon)."""
+    x = float32(X)
+    axes = tuple(int(a) % x.ndim for a in axes)
+    mean = x.mean(axis=axes, keepdims=True)
+    std = np.sqrt(np.maximum(np.square(x).mean(axis=axes, keepdims=True) - np.square(mean), 0))
+    return ((x - mean) / (std + np.float32(1e-9))).astype(out_dtype(X), copy=False)
+
+
+@register("GroupNormalization", values={"stash_type": (1,)})
+def group_normalization(X, scale, bias, *, epsilon=1e-5, num_groups, stash_type=1, opset=21):
+    """Normalise each group of channels over (channels of the group, spatial axes); then scale and
+    shift per group (opset 18) or per channel (opset 21)."""
+    x = float32(X)
+    N, C = x.shape[:2]
+    if num_groups < 1 or C % num_groups:
+        raise UnsupportedOpError(f"GroupNormalization: {C} channels do not split into num_groups={num_groups}",
+                                 fix="the model is malformed; re-export it")
+    g = x.reshape(N, num_groups, -1)
+    mean = g.mean(axis=-1, keepdims=True)
+    var = np.square(g - mean).mean(axis=-1, keepdims=True)
+    y = ((g - mean) / np.sqrt(var + np.float32(epsilon))).reshape(x.shape)
+    sc, b = float32(scale).reshape(-1), float32(bias).reshape(-1)
+    if opset < 21:  # per-group parameters, repeated over the channels of each group
+        sc, b = np.repeat(sc, C // num_groups), np.repeat(b, C // num_groups)
+    shape = (C, *([1] * (x.ndim - 2)))
+    return (y * sc.reshape(shape) + b.reshape(shape)).astype(out_dtype(X), copy=False)

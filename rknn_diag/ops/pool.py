@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ._window import float32, out_dtype, pad_to, per_axis, resolve_pads, windows
+from ._window import check_rank, float32, out_dtype, pad_to, per_axis, resolve_pads, windows
 from .registry import FLOAT, register
 
 
-def _geometry(x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode):
+def _geometry(op, x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode):
+    check_rank(op, x)
     n = x.ndim - 2
     kernel = per_axis(kernel_shape, n, 0, "kernel_shape")
     if min(kernel, default=1) < 1:
@@ -27,7 +28,7 @@ def max_pool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape,
              storage_order=0, strides=None):
     """Max over each window; second output the flat argmax Indices (row- or column-major)."""
     n, kernel, strides, dilations, pb, _, out, lengths = _geometry(
-        X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
+        "MaxPool", X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
     x = float32(X) if np.issubdtype(X.dtype, np.floating) else X
     low = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
     win = windows(pad_to(x, pb, lengths, low), kernel, strides, dilations, out)
@@ -50,10 +51,9 @@ def average_pool(X, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dila
                  pads=None, strides=None):
     """Mean over each window; the divisor counts pads only with count_include_pad, never the ceil overhang."""
     n, kernel, strides, dilations, pb, pe, out, lengths = _geometry(
-        X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
+        "AveragePool", X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
     x = float32(X)
-    total = pad_to(x, pb, lengths, 0).reshape(x.shape[:2] + tuple(lengths))
-    s = windows(total, kernel, strides, dilations, out).sum(axis=tuple(range(-n, 0)))
+    s = windows(pad_to(x, pb, lengths, 0), kernel, strides, dilations, out).sum(axis=tuple(range(-n, 0)))
     # Divisor: windows over a 0/1 mask of the positions that count.
     sp = x.shape[2:]
     if count_include_pad:
@@ -75,3 +75,20 @@ def global_average_pool(X):
 def global_max_pool(X):
     """Max over all spatial axes, kept as size-1 axes."""
     return X.max(axis=tuple(range(2, X.ndim)), keepdims=True)
+
+
+@register("LpPool")
+def lp_pool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, p=2, pads=None, strides=None):
+    """(sum of |x|^p over each window) ^ (1/p); padding counts as zeros."""
+    n, kernel, strides, dilations, pb, _, out, lengths = _geometry(
+        "LpPool", X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode)
+    powered = np.power(np.abs(float32(X)), np.float32(p))
+    s = windows(pad_to(powered, pb, lengths, 0), kernel, strides, dilations, out).sum(axis=tuple(range(-n, 0)))
+    return np.power(s, np.float32(1.0 / p)).astype(out_dtype(X), copy=False)
+
+
+@register("GlobalLpPool")
+def global_lp_pool(X, *, p=2):
+    """(sum of |x|^p over all spatial axes) ^ (1/p), kept as size-1 axes."""
+    s = np.power(np.abs(float32(X)), np.float32(p)).sum(axis=tuple(range(2, X.ndim)), keepdims=True)
+    return np.power(s, np.float32(1.0 / p)).astype(out_dtype(X), copy=False)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import ANY, register
-from ._tensor_util import FLOATS_ALL, INTS, as_compute, int_list, norm_axes, norm_axis
+from .registry import register
+from ._tensor_util import FLOATS_ALL, INTS, as_compute, fresh, int_list, norm_axes, norm_axis
 
 
 def _reduce(fn, data, axes_in, axes_attr, keepdims: int, noop: int, opset: int, since: int) -> np.ndarray:
@@ -28,7 +28,7 @@ def _reduce(fn, data, axes_in, axes_attr, keepdims: int, noop: int, opset: int, 
         out = fn(as_compute(x), ax)
     if keepdims and ax:
         out = np.expand_dims(out, ax)
-    return np.asarray(out).astype(x.dtype, copy=False)
+    return fresh(np.asarray(out).astype(x.dtype, copy=False), x)
 
 
 def _logsumexp(x, ax):

@@ -12,12 +12,14 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from ._window import as_str, float32
-from .registry import ANY, register
+from .registry import FLOAT, register
 
 COORD_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
                "tf_half_pixel_for_nn", "tf_crop_and_resize")
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 F = np.float32
+# Integer tensors only in nearest mode (a gather); linear and cubic refuse them.
+NN_DTYPES = FLOAT + ("int8", "uint8", "int32", "int64")
 
 
 def _original_coords(n_out: int, n_in: int, scale, mode: str, start, end) -> np.ndarray:
@@ -29,7 +31,8 @@ def _original_coords(n_out: int, n_in: int, scale, mode: str, start, end) -> np.
     if mode == "half_pixel_symmetric":
         adjustment = F(n_out) / (scale * F(n_in))
         offset = F(n_in) / F(2) * (F(1) - adjustment)
-        return offset + (x + F(0.5)) / scale - F(0.5)
+        # onnxruntime evaluates this sum in double precision, then rounds to float.
+        return (np.float64(offset) + (x.astype(np.float64) + 0.5) / np.float64(scale) - 0.5).astype(F)
     if mode == "pytorch_half_pixel":
         return (x + F(0.5)) / scale - F(0.5) if n_out > 1 else np.zeros(n_out, F)
     if mode == "align_corners":
@@ -42,17 +45,21 @@ def _original_coords(n_out: int, n_in: int, scale, mode: str, start, end) -> np.
         start, end = F(start), F(end)
         if n_out > 1:
             return start * F(n_in - 1) + x * (end - start) * F(n_in - 1) / F(n_out - 1)
-        return np.full(n_out, F(0.5) * (start + end) * F(n_in - 1), F)
+        return np.full(n_out, 0.5 * np.float64(start + end) * (n_in - 1), F)
     raise UnsupportedOpError(f"coordinate_transformation_mode={mode!r} is not an ONNX value",
                              fix=f"use one of {', '.join(COORD_MODES)}")
 
 
 def _nearest_index(x: np.ndarray, n_in: int, mode: str, downsampling: bool) -> np.ndarray:
     fl = np.floor(x)
+    frac = x - fl
+    # onnxruntime (>= 1.2x) counts a fraction within 1e-6 of 0.5 as a tie, so that e.g. 1 / (2/7)
+    # = 3.4999998 in float32 rounds as the 3.5 it stands for.
+    tie = np.abs(frac - F(0.5)) <= F(1e-6)
     if mode == "round_prefer_floor":
-        i = np.where(x == fl + F(0.5), fl, np.floor(x + F(0.5)))
+        i = np.where(tie, fl, np.where(frac < F(0.5), fl, fl + 1))
     elif mode == "round_prefer_ceil":
-        i = np.where(x == fl + F(0.5), fl + 1, np.floor(x + F(0.5)))
+        i = np.where(tie, fl + 1, np.where(frac < F(0.5), fl, fl + 1))
     elif mode == "floor":
         i = fl
     elif mode == "ceil":
@@ -129,12 +136,21 @@ def _weights(x: np.ndarray, n_in: int, scale: float, mode: str, a: float, exclud
 
 def _resize(X, out_shape, scales, roi_lo, roi_hi, *, mode, coord_mode, nearest_mode, cubic_coeff_a,
             exclude_outside, extrapolation_value, antialias):
+    if tuple(int(o) for o in out_shape) == X.shape:
+        return X.copy()  # onnxruntime copies the input whenever the shape does not change, whatever the scales
     floating = np.issubdtype(X.dtype, np.floating)
+    if not floating and mode != "nearest":
+        # onnxruntime interpolates integer tensors in its own fixed point; we do not reproduce it.
+        raise UnsupportedOpError(f"Resize mode={mode!r} on a {X.dtype} tensor is not supported",
+                                 fix="resize the float tensor (before quantization), or use mode='nearest'")
     y = X if mode == "nearest" else float32(X)
     outside = None
     for ax in range(X.ndim):
         n_in, n_out, s = X.shape[ax], int(out_shape[ax]), scales[ax]
-        if n_in == n_out and s == 1 and coord_mode != "tf_crop_and_resize":
+        if n_in == n_out and (s == 1 or (antialias and mode != "nearest")):
+            # Untouched, even by a tf_crop_and_resize roi: onnxruntime (the reference we are
+            # compared with) copies every axis whose scale is 1, and with antialias every axis
+            # whose size does not change.
             continue
         x = _original_coords(n_out, n_in, s, coord_mode, roi_lo[ax], roi_hi[ax])
         if coord_mode == "tf_crop_and_resize":
@@ -148,9 +164,6 @@ def _resize(X, out_shape, scales, roi_lo, roi_hi, *, mode, coord_mode, nearest_m
             y = np.moveaxis(np.tensordot(m, np.moveaxis(y, ax, 0), axes=(1, 0)), 0, ax)
     if outside is not None:
         y = np.where(outside, np.asarray(extrapolation_value, dtype=y.dtype if floating else F), y)
-    if not floating and mode != "nearest":
-        info = np.iinfo(X.dtype)
-        y = np.clip(np.rint(y), info.min, info.max)
     return np.ascontiguousarray(y).astype(X.dtype, copy=False)
 
 
@@ -167,7 +180,7 @@ def _full(values, axes, rank, fill, what):
     return out, axes
 
 
-@register("Resize", dtypes=ANY[:-1],
+@register("Resize", dtypes=NN_DTYPES,
           values={"mode": ("nearest", "linear", "cubic"), "coordinate_transformation_mode": COORD_MODES,
                   "nearest_mode": NEAREST_MODES,
                   "keep_aspect_ratio_policy": ("stretch", "not_larger", "not_smaller")})
@@ -217,15 +230,18 @@ def resize(X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None,
                    extrapolation_value=extrapolation_value, antialias=antialias)
 
 
-@register("Upsample", dtypes=ANY[:-1], values={"mode": ("nearest", "linear")})
-def upsample(X, scales_input=None, /, *, mode="nearest", scales=None):
+@register("Upsample", dtypes=NN_DTYPES, values={"mode": ("nearest", "linear")})
+def upsample(X, scales_=None, /, *, mode="nearest", scales=None):
     """Deprecated Resize: asymmetric coordinates; scales an attribute (opset 7-8) or input (opset 9)."""
-    sc = scales_input if scales_input is not None else scales
+    sc = scales_ if scales_ is not None else scales  # input (opset 9) or attribute (opset 7-8)
     if sc is None:
         raise UnsupportedOpError("Upsample needs scales", fix="the model is malformed; re-export it")
     sc = [F(v) for v in np.asarray(sc, F).reshape(-1)]
-    out = [int(np.floor(F(n) * s)) for n, s in zip(X.shape, sc)]
     rank = X.ndim
+    if len(sc) != rank:
+        raise UnsupportedOpError(f"Upsample has {len(sc)} scales for a rank-{rank} input",
+                                 fix="give one scale per input axis")
+    out = [int(np.floor(F(n) * s)) for n, s in zip(X.shape, sc)]
     return _resize(X, out, sc, [0.0] * rank, [1.0] * rank, mode=as_str(mode), coord_mode="asymmetric",
                    nearest_mode="legacy", cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0,
                    antialias=0)

@@ -5,6 +5,9 @@ Several ops turned an attribute into an input of the same name (Slice starts/end
 axes at 10, Split split at 13, Squeeze/Unsqueeze axes at 13, Pad pads at 11). A
 Python signature cannot hold a parameter and a keyword-only parameter of one name,
 so the *input* carries a trailing underscore (`axes_`); attributes keep ONNX names.
+
+Outputs never share memory with inputs (np.array copies), so a runtime that writes
+into an output buffer cannot corrupt a constant or a caller's array.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from ._tensor_util import FLOATS_ALL, int_list, norm_axes, norm_axis
 @register("Identity", dtypes=ANY)
 def identity(input):
     """The input, unchanged."""
-    return np.asarray(input)
+    return np.array(input)
 
 
 @register("Dropout", dtypes=FLOATS_ALL)
 def dropout(data, ratio_=None, training_mode=None, *, ratio=0.5, seed=None, opset=13):
-    """Inference: the input unchanged, and an all-true mask as the optional second output."""
+    """Inference: the input unchanged, plus the optional mask output (as onnxruntime gives it)."""
     x = np.asarray(data)
     if training_mode is not None and bool(np.asarray(training_mode).reshape(())):
         r = ratio if ratio_ is None else float(np.asarray(ratio_).reshape(()))
@@ -53,7 +56,7 @@ def reshape(data, shape, *, allowzero=0):
                                      where="Reshape input 'shape'", fix="fix the exported shape tensor")
                 dims[i] = x.shape[i]
     try:
-        return x.reshape(dims)
+        return np.array(x.reshape(dims))
     except ValueError:
         raise InputError(f"cannot reshape {x.shape} into {dims}", where="Reshape input 'shape'",
                          fix="the shape tensor disagrees with the input's size; check the input shape") from None
@@ -67,7 +70,7 @@ def flatten(input, *, axis=1):
     if not 0 <= a <= x.ndim:
         raise InputError(f"Flatten axis={axis} out of range for rank {x.ndim}", where="Flatten attribute 'axis'",
                          fix=f"use an axis in [{-x.ndim}, {x.ndim}]")
-    return x.reshape(int(np.prod(x.shape[:a], dtype=np.int64)), int(np.prod(x.shape[a:], dtype=np.int64)))
+    return np.array(x.reshape(int(np.prod(x.shape[:a], dtype=np.int64)), int(np.prod(x.shape[a:], dtype=np.int64))))
 
 
 @register("Transpose", dtypes=ANY)
@@ -75,8 +78,8 @@ def transpose(data, *, perm=None):
     """Permute axes (default: reverse them)."""
     x = np.asarray(data)
     if perm is None:
-        return np.ascontiguousarray(x.transpose())
-    return np.ascontiguousarray(x.transpose(norm_axes(list(perm), x.ndim, "Transpose attribute 'perm'")))
+        return np.array(x.transpose())
+    return np.array(x.transpose(norm_axes(list(perm), x.ndim, "Transpose attribute 'perm'")))
 
 
 @register("Squeeze", dtypes=ANY)
@@ -85,13 +88,13 @@ def squeeze(data, axes_=None, *, axes=None, opset=13):
     x = np.asarray(data)
     listed = int_list(axes if opset < 13 else axes_, "Squeeze axes")
     if not listed and (axes if opset < 13 else axes_) is None:
-        return x.reshape([d for d in x.shape if d != 1])
+        return np.array(x.reshape([d for d in x.shape if d != 1]))
     ax = norm_axes(listed, x.ndim, "Squeeze axes")
     bad = [a for a in ax if x.shape[a] != 1]
     if bad:
         raise InputError(f"Squeeze axes {bad} of shape {x.shape} are not 1", where="Squeeze axes",
                          fix="squeeze only size-1 axes")
-    return x.reshape([d for i, d in enumerate(x.shape) if i not in ax])
+    return np.array(x.reshape([d for i, d in enumerate(x.shape) if i not in ax]))
 
 
 @register("Unsqueeze", dtypes=ANY)
@@ -102,7 +105,7 @@ def unsqueeze(data, axes_=None, *, axes=None, opset=13):
     rank = x.ndim + len(listed)
     ax = set(norm_axes(listed, rank, "Unsqueeze axes"))
     dims = iter(x.shape)
-    return x.reshape([1 if i in ax else next(dims) for i in range(rank)])
+    return np.array(x.reshape([1 if i in ax else next(dims) for i in range(rank)]))
 
 
 @register("Concat", dtypes=ANY)
@@ -134,11 +137,19 @@ def split(input, split_=None, *, axis=0, split=None, num_outputs=None, opset=13)
         raise UnsupportedOpError("Split without sizes needs its output count",
                                  where="Split", fix="the frontend must pass num_outputs=len(node.outputs)")
     cuts = np.cumsum(sizes)[:-1]
-    return [np.ascontiguousarray(p) for p in np.split(x, cuts, axis=a)]
+    return [np.array(p) for p in np.split(x, cuts, axis=a)]
+
+
+# Exporters write INT_MAX as "to the end"; with a negative step onnxruntime reads it
+# as "to the beginning" (the spec would clamp it to dim-1, an empty slice). We follow
+# onnxruntime, the reference every target is compared with.
+_TO_THE_END = (np.iinfo(np.int32).max, np.iinfo(np.int64).max)
 
 
 def _slice_bounds(start: int, end: int, step: int, dim: int) -> slice:
     # ONNX clamps: step > 0 to [0, dim]; step < 0 start to [0, dim-1], end to [-1, dim-1].
+    if step < 0 and end in _TO_THE_END:
+        end = -dim - 1
     if start < 0:
         start += dim
     if end < 0:
@@ -169,7 +180,7 @@ def slice_(data, starts_=None, ends_=None, axes_=None, steps=None, *, starts=Non
     index = [slice(None)] * x.ndim
     for s, e, a, k in zip(st, en, ax, sp):
         index[a] = _slice_bounds(s, e, k, x.shape[a])
-    return np.ascontiguousarray(x[tuple(index)])
+    return np.array(x[tuple(index)])
 
 
 def _pad_spec(rank: int, pads: list[int], axes: list[int] | None, where: str) -> list[tuple[int, int]]:
@@ -198,7 +209,7 @@ def pad(data, pads_=None, constant_value=None, axes_=None, *, mode="constant", p
     spec = _pad_spec(x.ndim, p, ax, "Pad pads")
     # Crop the negative pads first, then pad the positive ones.
     crop = tuple(slice(max(-b, 0), x.shape[i] - max(-e, 0)) for i, (b, e) in enumerate(spec))
-    x = x[crop]
+    x = np.array(x[crop])  # a copy: a zero pad must not hand back a view of the input
     grow = [(max(b, 0), max(e, 0)) for b, e in spec]
     if mode == "constant":
         return np.pad(x, grow, mode="constant", constant_values=np.asarray(fill).astype(x.dtype))
@@ -232,7 +243,7 @@ def expand(input, shape):
     except ValueError:
         raise InputError(f"Expand cannot broadcast {x.shape} with {dims}", where="Expand input 'shape'",
                          fix="each dim must match or be 1") from None
-    return np.ascontiguousarray(np.broadcast_to(x, out_shape))
+    return np.array(np.broadcast_to(x, out_shape))
 
 
 @register("Shape", dtypes=ANY)

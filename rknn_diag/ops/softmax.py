@@ -39,3 +39,4 @@ def log_softmax(input, *, axis=None, opset=13):
     s = v - v.max(axis=ax, keepdims=True)
     y = s - np.log(np.exp(s).sum(axis=ax, keepdims=True))
     return y.reshape(x.shape).astype(out_dtype(input), copy=False)
+

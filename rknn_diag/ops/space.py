@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import UnsupportedOpError
 from ._window import as_str
 from .registry import ANY, register
+
+
+def _own(out: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """A fresh array: with blocksize 1 the reshapes could hand back a view of the input."""
+    return out.copy() if np.may_share_memory(out, x) else out
 
 
 def _check(op: str, x, blocksize: int, channels: bool) -> None:
@@ -29,7 +36,7 @@ def depth_to_space(input, *, blocksize, mode="DCR"):
         t = input.reshape(N, b, b, C // (b * b), H, W).transpose(0, 3, 4, 1, 5, 2)
     else:
         t = input.reshape(N, C // (b * b), b, b, H, W).transpose(0, 1, 4, 2, 5, 3)
-    return t.reshape(N, C // (b * b), H * b, W * b)
+    return _own(t.reshape(N, C // (b * b), H * b, W * b), input)
 
 
 @register("SpaceToDepth", dtypes=ANY)
@@ -39,4 +46,4 @@ def space_to_depth(input, *, blocksize):
     N, C, H, W = input.shape
     b = blocksize
     t = input.reshape(N, C, H // b, b, W // b, b).transpose(0, 3, 5, 1, 2, 4)
-    return t.reshape(N, C * b * b, H // b, W // b)
+    return _own(t.reshape(N, C * b * b, H // b, W // b), input)

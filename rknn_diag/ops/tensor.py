@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InputError, UnsupportedOpError
 from .registry import ANY, register
-from ._tensor_util import FLOATS_ALL, int_list, norm_axis
+from ._tensor_util import FLOATS_ALL, fresh, int_list, norm_axis
 
 # ONNX TensorProto.DataType codes with a plain numpy equivalent (the ones we run).
 TENSOR_DTYPES: dict[int, np.dtype] = {
@@ -72,7 +72,8 @@ def nonzero(X):
     """Indices of the non-zero elements, int64 of shape [rank, count]."""
     x = np.asarray(X)
     if x.ndim == 0:
-        return np.zeros((0, int(bool(x))), dtype=np.int64)
+        # onnxruntime reads a scalar as shape [1]: one row of zeros (or none).
+        return np.zeros((1, int(bool(x))), dtype=np.int64)
     return np.asarray(np.nonzero(x), dtype=np.int64).reshape(x.ndim, -1)
 
 
@@ -97,7 +98,14 @@ def gather_elements(data, indices, *, axis=0):
     """out[i][j][k] = data[index][j][k] (axis 0) etc.; indices shaped like the output."""
     x = np.asarray(data)
     a = norm_axis(axis, x.ndim, "GatherElements attribute 'axis'")
-    return np.take_along_axis(x, _norm_indices(indices, x.shape[a], "GatherElements input 'indices'"), axis=a)
+    idx = _norm_indices(indices, x.shape[a], "GatherElements input 'indices'")
+    if idx.ndim != x.ndim or any(i > d for k, (i, d) in enumerate(zip(idx.shape, x.shape)) if k != a):
+        raise InputError(f"GatherElements indices {idx.shape} do not fit data {x.shape} off axis {a}",
+                         where="GatherElements input 'indices'", fix="indices must have the data's rank and "
+                         "no larger dims off the axis")
+    # Off the axis, indices may be shorter than the data: take that corner of the data.
+    corner = tuple(slice(None) if k == a else slice(0, n) for k, n in enumerate(idx.shape))
+    return np.take_along_axis(x[corner], idx, axis=a)
 
 
 def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -105,7 +113,7 @@ def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
         if x.dtype.kind == "f" and dtype.kind in "iu":
             # Truncate toward zero in float64 first: float16 -> int must not round.
             return np.trunc(x.astype(np.float64)).astype(dtype)
-        return x.astype(dtype)
+        return x.astype(dtype)  # astype copies even when the dtype is unchanged
 
 
 # `saturate` and `round_mode` only change float8 casts, which we do not run.
@@ -125,4 +133,4 @@ def cast_like(input, target_type, *, saturate=1, round_mode="up"):
 def where(condition, X, Y):
     """X where condition else Y (all three broadcast)."""
     x = np.asarray(X)
-    return np.where(np.asarray(condition, dtype=bool), x, np.asarray(Y)).astype(x.dtype, copy=False)
+    return fresh(np.where(np.asarray(condition, dtype=bool), x, np.asarray(Y)).astype(x.dtype, copy=False), x)

@@ -30,6 +30,8 @@ def run_kernel(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.
     values = dict(feeds)
     values.update({t.name: numpy_helper.to_array(t) for t in model.graph.initializer})
     inputs = [values[n] if n else None for n in node.input]
+    while inputs and inputs[-1] is None:  # trailing omitted optionals are dropped, as the frontend does
+        inputs.pop()
     attrs = node_attrs(node)
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     registry.check_node(node.op_type, attrs, node.name, len(inputs))
@@ -44,8 +46,13 @@ def run_ort(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.nda
 
 
 def assert_matches_ort(model: onnx.ModelProto, feeds: dict[str, np.ndarray], rtol=1e-4, atol=1e-4) -> None:
+    """Same outputs as onnxruntime (shape, dtype, values); the kernel neither changes nor aliases its inputs."""
     want = run_ort(model, feeds)
+    before = {k: v.copy() for k, v in feeds.items()}
     got = run_kernel(model, feeds)
+    for k, v in feeds.items():
+        np.testing.assert_array_equal(v, before[k], err_msg=f"the kernel modified its input {k}")
+        assert not any(np.shares_memory(g, v) for g in got), f"an output aliases input {k}"
     assert len(got) == len(want)
     for i, (g, w) in enumerate(zip(got, want)):
         g = np.asarray(g)

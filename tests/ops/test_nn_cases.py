@@ -19,5 +19,6 @@ def test_every_nn_op_has_cases():
     ops = {c.op for c in CASES}
     for op in ("Conv", "ConvTranspose", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool",
                "GlobalMaxPool", "BatchNormalization", "InstanceNormalization", "LayerNormalization", "LRN",
-               "Softmax", "LogSoftmax", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth"):
+               "Softmax", "LogSoftmax", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth", "LpPool", "GlobalLpPool",
+               "LpNormalization", "MeanVarianceNormalization", "GroupNormalization"):
         assert op in ops, op

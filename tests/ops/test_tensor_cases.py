@@ -30,3 +30,24 @@ def test_each_op_has_several_cases():
     from fixtures.opcases import by_op
     few = {op: len(cs) for op, cs in by_op(CASES).items() if len(cs) < 4}
     assert not few, few
+
+
+def test_every_tensor_kernel_has_conformance_cases():
+    from .test_tensor_kernels import my_specs
+    uncovered = set(my_specs()) - {c.op for c in CASES}
+    assert not uncovered, sorted(uncovered)
+
+
+def test_first_graph_input_is_the_data_tensor():
+    # The suite may treat a 4-D float first input as an image, so the first graph input
+    # is the node's data input (X for Where, whose first node input is the condition).
+    bad = []
+    for c in CASES:
+        model, _ = c.build()
+        if not model.graph.input or "runtime_int" in c.tags:
+            continue
+        node = model.graph.node[0]
+        data_input = node.input[1] if c.op == "Where" else node.input[0]
+        if model.graph.input[0].name != data_input:
+            bad.append(c.id)
+    assert not bad, bad
