@@ -7,8 +7,12 @@ Layout written to `output_dir` (toolkit 1.x style):
     order.txt       layer order: index, layer, op, output tensor, merged source layers
     entire_qnt_error_analysis.txt, individual_qnt_error_analysis.txt
                     per layer: cosine and Euclidean distance against fp32
-A pandas DataFrame of the same comes back, worst layers first by the individual cosine
-(`df.attrs["worst"]` lists their names).
+A pandas DataFrame of the same comes back, worst layers first (`df.attrs["worst"]` lists
+their names). Worst means the error a layer introduces itself — the quantization of its
+weights and of its output tensor, each as the mean cosine over channels so one large
+channel cannot hide the others (`own_cosine`) — because that is what moving the layer to
+int16/float16 by hybrid quantization fixes. A layer fed a badly quantized tensor shows a
+poor individual cosine too, but the fix belongs to the layer producing that tensor.
 """
 
 from __future__ import annotations
@@ -64,10 +68,13 @@ def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path):
             np.save(dirs["entire_qnt"] / fn, e, allow_pickle=False)
             np.save(dirs["individual_qnt"] / fn, i, allow_pickle=False)
             me, mi = metrics(e, f), metrics(i, f)
+            own = _own_error(sim, node, name, f, g.constants)
             rows.append({"index": idx, "layer": node.name, "op": node.op_type, "tensor": name,
                          "source": "+".join(node.source),
                          "entire_cosine": me["cosine"], "entire_euclidean": me["euclidean"],
                          "individual_cosine": mi["cosine"], "individual_euclidean": mi["euclidean"],
+                         "output_qnt_cosine": own[0], "weight_qnt_cosine": own[1],
+                         "own_cosine": min(own),
                          "runs_in": "float16" if sim.layers.get(node.name) == "float16" else
                          ("integer" if sim._integer(node) else "fallback")})
     df = pd.DataFrame(rows)
@@ -81,8 +88,40 @@ def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path):
             for r in rows:
                 fh.write(f"{r['layer']} {r['tensor']} {r[kind + '_cosine']:.6f} {r[kind + '_euclidean']:.6f}\n")
     if len(df):
-        df = df.sort_values(["individual_cosine", "index"], kind="stable").reset_index(drop=True)
+        df = df.sort_values(["own_cosine", "individual_cosine", "index"], kind="stable").reset_index(drop=True)
         df.attrs["worst"] = list(dict.fromkeys(df["layer"].head(5)))
     else:
         df.attrs["worst"] = []
     return df
+
+
+def _channel_cosine(a: np.ndarray, b: np.ndarray, axis: int) -> float:
+    """Mean over channels (on `axis`) of the cosine between a and b; all-zero channels skipped."""
+    a = np.moveaxis(np.asarray(a, np.float64), axis, 0).reshape(np.shape(a)[axis], -1)
+    b = np.moveaxis(np.asarray(b, np.float64), axis, 0).reshape(np.shape(b)[axis], -1)
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    live = (na > 0) | (nb > 0)
+    if not live.any():
+        return 1.0
+    cos = np.where((na > 0) & (nb > 0), (a * b).sum(axis=1) / np.maximum(na * nb, 1e-300), 0.0)
+    return float(cos[live].mean())
+
+
+def _own_error(sim: IntegerSimulator, node, tensor: str, f: np.ndarray, constants: dict) -> tuple[float, float]:
+    """(output quantization, weight quantization) per-channel cosines of one layer."""
+    from .schemes import dequantize, quantize
+
+    out_cos = 1.0
+    qp = sim.tensors.get(tensor)
+    if qp is not None and sim.layers.get(node.name) != "float16":
+        dq = dequantize(quantize(f, qp), qp)
+        # channels of feature maps (N, C, ...); vectors (logits, probabilities) as a whole
+        out_cos = _channel_cosine(dq, f, 1) if f.ndim >= 3 else _channel_cosine(dq.reshape(1, -1), f.reshape(1, -1), 0)
+    w_cos = 1.0
+    for name in node.inputs[1:2]:
+        if name in sim.weights:
+            wqp = sim.weights[name]
+            w = np.asarray(constants[name], np.float32)
+            axis = wqp.axis if wqp.axis is not None else 0
+            w_cos = _channel_cosine(dequantize(sim.qweights[name], wqp), w, axis)
+    return out_cos, w_cos

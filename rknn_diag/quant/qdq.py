@@ -212,3 +212,132 @@ def run_twin(model: onnx.ModelProto | bytes, feeds: list[np.ndarray], input_name
     opts.log_severity_level = 3
     sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
     return sess.run(None, dict(zip(input_names, feeds)))
+
+
+# ---- layer by layer: every layer fed the simulator's own integers ------------------------------
+class _LayerwiseBuilder(_Builder):
+    """The twin cut at every tensor: each node's inputs are graph inputs holding the values
+    the integer simulator had there, each quantized output is a graph output (its integers).
+    One onnxruntime run then checks every layer of a model against the 1-LSB rule on its
+    own, the way NNAPI's CTS checks single ops — so rounding differences cannot compound
+    from layer to layer as they do end to end."""
+
+    def __init__(self, graph: Graph, quant: dict, trace: dict):
+        super().__init__(graph, quant)
+        self.trace = trace
+        self.feeds: dict[str, np.ndarray] = {}
+        self.checked: list[str] = []
+
+    def fed(self, name: str) -> str:
+        arr, qp = self.trace[name]
+        if qp is None:
+            key = f"{name}__raw"
+            self.feeds.setdefault(key, np.asarray(arr))
+            return key
+        key = f"{name}__in"
+        if key not in self.feeds:
+            self.feeds[key] = np.asarray(arr).astype(np.float32)
+            s = self.init(f"{name}__scale", np.asarray(qp.scale, np.float32).reshape(()))
+            zf = self.init(f"{name}__zpf", np.asarray(qp.zero_point, np.float32).reshape(()))
+            self.node("Sub", [key, zf], [f"{name}__in_c"])
+            self.node("Mul", [f"{name}__in_c", s], [f"{name}__dqin"])
+        return f"{name}__dqin"
+
+    def q_out(self, tensor: str, src: str) -> str:
+        qp = self.tensors[tensor]
+        out = f"{tensor}__qout"
+        s = self.init(f"{tensor}__scale", np.asarray(qp.scale, np.float32).reshape(()))
+        if qp.dtype in _ONNX_Q and self.opset >= 10:
+            z = self.init(f"{tensor}__zp", np.asarray(qp.zero_point).astype(qp.dtype).reshape(()))
+            self.node("QuantizeLinear", [src, s, z], [f"{tensor}__q"])
+            self.node("Cast", [f"{tensor}__q"], [out], to=TensorProto.FLOAT)
+        else:
+            lo, hi = qp.qrange
+            zf = self.init(f"{tensor}__zpf", np.asarray(qp.zero_point, np.float32).reshape(()))
+            self.node("Div", [src, s], [f"{tensor}__div"])
+            if self.opset >= 11:
+                self.node("Round", [f"{tensor}__div"], [f"{tensor}__rnd"])
+            else:
+                half = self.init("__half", np.float32(0.5))
+                self.node("Add", [f"{tensor}__div", half], [f"{tensor}__div5"])
+                self.node("Floor", [f"{tensor}__div5"], [f"{tensor}__rnd"])
+            self.node("Add", [f"{tensor}__rnd", zf], [f"{tensor}__addz"])
+            self._clip(f"{tensor}__addz", out, float(lo), float(hi))
+        self.checked.append(tensor)
+        return out
+
+    def build(self) -> onnx.ModelProto:
+        g = self.g
+        consts = {}
+        for k, v in g.constants.items():
+            consts[k] = self.const_dq(k, quantize(v, self.tensors[k]), self.tensors[k]) if k in self.tensors else k
+        outputs = []
+        for n in g.nodes:
+            fp16 = self.layers.get(n.name) == "float16"
+            bq = None if fp16 else bias_qparams(g, n, self.tensors, self.weights)
+            ins = []
+            for i, name in enumerate(n.inputs):
+                if not name:
+                    ins.append("")
+                elif fp16 and name in g.constants:
+                    ins.append(self.init(name, g.constants[name]))
+                elif name in self.weights and not fp16:
+                    ins.append(self.const_dq(name, quantize(g.constants[name], self.weights[name]),
+                                             self.weights[name]))
+                elif i == 2 and bq is not None:
+                    ins.append(self.const_dq(f"{name}__{n.name}", quantize(g.constants[name], bq), bq))
+                elif name in g.constants:
+                    ins.append(consts[name] if name in self.tensors else self.init(name, g.constants[name]))
+                else:
+                    ins.append(self.fed(name))
+            outs = [f"{o}__f{self.counter}" if o else "" for o in n.outputs]
+            first = outs[0]
+            if n.post_ops:
+                outs[0] = f"{first}__pre"
+            self.node(n.op_type, ins, outs, **n.attrs)
+            src = outs[0]
+            for k, p in enumerate(n.post_ops):
+                dst = first if k == len(n.post_ops) - 1 else f"{first}__post{k}"
+                if p.op_type == "Clip":
+                    lo = p.inputs[0] if len(p.inputs) > 0 and p.inputs[0] is not None else None
+                    hi = p.inputs[1] if len(p.inputs) > 1 and p.inputs[1] is not None else None
+                    self._clip(src, dst, None if lo is None else float(lo), None if hi is None else float(hi))
+                else:
+                    self.node(p.op_type, [src], [dst], **p.attrs)
+                src = dst
+            if not fp16:
+                for o, fo in zip(n.outputs, [first, *outs[1:]]):
+                    if o and o in self.tensors and np.asarray(self.trace[o][0]).dtype.kind in "iu":
+                        outputs.append(helper.make_tensor_value_info(self.q_out(o, fo), TensorProto.FLOAT, None))
+        inputs = [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), list(v.shape))
+                  for k, v in self.feeds.items()]
+        used = {i for nd in self.nodes for i in nd.input}
+        graph = helper.make_graph(self.nodes, f"{g.name}_qdq_layerwise", inputs, outputs,
+                                  [t for k, t in self.inits.items() if k in used])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)],
+                                  producer_name="rknn_diag.quant.qdq")
+        model.ir_version = 8
+        return model
+
+
+def layerwise_lsb(graph: Graph, quant: dict, feeds: list[np.ndarray]) -> dict[str, float]:
+    """Every quantized layer output of the integer simulator against the twin fed the same
+    integer inputs: {tensor: max |difference| in LSBs}."""
+    import onnxruntime as ort
+
+    from ..sim.int_sim import IntegerSimulator
+
+    trace: dict = {}
+    IntegerSimulator(graph, quant).run(feeds, trace=trace)
+    b = _LayerwiseBuilder(graph, quant, trace)
+    model = b.build()
+    if not b.checked:
+        return {}
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    outs = sess.run([f"{t}__qout" for t in b.checked], b.feeds)
+    return {t: float(np.max(np.abs(trace[t][0].astype(np.float64) - o), initial=0.0))
+            for t, o in zip(b.checked, outs)}

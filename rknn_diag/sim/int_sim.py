@@ -71,8 +71,10 @@ class IntegerSimulator:
         self.fallback_ops = sorted({n.op_type for n in graph.nodes if not self._integer(n)})
 
     # ---- public ---------------------------------------------------------------------------------
-    def run(self, feeds: list[np.ndarray], dump: DumpHook | None = None, raw: bool = False) -> list[np.ndarray]:
-        """Float inputs in, dequantized float32 outputs out (`raw=True`: the integers)."""
+    def run(self, feeds: list[np.ndarray], dump: DumpHook | None = None, raw: bool = False,
+            trace: dict | None = None) -> list[np.ndarray]:
+        """Float inputs in, dequantized float32 outputs out (`raw=True`: the integers).
+        `trace`, if given, receives every value as (array, QParams or None)."""
         env: Env = dict(self.base)
         for v, x in zip(self.graph.inputs, feeds):
             qp = self.tensors.get(v.name)
@@ -84,6 +86,8 @@ class IntegerSimulator:
                     env[name] = val
             if dump is not None:
                 dump(node, [self._float(v) for v in outs])
+        if trace is not None:
+            trace.update(env)
         if raw:
             return [env[v.name][0] for v in self.graph.outputs]
         return [self._float(env[v.name]) for v in self.graph.outputs]
