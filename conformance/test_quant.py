@@ -179,3 +179,55 @@ def _build_in_process(model_path: Path, spec: BuildSpec):
         assert r.load_onnx(str(model_path)) == 0
         assert r.build(do_quantization=True, dataset=spec.dataset) == 0, r.last_error
     return r.model
+
+
+def _coupling_rows():
+    seen: set[str] = set()
+    for case in all_cases():
+        if case.op in seen:
+            continue
+        seen.add(case.op)
+        marks = [pytest.mark.rknn_case(case=f"quant/{case.id}/coupling-u8-int8", op=case.op,
+                                       mode="asymmetric_quantized-u8")]
+        if case.xfail:
+            marks.append(pytest.mark.xfail(reason=case.xfail, strict=True))
+        yield pytest.param(case, id=f"{case.id}-coupling", marks=marks)
+
+
+@pytest.mark.parametrize("case", list(_coupling_rows()))
+def test_op_u8_int8_coupling(case, record, tmp_path):
+    """NNAPI-style coupling: the u8 quantization of an op and its int8 copy (zero points - 128,
+    same real values) give identical results in the integer simulator, and their QDQ twins
+    agree within 1 LSB. Simulator-only: it checks our integer kernels' zero-point handling."""
+    import onnx
+
+    from rknn_diag.quant.qdq import export_twin, run_twin
+    from rknn_diag.quant.quantizer import shift_to_int8
+    from rknn_diag.quant.schemes import QParams
+    from rknn_diag.sim.int_sim import IntegerSimulator
+
+    model, feeds = case.build()
+    ds = _dataset(tmp_path / "ds", feeds, "rknpu1")
+    onnx.save(model, str(tmp_path / "model.onnx"))
+    spec = BuildSpec(config={"target_platform": "rk1808", "quantized_dtype": "asymmetric_quantized-u8"},
+                     do_quantization=True, dataset=str(ds))
+    built = _build_in_process(tmp_path / "model.onnx", spec)
+    q8 = shift_to_int8(built.quant)
+    x = list(feeds.values())
+    u = IntegerSimulator(built.graph, built.quant).run(x)
+    s = IntegerSimulator(built.graph, q8).run(x)
+    tu = run_twin(export_twin(built.graph, built.quant), x, list(feeds))
+    ts = run_twin(export_twin(built.graph, q8), x, list(feeds))
+    problems = []
+    worst = 0.0
+    for v, a, b, c, d in zip(built.graph.outputs, u, s, tu, ts):
+        if not np.array_equal(a, b):
+            problems.append(f"{v.name}: u8 and int8 simulations differ in {int(np.sum(a != b))} elements")
+        if v.name in built.quant["tensors"]:
+            scale = float(QParams.from_dict(built.quant["tensors"][v.name]).scale)
+            lsb = float(np.max(np.rint(np.abs(np.asarray(c, np.float64) - d) / scale), initial=0.0))
+            worst = max(worst, lsb)
+            if lsb > tolerances.QUANT_LSB:
+                problems.append(f"{v.name}: u8 and int8 twins {lsb} LSB apart")
+    record["metrics"] = {"twin_coupling_lsb": worst}
+    assert not problems, "; ".join(problems)

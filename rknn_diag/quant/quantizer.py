@@ -188,3 +188,18 @@ def build_quant(graph: Graph, cfg: RknnConfig, samples: Iterable[list[np.ndarray
     q = assign(graph, ranges, mode, method, layers)
     return {"mode": mode, "method": method, "algorithm": cfg.quantized_algorithm, "ranges": ranges,
             "layers": dict(layers or {}), **q}
+
+
+def shift_to_int8(quant: dict[str, Any]) -> dict[str, Any]:
+    """The int8 twin of a u8 quantization (NNAPI's coupling idea): every uint8 tensor and weight
+    becomes int8 with zero point - 128, the same real values. Integer kernels see the same
+    centred integers (q - zero_point), so results must be identical after dequantization."""
+    def shift(d: dict) -> dict:
+        if d["dtype"] != "uint8":
+            return d
+        return {**d, "dtype": "int8", "zero_point": np.asarray(d["zero_point"], np.int32) - 128}
+
+    out = dict(quant)
+    out["tensors"] = {k: shift(v) for k, v in quant["tensors"].items()}
+    out["weights"] = {k: shift(v) for k, v in quant["weights"].items()}
+    return out
