@@ -233,25 +233,35 @@ def fixed_point(mult: np.ndarray, acc_bound: float) -> tuple[np.ndarray, np.ndar
 
 
 def shift_round(prod: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """round(prod / 2^n), ties to even, for int64 `prod` and per-element shifts n (may be <= 0)."""
+    """round(prod / 2^n), ties to even, for int64 `prod` and shifts n (scalar or broadcastable,
+    may be <= 0)."""
     prod = np.asarray(prod, np.int64)
-    n = np.broadcast_to(np.asarray(n, np.int64), prod.shape) if np.ndim(n) else np.asarray(n, np.int64)
-    pos = np.maximum(n, 0)
+    n = np.asarray(n, np.int64)
+    if (n <= 0).any():   # rare (multipliers >= 2^30): exact left shifts where n <= 0
+        pos = np.maximum(n, 1)
+        return np.where(n > 0, shift_round(prod, pos), np.left_shift(prod, np.maximum(-n, 0)))
     one = np.int64(1)
-    q = np.right_shift(prod, pos)                       # floor(prod / 2^n)
-    rem = prod - np.left_shift(q, pos)                  # in [0, 2^n)
-    half = np.where(pos > 0, np.left_shift(one, np.maximum(pos - 1, 0)), 1)
-    up = (rem > half) | ((rem == half) & ((q & one) == one) & (pos > 0))
-    right = q + up.astype(np.int64)
-    return np.where(n > 0, right, np.left_shift(prod, np.maximum(-n, 0)))
+    half = np.left_shift(one, n - 1)                   # per channel, not per element
+    q = np.right_shift(prod + half, n)                 # round half up ...
+    tie = (prod & (np.left_shift(one, n) - 1)) == half
+    q -= tie & ((q & one) == one)                      # ... and ties back down to even
+    return q
 
 
-def requantize(acc: np.ndarray, mult: np.ndarray, acc_bound: float, out: QParams) -> np.ndarray:
+def requantize(acc: np.ndarray, mult: np.ndarray, acc_bound: float, out: QParams,
+               clamp: tuple[int, int] | None = None) -> np.ndarray:
     """int accumulator (int64) at real scale `mult * out.scale` -> integers of `out`.
-    `mult` broadcasts against acc (per channel multipliers already shaped)."""
+    `mult` broadcasts against acc (per channel multipliers already shaped); `clamp` narrows
+    the output range (fused Relu/Clip in the integer domain)."""
     m0, n = fixed_point(mult, acc_bound)
+    return apply_fixed_point(acc, m0, n, out, clamp)
+
+
+def apply_fixed_point(acc: np.ndarray, m0: np.ndarray, n: np.ndarray, out: QParams,
+                      clamp: tuple[int, int] | None = None) -> np.ndarray:
+    """The second half of `requantize`, with the multiplier already in fixed point."""
     acc = np.asarray(acc, np.int64)
     y = shift_round(acc * m0, n)
-    _, z = out.broadcast(acc.ndim)
-    lo, hi = out.qrange
-    return np.clip(y + z, lo, hi).astype(NUMPY[out.dtype])
+    lo, hi = clamp if clamp is not None else out.qrange
+    y += np.int64(out.zero_point) if out.per_tensor else out.broadcast(acc.ndim)[1]
+    return np.clip(y, lo, hi).astype(NUMPY[out.dtype])

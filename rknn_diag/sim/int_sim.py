@@ -5,10 +5,11 @@ biases int32 at input scale × weight scale, accumulators int64. Rounding and
 requantization rules live in `rknn_diag.quant.schemes` (one place).
 
 Integer kernels (bit-exact, deterministic on every machine):
-  Conv, Gemm, MatMul   exact integer GEMM through float64 BLAS: operands are integers
+  Conv, Gemm, MatMul   exact integer GEMM through float BLAS: operands are integers
                        (q - zero_point) and every partial sum is bounded by
-                       max_c Σ|w| · max|x| < 2^53 (asserted per layer), so float64 sums
-                       are exact whatever the summation order; then int64 bias add and
+                       B = max_c Σ|w| · max|x|; float32 BLAS when B < 2^24, float64 when
+                       B < 2^53 (asserted per layer), so the sums are exact whatever the
+                       summation order; then int64 bias add and
                        fixed-point requantization; Relu/Clip post-ops are clamps on the
                        output integers, LeakyRelu a second multiplier for negative sums.
   Add, Sub             both operands rescaled by fixed-point multipliers with a shared shift.
@@ -37,7 +38,8 @@ from ..ops import run as run_op
 from ..ops._window import per_axis, resolve_pads, windows
 from ..quant import roles
 from ..quant.quantizer import bias_qparams
-from ..quant.schemes import QParams, dequantize, fixed_point, quantize, requantize, shift_round, storage
+from ..quant.schemes import (QParams, apply_fixed_point, dequantize, fixed_point, quantize, requantize,
+                              shift_round, storage)
 from .float_sim import to_fp16
 
 FALLBACK_NOTE = ("ops without an integer kernel run dequantize -> float32 kernel -> quantize at the "
@@ -69,6 +71,7 @@ class IntegerSimulator:
             if bq is not None:
                 self.biases[n.name] = (quantize(graph.constants[n.inputs[2]], bq), bq)
         self.fallback_ops = sorted({n.op_type for n in graph.nodes if not self._integer(n)})
+        self.memo: dict = {}   # per-layer constants computed on first use (multipliers, bounds)
 
     # ---- public ---------------------------------------------------------------------------------
     def run(self, feeds: list[np.ndarray], dump: DumpHook | None = None, raw: bool = False,
@@ -228,27 +231,40 @@ def _check_exact(bound: float, node: Node) -> None:
         raise OverflowError(f"{node.name}: accumulator bound {bound:g} exceeds 2^53; float64 GEMM not exact")
 
 
-def _finish(sim: IntegerSimulator, node: Node, acc: np.ndarray, mult: np.ndarray, bound: float,
-            chan_axis: int | None = None) -> list:
-    """Requantize an int64 accumulator, apply fused activations in the integer domain."""
-    out_qp = sim.tensors[node.outputs[0]]
-    leaky = next((p for p in node.post_ops if p.op_type == "LeakyRelu"), None)
-    if leaky is not None:
-        alpha = float(leaky.attrs.get("alpha", 0.01))
-        y = np.where(acc >= 0, requantize(acc, mult, bound, out_qp),
-                     requantize(acc, mult * alpha if alpha > 0 else mult * 0, bound, out_qp))
-    else:
-        y = requantize(acc, mult, bound, out_qp)
-    z = int(out_qp.zero_point)
+def _clamp(sim: IntegerSimulator, node: Node, out_qp: QParams) -> tuple[int, int]:
+    """The output range after fused Relu/Clip: the quantized bounds, intersected."""
+    lo, hi = out_qp.qrange
     for p in node.post_ops:
         if p.op_type == "Relu":
-            y = np.maximum(y, z).astype(y.dtype)
+            lo = max(lo, int(out_qp.zero_point))
         elif p.op_type == "Clip":
-            lo = p.inputs[0] if len(p.inputs) > 0 and p.inputs[0] is not None else None
-            hi = p.inputs[1] if len(p.inputs) > 1 and p.inputs[1] is not None else None
-            qlo = quantize(np.asarray(lo, np.float32), out_qp) if lo is not None else None
-            qhi = quantize(np.asarray(hi, np.float32), out_qp) if hi is not None else None
-            y = np.clip(y, qlo, qhi).astype(y.dtype)
+            a = p.inputs[0] if len(p.inputs) > 0 and p.inputs[0] is not None else None
+            b = p.inputs[1] if len(p.inputs) > 1 and p.inputs[1] is not None else None
+            if a is not None:
+                lo = max(lo, int(quantize(np.asarray(a, np.float32), out_qp)))
+            if b is not None:
+                hi = min(hi, int(quantize(np.asarray(b, np.float32), out_qp)))
+    return lo, hi
+
+
+def _finish(sim: IntegerSimulator, node: Node, acc: np.ndarray, mult: np.ndarray, bound: float,
+            chan_axis: int | None = None) -> list:
+    """Requantize an int64 accumulator, apply fused activations in the integer domain
+    (Relu/Clip: a narrower clamp of the output integers; LeakyRelu: alpha·M for negative sums).
+    Fixed-point multipliers and clamps are computed once per layer and kept."""
+    out_qp = sim.tensors[node.outputs[0]]
+    key = (node.name, "finish")
+    if key not in sim.memo:
+        leaky = next((p for p in node.post_ops if p.op_type == "LeakyRelu"), None)
+        neg = None
+        if leaky is not None:
+            alpha = float(leaky.attrs.get("alpha", 0.01))
+            neg = fixed_point(np.asarray(mult) * alpha if alpha > 0 else np.asarray(mult) * 0, bound)
+        sim.memo[key] = (fixed_point(mult, bound), neg, _clamp(sim, node, out_qp))
+    (m0, n), neg, clamp = sim.memo[key]
+    y = apply_fixed_point(acc, m0, n, out_qp, clamp)
+    if neg is not None:
+        y = np.where(acc >= 0, y, apply_fixed_point(acc, neg[0], neg[1], out_qp, clamp))
     return [(y, out_qp)] + [(np.zeros(0), None)] * (len(node.outputs) - 1)
 
 
@@ -264,13 +280,38 @@ def _bias(sim: IntegerSimulator, node: Node) -> np.ndarray | None:
     return None if b is None else b[0].astype(np.int64)
 
 
+FLOAT32_EXACT = 2.0 ** 24
+
+
 def _conv(sim: IntegerSimulator, node: Node, env: Env) -> list:
     x, xqp = sim._q(node.inputs[0], env)
-    w, wqp = _weight_centered(sim, node.inputs[1])
+    key = (node.name, "conv")
+    if key not in sim.memo:
+        w, wqp = _weight_centered(sim, node.inputs[1])
+        bias = _bias(sim, node)
+        wabs = float(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max(initial=0))
+        gemm_bound = wabs * _amax(xqp)
+        bound = gemm_bound + (float(np.abs(bias).max(initial=0)) if bias is not None else 0.0)
+        _check_exact(bound, node)
+        sim.memo[key] = (w, w.astype(np.float32), wqp, bias, gemm_bound, bound)
+    w, w32, wqp, bias, gemm_bound, bound = sim.memo[key]
+    M = w.shape[0]
+    if gemm_bound < FLOAT32_EXACT:
+        # Every product and partial sum is an integer below 2^24: float32 BLAS is exact too,
+        # so the float kernel (with its depthwise/pointwise fast paths) does the integer GEMM.
+        attrs = {k: v for k, v in node.attrs.items()}
+        acc_f = run_op("Conv", [_centered(x, xqp).astype(np.float32), w32], attrs, 13)[0]
+        acc = np.rint(acc_f).astype(np.int64)
+        n = acc.ndim - 2
+        if bias is not None:
+            acc = acc + bias.reshape(M, *([1] * n))
+        ws = np.asarray(wqp.scale, np.float64).reshape(-1)
+        mult = np.float64(xqp.scale) * ws / np.float64(sim.tensors[node.outputs[0]].scale)
+        mult = mult.reshape(-1, *([1] * n)) if mult.size > 1 else mult.reshape(())
+        return _finish(sim, node, acc, mult, bound)
     xc = _centered(x, xqp).astype(np.float64)
     n = xc.ndim - 2
     N, C = xc.shape[:2]
-    M = w.shape[0]
     kernel = list(w.shape[2:])
     group = int(node.attrs.get("group", 1))
     strides = per_axis(node.attrs.get("strides"), n, 1, "strides")
@@ -289,10 +330,6 @@ def _conv(sim: IntegerSimulator, node: Node, env: Env) -> list:
     cols = win.transpose(perm).reshape(N, G, P, Cg * K)
     wf = w.astype(np.float64)
     wg = wf.reshape(G, M // G, Cg * K).transpose(0, 2, 1)
-    bias = _bias(sim, node)
-    bound = float(np.abs(wf).reshape(M, -1).sum(axis=1).max(initial=0)) * _amax(xqp)
-    bound += float(np.abs(bias).max(initial=0)) if bias is not None else 0.0
-    _check_exact(bound, node)
     acc = np.matmul(cols, wg).transpose(0, 1, 3, 2).reshape(N, M, *out)
     acc = np.rint(acc).astype(np.int64)
     if bias is not None:
@@ -327,6 +364,8 @@ def _gemm(sim: IntegerSimulator, node: Node, env: Env) -> list:
     bias = _bias(sim, node) if node.op_type == "Gemm" else None
     bound += float(np.abs(bias).max(initial=0)) if bias is not None else 0.0
     _check_exact(bound, node)
+    if bound < FLOAT32_EXACT:   # exact in float32 as well (see _conv)
+        ac, wf = ac.astype(np.float32), wf.astype(np.float32)
     acc = np.rint(np.matmul(ac, wf)).astype(np.int64)
     if bias is not None:
         acc = acc + bias
