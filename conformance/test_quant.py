@@ -87,9 +87,19 @@ def _dataset(folder: Path, feeds: dict[str, np.ndarray], generation: str, count:
     return path
 
 
+NON_FINITE = ("NaN and infinity have no integer representation: quantizing the input turns NaN into "
+              "the zero point and infinity into the range limit, so the float model's answer is lost")
+
+
+def _non_finite(case) -> bool:
+    _, feeds = case.build()
+    return any(x.dtype.kind == "f" and not np.isfinite(x).all() for x in feeds.values())
+
+
 def _rows():
     first_of_op: set[str] = set()
     for case in all_cases():
+        non_finite = _non_finite(case)
         ci_op = case.op not in first_of_op
         first_of_op.add(case.op)
         core_index = case.op in CORE_OPS
@@ -104,8 +114,11 @@ def _rows():
                     continue
                 label = mode + (f"-{method}" if method else "")
                 marks = [pytest.mark.rknn_case(case=f"quant/{case.id}/{label}", op=case.op, mode=mode)]
-                if case.xfail:
-                    marks.append(pytest.mark.xfail(reason=case.xfail, strict=True))
+                if non_finite:
+                    marks.append(pytest.mark.xfail(reason=NON_FINITE, strict=True))
+                elif case.xfail:
+                    # the case's reason is about the float16 path; quantized builds may not share it
+                    marks.append(pytest.mark.xfail(reason=f"float16 suite: {case.xfail}", strict=False))
                 yield pytest.param(case, mode, chip, method, id=f"{case.id}-{label}", marks=marks)
 
 
@@ -144,6 +157,10 @@ def test_op_quantized(case, mode, chip, method, target, record, tmp_path):
                 problems.append(f"{name}: differs from the QDQ twin ({int(np.sum(got != want))} elements)")
     for name, got, ref in zip(ex.output_names, ex.result.outputs, ex.refs):
         ref = np.asarray(ref)
+        if ref.dtype.kind != "f" and np.shape(got) == ref.shape and _non_finite(case):
+            if not np.array_equal(np.asarray(got).astype(ref.dtype), ref):
+                problems.append(f"{name}: differs from the float model on non-finite inputs")
+            continue
         if ref.dtype.kind != "f" or np.shape(got) != ref.shape:
             continue
         m = metrics(got, ref)
@@ -190,7 +207,7 @@ def _coupling_rows():
         marks = [pytest.mark.rknn_case(case=f"quant/{case.id}/coupling-u8-int8", op=case.op,
                                        mode="asymmetric_quantized-u8")]
         if case.xfail:
-            marks.append(pytest.mark.xfail(reason=case.xfail, strict=True))
+            marks.append(pytest.mark.xfail(reason=f"float16 suite: {case.xfail}", strict=False))
         yield pytest.param(case, id=f"{case.id}-coupling", marks=marks)
 
 

@@ -13,8 +13,8 @@ parameter exactly, the twin does this, with the same numbers:
 * int16 activations (dynamic_fixed_point-i16, w8a16, w16a16i_dfp, w4a16), and every
   activation of a model below opset 10 (no QuantizeLinear): Q/DQ is written out as
   Div -> Round -> Add(zp) -> Clip -> Sub(zp) -> Mul, the same formula and tie rule (Round is
-  half-to-even like QuantizeLinear); below opset 11 (no Round) Floor(x + 0.5), so exact
-  ties round up there — at most 1 LSB, inside the rule.
+  half-to-even like QuantizeLinear); below opset 11 (no Round) the same tie rule is built
+  from Floor, Equal and Cast.
 * int16 and int4 weights, per-group (w4a16) weights, and any weight/bias of a model below
   opset 13 (no per-axis DequantizeLinear): the initializer holds the dequantized float32
   values scale·(q − zero_point), which is exactly what DequantizeLinear would produce.
@@ -83,18 +83,37 @@ class _Builder:
             lo, hi = qp.qrange
             zf = self.init(f"{tensor}__zpf", np.asarray(qp.zero_point, np.float32).reshape(()))
             self.node("Div", [src, s], [f"{tensor}__div"])
-            if self.opset >= 11:
-                self.node("Round", [f"{tensor}__div"], [f"{tensor}__rnd"])
-            else:  # no Round before opset 11: floor(x + 0.5), ties go up (within the 1 LSB rule)
-                half = self.init("__half", np.float32(0.5))
-                self.node("Add", [f"{tensor}__div", half], [f"{tensor}__div5"])
-                self.node("Floor", [f"{tensor}__div5"], [f"{tensor}__rnd"])
+            self._round(f"{tensor}__div", f"{tensor}__rnd")
             self.node("Add", [f"{tensor}__rnd", zf], [f"{tensor}__addz"])
             self._clip(f"{tensor}__addz", f"{tensor}__q", float(lo), float(hi))
             self.node("Sub", [f"{tensor}__q", zf], [f"{tensor}__subz"])
             self.node("Mul", [f"{tensor}__subz", s], [out])
         self.dq[tensor] = out
         return out
+
+    def _round(self, src: str, dst: str) -> None:
+        """Round half to even: the Round op, or before opset 11 (no Round) the same rule built
+        from Floor: f = floor(x + 0.5), minus 1 where x was a tie and f is odd."""
+        if self.opset >= 11:
+            self.node("Round", [src], [dst])
+            return
+        half = self.init("__half", np.float32(0.5))
+        two = self.init("__two", np.float32(2.0))
+        self.node("Add", [src, half], [f"{dst}__p5"])
+        self.node("Floor", [f"{dst}__p5"], [f"{dst}__fl"])
+        self.node("Sub", [f"{dst}__fl", src], [f"{dst}__d"])
+        # Equal takes floats only from opset 11: tie = not (d < 0.5 or d > 0.5)
+        self.node("Less", [f"{dst}__d", half], [f"{dst}__lt"])
+        self.node("Greater", [f"{dst}__d", half], [f"{dst}__gt"])
+        self.node("Or", [f"{dst}__lt", f"{dst}__gt"], [f"{dst}__ne"])
+        self.node("Not", [f"{dst}__ne"], [f"{dst}__tieb"])
+        self.node("Cast", [f"{dst}__tieb"], [f"{dst}__tie"], to=TensorProto.FLOAT)
+        self.node("Mul", [f"{dst}__fl", half], [f"{dst}__h"])
+        self.node("Floor", [f"{dst}__h"], [f"{dst}__hf"])
+        self.node("Mul", [f"{dst}__hf", two], [f"{dst}__even"])
+        self.node("Sub", [f"{dst}__fl", f"{dst}__even"], [f"{dst}__odd"])
+        self.node("Mul", [f"{dst}__tie", f"{dst}__odd"], [f"{dst}__corr"])
+        self.node("Sub", [f"{dst}__fl", f"{dst}__corr"], [dst])
 
     def _clip(self, src: str, dst: str, lo: float | None, hi: float | None) -> None:
         if self.opset < 11:
@@ -255,12 +274,7 @@ class _LayerwiseBuilder(_Builder):
             lo, hi = qp.qrange
             zf = self.init(f"{tensor}__zpf", np.asarray(qp.zero_point, np.float32).reshape(()))
             self.node("Div", [src, s], [f"{tensor}__div"])
-            if self.opset >= 11:
-                self.node("Round", [f"{tensor}__div"], [f"{tensor}__rnd"])
-            else:
-                half = self.init("__half", np.float32(0.5))
-                self.node("Add", [f"{tensor}__div", half], [f"{tensor}__div5"])
-                self.node("Floor", [f"{tensor}__div5"], [f"{tensor}__rnd"])
+            self._round(f"{tensor}__div", f"{tensor}__rnd")
             self.node("Add", [f"{tensor}__rnd", zf], [f"{tensor}__addz"])
             self._clip(f"{tensor}__addz", out, float(lo), float(hi))
         self.checked.append(tensor)
