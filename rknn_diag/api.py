@@ -8,6 +8,7 @@ errors; this facade logs them and returns their codes.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import re
@@ -115,14 +116,22 @@ class RKNN:
             if dataset is None:
                 raise ConfigError("do_quantization=True needs a dataset", fix="pass dataset='dataset.txt' "
                                   "(one sample per line), or build(do_quantization=False)", ref="1.4.3")
-        graph = optimize(self.graph, self.cfg.optimization_level)
+        from .quant.qdq_import import has_qdq
         build_args = {"do_quantization": bool(do_quantization), "dataset": dataset,
                       "pre_compile": bool(pre_compile), **{k: repr(v) for k, v in kwargs.items()}}
         if do_quantization:
             from .quant import quantize_graph
+            graph = optimize(self.graph, self.cfg.optimization_level)
             quant = quantize_graph(graph, self.cfg, dataset, self.log)
             self.model = BuiltModel(graph, self.cfg, quant["mode"], rknn_batch_size, build_args, quant)
+        elif has_qdq(self.graph):   # already quantized: keep the model's own parameters (§1.4.1)
+            from .quant.qdq_import import import_qdq, verify_weights
+            graph, quant = import_qdq(copy.deepcopy(self.graph), self.log)
+            graph = optimize(graph, self.cfg.optimization_level)
+            verify_weights(graph, quant, self.log)
+            self.model = BuiltModel(graph, self.cfg, quant["mode"], rknn_batch_size, build_args, quant)
         else:
+            graph = optimize(self.graph, self.cfg.optimization_level)
             self.model = BuiltModel(graph, self.cfg, "float16", rknn_batch_size, build_args)
         self.log.i(f"Build done: {len(graph.nodes)} layers, {self.model.mode}, "
                    f"target {','.join(self.cfg.target_platform)}")

@@ -142,6 +142,9 @@ class IntegerSimulator:
             w = roles.weight_name(self.graph, node)
             if w is None or w not in self.weights or self.weights[w].group is not None:
                 return False
+            wq = self.weights[w]
+            if not wq.per_tensor and wq.axis != roles.weight_axis(node, self.graph.constants[w]):
+                return False   # e.g. an imported QDQ weight quantized along another axis
             if len(node.inputs) > 2 and node.inputs[2] and node.name not in self.biases:
                 return False
             if node.op_type == "Gemm" and (node.attrs.get("transA", 0) or node.attrs.get("alpha", 1.0) != 1.0):
@@ -149,6 +152,9 @@ class IntegerSimulator:
         if node.op_type == "MatMul":
             w = roles.weight_name(self.graph, node)
             if w is not None and (w not in self.weights or self.weights[w].group is not None):
+                return False
+            if w is not None and not self.weights[w].per_tensor and \
+                    self.weights[w].axis != roles.weight_axis(node, self.graph.constants[w]):
                 return False
             if w is None and node.inputs[1] not in self.tensors:
                 return False
