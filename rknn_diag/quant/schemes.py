@@ -191,6 +191,8 @@ def weight_params(w: np.ndarray, scheme: Scheme, granularity: str, axis: int) ->
         g = int(granularity[5:])
         cin = w.shape[1]
         ng = -(-cin // g)
+        if ng == 1:   # one group per output channel: that is per-channel quantization
+            return weight_params(w, scheme, "channel", 0)
         pad = np.zeros((w.shape[0], ng * g - cin, *w.shape[2:]), np.float32)
         wg = np.concatenate([w, pad], axis=1).reshape(w.shape[0], ng, -1)
         return params_from_range(wg.min(axis=2), wg.max(axis=2), scheme, axis=0, group=g)

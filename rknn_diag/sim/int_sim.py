@@ -19,8 +19,10 @@ Integer kernels (bit-exact, deterministic on every machine):
   data movement, MaxPool, GlobalMaxPool, ReduceMax/Min (`roles.DIRECT`): on the integers
                        themselves (they only move or select values; output shares the input's
                        parameters, Pad pads with the quantized pad value).
-Every other op — and Conv/Gemm with per-group (w4a16) weights, ConvTranspose, Gemm with
-alpha/beta != 1 — falls back: dequantize inputs, run the float32 kernel of
+  Conv, Gemm with int4 weights in groups (w4a16): exact integer sums per group combined by
+                       fixed-point multipliers per (channel, group) with a shared shift.
+Every other op — and ConvTranspose, grouped Conv with per-group weights, Gemm with
+alpha/beta != 1 or transA — falls back: dequantize inputs, run the float32 kernel of
 `rknn_diag.ops`, quantize the result at the output's parameters (deterministic for a
 given machine's float32 math; the same DQ -> op -> Q the QDQ twin does). `FALLBACK_NOTE`
 names them. Layers that hybrid quantization moved to float16 run the float16 kernel on
@@ -140,8 +142,10 @@ class IntegerSimulator:
             return False
         if node.op_type in ("Conv", "Gemm"):
             w = roles.weight_name(self.graph, node)
-            if w is None or w not in self.weights or self.weights[w].group is not None:
+            if w is None or w not in self.weights:
                 return False
+            if self.weights[w].group is not None:   # int4 groups: the grouped integer kernel
+                return _grouped_ok(self, node)
             wq = self.weights[w]
             if not wq.per_tensor and wq.axis != roles.weight_axis(node, self.graph.constants[w]):
                 return False   # e.g. an imported QDQ weight quantized along another axis
@@ -289,7 +293,43 @@ def _bias(sim: IntegerSimulator, node: Node) -> np.ndarray | None:
 FLOAT32_EXACT = 2.0 ** 24
 
 
+def _conv_acc(xc: np.ndarray, w: np.ndarray, attrs: dict, gemm_bound: float, w32=None) -> np.ndarray:
+    """Exact integer convolution of centred integers `xc` by integer weights `w` (int64 result).
+    Below 2^24 every product and partial sum is exact in float32, so the float Conv kernel (with
+    its depthwise/pointwise fast paths) does it; otherwise im2col + float64 matmul (exact below
+    2^53, checked by the caller)."""
+    if gemm_bound < FLOAT32_EXACT:
+        acc_f = run_op("Conv", [xc.astype(np.float32), w32 if w32 is not None else w.astype(np.float32)],
+                       attrs, 13)[0]
+        return np.rint(acc_f).astype(np.int64)
+    xc = xc.astype(np.float64)
+    n = xc.ndim - 2
+    N, C = xc.shape[:2]
+    M = w.shape[0]
+    kernel = list(w.shape[2:])
+    group = int(attrs.get("group", 1))
+    strides = per_axis(attrs.get("strides"), n, 1, "strides")
+    dil = per_axis(attrs.get("dilations"), n, 1, "dilations")
+    pb, pe, out = resolve_pads(xc.shape[2:], kernel, strides, dil, attrs.get("pads"),
+                               attrs.get("auto_pad", "NOTSET"))
+    ek = [(k - 1) * d + 1 for k, d in zip(kernel, dil)]
+    need = [(o - 1) * s + e for o, s, e in zip(out, strides, ek)]
+    widths = [(0, 0), (0, 0)] + [(b, max(L - i - b, 0)) for b, L, i in zip(pb, need, xc.shape[2:])]
+    xp = np.pad(xc, widths)[(Ellipsis, *[slice(0, L) for L in need])]   # zero point pads as 0
+    win = windows(xp, kernel, strides, dil, out)
+    G, Cg = group, C // group
+    P, K = int(np.prod(out)), int(np.prod(kernel))
+    win = win.reshape(N, G, Cg, *out, *kernel)
+    perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
+    cols = win.transpose(perm).reshape(N, G, P, Cg * K)
+    wg = w.astype(np.float64).reshape(G, M // G, Cg * K).transpose(0, 2, 1)
+    acc = np.matmul(cols, wg).transpose(0, 1, 3, 2).reshape(N, M, *out)
+    return np.rint(acc).astype(np.int64)
+
+
 def _conv(sim: IntegerSimulator, node: Node, env: Env) -> list:
+    if sim.weights[node.inputs[1]].group is not None:
+        return _grouped(sim, node, env)
     x, xqp = sim._q(node.inputs[0], env)
     key = (node.name, "conv")
     if key not in sim.memo:
@@ -302,51 +342,20 @@ def _conv(sim: IntegerSimulator, node: Node, env: Env) -> list:
         sim.memo[key] = (w, w.astype(np.float32), wqp, bias, gemm_bound, bound)
     w, w32, wqp, bias, gemm_bound, bound = sim.memo[key]
     M = w.shape[0]
-    if gemm_bound < FLOAT32_EXACT:
-        # Every product and partial sum is an integer below 2^24: float32 BLAS is exact too,
-        # so the float kernel (with its depthwise/pointwise fast paths) does the integer GEMM.
-        attrs = {k: v for k, v in node.attrs.items()}
-        acc_f = run_op("Conv", [_centered(x, xqp).astype(np.float32), w32], attrs, 13)[0]
-        acc = np.rint(acc_f).astype(np.int64)
-        n = acc.ndim - 2
-        if bias is not None:
-            acc = acc + bias.reshape(M, *([1] * n))
-        ws = np.asarray(wqp.scale, np.float64).reshape(-1)
-        mult = np.float64(xqp.scale) * ws / np.float64(sim.tensors[node.outputs[0]].scale)
-        mult = mult.reshape(-1, *([1] * n)) if mult.size > 1 else mult.reshape(())
-        return _finish(sim, node, acc, mult, bound)
-    xc = _centered(x, xqp).astype(np.float64)
-    n = xc.ndim - 2
-    N, C = xc.shape[:2]
-    kernel = list(w.shape[2:])
-    group = int(node.attrs.get("group", 1))
-    strides = per_axis(node.attrs.get("strides"), n, 1, "strides")
-    dil = per_axis(node.attrs.get("dilations"), n, 1, "dilations")
-    pb, pe, out = resolve_pads(xc.shape[2:], kernel, strides, dil, node.attrs.get("pads"),
-                               node.attrs.get("auto_pad", "NOTSET"))
-    ek = [(k - 1) * d + 1 for k, d in zip(kernel, dil)]
-    need = [(o - 1) * s + e for o, s, e in zip(out, strides, ek)]
-    widths = [(0, 0), (0, 0)] + [(b, max(L - i - b, 0)) for b, L, i in zip(pb, need, xc.shape[2:])]
-    xp = np.pad(xc, widths)[(Ellipsis, *[slice(0, L) for L in need])]   # zero point pads as 0
-    win = windows(xp, kernel, strides, dil, out)
-    G, Cg = group, C // group
-    P, K = int(np.prod(out)), int(np.prod(kernel))
-    win = win.reshape(N, G, Cg, *out, *kernel)
-    perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
-    cols = win.transpose(perm).reshape(N, G, P, Cg * K)
-    wf = w.astype(np.float64)
-    wg = wf.reshape(G, M // G, Cg * K).transpose(0, 2, 1)
-    acc = np.matmul(cols, wg).transpose(0, 1, 3, 2).reshape(N, M, *out)
-    acc = np.rint(acc).astype(np.int64)
+    acc = _conv_acc(_centered(x, xqp), w, node.attrs, gemm_bound, w32)
+    n = acc.ndim - 2
     if bias is not None:
         acc = acc + bias.reshape(M, *([1] * n))
     ws = np.asarray(wqp.scale, np.float64).reshape(-1)
-    mult = (np.float64(xqp.scale) * ws / np.float64(sim.tensors[node.outputs[0]].scale))
+    mult = np.float64(xqp.scale) * ws / np.float64(sim.tensors[node.outputs[0]].scale)
     mult = mult.reshape(-1, *([1] * n)) if mult.size > 1 else mult.reshape(())
     return _finish(sim, node, acc, mult, bound)
 
 
 def _gemm(sim: IntegerSimulator, node: Node, env: Env) -> list:
+    w0 = roles.weight_name(sim.graph, node)
+    if w0 is not None and w0 in sim.weights and sim.weights[w0].group is not None:
+        return _grouped(sim, node, env)
     a, aqp = sim._q(node.inputs[0], env)
     ac = _centered(a, aqp).astype(np.float64)
     wname = roles.weight_name(sim.graph, node)
@@ -377,6 +386,66 @@ def _gemm(sim: IntegerSimulator, node: Node, env: Env) -> list:
         acc = acc + bias
     mult = np.asarray(mult)
     return _finish(sim, node, acc, mult if mult.size > 1 else mult.reshape(()), bound)
+
+
+def _grouped_ok(sim: IntegerSimulator, node: Node) -> bool:
+    """Per-group weights run on the grouped integer kernel for plain Conv (group=1) and Gemm
+    (transB=1, alpha=beta=1) without LeakyRelu; the rest falls back."""
+    if any(p.op_type == "LeakyRelu" for p in node.post_ops):
+        return False
+    if node.op_type == "Conv":
+        return int(node.attrs.get("group", 1)) == 1
+    return (node.op_type == "Gemm" and node.attrs.get("transB", 0) == 1 and not node.attrs.get("transA", 0)
+            and node.attrs.get("alpha", 1.0) == 1.0 and node.attrs.get("beta", 1.0) == 1.0)
+
+
+def _grouped(sim: IntegerSimulator, node: Node, env: Env) -> list:
+    """Weights quantized per group of g input channels (w4a16): exact integer sums per group,
+    combined by per-(channel, group) fixed-point multipliers sharing one shift per output
+    channel, chosen so that Σ_g |acc_g|·m0_g + |bias| < 2^62 provably (bounds from the weights).
+    The float bias enters at the same fixed point: round(b / s_out · 2^n)."""
+    x, xqp = sim._q(node.inputs[0], env)
+    out_qp = sim.tensors[node.outputs[0]]
+    key = (node.name, "grouped")
+    if key not in sim.memo:
+        wqp = sim.weights[node.inputs[1]]
+        q = sim.qweights[node.inputs[1]].astype(np.int64)          # symmetric: zero point 0
+        g = int(wqp.group)
+        cin = q.shape[1]
+        ng = -(-cin // g)
+        spans = [(k * g, min((k + 1) * g, cin)) for k in range(ng)]
+        M = q.shape[0]
+        amax = _amax(xqp)
+        bounds = np.stack([np.abs(q[:, a:b]).reshape(M, -1).sum(axis=1) * amax for a, b in spans], 1)  # (M, ng)
+        mult = np.float64(xqp.scale) * np.asarray(wqp.scale, np.float64) / np.float64(out_qp.scale)  # (M, ng)
+        b = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else None
+        bias_real = (np.asarray(sim.graph.constants[b], np.float64) / np.float64(out_qp.scale)) if b else np.zeros(M)
+        total = (bounds * mult).sum(axis=1) + np.abs(bias_real) + 1.0
+        n = np.minimum(61 - np.ceil(np.log2(total)), 30 - np.floor(np.log2(np.maximum(mult.max(axis=1), 1e-30))))
+        n = n.astype(np.int64)
+        if (n < 1).any():
+            raise OverflowError(f"{node.name}: grouped accumulator too wide for int64 fixed point")
+        m0 = np.rint(mult * np.exp2(n.astype(np.float64))[:, None]).astype(np.int64)
+        bias_fp = np.rint(bias_real * np.exp2(n.astype(np.float64))).astype(np.int64)
+        for k in range(ng):
+            _check_exact(float(bounds[:, k].max(initial=0)), node)
+        sim.memo[key] = (q, spans, m0, n, bias_fp, _clamp(sim, node, out_qp), bounds.max(axis=0))
+    q, spans, m0, n, bias_fp, clamp, gbounds = sim.memo[key]
+    xc = _centered(x, xqp)
+    nd = 2 if node.op_type == "Conv" else 0
+    total = None
+    for k, (a, b) in enumerate(spans):     # a loop over weight groups (cin / g of them), not elements
+        if node.op_type == "Conv":
+            part = _conv_acc(xc[:, a:b], q[:, a:b], node.attrs, float(gbounds[k]))
+            acc = part * m0[:, k].reshape(-1, *([1] * (part.ndim - 2)))
+        else:
+            acc = np.rint(xc[:, a:b].astype(np.float64) @ q[:, a:b].T.astype(np.float64)).astype(np.int64) * m0[:, k]
+        total = acc if total is None else total + acc
+    shape = (-1, *([1] * (total.ndim - 2))) if nd else (-1,)
+    total = total + bias_fp.reshape(shape)
+    y = shift_round(total, n.reshape(shape)) + np.int64(out_qp.zero_point)
+    lo, hi = clamp
+    return [(np.clip(y, lo, hi).astype(storage(out_qp.dtype)), out_qp)]
 
 
 def _addsub(sim: IntegerSimulator, node: Node, env: Env) -> list:

@@ -74,3 +74,23 @@ def two_input_mlp(seed: int = 2) -> onnx.ModelProto:
     ins = [helper.make_tensor_value_info("img", TensorProto.FLOAT, [1, 3, 8, 8]),
            helper.make_tensor_value_info("vec", TensorProto.FLOAT, [1, 12])]
     return _model(nodes, inits, ins, ["gram", "d"])
+
+
+def wide_cnn(seed: int = 3) -> onnx.ModelProto:
+    """Wide layers (80 and 100 input channels) so w4a16 weights form several groups, the last partial."""
+    r = np.random.default_rng(seed)
+    inits = {"w1": r.standard_normal((80, 4, 1, 1)) * 0.5, "w2": r.standard_normal((24, 80, 3, 3)) * 0.05,
+             "b2": r.standard_normal(24) * 0.1, "w3": r.standard_normal((100, 24, 1, 1)) * 0.2,
+             "wf": r.standard_normal((7, 100)) * 0.1, "bf": r.standard_normal(7) * 0.1}
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], name="expand"),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], name="wide"),
+             helper.make_node("Clip", ["c2", "lo", "hi"], ["r2"]),
+             helper.make_node("Conv", ["r2", "w3"], ["c3"], name="expand2"),
+             helper.make_node("GlobalAveragePool", ["c3"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["f"]),
+             helper.make_node("Gemm", ["f", "wf", "bf"], ["y"], transB=1, name="fc")]
+    inits["lo"] = np.float32(0.0)
+    inits["hi"] = np.float32(6.0)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])
+    return _model(nodes, inits, [x], ["y", "c3"])

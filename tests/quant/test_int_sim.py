@@ -14,7 +14,7 @@ import pytest
 from rknn_diag import tolerances
 from rknn_diag.api import RKNN
 from rknn_diag.compare import metrics
-from rknn_diag.quant.qdq import export_twin, run_twin
+from rknn_diag.quant.qdq import export_twin, layerwise_lsb, run_twin
 from rknn_diag.quant.schemes import MODES, QParams
 from rknn_diag.sim.int_sim import IntegerSimulator
 
@@ -52,7 +52,7 @@ def test_every_mode_matches_its_qdq_twin_and_the_float_model(mode, tmp_path):
     assert exact / total >= 0.97, f"only {exact}/{total} elements bit-exact against the twin"
 
 
-@pytest.mark.parametrize("mode", ["asymmetric_quantized-u8", "w8a8", "dynamic_fixed_point-i16"])
+@pytest.mark.parametrize("mode", ["asymmetric_quantized-u8", "w8a8", "dynamic_fixed_point-i16", "w4a16"])
 def test_integer_tensors_end_to_end(mode, tmp_path):
     r, samples = build(_models.small_cnn(), tmp_path, SHAPE, CHIPS[mode], quantized_dtype=mode)
     sim: IntegerSimulator = r.runtime
@@ -73,8 +73,12 @@ def test_integer_tensors_end_to_end(mode, tmp_path):
     assert set(sim.fallback_ops) == {"Sigmoid", "Softmax"}
     # biases are int32, weights of the mode's weight dtype
     assert all(b.dtype == np.int32 for b, _ in sim.biases.values())
-    wdt = {"uint8": np.uint8, "int8": np.int8, "int16": np.int16}[MODES[mode].weight.dtype]
+    wdt = {"uint8": np.uint8, "int8": np.int8, "int16": np.int16, "int4": np.int8}[MODES[mode].weight.dtype]
     assert all(q.dtype == wdt for q in sim.qweights.values())
+    if mode == "w4a16":   # int4 values in int8 storage, groups of 32 input channels where there are more
+        assert all(q.min() >= -7 and q.max() <= 7 for q in sim.qweights.values())
+        assert any(qp.group == 32 for qp in sim.weights.values()) or all(
+            q.shape[1] <= 32 for q in sim.qweights.values())
 
 
 def test_fused_activations_and_shared_scales(tmp_path):
@@ -174,3 +178,19 @@ def test_exactness_limit_is_enforced():
     _check_exact(2.0 ** 53 - 1, Node("Conv", "c", [], []))
     with pytest.raises(OverflowError, match="2\\^53"):
         _check_exact(2.0 ** 53, Node("Conv", "c", [], []))
+
+
+@pytest.mark.parametrize("method", ["group32", "group64"])
+def test_w4a16_groups_run_on_the_grouped_integer_kernel(method, tmp_path):
+    r, samples = build(_models.wide_cnn(), tmp_path, [[1, 4, 8, 8]], "rk3576", quantized_dtype="w4a16",
+                       quantized_method=method)
+    sim = r.runtime
+    g = int(method[5:])
+    assert sim.weights["w2"].group == g and sim.weights["wf"].group == g   # 80 and 100 channels: several groups
+    assert np.shape(sim.weights["w2"].scale) == (24, -(-80 // g))
+    assert "Conv" not in sim.fallback_ops and "Gemm" not in sim.fallback_ops
+    per_layer = layerwise_lsb(r.model.graph, r.model.quant, samples[0])
+    assert per_layer and max(per_layer.values()) <= tolerances.QUANT_LSB, per_layer
+    ref = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": samples[0][0]})
+    for got, want in zip(sim.run(samples[0]), ref):
+        assert metrics(got, want)["cosine"] >= tolerances.QUANT_OP_COSINE["w4a16"]
