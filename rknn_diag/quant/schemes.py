@@ -259,11 +259,23 @@ def requantize(acc: np.ndarray, mult: np.ndarray, acc_bound: float, out: QParams
     return apply_fixed_point(acc, m0, n, out, clamp)
 
 
+FLOAT64_EXACT = 2.0 ** 53
+
+
 def apply_fixed_point(acc: np.ndarray, m0: np.ndarray, n: np.ndarray, out: QParams,
-                      clamp: tuple[int, int] | None = None) -> np.ndarray:
-    """The second half of `requantize`, with the multiplier already in fixed point."""
+                      clamp: tuple[int, int] | None = None, acc_bound: float | None = None) -> np.ndarray:
+    """The second half of `requantize`, with the multiplier already in fixed point.
+
+    When |acc|·m0 < 2^53 for every admissible acc (`acc_bound` given), the same number is
+    computed in float64: acc·m0 is then exact, scaling by 2^-n is exact, and np.rint rounds
+    half to even — identical integers to the int64 shift path, in fewer passes."""
+    lo, hi = clamp if clamp is not None else out.qrange
+    zp = np.int64(out.zero_point) if out.per_tensor else out.broadcast(np.ndim(acc))[1]
+    if acc_bound is not None and acc_bound * float(np.max(m0, initial=0)) < FLOAT64_EXACT and (np.asarray(n) > 0).all():
+        y = np.asarray(acc, np.float64) * (np.asarray(m0, np.float64) * np.exp2(-np.asarray(n, np.float64)))
+        y = np.rint(y) + zp
+        return np.clip(y, lo, hi).astype(NUMPY[out.dtype])
     acc = np.asarray(acc, np.int64)
     y = shift_round(acc * m0, n)
-    lo, hi = clamp if clamp is not None else out.qrange
-    y += np.int64(out.zero_point) if out.per_tensor else out.broadcast(acc.ndim)[1]
+    y += zp
     return np.clip(y, lo, hi).astype(NUMPY[out.dtype])

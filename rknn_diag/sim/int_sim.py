@@ -272,9 +272,9 @@ def _finish(sim: IntegerSimulator, node: Node, acc: np.ndarray, mult: np.ndarray
             neg = fixed_point(np.asarray(mult) * alpha if alpha > 0 else np.asarray(mult) * 0, bound)
         sim.memo[key] = (fixed_point(mult, bound), neg, _clamp(sim, node, out_qp))
     (m0, n), neg, clamp = sim.memo[key]
-    y = apply_fixed_point(acc, m0, n, out_qp, clamp)
+    y = apply_fixed_point(acc, m0, n, out_qp, clamp, bound)
     if neg is not None:
-        y = np.where(acc >= 0, y, apply_fixed_point(acc, neg[0], neg[1], out_qp, clamp))
+        y = np.where(acc >= 0, y, apply_fixed_point(acc, neg[0], neg[1], out_qp, clamp, bound))
     return [(y, out_qp)] + [(np.zeros(0), None)] * (len(node.outputs) - 1)
 
 
@@ -294,14 +294,15 @@ FLOAT32_EXACT = 2.0 ** 24
 
 
 def _conv_acc(xc: np.ndarray, w: np.ndarray, attrs: dict, gemm_bound: float, w32=None) -> np.ndarray:
-    """Exact integer convolution of centred integers `xc` by integer weights `w` (int64 result).
+    """Exact integer convolution of centred integers `xc` by integer weights `w` (float64 array
+    holding exact integers; every value and partial sum is below 2^53).
     Below 2^24 every product and partial sum is exact in float32, so the float Conv kernel (with
     its depthwise/pointwise fast paths) does it; otherwise im2col + float64 matmul (exact below
     2^53, checked by the caller)."""
     if gemm_bound < FLOAT32_EXACT:
-        acc_f = run_op("Conv", [xc.astype(np.float32), w32 if w32 is not None else w.astype(np.float32)],
+        acc_f = run_op("Conv", [xc.astype(np.float32, copy=False), w32 if w32 is not None else w.astype(np.float32)],
                        attrs, 13)[0]
-        return np.rint(acc_f).astype(np.int64)
+        return acc_f.astype(np.float64)    # exact integers
     xc = xc.astype(np.float64)
     n = xc.ndim - 2
     N, C = xc.shape[:2]
@@ -323,8 +324,7 @@ def _conv_acc(xc: np.ndarray, w: np.ndarray, attrs: dict, gemm_bound: float, w32
     perm = (0, 1, *range(3, 3 + n), 2, *range(3 + n, 3 + 2 * n))
     cols = win.transpose(perm).reshape(N, G, P, Cg * K)
     wg = w.astype(np.float64).reshape(G, M // G, Cg * K).transpose(0, 2, 1)
-    acc = np.matmul(cols, wg).transpose(0, 1, 3, 2).reshape(N, M, *out)
-    return np.rint(acc).astype(np.int64)
+    return np.matmul(cols, wg).transpose(0, 1, 3, 2).reshape(N, M, *out)   # exact integers
 
 
 def _conv(sim: IntegerSimulator, node: Node, env: Env) -> list:
@@ -342,10 +342,11 @@ def _conv(sim: IntegerSimulator, node: Node, env: Env) -> list:
         sim.memo[key] = (w, w.astype(np.float32), wqp, bias, gemm_bound, bound)
     w, w32, wqp, bias, gemm_bound, bound = sim.memo[key]
     M = w.shape[0]
-    acc = _conv_acc(_centered(x, xqp), w, node.attrs, gemm_bound, w32)
+    xc = (x.astype(np.float32) - np.float32(xqp.zero_point)) if gemm_bound < FLOAT32_EXACT else _centered(x, xqp)
+    acc = _conv_acc(xc, w, node.attrs, gemm_bound, w32)
     n = acc.ndim - 2
     if bias is not None:
-        acc = acc + bias.reshape(M, *([1] * n))
+        acc += bias.reshape(M, *([1] * n))    # exact: |acc| + |bias| <= bound < 2^53
     ws = np.asarray(wqp.scale, np.float64).reshape(-1)
     mult = np.float64(xqp.scale) * ws / np.float64(sim.tensors[node.outputs[0]].scale)
     mult = mult.reshape(-1, *([1] * n)) if mult.size > 1 else mult.reshape(())
@@ -381,7 +382,7 @@ def _gemm(sim: IntegerSimulator, node: Node, env: Env) -> list:
     _check_exact(bound, node)
     if bound < FLOAT32_EXACT:   # exact in float32 as well (see _conv)
         ac, wf = ac.astype(np.float32), wf.astype(np.float32)
-    acc = np.rint(np.matmul(ac, wf)).astype(np.int64)
+    acc = np.matmul(ac, wf).astype(np.float64, copy=False)   # exact integers (bound checked above)
     if bias is not None:
         acc = acc + bias
     mult = np.asarray(mult)
@@ -436,7 +437,7 @@ def _grouped(sim: IntegerSimulator, node: Node, env: Env) -> list:
     total = None
     for k, (a, b) in enumerate(spans):     # a loop over weight groups (cin / g of them), not elements
         if node.op_type == "Conv":
-            part = _conv_acc(xc[:, a:b], q[:, a:b], node.attrs, float(gbounds[k]))
+            part = _conv_acc(xc[:, a:b], q[:, a:b], node.attrs, float(gbounds[k])).astype(np.int64)
             acc = part * m0[:, k].reshape(-1, *([1] * (part.ndim - 2)))
         else:
             acc = np.rint(xc[:, a:b].astype(np.float64) @ q[:, a:b].T.astype(np.float64)).astype(np.int64) * m0[:, k]

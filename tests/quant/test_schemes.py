@@ -96,3 +96,22 @@ def test_shift_round_ties_go_to_even():
     prod = np.array([3, 5, -3, -5, 4, 7], np.int64)   # /2 -> 1.5, 2.5, -1.5, -2.5, 2, 3.5
     assert shift_round(prod, np.int64(1)).tolist() == [2, 2, -2, -2, 2, 4]
     assert shift_round(np.array([5, -6], np.int64), np.int64(0)).tolist() == [5, -6]
+
+
+@settings(max_examples=200, deadline=None)
+@given(acc=st.lists(st.integers(-(2 ** 21), 2 ** 21), min_size=1, max_size=32),
+       mult=st.floats(1e-6, 4.0), zp=st.integers(-128, 127))
+def test_float64_requantization_path_is_identical_to_the_int64_path(acc, mult, zp):
+    """apply_fixed_point takes float64 when acc·m0 < 2^53; it must give the very same integers,
+    ties included (multiples of 2^-n built in on purpose)."""
+    from rknn_diag.quant.schemes import apply_fixed_point
+
+    bound = 2.0 ** 21
+    m0, n = fixed_point(np.float64(mult), bound)
+    a = np.asarray(acc, np.int64)
+    a = np.concatenate([a, (a // 2) * 2 + 1])          # odd values hit exact .5 ties for small n
+    out = QParams(np.float32(1.0), np.int32(zp), "int8")
+    via_int = apply_fixed_point(a, m0, n, out)
+    via_float = apply_fixed_point(a.astype(np.float64), m0, n, out, acc_bound=bound)
+    assert bound * float(m0) < 2.0 ** 53
+    np.testing.assert_array_equal(via_int, via_float)
