@@ -194,3 +194,16 @@ def test_w4a16_groups_run_on_the_grouped_integer_kernel(method, tmp_path):
     ref = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": samples[0][0]})
     for got, want in zip(sim.run(samples[0]), ref):
         assert metrics(got, want)["cosine"] >= tolerances.QUANT_OP_COSINE["w4a16"]
+
+
+@pytest.mark.parametrize("alias,chip,canon", [
+    ("asymmetric_affine-u8", "rv1126", "asymmetric_quantized-u8"),
+    ("dynamic_fixed_point-8", "rk1808", "dynamic_fixed_point-i8"),
+    ("dynamic_fixed_point-16", "rk3399pro", "dynamic_fixed_point-i16"),
+    ("asymmetric_quantized-8", "rk3566", "w8a8"),
+    ("w16a16i", "rv1103", "w16a16i_dfp"),
+])
+def test_mode_aliases_build_their_canonical_mode(alias, chip, canon, tmp_path):
+    r, samples = build(_models.outlier_cnn(), tmp_path, [[1, 3, 12, 12]], chip, quantized_dtype=alias)
+    assert r.model.mode == canon and r.model.quant["mode"] == canon
+    assert r.runtime.run(samples[0])[0].shape == (1, 8, 12, 12)
