@@ -182,6 +182,14 @@ class RKNN:
         m = self.model
         feeds = prepare(m.graph.inputs, m.config.preprocess, inputs, data_format, inputs_pass_through,
                         m.rknn_batch_size)
+        if m.mode != "float16" and inputs_pass_through:
+            # Quantized model, input passed through: it already holds the input's integers.
+            from .quant.schemes import QParams, dequantize
+            for i, (v, through) in enumerate(zip(m.graph.inputs, inputs_pass_through)):
+                qp = m.quant.get("tensors", {}).get(v.name)
+                if through and qp is not None:
+                    feeds[i] = dequantize(np.rint(np.asarray(feeds[i], np.float64)).astype(np.int64),
+                                          QParams.from_dict(qp))
         dump = _layer_dumper() if os.environ.get("NN_LAYER_DUMP") == "1" else None
         if m.rknn_batch_size == 1:
             return self.runtime.run(feeds, dump)

@@ -207,3 +207,36 @@ def test_mode_aliases_build_their_canonical_mode(alias, chip, canon, tmp_path):
     r, samples = build(_models.outlier_cnn(), tmp_path, [[1, 3, 12, 12]], chip, quantized_dtype=alias)
     assert r.model.mode == canon and r.model.quant["mode"] == canon
     assert r.runtime.run(samples[0])[0].shape == (1, 8, 12, 12)
+
+
+def test_pass_through_input_takes_the_quantized_integers(tmp_path, quiet):
+    from rknn_diag.quant.schemes import quantize
+
+    r, samples = build(_models.small_cnn(), tmp_path, SHAPE, "rk3588", quantized_dtype="w8a8")
+    x = samples[0][0]
+    q = quantize(x, QParams.from_dict(r.model.quant["tensors"]["x"]))
+    normal = r.inference([x], data_format="nchw")
+    through = r.inference([q], data_format="nchw", inputs_pass_through=[1])
+    for a, b in zip(normal, through):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_accuracy_analysis_takes_sample_files(tmp_path, quiet):
+    r, samples = build(_models.small_cnn(), tmp_path, SHAPE, "rk3588", quantized_dtype="w8a8")
+    np.save(tmp_path / "one.npy", samples[1][0], allow_pickle=False)
+    assert r.accuracy_analysis([str(tmp_path / "one.npy")], str(tmp_path / "snap")) == 0
+    by_file = r.analysis.set_index("tensor")["entire_cosine"]
+    assert r.accuracy_analysis([samples[1][0]], str(tmp_path / "snap2")) == 0
+    assert (r.analysis.set_index("tensor")["entire_cosine"] == by_file).all()
+    assert r.accuracy_analysis([str(tmp_path / "missing.npy")], str(tmp_path / "snap3")) != 0
+    assert "missing.npy" in str(r.last_error)
+
+
+def test_grouped_int4_model_file_round_trip(tmp_path, quiet):
+    r, samples = build(_models.wide_cnn(), tmp_path, [[1, 4, 8, 8]], "rk3576", quantized_dtype="w4a16")
+    assert r.export_rknn(str(tmp_path / "m.rknn")) == 0
+    r2 = RKNN()
+    assert r2.load_rknn(str(tmp_path / "m.rknn")) == 0 and r2.init_runtime() == 0
+    assert r2.model.quant["weights"]["w2"]["group"] == 32
+    for a, b in zip(r.inference(samples[0], data_format="nchw"), r2.inference(samples[0], data_format="nchw")):
+        assert a.tobytes() == b.tobytes()
