@@ -233,7 +233,8 @@ def test_accuracy_analysis_takes_sample_files(tmp_path, quiet):
 
 
 def test_grouped_int4_model_file_round_trip(tmp_path, quiet):
-    r, samples = build(_models.wide_cnn(), tmp_path, [[1, 4, 8, 8]], "rk3576", quantized_dtype="w4a16")
+    r, samples = build(_models.wide_cnn(), tmp_path, [[1, 4, 8, 8]], "rk3576", quantized_dtype="w4a16",
+                       quantized_method="group32")
     assert r.export_rknn(str(tmp_path / "m.rknn")) == 0
     r2 = RKNN()
     assert r2.load_rknn(str(tmp_path / "m.rknn")) == 0 and r2.init_runtime() == 0
