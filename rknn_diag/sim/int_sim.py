@@ -16,6 +16,8 @@ Integer kernels (bit-exact, deterministic on every machine):
   Mul                  integer product, requantized.
   GlobalAveragePool    integer sum, requantized by scale_in / (H·W · scale_out).
   Concat               inputs at the output's parameters are copied; others rescaled.
+  Sigmoid, Tanh, HardSwish, Exp, ... (`LUT_OPS`): a lookup table over every input code
+                       (256 or 65536 entries), built once per layer with the fallback's formula.
   data movement, MaxPool, GlobalMaxPool, ReduceMax/Min (`roles.DIRECT`): on the integers
                        themselves (they only move or select values; output shares the input's
                        parameters, Pad pads with the quantized pad value).
@@ -103,6 +105,8 @@ class IntegerSimulator:
             return self._float16(node, env)
         if node.op_type in roles.DIRECT and self._shares(node):
             return self._direct(node, env)
+        if self._lut_ok(node):
+            return _lut(self, node, env)
         kernel = _KERNELS.get(node.op_type)
         if kernel is not None and self._integer(node):
             return kernel(self, node, env)
@@ -127,10 +131,22 @@ class IntegerSimulator:
         return i in self.tensors and all(o in self.tensors and self.tensors[o].same(self.tensors[i])
                                          for o in node.outputs if o)
 
+    def _lut_ok(self, node: Node) -> bool:
+        """An elementwise function of one quantized input into one quantized output: a table."""
+        if node.op_type not in LUT_OPS or self.layers.get(node.name) == "float16":
+            return False
+        x, y = node.inputs[0], node.outputs[0]
+        params_const = all(i in self.graph.constants for i in node.inputs[1:] if i)
+        return (params_const and len(node.outputs) == 1 and x in self.tensors and y in self.tensors
+                and self.tensors[x].per_tensor and self.tensors[y].per_tensor
+                and self.tensors[x].dtype in ("uint8", "int8", "int16"))
+
     def _integer(self, node: Node) -> bool:
         """Whether `node` runs on an integer kernel (else it falls back)."""
         if self.layers.get(node.name) == "float16":
             return False
+        if self._lut_ok(node):
+            return True
         if node.op_type in roles.DIRECT:
             return self._shares(node)
         if node.op_type not in _KERNELS or node.outputs[0] not in self.tensors:
@@ -499,6 +515,28 @@ def _concat(sim: IntegerSimulator, node: Node, env: Env) -> list:
                                     float(_amax(qp)), oqp))
     axis = int(node.attrs["axis"])
     return [(np.concatenate(parts, axis=axis).astype(storage(oqp.dtype)), oqp)]
+
+
+# Elementwise functions of one input: on 8/16-bit inputs a lookup table over every input code,
+# built once per layer as quantize(f(dequantize(code))) — the fallback's own formula, so the
+# results are those of DQ -> float kernel -> Q, computed once per code instead of per element.
+LUT_OPS = ("Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Softplus", "Softsign",
+           "Mish", "Gelu", "Exp", "Log", "Sqrt", "Abs", "Neg", "Erf", "Sin", "Cos", "Reciprocal", "Floor",
+           "Ceil", "Round", "Sign", "ThresholdedRelu", "LeakyRelu", "Relu", "Clip")
+
+
+def _lut(sim: IntegerSimulator, node: Node, env: Env) -> list:
+    x, xqp = sim._q(node.inputs[0], env)
+    out_qp = sim.tensors[node.outputs[0]]
+    key = (node.name, "lut")
+    if key not in sim.memo:
+        lo, hi = xqp.qrange
+        codes = np.arange(lo, hi + 1, dtype=np.int64).astype(storage(xqp.dtype))
+        ins = [dequantize(codes, xqp)] + [sim.graph.constants[i] if i else None for i in node.inputs[1:]]
+        table = quantize(_run_float(node, ins, sim.graph.opset)[0], out_qp)
+        sim.memo[key] = (table, lo)
+    table, lo = sim.memo[key]
+    return [(table[x.astype(np.int64) - lo], out_qp)]
 
 
 _KERNELS = {"Conv": _conv, "Gemm": _gemm, "MatMul": _gemm, "Add": _addsub, "Sub": _addsub, "Mul": _mul,
