@@ -30,7 +30,6 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..ir import Graph
-from . import roles
 from .quantizer import bias_qparams
 from .schemes import QParams, dequantize, quantize
 

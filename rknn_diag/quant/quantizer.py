@@ -26,8 +26,6 @@ from . import roles
 from .observers import Observer
 from .schemes import MODES, QParams, Scheme, bias_params, params_from_range, weight_params
 
-LAYER_DTYPES = ("float16", "int16", "int8", "uint8")
-
 
 # ---- float32 reference execution ---------------------------------------------------------------
 def run_float32(graph: Graph, feeds: list[np.ndarray],

@@ -273,8 +273,7 @@ def _clamp(sim: IntegerSimulator, node: Node, out_qp: QParams) -> tuple[int, int
     return lo, hi
 
 
-def _finish(sim: IntegerSimulator, node: Node, acc: np.ndarray, mult: np.ndarray, bound: float,
-            chan_axis: int | None = None) -> list:
+def _finish(sim: IntegerSimulator, node: Node, acc: np.ndarray, mult: np.ndarray, bound: float) -> list:
     """Requantize an int64 accumulator, apply fused activations in the integer domain
     (Relu/Clip: a narrower clamp of the output integers; LeakyRelu: alpha·M for negative sums).
     Fixed-point multipliers and clamps are computed once per layer and kept."""
@@ -383,9 +382,7 @@ def _gemm(sim: IntegerSimulator, node: Node, env: Env) -> list:
         if node.op_type == "Gemm" and node.attrs.get("transB", 0):
             wf = wf.T
         # wf is (K, N) here, channels on the last axis
-        col = np.abs(wf).reshape(-1, wf.shape[-1]) if wf.ndim == 2 else np.abs(wf).reshape(-1, *wf.shape[-2:])
         bound = float(np.abs(wf).sum(axis=-2).max(initial=0)) * _amax(aqp)
-        del col
         ws = np.asarray(wqp.scale, np.float64).reshape(-1)
         mult = np.float64(aqp.scale) * ws / out_scale
     else:

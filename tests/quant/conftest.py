@@ -4,7 +4,6 @@ import contextlib
 import io
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
 

@@ -96,7 +96,7 @@ def test_hybrid_round_trip_moves_the_bad_layer_to_float16_and_int16(tmp_path, mo
     for dtype in ("float16", "int16"):
         cfg.write_text(cfg.read_text().replace("customized_quantize_layers: {}",
                                                f"customized_quantize_layers: {{conv_b: {dtype}}}")
-                       .replace(f"customized_quantize_layers: {{conv_b: float16}}",
+                       .replace("customized_quantize_layers: {conv_b: float16}",
                                 f"customized_quantize_layers: {{conv_b: {dtype}}}"))
         r, _ = _step2(tmp_path)
         assert r.model.quant["layers"] == {"conv_b": dtype}

@@ -3,8 +3,6 @@ integer dtypes, determinism, model-file round trip, shared scales, layer dumps."
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 
 import numpy as np
