@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from rknn_diag.quant.observers import BINS, Observer
 from rknn_diag.quant.schemes import MODES, dequantize, params_from_range, quantize
