@@ -97,7 +97,7 @@ def _is_image_input(v: Value) -> bool:
     return v.shape is not None and len(v.shape) == 4 and v.dtype is not None and v.dtype.kind == "f"
 
 
-def _load_image(fp: Path, v: Value, where: str, log: Logger | None) -> np.ndarray:
+def _load_image(fp: Path, v: Value, where: str, log: Logger | None, warned: set | None = None) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     c, h, w = v.shape[1], v.shape[2], v.shape[3]
@@ -105,7 +105,10 @@ def _load_image(fp: Path, v: Value, where: str, log: Logger | None) -> np.ndarra
         with Image.open(fp) as im:
             im = im.convert("L" if c == 1 else "RGB")
             if im.size != (w, h):
-                if log is not None:
+                first = warned is None or im.size not in warned
+                if warned is not None:
+                    warned.add(im.size)
+                if log is not None and first:   # once per image size, not once per image
                     log.w(f"{where}: image {fp.name} is {im.size[0]}x{im.size[1]}, resized to the model "
                           f"input {w}x{h} (guide §1.4.7: similar sizes keep accuracy)")
                 im = im.resize((w, h), Image.BILINEAR)
@@ -153,7 +156,7 @@ def _load_npy(fp: Path, v: Value, generation: str, where: str) -> tuple[np.ndarr
 
 
 def load_sample(line: Line, inputs: list[Value], cfg: RknnConfig, log: Logger | None = None,
-                dataset: str = "dataset") -> list[np.ndarray]:
+                dataset: str = "dataset", warned: set | None = None) -> list[np.ndarray]:
     """One line -> the graph's input arrays (NCHW, preprocessed like an inference input)."""
     where = f"{dataset}, line {line.lineno}"
     out = []
@@ -167,7 +170,7 @@ def load_sample(line: Line, inputs: list[Value], cfg: RknnConfig, log: Logger | 
             if not _is_image_input(v):
                 raise DatasetError(f"image {fp.name} given for input '{v.name}' of shape {list(v.shape or [])}",
                                    where=where, fix="use an npy sample for non-image inputs", ref="1.4.3")
-            arr, is_nhwc, through = _load_image(fp, v, where, log), True, [False]
+            arr, is_nhwc, through = _load_image(fp, v, where, log, warned), True, [False]
         try:
             out.extend(prepare([v], [pre], [arr], "nhwc" if is_nhwc else "nchw", through, 1))
         except InputError as e:
@@ -182,12 +185,13 @@ def stream(dataset: str | Path, inputs: list[Value], cfg: RknnConfig, log: Logge
     batches = plan(lines, cfg.batch_size, cfg.epochs, log)
     total = sum(len(b) for b in batches)
     bar = None
+    warned: set = set()
     if progress and total >= 50:
         from tqdm import tqdm
         bar = tqdm(total=total, desc="calibration", unit="sample", leave=False)
     try:
         for batch in batches:
-            loaded = [load_sample(line, inputs, cfg, log, str(dataset)) for line in batch]
+            loaded = [load_sample(line, inputs, cfg, log, str(dataset), warned) for line in batch]
             for sample in loaded:
                 yield sample
                 if bar is not None:

@@ -57,6 +57,7 @@ def test_images_every_format_resized_with_warning_and_normalised(tmp_path):
                           Logger(stream=out))
     assert len(samples) == 3 and samples[0][0].shape == (1, 3, 8, 10)
     assert "resized to the model input 10x8" in out.getvalue() and "1.4.7" in out.getvalue()
+    assert out.getvalue().count("resized") == 1      # once per image size, not per image
     assert -1.01 <= samples[0][0].min() and samples[0][0].max() <= 1.0   # (x-128)/128
 
 
