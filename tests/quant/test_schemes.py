@@ -115,3 +115,18 @@ def test_float64_requantization_path_is_identical_to_the_int64_path(acc, mult, z
     via_float = apply_fixed_point(a.astype(np.float64), m0, n, out, acc_bound=bound)
     assert bound * float(m0) < 2.0 ** 53
     np.testing.assert_array_equal(via_int, via_float)
+
+
+@settings(max_examples=100, deadline=None)
+@given(xs=st.lists(finite, min_size=1, max_size=16), scale=st.floats(1e-3, 10.0), zp=st.integers(0, 255))
+def test_quantize_linear_kernel_agrees_with_the_schemes(xs, scale, zp):
+    """The QuantizeLinear/DequantizeLinear op kernels (ONNX semantics) and schemes.quantize /
+    dequantize are the same formulas."""
+    from rknn_diag.ops import run
+
+    x = np.asarray(xs, np.float32)
+    qp = QParams(np.float32(scale), np.int32(zp), "uint8")
+    q = run("QuantizeLinear", [x, np.float32(scale), np.uint8(zp)], {}, 13)[0]
+    np.testing.assert_array_equal(q, quantize(x, qp))
+    np.testing.assert_array_equal(run("DequantizeLinear", [q, np.float32(scale), np.uint8(zp)], {}, 13)[0],
+                                  dequantize(q, qp))
