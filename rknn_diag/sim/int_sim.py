@@ -15,6 +15,8 @@ Integer kernels (bit-exact, deterministic on every machine):
   Add, Sub             both operands rescaled by fixed-point multipliers with a shared shift.
   Mul                  integer product, requantized.
   GlobalAveragePool    integer sum, requantized by scale_in / (H·W · scale_out).
+  AveragePool          integer window sums, requantized per output position by
+                       scale_in / (count · scale_out) (count as ONNX defines it).
   Concat               inputs at the output's parameters are copied; others rescaled.
   Sigmoid, Tanh, HardSwish, Exp, ... (`LUT_OPS`): a lookup table over every input code
                        (256 or 65536 entries), built once per layer with the fallback's formula.
@@ -39,7 +41,7 @@ import numpy as np
 
 from ..ir import Graph, Node
 from ..ops import run as run_op
-from ..ops._window import per_axis, resolve_pads, windows
+from ..ops._window import pad_to, per_axis, resolve_pads, windows
 from ..quant import roles
 from ..quant.quantizer import bias_qparams
 from ..quant.schemes import (QParams, apply_fixed_point, dequantize, fixed_point, quantize, requantize,
@@ -500,6 +502,28 @@ def _gap(sim: IntegerSimulator, node: Node, env: Env) -> list:
     return _finish(sim, node, acc, mult, float(count * _amax(xqp)))
 
 
+def _avgpool(sim: IntegerSimulator, node: Node, env: Env) -> list:
+    """Integer window sums, requantized by scale_in / (count · scale_out) per output position
+    (count: the window's positions that count, as the float kernel defines them)."""
+    from ..ops.pool import _geometry
+
+    x, xqp = sim._q(node.inputs[0], env)
+    a = node.attrs
+    n, kernel, strides, dil, pb, pe, out, lengths = _geometry(
+        "AveragePool", x, a.get("kernel_shape"), a.get("strides"), a.get("dilations"), a.get("pads"),
+        a.get("auto_pad", "NOTSET"), a.get("ceil_mode", 0))
+    axes = tuple(range(-n, 0))
+    acc = windows(pad_to(_centered(x, xqp), pb, lengths, 0), kernel, strides, dil, out).sum(axis=axes)
+    sp = x.shape[2:]
+    if a.get("count_include_pad", 0):
+        mask = pad_to(np.ones([i + b + e for i, b, e in zip(sp, pb, pe)], np.int64), [0] * n, lengths, 0)
+    else:
+        mask = pad_to(np.ones(sp, np.int64), pb, lengths, 0)
+    cnt = np.maximum(windows(mask, kernel, strides, dil, out).sum(axis=axes), 1)
+    mult = np.float64(xqp.scale) / (cnt.astype(np.float64) * np.float64(sim.tensors[node.outputs[0]].scale))
+    return _finish(sim, node, acc, mult, float(int(np.prod(kernel)) * _amax(xqp)))
+
+
 def _concat(sim: IntegerSimulator, node: Node, env: Env) -> list:
     oqp = sim.tensors[node.outputs[0]]
     parts = []
@@ -537,4 +561,4 @@ def _lut(sim: IntegerSimulator, node: Node, env: Env) -> list:
 
 
 _KERNELS = {"Conv": _conv, "Gemm": _gemm, "MatMul": _gemm, "Add": _addsub, "Sub": _addsub, "Mul": _mul,
-            "GlobalAveragePool": _gap, "Concat": _concat}
+            "GlobalAveragePool": _gap, "Concat": _concat, "AveragePool": _avgpool}
