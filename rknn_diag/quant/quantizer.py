@@ -45,10 +45,16 @@ def run_float32(graph: Graph, feeds: list[np.ndarray],
 
 
 def run_node_float(node: Node, ins: list, opset: int) -> list[np.ndarray]:
-    outs = run_op(node.op_type, ins, node.attrs, opset)
-    for post in node.post_ops:
-        outs[0] = run_op(post.op_type, [outs[0], *post.inputs], post.attrs, 13)[0]
-    return [np.asarray(o) for o in outs]
+    """An IR node's float kernel and fused activations: `rknn_diag.ops.run_node` where the core
+    has it (it also gives ops like Split their declared output count), else the same by hand."""
+    try:
+        from ..ops import run_node
+    except ImportError:   # a core without ops.run_node
+        outs = run_op(node.op_type, ins, node.attrs, opset)
+        for post in node.post_ops:
+            outs[0] = run_op(post.op_type, [outs[0], *post.inputs], post.attrs, 13)[0]
+        return [np.asarray(o) for o in outs[:len(node.outputs)]]
+    return [np.asarray(o) for o in run_node(node, ins, opset)]
 
 
 # ---- calibration ---------------------------------------------------------------------------------

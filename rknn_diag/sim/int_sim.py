@@ -35,6 +35,7 @@ dequantized inputs and hand on float values.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -43,7 +44,7 @@ from ..ir import Graph, Node
 from ..ops import run as run_op
 from ..ops._window import pad_to, per_axis, resolve_pads, windows
 from ..quant import roles
-from ..quant.quantizer import bias_qparams
+from ..quant.quantizer import bias_qparams, run_node_float
 from ..quant.schemes import (QParams, apply_fixed_point, dequantize, fixed_point, quantize, requantize,
                               shift_round, storage)
 from .float_sim import to_fp16
@@ -227,20 +228,18 @@ class IntegerSimulator:
                 ins[2] = qcv
             elif "value" in node.attrs or len(ins) < 3:
                 if self.graph.opset < 11:
-                    outs = run_op(node.op_type, ins, {**node.attrs, "value": float(qcv)}, self.graph.opset)
+                    outs = _run_float(replace(node, attrs={**node.attrs, "value": float(qcv)}), ins,
+                                      self.graph.opset)
                     return [(np.asarray(o).astype(storage(qp.dtype)), qp) for o in outs]
                 ins = ins + [None] * (3 - len(ins))
                 ins[2] = qcv
-        outs = run_op(node.op_type, ins, node.attrs, self.graph.opset)
+        outs = _run_float(node, ins, self.graph.opset)
         return [(np.asarray(o).astype(storage(qp.dtype)), qp) if np.asarray(o).dtype.kind == "f" else
                 (np.asarray(o), None) for o in outs]
 
 
 def _run_float(node: Node, ins: list, opset: int) -> list[np.ndarray]:
-    outs = run_op(node.op_type, ins, node.attrs, opset)
-    for post in node.post_ops:
-        outs[0] = run_op(post.op_type, [outs[0], *post.inputs], post.attrs, 13)[0]
-    return [np.asarray(o) for o in outs]
+    return run_node_float(node, ins, opset)
 
 
 # ---- integer kernels ------------------------------------------------------------------------------
