@@ -259,3 +259,19 @@ def test_lookup_tables_give_the_fallback_formula(mode, tmp_path):
     assert lut.dtype == fb.dtype
     d = np.abs(lut.astype(np.int64) - fb)
     assert d.max() <= 1 and (d == 0).mean() >= 0.999
+
+
+def test_rknn_batch_size_and_nhwc_inputs_on_a_quantized_model(tmp_path, quiet):
+    import onnx
+
+    from fixtures.datasets import npy_dataset
+    onnx.save(_models.outlier_cnn(), str(tmp_path / "m.onnx"))
+    ds = npy_dataset(tmp_path / "ds", [[1, 3, 12, 12]], count=4)
+    r = RKNN()
+    assert r.config(target_platform="rk3588") == 0 and r.load_onnx(str(tmp_path / "m.onnx")) == 0
+    assert r.build(do_quantization=True, dataset=str(ds), rknn_batch_size=2) == 0 and r.init_runtime() == 0
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((1, 12, 12, 3)).astype(np.float32) for _ in range(2))
+    both = r.inference([np.concatenate([a, b])])[0]          # NHWC, the default data_format
+    single = r.runtime.run([a.transpose(0, 3, 1, 2)])[0]
+    np.testing.assert_array_equal(both[:1], single)
