@@ -18,7 +18,9 @@ parameter exactly, the twin does this, with the same numbers:
 * int16 and int4 weights, per-group (w4a16) weights, and any weight/bias of a model below
   opset 13 (no per-axis DequantizeLinear): the initializer holds the dequantized float32
   values scale·(q − zero_point), which is exactly what DequantizeLinear would produce.
-* layers moved to float16 by hybrid quantization run in float32 in the twin.
+* layers moved to float16 by hybrid quantization: their float inputs, constants and outputs
+  are rounded to float16 (Cast there and back), the op itself runs in float32 — as the
+  simulator's float16 layers do.
 """
 
 from __future__ import annotations
@@ -90,6 +92,21 @@ class _Builder:
         self.dq[tensor] = out
         return out
 
+    def fp16(self, src: str) -> str:
+        """float16 rounding of a float32 value (Cast there and back), as the simulator's
+        float16 layers round their inputs and outputs."""
+        out = f"{src}__h"
+        if not any(out in nd.output for nd in self.nodes):
+            self.node("Cast", [src], [f"{src}__f16"], to=TensorProto.FLOAT16)
+            self.node("Cast", [f"{src}__f16"], [out], to=TensorProto.FLOAT)
+        return out
+
+    def fp16_const(self, name: str) -> str:
+        c = np.asarray(self.g.constants[name])
+        if c.dtype.kind == "f":
+            return self.init(f"{name}__fp16", c.astype(np.float16).astype(np.float32))
+        return self.init(name, c)
+
     def _round(self, src: str, dst: str) -> None:
         """Round half to even: the Round op, or before opset 11 (no Round) the same rule built
         from Floor: f = floor(x + 0.5), minus 1 where x was a tie and f is odd."""
@@ -159,7 +176,9 @@ class _Builder:
                 if not name:
                     ins.append("")
                 elif fp16 and name in g.constants:
-                    ins.append(self.init(name, g.constants[name]))
+                    ins.append(self.fp16_const(name))
+                elif fp16 and name in self.tensors:
+                    ins.append(self.fp16(self.cur[name]))
                 elif name in self.weights and not fp16:
                     ins.append(self.const_dq(name, quantize(g.constants[name], self.weights[name]),
                                              self.weights[name]))
@@ -174,6 +193,8 @@ class _Builder:
                 else:
                     ins.append(self.cur[name])
             outs = [f"{o}__f" if o else "" for o in n.outputs]
+            if fp16:   # float16 layer: its float outputs rounded to half precision
+                outs = [f"{o}__f32" if o in self.tensors else o2 for o, o2 in zip(n.outputs, outs)]
             first = outs[0]
             if n.post_ops:
                 outs[0] = f"{n.outputs[0]}__pre"
@@ -192,6 +213,8 @@ class _Builder:
                 if not o:
                     continue
                 self.cur[o] = f"{o}__f"
+                if fp16 and o in self.tensors:
+                    self.node("Identity", [self.fp16(f"{o}__f32")], [f"{o}__f"])
                 if o in self.tensors and not fp16:
                     self.cur[o] = self.qdq(o, f"{o}__f")
         outputs = []
@@ -246,11 +269,16 @@ class _LayerwiseBuilder(_Builder):
         self.feeds: dict[str, np.ndarray] = {}
         self.checked: list[str] = []
 
-    def fed(self, name: str) -> str:
+    def fed(self, name: str, quantized_use: bool = False) -> str:
+        """A graph input holding the simulator's value of `name`; dequantized if it held
+        integers. A float value (from a float16 layer) read by a quantized layer is quantized
+        at the tensor's parameters first, as the simulator does."""
         arr, qp = self.trace[name]
         if qp is None:
             key = f"{name}__raw"
             self.feeds.setdefault(key, np.asarray(arr))
+            if quantized_use and np.asarray(arr).dtype.kind == "f":
+                return self.qdq(name, key)
             return key
         key = f"{name}__in"
         if key not in self.feeds:
@@ -293,7 +321,7 @@ class _LayerwiseBuilder(_Builder):
                 if not name:
                     ins.append("")
                 elif fp16 and name in g.constants:
-                    ins.append(self.init(name, g.constants[name]))
+                    ins.append(self.fp16_const(name))
                 elif name in self.weights and not fp16:
                     ins.append(self.const_dq(name, quantize(g.constants[name], self.weights[name]),
                                              self.weights[name]))
@@ -301,8 +329,10 @@ class _LayerwiseBuilder(_Builder):
                     ins.append(self.const_dq(f"{name}__{n.name}", quantize(g.constants[name], bq), bq))
                 elif name in g.constants:
                     ins.append(consts[name] if name in self.tensors else self.init(name, g.constants[name]))
+                elif fp16:
+                    ins.append(self.fp16(self.fed(name)) if name in self.tensors else self.fed(name))
                 else:
-                    ins.append(self.fed(name))
+                    ins.append(self.fed(name, quantized_use=name in self.tensors))
             outs = [f"{o}__f{self.counter}" if o else "" for o in n.outputs]
             first = outs[0]
             if n.post_ops:

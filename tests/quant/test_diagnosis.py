@@ -147,3 +147,25 @@ def test_mismatched_json_and_data_are_refused(tmp_path, monkeypatch):
     (tmp_path / "outlier.data").write_bytes((tmp_path / "outlier.data").read_bytes()[:-1] + b"\0")
     r, ret = _step2(tmp_path, expect_ok=False)
     assert ret != 0 and "do not belong together" in str(r.last_error)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int16"])
+def test_hybrid_model_still_matches_its_qdq_twin(dtype, tmp_path, monkeypatch):
+    """A layer moved to float16 (inputs/weights/outputs rounded to half precision) or int16: the
+    twin follows, so every layer and the output stay within 1 LSB."""
+    from fixtures.datasets import samples_from
+    from rknn_diag import tolerances
+    from rknn_diag.quant.qdq import export_twin, layerwise_lsb, run_twin
+    from rknn_diag.quant.schemes import QParams
+
+    ds = _step1(tmp_path, monkeypatch)
+    cfg = tmp_path / "outlier.quantization.cfg"
+    cfg.write_text(cfg.read_text().replace("customized_quantize_layers: {}",
+                                           f"customized_quantize_layers: {{conv_b: {dtype}}}"))
+    r, _ = _step2(tmp_path)
+    x = samples_from(ds, SHAPE, "rknpu1")[1]
+    assert max(layerwise_lsb(r.model.graph, r.model.quant, x).values()) <= tolerances.QUANT_LSB
+    got = r.runtime.run(x)[0]
+    want = run_twin(export_twin(r.model.graph, r.model.quant), x, ["x"])[0]
+    scale = float(QParams.from_dict(r.model.quant["tensors"]["r2"]).scale)
+    assert np.rint(np.abs(got - want) / scale).max() <= tolerances.QUANT_LSB
