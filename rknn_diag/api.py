@@ -183,13 +183,7 @@ class RKNN:
         feeds = prepare(m.graph.inputs, m.config.preprocess, inputs, data_format, inputs_pass_through,
                         m.rknn_batch_size)
         if m.mode != "float16" and inputs_pass_through:
-            # Quantized model, input passed through: it already holds the input's integers.
-            from .quant.schemes import QParams, dequantize
-            for i, (v, through) in enumerate(zip(m.graph.inputs, inputs_pass_through)):
-                qp = m.quant.get("tensors", {}).get(v.name)
-                if through and qp is not None:
-                    feeds[i] = dequantize(np.rint(np.asarray(feeds[i], np.float64)).astype(np.int64),
-                                          QParams.from_dict(qp))
+            feeds = self.runtime.passed_through(feeds, inputs_pass_through)
         dump = _layer_dumper() if os.environ.get("NN_LAYER_DUMP") == "1" else None
         if m.rknn_batch_size == 1:
             return self.runtime.run(feeds, dump)
@@ -216,7 +210,7 @@ class RKNN:
         feeds = sample_from_inputs(inputs, self.model.graph.inputs, self.model.config, self.log)
         self.analysis = analyse(self.model, feeds, output_dir)
         worst = ", ".join(self.analysis.attrs.get("worst", [])[:3])
-        self.log.i(f"accuracy_analysis written to {output_dir}; worst layers (individual): {worst}")
+        self.log.i(f"accuracy_analysis written to {output_dir}; worst layers: {worst}")
         return 0
 
     @_api()

@@ -102,6 +102,16 @@ class IntegerSimulator:
             return [env[v.name][0] for v in self.graph.outputs]
         return [self._float(env[v.name]) for v in self.graph.outputs]
 
+    def passed_through(self, feeds: list[np.ndarray], flags: list) -> list[np.ndarray]:
+        """inference(inputs_pass_through=...): a passed-through input of a quantized model already
+        holds the input's integers; hand them on as the real values they stand for."""
+        out = list(feeds)
+        for i, (v, through) in enumerate(zip(self.graph.inputs, flags)):
+            qp = self.tensors.get(v.name)
+            if through and qp is not None:
+                out[i] = dequantize(np.rint(np.asarray(out[i], np.float64)).astype(np.int64), qp)
+        return out
+
     def run_node(self, node: Node, env: Env) -> list[tuple[np.ndarray, QParams | None]]:
         """One node; env values may be integers at their parameters or floats (quantized on use)."""
         if self.layers.get(node.name) == "float16":
