@@ -118,3 +118,18 @@ def test_layer_dump_on_a_zoo_model(tmp_path, monkeypatch):
     assert merged and all(any(all(src in f for src in srcs) for f in files) for srcs in safe)
     last = np.load(dump / files[-1], allow_pickle=False)
     np.testing.assert_array_equal(last, outs[-1])
+
+
+@pytest.mark.parametrize("name", ["mobilenetv2_like", "yolo_like_head", "ssd_like"])
+def test_u8_and_shifted_int8_simulations_are_identical(name, tmp_path):
+    """NNAPI-style coupling on whole models: the u8 quantization and its int8 copy (zero points
+    - 128) run through every integer kernel (conv, add, concat, pools, tables) to the same values."""
+    from rknn_diag.quant.quantizer import shift_to_int8
+    from rknn_diag.sim.int_sim import IntegerSimulator
+
+    r, feeds, meta = _build(name, "asymmetric_quantized-u8", tmp_path)
+    x = list(feeds.values())
+    q8 = shift_to_int8(r.model.quant)
+    assert all(v["dtype"] == "int8" for v in q8["tensors"].values())
+    for a, b in zip(r.runtime.run(x), IntegerSimulator(r.model.graph, q8).run(x)):
+        np.testing.assert_array_equal(a, b)
