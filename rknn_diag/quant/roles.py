@@ -37,6 +37,19 @@ DIRECT = ("Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Slice", "G
           "GlobalMaxPool", "ReduceMax", "ReduceMin")
 
 
+def is_direct(node: Node) -> bool:
+    """Value-preserving on integers: the DIRECT ops, and Resize/Upsample in nearest mode
+    (except tf_crop_and_resize)."""
+    if node.op_type in DIRECT:
+        return True
+    def attr(k, d):
+        v = node.attrs.get(k, d)
+        return v.decode() if isinstance(v, bytes) else str(v)
+    # tf_crop_and_resize writes extrapolation_value (a float) outside the box: not value-preserving
+    return (node.op_type in ("Resize", "Upsample") and attr("mode", "nearest") == "nearest"
+            and attr("coordinate_transformation_mode", "half_pixel") != "tf_crop_and_resize")
+
+
 def data_slots(node: Node) -> set[int]:
     idx = DATA_INPUTS.get(node.op_type, (0,))
     n = len(node.inputs)

@@ -20,7 +20,7 @@ Integer kernels (bit-exact, deterministic on every machine):
   Concat               inputs at the output's parameters are copied; others rescaled.
   Sigmoid, Tanh, HardSwish, Exp, ... (`LUT_OPS`): a lookup table over every input code
                        (256 or 65536 entries), built once per layer with the fallback's formula.
-  data movement, MaxPool, GlobalMaxPool, ReduceMax/Min (`roles.DIRECT`): on the integers
+  data movement, MaxPool, GlobalMaxPool, ReduceMax/Min, nearest Resize (`roles.is_direct`): on the integers
                        themselves (they only move or select values; output shares the input's
                        parameters, Pad pads with the quantized pad value).
   Conv, Gemm with int4 weights in groups (w4a16): exact integer sums per group combined by
@@ -116,7 +116,7 @@ class IntegerSimulator:
         """One node; env values may be integers at their parameters or floats (quantized on use)."""
         if self.layers.get(node.name) == "float16":
             return self._float16(node, env)
-        if node.op_type in roles.DIRECT and self._shares(node):
+        if roles.is_direct(node) and self._shares(node):
             return self._direct(node, env)
         if self._lut_ok(node):
             return _lut(self, node, env)
@@ -160,7 +160,7 @@ class IntegerSimulator:
             return False
         if self._lut_ok(node):
             return True
-        if node.op_type in roles.DIRECT:
+        if roles.is_direct(node):
             return self._shares(node)
         if node.op_type not in _KERNELS or node.outputs[0] not in self.tensors:
             return False
