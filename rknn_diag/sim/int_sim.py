@@ -18,6 +18,8 @@ Integer kernels (bit-exact, deterministic on every machine):
   AveragePool          integer window sums, requantized per output position by
                        scale_in / (count · scale_out) (count as ONNX defines it).
   Concat               inputs at the output's parameters are copied; others rescaled.
+  Softmax              integer: exp table over (max - q), integer row sums, one rounded
+                       integer division per element (see `_softmax`).
   Sigmoid, Tanh, HardSwish, Exp, ... (`LUT_OPS`): a lookup table over every input code
                        (256 or 65536 entries), built once per layer with the fallback's formula.
   data movement, MaxPool, GlobalMaxPool, ReduceMax/Min, nearest Resize (`roles.is_direct`): on the integers
@@ -533,6 +535,45 @@ def _avgpool(sim: IntegerSimulator, node: Node, env: Env) -> list:
     return _finish(sim, node, acc, mult, float(int(np.prod(kernel)) * _amax(xqp)))
 
 
+EXP_FRAC_BITS = 20
+
+
+def _softmax(sim: IntegerSimulator, node: Node, env: Env) -> list:
+    """Integer softmax: d = max - q along the axis (integers >= 0), e = T[d] from a per-layer
+    table T[d] = round(exp(-scale_in·d)·2^20), then each e divided by the row's integer sum Σe
+    and by the output scale with one rounded integer division: y = round(e·m0 / (Σe·2^n)) + zp,
+    where 1/scale_out ≈ m0·2^-n. The table is built once from float64 exp (correctly rounded to
+    20 bits, so it does not depend on the libm's last ulp in practice)."""
+    x, xqp = sim._q(node.inputs[0], env)
+    out_qp = sim.tensors[node.outputs[0]]
+    opset = sim.graph.opset
+    axis = int(node.attrs.get("axis", -1 if opset >= 13 else 1)) % max(x.ndim, 1)
+    key = (node.name, "softmax")
+    if key not in sim.memo:
+        lo, hi = xqp.qrange
+        table = np.rint(np.exp(-np.float64(xqp.scale) * np.arange(hi - lo + 1, dtype=np.float64))
+                        * 2.0 ** EXP_FRAC_BITS).astype(np.int64)
+        m0, n = fixed_point(np.float64(1.0) / np.float64(out_qp.scale), 2.0 ** (EXP_FRAC_BITS + 1))
+        sim.memo[key] = (table, int(m0), int(n))
+    table, m0, n = sim.memo[key]
+    shape = x.shape
+    xi = x.astype(np.int64)
+    if opset < 13:   # softmax over all axes from `axis` on, as a 2-D coercion
+        xi = xi.reshape(int(np.prod(shape[:axis], dtype=np.int64)), -1)
+        axis = 1
+    d = xi.max(axis=axis, keepdims=True) - xi
+    e = table[d]
+    total = e.sum(axis=axis, keepdims=True)                 # >= 2^20: the max element gives T[0]
+    num = e * m0
+    den = total << n if n >= 0 else total
+    if n < 0:
+        num = num << -n
+    y = (2 * num + den) // (2 * den)                       # round half up, exact integers
+    lo, hi = out_qp.qrange
+    y = np.clip(y + np.int64(out_qp.zero_point), lo, hi).reshape(shape)
+    return [(y.astype(storage(out_qp.dtype)), out_qp)]
+
+
 def _concat(sim: IntegerSimulator, node: Node, env: Env) -> list:
     oqp = sim.tensors[node.outputs[0]]
     parts = []
@@ -570,4 +611,4 @@ def _lut(sim: IntegerSimulator, node: Node, env: Env) -> list:
 
 
 _KERNELS = {"Conv": _conv, "Gemm": _gemm, "MatMul": _gemm, "Add": _addsub, "Sub": _addsub, "Mul": _mul,
-            "GlobalAveragePool": _gap, "Concat": _concat, "AveragePool": _avgpool}
+            "GlobalAveragePool": _gap, "Concat": _concat, "AveragePool": _avgpool, "Softmax": _softmax}
