@@ -4,35 +4,40 @@ Activations are uint8/int8/int16 at their tensor's parameters, weights int8/uint
 biases int32 at input scale × weight scale, accumulators int64. Rounding and
 requantization rules live in `rknn_diag.quant.schemes` (one place).
 
-Integer kernels (bit-exact, deterministic on every machine):
+Integer kernels (bit-exact and deterministic; the only float math is exact — integers in
+float BLAS below 2^24/2^53 — or per-layer tables built once):
   Conv, Gemm, MatMul   exact integer GEMM through float BLAS: operands are integers
                        (q - zero_point) and every partial sum is bounded by
                        B = max_c Σ|w| · max|x|; float32 BLAS when B < 2^24, float64 when
                        B < 2^53 (asserted per layer), so the sums are exact whatever the
-                       summation order; then int64 bias add and
-                       fixed-point requantization; Relu/Clip post-ops are clamps on the
-                       output integers, LeakyRelu a second multiplier for negative sums.
+                       summation order; then the int32 bias and fixed-point requantization;
+                       Relu/Clip post-ops are clamps on the output integers, LeakyRelu a
+                       second multiplier for negative sums.
+  Conv, Gemm (w4a16)   int4 weights in groups: exact integer sums per group, combined by
+                       fixed-point multipliers per (channel, group) with a shared shift.
   Add, Sub             both operands rescaled by fixed-point multipliers with a shared shift.
   Mul                  integer product, requantized.
   GlobalAveragePool    integer sum, requantized by scale_in / (H·W · scale_out).
   AveragePool          integer window sums, requantized per output position by
                        scale_in / (count · scale_out) (count as ONNX defines it).
   Concat               inputs at the output's parameters are copied; others rescaled.
-  Softmax              integer: exp table over (max - q), integer row sums, one rounded
-                       integer division per element (see `_softmax`).
-  Sigmoid, Tanh, HardSwish, Exp, ... (`LUT_OPS`): a lookup table over every input code
-                       (256 or 65536 entries), built once per layer with the fallback's formula.
-  data movement, MaxPool, GlobalMaxPool, ReduceMax/Min, nearest Resize (`roles.is_direct`): on the integers
-                       themselves (they only move or select values; output shares the input's
-                       parameters, Pad pads with the quantized pad value).
-  Conv, Gemm with int4 weights in groups (w4a16): exact integer sums per group combined by
-                       fixed-point multipliers per (channel, group) with a shared shift.
-Every other op — and ConvTranspose, grouped Conv with per-group weights, Gemm with
-alpha/beta != 1 or transA — falls back: dequantize inputs, run the float32 kernel of
-`rknn_diag.ops`, quantize the result at the output's parameters (deterministic for a
-given machine's float32 math; the same DQ -> op -> Q the QDQ twin does). `FALLBACK_NOTE`
-names them. Layers that hybrid quantization moved to float16 run the float16 kernel on
-dequantized inputs and hand on float values.
+  Softmax              exp table over (max - q), integer row sums, one rounded integer
+                       division per element (see `_softmax`).
+  Sigmoid, Tanh, HardSwish, Exp, Clip, Relu, ... (`LUT_OPS`): a table over every input code
+                       (256 or 65536 entries) built once per layer as Q(f(DQ(code))).
+  data movement, MaxPool, GlobalMaxPool, ReduceMax/Min, nearest Resize (`roles.is_direct`):
+                       on the integers themselves (they only move or select values; the
+                       output shares the input's parameters; Pad pads with the quantized value).
+Everything else falls back — dequantize the inputs, run the float32 kernel of `rknn_diag.ops`,
+quantize the result at the output's parameters (deterministic for a machine's float32
+math; the same DQ -> op -> Q the QDQ twin does). That is: ConvTranspose, grouped Conv with
+per-group int4 weights, Gemm with transA or alpha/beta != 1, MatMul of per-group weights,
+Div, Pow, Max/Min/Sum/Mean, LogSoftmax, linear/cubic Resize, the normalizations (unfolded
+BatchNormalization, Instance/Layer/MVN, LRN), reductions other than max/min, PRelu, Where
+and the comparison/logic ops' float inputs. `IntegerSimulator.fallback_ops` lists them per
+model; accuracy_analysis reports each layer's path (`runs_in`). Layers that hybrid
+quantization moved to float16 run the float16 kernel on dequantized inputs and hand on
+float values.
 """
 
 from __future__ import annotations
@@ -51,8 +56,6 @@ from ..quant.schemes import (QParams, apply_fixed_point, dequantize, fixed_point
                               shift_round, storage)
 from .float_sim import to_fp16
 
-FALLBACK_NOTE = ("ops without an integer kernel run dequantize -> float32 kernel -> quantize at the "
-                 "output's parameters")
 EXACT_LIMIT = 2.0 ** 53
 
 Env = dict[str, tuple[np.ndarray, "QParams | None"]]
