@@ -8,6 +8,7 @@ errors; this facade logs them and returns their codes.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import re
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, config as config_mod, modelfile
-from .errors import RKNN_ERR_FAIL, ConfigError, RknnDiagError, StateError
+from .errors import RKNN_ERR_FAIL, ConfigError, RknnDiagError, StateError, TargetError
 from .frontends import onnx_loader
 from .log import Logger
 from .model import BuiltModel
@@ -57,8 +58,9 @@ class RKNN:
         self._cfg_set = False
         self.graph = None
         self.model: BuiltModel | None = None
-        self.runtime: FloatSimulator | None = None
+        self.runtime: Any = None   # FloatSimulator or IntegerSimulator
         self.last_error: Exception | None = None
+        self.analysis = None   # accuracy_analysis() DataFrame
 
     # ---- configuration and loading -------------------------------------------------
     @_api()
@@ -114,13 +116,25 @@ class RKNN:
             if dataset is None:
                 raise ConfigError("do_quantization=True needs a dataset", fix="pass dataset='dataset.txt' "
                                   "(one sample per line), or build(do_quantization=False)", ref="1.4.3")
-            raise ConfigError("quantized builds are not implemented in this version of rknn_diag",
-                              fix="use build(do_quantization=False) for the float16 model", ref="1.4.2")
-        graph = optimize(self.graph, self.cfg.optimization_level)
-        self.model = BuiltModel(graph, self.cfg, "float16", rknn_batch_size,
-                                {"do_quantization": bool(do_quantization), "dataset": dataset,
-                                 "pre_compile": bool(pre_compile), **{k: repr(v) for k, v in kwargs.items()}})
-        self.log.i(f"Build done: {len(graph.nodes)} layers, float16, target {','.join(self.cfg.target_platform)}")
+        from .quant.qdq_import import has_qdq
+        build_args = {"do_quantization": bool(do_quantization), "dataset": dataset,
+                      "pre_compile": bool(pre_compile), **{k: repr(v) for k, v in kwargs.items()}}
+        if do_quantization:
+            from .quant import quantize_graph
+            graph = optimize(self.graph, self.cfg.optimization_level)
+            quant = quantize_graph(graph, self.cfg, dataset, self.log)
+            self.model = BuiltModel(graph, self.cfg, quant["mode"], rknn_batch_size, build_args, quant)
+        elif has_qdq(self.graph):   # already quantized: keep the model's own parameters (§1.4.1)
+            from .quant.qdq_import import import_qdq, verify_weights
+            graph, quant = import_qdq(copy.deepcopy(self.graph), self.log)
+            graph = optimize(graph, self.cfg.optimization_level)
+            verify_weights(graph, quant, self.log)
+            self.model = BuiltModel(graph, self.cfg, quant["mode"], rknn_batch_size, build_args, quant)
+        else:
+            graph = optimize(self.graph, self.cfg.optimization_level)
+            self.model = BuiltModel(graph, self.cfg, "float16", rknn_batch_size, build_args)
+        self.log.i(f"Build done: {len(graph.nodes)} layers, {self.model.mode}, "
+                   f"target {','.join(self.cfg.target_platform)}")
         return 0
 
     @_api()
@@ -152,9 +166,11 @@ class RKNN:
             from .targets.board_runtime import BoardRuntime
             self.runtime = BoardRuntime(self.model, target, device_id, kwargs.get("adb_server"))
             return 0
-        if self.model.mode != "float16":
-            raise ConfigError(f"the simulator cannot run '{self.model.mode}' models in this version")
-        self.runtime = FloatSimulator(self.model.graph)
+        if self.model.mode == "float16":
+            self.runtime = FloatSimulator(self.model.graph)
+        else:
+            from .sim.int_sim import IntegerSimulator
+            self.runtime = IntegerSimulator(self.model.graph, self.model.quant)
         return 0
 
     @_api(failure=None)
@@ -172,6 +188,8 @@ class RKNN:
             return self.runtime.infer(inputs if isinstance(inputs, (list, tuple)) else [inputs], data_format)
         feeds = prepare(m.graph.inputs, m.config.preprocess, inputs, data_format, inputs_pass_through,
                         m.rknn_batch_size)
+        if m.mode != "float16" and inputs_pass_through:
+            feeds = self.runtime.passed_through(feeds, inputs_pass_through)
         dump = _layer_dumper() if os.environ.get("NN_LAYER_DUMP") == "1" else None
         if m.rknn_batch_size == 1:
             return self.runtime.run(feeds, dump)
@@ -179,6 +197,58 @@ class RKNN:
         chunks = [np.split(f, m.rknn_batch_size, axis=0) for f in feeds]
         results = [self.runtime.run([c[b] for c in chunks], dump) for b in range(m.rknn_batch_size)]
         return [np.concatenate(outs, axis=0) for outs in zip(*results)]
+
+    # ---- quantization diagnosis (guide §2.1) -------------------------------------------------
+    @_api()
+    def accuracy_analysis(self, inputs: list, output_dir: str = "./snapshot", target: str | None = None,
+                          device_id: str | None = None, **kwargs: Any):
+        """Per-layer error of the quantized model against float32 (see quant.analysis).
+        `inputs`: one sample — file paths (jpg/png/bmp/npy, as in dataset.txt) or arrays
+        (NCHW, before mean/std). Returns 0; the DataFrame is kept in `self.analysis`."""
+        if self.model is None or self.model.mode == "float16":
+            raise StateError("accuracy_analysis() needs a quantized model",
+                             fix="call build(do_quantization=True, dataset=...) first", ref="2.1")
+        if target is not None:
+            raise TargetError("accuracy_analysis on a board is not available in this version",
+                              fix="leave target=None to analyse on the simulator")
+        from .quant.analysis import analyse
+        from .quant.dataset import sample_from_inputs
+        feeds = sample_from_inputs(inputs, self.model.graph.inputs, self.model.config, self.log)
+        self.analysis = analyse(self.model, feeds, output_dir)
+        worst = ", ".join(self.analysis.attrs.get("worst", [])[:3])
+        self.log.i(f"accuracy_analysis written to {output_dir}; worst layers: {worst}")
+        return 0
+
+    @_api()
+    def hybrid_quantization_step1(self, dataset: str | None = None, rknn_batch_size: int = 1,
+                                  proposal: bool = False, **kwargs: Any) -> int:
+        if self.graph is None:
+            raise StateError("hybrid_quantization_step1() called before a model was loaded",
+                             fix="call load_onnx() first")
+        if dataset is None:
+            raise ConfigError("hybrid_quantization_step1 needs a dataset", ref="1.4.3")
+        from .quant import quantize_graph
+        from .quant.hybrid import step1
+        graph = optimize(self.graph, self.cfg.optimization_level)
+        quant = quantize_graph(graph, self.cfg, dataset, self.log)
+        model = BuiltModel(graph, self.cfg, quant["mode"], rknn_batch_size,
+                           {"do_quantization": True, "dataset": dataset, "hybrid": "step1"}, quant)
+        name = Path(str(self.graph.meta.get("source", graph.name))).stem or "model"
+        paths = step1(model, name)
+        self.log.i(f"hybrid step 1 wrote {paths['cfg']}, {paths['json']}, {paths['data']}")
+        return 0
+
+    @_api()
+    def hybrid_quantization_step2(self, model_input: str, data_input: str, model_quantization_cfg: str,
+                                  **kwargs: Any) -> int:
+        from .quant.hybrid import step2
+        self.model = step2(model_input, data_input, model_quantization_cfg)
+        self.cfg = self.model.config
+        self.graph = self.model.graph
+        self.runtime = None
+        layers = self.model.quant.get("layers", {})
+        self.log.i(f"hybrid step 2 done: {len(layers)} customized layer(s) {layers or ''}")
+        return 0
 
     # ---- facts ------------------------------------------------------------------------------
     def get_sdk_version(self) -> str:

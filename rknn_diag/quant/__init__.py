@@ -1,0 +1,41 @@
+"""Quantization (`build(do_quantization=True, dataset=...)`).
+
+Modes (`config(quantized_dtype=...)`; aliases and the chip table in `rknn_diag.platforms`):
+
+    mode                      activations            weights                         chips
+    asymmetric_quantized-u8   uint8 asymmetric       uint8 asymmetric, per layer     RKNPU1 (default)
+    dynamic_fixed_point-i8    int8, scale 2^-fl      int8, 2^-fl, per layer          RKNPU1
+    dynamic_fixed_point-i16   int16, scale 2^-fl     int16, 2^-fl, per layer         RKNPU1
+    w8a8                      int8 asymmetric        int8 symmetric, channel|layer   RKNPU2 (default)
+    w8a16                     int16 symmetric        int8 symmetric, channel|layer   rk3562
+    w16a16i_dfp               int16, scale 2^-fl     int16, 2^-fl, per layer         rv1103/rv1106
+    w4a16                     int16 symmetric        int4 symmetric, groups of 32..256 input channels
+                                                                                     rk3576/rv1126b
+
+Modules: `schemes` (the formulas and rounding rules, one place), `dataset` (dataset.txt),
+`observers` (normal / kl_divergence / mmse), `roles` (which inputs are data, weights, biases),
+`quantizer` (graph -> `BuiltModel.quant`), `qdq` (the ONNX QDQ twin, the quantized reference),
+`qdq_import` (QDQ models built with do_quantization=False), `analysis` (accuracy_analysis),
+`hybrid` (hybrid_quantization_step1/2). The integer simulator is `rknn_diag.sim.int_sim`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import RknnConfig
+from ..ir import Graph
+from ..log import Logger
+
+
+def quantize_graph(graph: Graph, cfg: RknnConfig, dataset: str, log: Logger | None = None,
+                   layers: dict[str, str] | None = None) -> dict[str, Any]:
+    """Calibrate `graph` on `dataset` (streamed, batch_size × epochs samples) -> BuiltModel.quant."""
+    from .dataset import stream
+    from .quantizer import build_quant
+
+    if not graph.inputs:  # nothing to feed: the graph's values do not depend on any data
+        if log is not None:
+            log.w("the model has no inputs; the dataset is not used for calibration")
+        return build_quant(graph, cfg, [[]], log, layers)
+    return build_quant(graph, cfg, stream(dataset, graph.inputs, cfg, log), log, layers)

@@ -1,0 +1,386 @@
+"""Export a quantized BuiltModel as its ONNX QDQ twin, and run it in onnxruntime.
+
+The twin is the original float ops of the built graph with QuantizeLinear/DequantizeLinear
+at exactly the parameters the integer simulator uses: every quantized tensor goes through
+Q -> DQ after its producer (fused activations run, as float ops, before the Q), weights
+are integer initializers behind a DequantizeLinear (per channel on their axis), biases int32
+at input scale × weight scale. onnxruntime runs it with graph optimizations off, so no QDQ
+fusion changes what is computed: it is the quantized reference the integer simulator must
+match within `tolerances.QUANT_LSB` of each output's scale.
+
+Where standard ONNX (opset < 21, which is what the models we load use) cannot express a
+parameter exactly, the twin does this, with the same numbers:
+* int16 activations (dynamic_fixed_point-i16, w8a16, w16a16i_dfp, w4a16), and every
+  activation of a model below opset 10 (no QuantizeLinear): Q/DQ is written out as
+  Div -> Round -> Add(zp) -> Clip -> Sub(zp) -> Mul, the same formula and tie rule (Round is
+  half-to-even like QuantizeLinear); below opset 11 (no Round) the same tie rule is built
+  from Floor, Equal and Cast.
+* int16 and int4 weights, per-group (w4a16) weights, and any weight/bias of a model below
+  opset 13 (no per-axis DequantizeLinear): the initializer holds the dequantized float32
+  values scale·(q − zero_point), which is exactly what DequantizeLinear would produce.
+* layers moved to float16 by hybrid quantization: their float inputs, constants and outputs
+  are rounded to float16 (Cast there and back), the op itself runs in float32 — as the
+  simulator's float16 layers do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ..ir import Graph
+from .quantizer import bias_qparams
+from .schemes import QParams, dequantize, quantize
+
+_ONNX_Q = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}
+
+
+def _attr(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return numpy_helper.from_array(v)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+class _Builder:
+    def __init__(self, graph: Graph, quant: dict):
+        self.g = graph
+        self.opset = graph.opset
+        self.tensors = {k: QParams.from_dict(v) for k, v in quant.get("tensors", {}).items()}
+        self.weights = {k: QParams.from_dict(v) for k, v in quant.get("weights", {}).items()}
+        self.layers = dict(quant.get("layers", {}))
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: dict[str, onnx.TensorProto] = {}
+        self.dq: dict[str, str] = {}        # quantized tensor -> its DQ output name
+        self.cur: dict[str, str] = {}       # value -> the twin name holding what the simulator holds
+        self.counter = 0
+
+    def init(self, name: str, arr: np.ndarray) -> str:
+        if name not in self.inits:
+            self.inits[name] = numpy_helper.from_array(np.asarray(arr), name)
+        return name
+
+    def node(self, op: str, ins: list[str], outs: list[str], **attrs) -> None:
+        self.counter += 1
+        self.nodes.append(helper.make_node(op, ins, outs, name=f"twin_{self.counter}_{op}",
+                                           **{k: _attr(v) for k, v in attrs.items()}))
+
+    def qdq(self, tensor: str, src: str) -> str:
+        """Q -> DQ of float value `src` at `tensor`'s parameters; the DQ output name."""
+        if tensor in self.dq:
+            return self.dq[tensor]
+        qp = self.tensors[tensor]
+        out = f"{tensor}__dq"
+        s = self.init(f"{tensor}__scale", np.asarray(qp.scale, np.float32).reshape(()))
+        if qp.dtype in _ONNX_Q and self.opset >= 10:
+            z = self.init(f"{tensor}__zp", np.asarray(qp.zero_point).astype(qp.dtype).reshape(()))
+            self.node("QuantizeLinear", [src, s, z], [f"{tensor}__q"])
+            self.node("DequantizeLinear", [f"{tensor}__q", s, z], [out])
+        else:  # int16: the same formula written out (see module docstring)
+            lo, hi = qp.qrange
+            zf = self.init(f"{tensor}__zpf", np.asarray(qp.zero_point, np.float32).reshape(()))
+            self.node("Div", [src, s], [f"{tensor}__div"])
+            self._round(f"{tensor}__div", f"{tensor}__rnd")
+            self.node("Add", [f"{tensor}__rnd", zf], [f"{tensor}__addz"])
+            self._clip(f"{tensor}__addz", f"{tensor}__q", float(lo), float(hi))
+            self.node("Sub", [f"{tensor}__q", zf], [f"{tensor}__subz"])
+            self.node("Mul", [f"{tensor}__subz", s], [out])
+        self.dq[tensor] = out
+        return out
+
+    def fp16(self, src: str) -> str:
+        """float16 rounding of a float32 value (Cast there and back), as the simulator's
+        float16 layers round their inputs and outputs."""
+        out = f"{src}__h"
+        if not any(out in nd.output for nd in self.nodes):
+            self.node("Cast", [src], [f"{src}__f16"], to=TensorProto.FLOAT16)
+            self.node("Cast", [f"{src}__f16"], [out], to=TensorProto.FLOAT)
+        return out
+
+    def fp16_const(self, name: str) -> str:
+        c = np.asarray(self.g.constants[name])
+        if c.dtype.kind == "f":
+            return self.init(f"{name}__fp16", c.astype(np.float16).astype(np.float32))
+        return self.init(name, c)
+
+    def _round(self, src: str, dst: str) -> None:
+        """Round half to even: the Round op, or before opset 11 (no Round) the same rule built
+        from Floor: f = floor(x + 0.5), minus 1 where x was a tie and f is odd."""
+        if self.opset >= 11:
+            self.node("Round", [src], [dst])
+            return
+        half = self.init("__half", np.float32(0.5))
+        two = self.init("__two", np.float32(2.0))
+        self.node("Add", [src, half], [f"{dst}__p5"])
+        self.node("Floor", [f"{dst}__p5"], [f"{dst}__fl"])
+        self.node("Sub", [f"{dst}__fl", src], [f"{dst}__d"])
+        # Equal takes floats only from opset 11: tie = not (d < 0.5 or d > 0.5)
+        self.node("Less", [f"{dst}__d", half], [f"{dst}__lt"])
+        self.node("Greater", [f"{dst}__d", half], [f"{dst}__gt"])
+        self.node("Or", [f"{dst}__lt", f"{dst}__gt"], [f"{dst}__ne"])
+        self.node("Not", [f"{dst}__ne"], [f"{dst}__tieb"])
+        self.node("Cast", [f"{dst}__tieb"], [f"{dst}__tie"], to=TensorProto.FLOAT)
+        self.node("Mul", [f"{dst}__fl", half], [f"{dst}__h"])
+        self.node("Floor", [f"{dst}__h"], [f"{dst}__hf"])
+        self.node("Mul", [f"{dst}__hf", two], [f"{dst}__even"])
+        self.node("Sub", [f"{dst}__fl", f"{dst}__even"], [f"{dst}__odd"])
+        self.node("Mul", [f"{dst}__tie", f"{dst}__odd"], [f"{dst}__corr"])
+        self.node("Sub", [f"{dst}__fl", f"{dst}__corr"], [dst])
+
+    def _clip(self, src: str, dst: str, lo: float | None, hi: float | None) -> None:
+        if self.opset < 11:
+            self.node("Clip", [src], [dst], **({"min": lo} if lo is not None else {}),
+                      **({"max": hi} if hi is not None else {}))
+            return
+        ins = [src, self.init(f"__c{lo}", np.float32(lo)) if lo is not None else "",
+               self.init(f"__c{hi}", np.float32(hi)) if hi is not None else ""]
+        while ins and ins[-1] == "":
+            ins.pop()
+        self.node("Clip", ins, [dst])
+
+    def const_dq(self, name: str, q: np.ndarray, qp: QParams) -> str:
+        """An integer constant behind a DequantizeLinear, or its exact float values (docstring)."""
+        out = f"{name}__dqc"
+        if out in self.inits or any(out in n.output for n in self.nodes):
+            return out
+        exact_dq = qp.dtype in ("uint8", "int8", "int32") and qp.group is None and self.opset >= 10 and (
+            qp.per_tensor or self.opset >= 13)
+        if not exact_dq:
+            return self.init(out, dequantize(q, qp))
+        qn = self.init(f"{name}__int", q.astype({"int32": np.int32, "uint8": np.uint8, "int8": np.int8}[qp.dtype]))
+        s = self.init(f"{name}__s", np.asarray(qp.scale, np.float32).reshape(-1 if not qp.per_tensor else ()))
+        z = self.init(f"{name}__z", np.asarray(qp.zero_point).astype(
+            {"int32": np.int32, "uint8": np.uint8, "int8": np.int8}[qp.dtype]).reshape(-1 if not qp.per_tensor else ()))
+        attrs = {} if qp.per_tensor else {"axis": int(qp.axis)}
+        self.node("DequantizeLinear", [qn, s, z], [out], **attrs)
+        return out
+
+    def build(self) -> onnx.ModelProto:
+        g = self.g
+        for k, v in g.constants.items():
+            if k in self.tensors:
+                self.cur[k] = self.const_dq(k, quantize(v, self.tensors[k]), self.tensors[k])
+            else:
+                self.cur[k] = k   # raw: added as an initializer when used
+        for v in g.inputs:
+            self.cur[v.name] = self.qdq(v.name, v.name) if v.name in self.tensors else v.name
+        for n in g.nodes:
+            fp16 = self.layers.get(n.name) == "float16"
+            biases = {} if fp16 else {n.name: bias_qparams(g, n, self.tensors, self.weights)}
+            ins = []
+            for i, name in enumerate(n.inputs):
+                if not name:
+                    ins.append("")
+                elif fp16 and name in g.constants:
+                    ins.append(self.fp16_const(name))
+                elif fp16 and name in self.tensors:
+                    ins.append(self.fp16(self.cur[name]))
+                elif name in self.weights and not fp16:
+                    ins.append(self.const_dq(name, quantize(g.constants[name], self.weights[name]),
+                                             self.weights[name]))
+                elif i == 2 and biases.get(n.name) is not None:
+                    bq = biases[n.name]
+                    ins.append(self.const_dq(f"{name}__{n.name}", quantize(g.constants[name], bq), bq))
+                elif name in self.tensors and not fp16:
+                    ins.append(self.cur[name] if self.cur[name] == self.dq.get(name) or name in g.constants
+                               else self.qdq(name, self.cur[name]))
+                elif name in g.constants:
+                    ins.append(self.init(name, g.constants[name]) if name not in self.tensors else self.cur[name])
+                else:
+                    ins.append(self.cur[name])
+            outs = [f"{o}__f" if o else "" for o in n.outputs]
+            if fp16:   # float16 layer: its float outputs rounded to half precision
+                outs = [f"{o}__f32" if o in self.tensors else o2 for o, o2 in zip(n.outputs, outs)]
+            first = outs[0]
+            if n.post_ops:
+                outs[0] = f"{n.outputs[0]}__pre"
+            self.node(n.op_type, ins, outs, **n.attrs)
+            src = outs[0]
+            for k, p in enumerate(n.post_ops):
+                dst = first if k == len(n.post_ops) - 1 else f"{n.outputs[0]}__post{k}"
+                if p.op_type == "Clip":
+                    lo = p.inputs[0] if len(p.inputs) > 0 and p.inputs[0] is not None else None
+                    hi = p.inputs[1] if len(p.inputs) > 1 and p.inputs[1] is not None else None
+                    self._clip(src, dst, None if lo is None else float(lo), None if hi is None else float(hi))
+                else:
+                    self.node(p.op_type, [src], [dst], **p.attrs)
+                src = dst
+            for o in n.outputs:
+                if not o:
+                    continue
+                self.cur[o] = f"{o}__f"
+                if fp16 and o in self.tensors:
+                    self.node("Identity", [self.fp16(f"{o}__f32")], [f"{o}__f"])
+                if o in self.tensors and not fp16:
+                    self.cur[o] = self.qdq(o, f"{o}__f")
+        outputs = []
+        for v in g.outputs:
+            src = self.cur[v.name]
+            if src == v.name:   # a constant output (the graph folded to it)
+                src = self.init(f"{v.name}__const", g.constants[v.name])
+            self.node("Identity", [src], [v.name])
+            et = TensorProto.FLOAT if v.name in self.tensors or v.dtype is None else \
+                helper.np_dtype_to_tensor_dtype(np.dtype(v.dtype))
+            outputs.append(helper.make_tensor_value_info(v.name, et, None))
+        inputs = [helper.make_tensor_value_info(v.name, helper.np_dtype_to_tensor_dtype(np.dtype(v.dtype or np.float32)),
+                                                list(v.shape) if v.shape else None) for v in g.inputs]
+        used = {i for nd in self.nodes for i in nd.input}
+        graph = helper.make_graph(self.nodes, f"{g.name}_qdq_twin", inputs, outputs,
+                                  [t for k, t in self.inits.items() if k in used])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)],
+                                  producer_name="rknn_diag.quant.qdq")
+        model.ir_version = 8
+        return model
+
+
+def export_twin(graph: Graph, quant: dict) -> onnx.ModelProto:
+    """The QDQ twin of a quantized model (see module docstring)."""
+    return _Builder(graph, quant).build()
+
+
+def run_twin(model: onnx.ModelProto | bytes, feeds: list[np.ndarray], input_names: list[str]) -> list[np.ndarray]:
+    """Run the twin in onnxruntime, CPU, one thread, graph optimizations off."""
+    import onnxruntime as ort
+
+    data = model if isinstance(model, bytes) else model.SerializeToString()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    return sess.run(None, dict(zip(input_names, feeds)))
+
+
+# ---- layer by layer: every layer fed the simulator's own integers ------------------------------
+class _LayerwiseBuilder(_Builder):
+    """The twin cut at every tensor: each node's inputs are graph inputs holding the values
+    the integer simulator had there, each quantized output is a graph output (its integers).
+    One onnxruntime run then checks every layer of a model against the 1-LSB rule on its
+    own, the way NNAPI's CTS checks single ops — so rounding differences cannot compound
+    from layer to layer as they do end to end."""
+
+    def __init__(self, graph: Graph, quant: dict, trace: dict):
+        super().__init__(graph, quant)
+        self.trace = trace
+        self.feeds: dict[str, np.ndarray] = {}
+        self.checked: list[str] = []
+
+    def fed(self, name: str, quantized_use: bool = False) -> str:
+        """A graph input holding the simulator's value of `name`; dequantized if it held
+        integers. A float value (from a float16 layer) read by a quantized layer is quantized
+        at the tensor's parameters first, as the simulator does."""
+        arr, qp = self.trace[name]
+        if qp is None:
+            key = f"{name}__raw"
+            self.feeds.setdefault(key, np.asarray(arr))
+            if quantized_use and np.asarray(arr).dtype.kind == "f":
+                return self.qdq(name, key)
+            return key
+        key = f"{name}__in"
+        if key not in self.feeds:
+            self.feeds[key] = np.asarray(arr).astype(np.float32)
+            s = self.init(f"{name}__scale", np.asarray(qp.scale, np.float32).reshape(()))
+            zf = self.init(f"{name}__zpf", np.asarray(qp.zero_point, np.float32).reshape(()))
+            self.node("Sub", [key, zf], [f"{name}__in_c"])
+            self.node("Mul", [f"{name}__in_c", s], [f"{name}__dqin"])
+        return f"{name}__dqin"
+
+    def q_out(self, tensor: str, src: str) -> str:
+        qp = self.tensors[tensor]
+        out = f"{tensor}__qout"
+        s = self.init(f"{tensor}__scale", np.asarray(qp.scale, np.float32).reshape(()))
+        if qp.dtype in _ONNX_Q and self.opset >= 10:
+            z = self.init(f"{tensor}__zp", np.asarray(qp.zero_point).astype(qp.dtype).reshape(()))
+            self.node("QuantizeLinear", [src, s, z], [f"{tensor}__q"])
+            self.node("Cast", [f"{tensor}__q"], [out], to=TensorProto.FLOAT)
+        else:
+            lo, hi = qp.qrange
+            zf = self.init(f"{tensor}__zpf", np.asarray(qp.zero_point, np.float32).reshape(()))
+            self.node("Div", [src, s], [f"{tensor}__div"])
+            self._round(f"{tensor}__div", f"{tensor}__rnd")
+            self.node("Add", [f"{tensor}__rnd", zf], [f"{tensor}__addz"])
+            self._clip(f"{tensor}__addz", out, float(lo), float(hi))
+        self.checked.append(tensor)
+        return out
+
+    def build(self) -> onnx.ModelProto:
+        g = self.g
+        consts = {}
+        for k, v in g.constants.items():
+            consts[k] = self.const_dq(k, quantize(v, self.tensors[k]), self.tensors[k]) if k in self.tensors else k
+        outputs = []
+        for n in g.nodes:
+            fp16 = self.layers.get(n.name) == "float16"
+            bq = None if fp16 else bias_qparams(g, n, self.tensors, self.weights)
+            ins = []
+            for i, name in enumerate(n.inputs):
+                if not name:
+                    ins.append("")
+                elif fp16 and name in g.constants:
+                    ins.append(self.fp16_const(name))
+                elif name in self.weights and not fp16:
+                    ins.append(self.const_dq(name, quantize(g.constants[name], self.weights[name]),
+                                             self.weights[name]))
+                elif i == 2 and bq is not None:
+                    ins.append(self.const_dq(f"{name}__{n.name}", quantize(g.constants[name], bq), bq))
+                elif name in g.constants:
+                    ins.append(consts[name] if name in self.tensors else self.init(name, g.constants[name]))
+                elif fp16:
+                    ins.append(self.fp16(self.fed(name)) if name in self.tensors else self.fed(name))
+                else:
+                    ins.append(self.fed(name, quantized_use=name in self.tensors))
+            outs = [f"{o}__f{self.counter}" if o else "" for o in n.outputs]
+            first = outs[0]
+            if n.post_ops:
+                outs[0] = f"{first}__pre"
+            self.node(n.op_type, ins, outs, **n.attrs)
+            src = outs[0]
+            for k, p in enumerate(n.post_ops):
+                dst = first if k == len(n.post_ops) - 1 else f"{first}__post{k}"
+                if p.op_type == "Clip":
+                    lo = p.inputs[0] if len(p.inputs) > 0 and p.inputs[0] is not None else None
+                    hi = p.inputs[1] if len(p.inputs) > 1 and p.inputs[1] is not None else None
+                    self._clip(src, dst, None if lo is None else float(lo), None if hi is None else float(hi))
+                else:
+                    self.node(p.op_type, [src], [dst], **p.attrs)
+                src = dst
+            if not fp16:
+                for o, fo in zip(n.outputs, [first, *outs[1:]]):
+                    if o and o in self.tensors and np.asarray(self.trace[o][0]).dtype.kind in "iu":
+                        outputs.append(helper.make_tensor_value_info(self.q_out(o, fo), TensorProto.FLOAT, None))
+        inputs = [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), list(v.shape))
+                  for k, v in self.feeds.items()]
+        used = {i for nd in self.nodes for i in nd.input}
+        graph = helper.make_graph(self.nodes, f"{g.name}_qdq_layerwise", inputs, outputs,
+                                  [t for k, t in self.inits.items() if k in used])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)],
+                                  producer_name="rknn_diag.quant.qdq")
+        model.ir_version = 8
+        return model
+
+
+def layerwise_lsb(graph: Graph, quant: dict, feeds: list[np.ndarray]) -> dict[str, float]:
+    """Every quantized layer output of the integer simulator against the twin fed the same
+    integer inputs: {tensor: max |difference| in LSBs}."""
+    import onnxruntime as ort
+
+    from ..sim.int_sim import IntegerSimulator
+
+    trace: dict = {}
+    IntegerSimulator(graph, quant).run(feeds, trace=trace)
+    b = _LayerwiseBuilder(graph, quant, trace)
+    model = b.build()
+    if not b.checked:
+        return {}
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    outs = sess.run([f"{t}__qout" for t in b.checked], b.feeds)
+    return {t: float(np.max(np.abs(trace[t][0].astype(np.float64) - o), initial=0.0))
+            for t, o in zip(b.checked, outs)}

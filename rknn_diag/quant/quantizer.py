@@ -1,0 +1,209 @@
+"""Graph -> quantized BuiltModel: calibrate ranges, choose every tensor's parameters.
+
+`BuiltModel.quant` (JSON + arrays, no pickle) holds:
+    mode          canonical quantized dtype
+    method        weight granularity (layer / channel / groupN)
+    algorithm     calibration algorithm
+    ranges        {tensor: [lo, hi]} calibrated float ranges (so hybrid step 2 re-chooses without data)
+    tensors       {tensor: QParams dict} every quantized activation and data constant
+    weights       {constant: QParams dict} every quantized weight
+    layers        {node: 'float16' | 'int16' | 'int8' | 'uint8'} per-layer overrides (hybrid quantization)
+Biases are int32 at input scale × weight scale, derived (`bias_qparams`), not stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..config import RknnConfig
+from ..errors import ConfigError
+from ..ir import Graph, Node
+from ..log import Logger
+from ..ops import run as run_op
+from . import roles
+from .observers import Observer
+from .schemes import MODES, QParams, Scheme, bias_params, params_from_range, weight_params
+
+
+# ---- float32 reference execution ---------------------------------------------------------------
+def run_float32(graph: Graph, feeds: list[np.ndarray],
+                hook: Callable[[Node, list[np.ndarray]], None] | None = None) -> dict[str, np.ndarray]:
+    """Run the graph in float32 (the calibration and accuracy-analysis reference); every value."""
+    env: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in graph.constants.items()}
+    for v, x in zip(graph.inputs, feeds):
+        env[v.name] = np.asarray(x)
+    for node in graph.nodes:
+        outs = run_node_float(node, [env[i] if i else None for i in node.inputs], graph.opset)
+        for name, val in zip(node.outputs, outs):
+            if name:
+                env[name] = val
+        if hook is not None:
+            hook(node, outs)
+    return env
+
+
+def run_node_float(node: Node, ins: list, opset: int) -> list[np.ndarray]:
+    """An IR node's float kernel and fused activations: `rknn_diag.ops.run_node` where the core
+    has it (it also gives ops like Split their declared output count), else the same by hand."""
+    try:
+        from ..ops import run_node
+    except ImportError:   # a core without ops.run_node
+        outs = run_op(node.op_type, ins, node.attrs, opset)
+        for post in node.post_ops:
+            outs[0] = run_op(post.op_type, [outs[0], *post.inputs], post.attrs, 13)[0]
+        return [np.asarray(o) for o in outs[:len(node.outputs)]]
+    return [np.asarray(o) for o in run_node(node, ins, opset)]
+
+
+# ---- calibration ---------------------------------------------------------------------------------
+def calibrate(graph: Graph, samples: Iterable[list[np.ndarray]], algorithm: str) -> dict[str, list[float]]:
+    """Observe every float activation over the samples; return {tensor: [lo, hi]} per the algorithm.
+    Constants are observed once, always min/max (they are what they are)."""
+    observers: dict[str, Observer] = {}
+
+    def see(name: str, val: np.ndarray) -> None:
+        if name and isinstance(val, np.ndarray) and val.dtype.kind == "f":
+            observers.setdefault(name, Observer(algorithm)).update(val)
+
+    count = 0
+    for feeds in samples:
+        count += 1
+        for v, x in zip(graph.inputs, feeds):
+            see(v.name, np.asarray(x))
+        run_float32(graph, feeds, lambda n, outs: [see(o, val) for o, val in zip(n.outputs, outs)])
+    if count == 0:
+        raise ConfigError("calibration got no samples", ref="1.4.3")
+    return {"__observers__": observers}  # resolved to ranges by `ranges_for`
+
+
+def ranges_for(observed: dict[str, Any], scheme: Scheme) -> dict[str, list[float]]:
+    return {k: [float(a) for a in o.range(scheme)] for k, o in observed["__observers__"].items()}
+
+
+def const_ranges(graph: Graph) -> dict[str, list[float]]:
+    """Data constants (e.g. an Add's constant operand): their own min/max."""
+    out = {}
+    for node in graph.nodes:
+        for i in roles.data_slots(node):
+            name = node.inputs[i]
+            if name in graph.constants and np.asarray(graph.constants[name]).dtype.kind == "f":
+                if i == 1 and roles.weight_name(graph, node) == name:
+                    continue
+                c = np.asarray(graph.constants[name], np.float32)
+                out[name] = [float(c.min(initial=0.0)), float(c.max(initial=0.0))]
+    return out
+
+
+# ---- choosing parameters -------------------------------------------------------------------------
+def layer_scheme(base: Scheme, dtype: str) -> Scheme:
+    """The scheme of a layer moved to another integer dtype by hybrid quantization."""
+    if dtype == base.dtype:
+        return base
+    if dtype == "uint8":
+        return Scheme("uint8", False)
+    return Scheme(dtype, base.symmetric if dtype != "uint8" else False, base.pow2)
+
+
+def assign(graph: Graph, ranges: dict[str, list[float]], mode: str, method: str,
+           layers: dict[str, str] | None = None, edits: dict[str, dict] | None = None) -> dict[str, Any]:
+    """Every tensor's QParams from the calibrated ranges, the mode, per-layer overrides and the
+    user's edited parameters (hybrid step 2). Deterministic: same inputs, same parameters."""
+    m = MODES[mode]
+    layers = dict(layers or {})
+    edits = edits or {}
+    producers = graph.producers()
+    consumers = graph.consumers()
+    tensors: dict[str, QParams] = {}
+
+    def act_scheme(tensor: str) -> Scheme:
+        p = producers.get(tensor)
+        dt = layers.get(p.name) if p is not None else None
+        return layer_scheme(m.act, dt) if dt and dt != "float16" else m.act
+
+    # activations and data constants from their ranges
+    for name, (lo, hi) in ranges.items():
+        tensors[name] = params_from_range(lo, hi, act_scheme(name))
+    # shared scales, in topological order
+    for node in graph.nodes:
+        if node.op_type in roles.SHARE_SCALE and node.inputs and node.inputs[0] in tensors:
+            for out in node.outputs:
+                if out in tensors:
+                    tensors[out] = tensors[node.inputs[0]]
+        if node.op_type == "Concat" and node.outputs[0] in tensors:
+            qo = tensors[node.outputs[0]]
+            for i in node.inputs:
+                p = producers.get(i)
+                if (p is not None and i in tensors and p.op_type not in roles.SHARE_SCALE
+                        and p.op_type != "Concat" and len(consumers.get(i, [])) == 1
+                        and i not in {v.name for v in graph.outputs}):
+                    tensors[i] = qo
+    # user edits win (hybrid step 2)
+    for name, e in edits.items():
+        if name in tensors:
+            tensors[name] = QParams.from_dict({**tensors[name].to_dict(), **e})
+    weights: dict[str, QParams] = {}
+    for node in graph.nodes:
+        w = roles.weight_name(graph, node)
+        if w is None or layers.get(node.name) == "float16":
+            continue
+        arr = np.asarray(graph.constants[w], np.float32)
+        dt = layers.get(node.name)
+        scheme = layer_scheme(m.weight, "int16") if dt == "int16" else m.weight
+        gran = roles.granularity_for(node, arr, method if method else m.granularity)
+        if scheme.dtype != "int4" and gran.startswith("group"):
+            gran = "channel"
+        weights[w] = weight_params(arr, scheme, gran, roles.weight_axis(node, arr))
+        if w in edits:
+            weights[w] = QParams.from_dict({**weights[w].to_dict(), **edits[w]})
+    return {"tensors": {k: v.to_dict() for k, v in tensors.items()},
+            "weights": {k: v.to_dict() for k, v in weights.items()}}
+
+
+def bias_qparams(graph: Graph, node: Node, tensors: dict[str, QParams], weights: dict[str, QParams]) -> QParams | None:
+    """int32 bias parameters of a weight op (input scale × weight scale), or None."""
+    b = roles.bias_name(graph, node)
+    w = roles.weight_name(graph, node)
+    if b is None or w not in weights or node.inputs[0] not in tensors:
+        return None
+    wq = weights[w]
+    if wq.group is not None or not tensors[node.inputs[0]].per_tensor:
+        return None
+    return bias_params(tensors[node.inputs[0]].scale, wq)
+
+
+def resolve_method(cfg: RknnConfig, mode: str) -> str:
+    """The weight granularity in force: the config's for modes that take one, else the mode's own."""
+    m = MODES[mode]
+    if m.granularity == "layer":
+        return "layer"            # RKNPU1 modes and 16-bit dynamic fixed point quantize weights per layer
+    return cfg.quantized_method
+
+
+def build_quant(graph: Graph, cfg: RknnConfig, samples: Iterable[list[np.ndarray]],
+                log: Logger | None = None, layers: dict[str, str] | None = None) -> dict[str, Any]:
+    """Calibrate on `samples` and choose every parameter: the `BuiltModel.quant` dict."""
+    mode = cfg.dtype
+    observed = calibrate(graph, samples, cfg.quantized_algorithm)
+    ranges = ranges_for(observed, MODES[mode].act)
+    ranges.update(const_ranges(graph))
+    method = resolve_method(cfg, mode)
+    q = assign(graph, ranges, mode, method, layers)
+    return {"mode": mode, "method": method, "algorithm": cfg.quantized_algorithm, "ranges": ranges,
+            "layers": dict(layers or {}), **q}
+
+
+def shift_to_int8(quant: dict[str, Any]) -> dict[str, Any]:
+    """The int8 twin of a u8 quantization (NNAPI's coupling idea): every uint8 tensor and weight
+    becomes int8 with zero point - 128, the same real values. Integer kernels see the same
+    centred integers (q - zero_point), so results must be identical after dequantization."""
+    def shift(d: dict) -> dict:
+        if d["dtype"] != "uint8":
+            return d
+        return {**d, "dtype": "int8", "zero_point": np.asarray(d["zero_point"], np.int32) - 128}
+
+    out = dict(quant)
+    out["tensors"] = {k: shift(v) for k, v in quant["tensors"].items()}
+    out["weights"] = {k: shift(v) for k, v in quant["weights"].items()}
+    return out

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import onnx
+import pytest
+
+from fixtures.datasets import npy_dataset, samples_from
+from rknn_diag.api import RKNN
+
+from . import _models
+
+MODES = {
+    "asymmetric_quantized-u8": "rk1808", "dynamic_fixed_point-i8": "rk1808", "dynamic_fixed_point-i16": "rk1808",
+    "w8a8": "rk3588", "w8a16": "rk3562", "w16a16i_dfp": "rv1106", "w4a16": "rk3576",
+}
+
+
+def gen_of(chip: str) -> str:
+    return "rknpu1" if chip in ("rk1808", "rv1126", "rk3399pro", "rk1806", "rv1109") else "rknpu2"
+
+
+def build(model: onnx.ModelProto, tmp: Path, shapes, chip: str, count: int = 6, **config) -> tuple[RKNN, list]:
+    """config -> load_onnx -> build(quantized) -> init_runtime, quietly; (rknn, samples)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(tmp / "m.onnx"))
+    ds = npy_dataset(tmp / "ds", shapes, count=count, generation=gen_of(chip))
+    r = RKNN()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert r.config(target_platform=chip, **config) == 0, r.last_error
+        assert r.load_onnx(str(tmp / "m.onnx")) == 0, r.last_error
+        assert r.build(do_quantization=True, dataset=str(ds)) == 0, r.last_error
+        assert r.init_runtime() == 0, r.last_error
+    return r, samples_from(ds, shapes, gen_of(chip))
+
+
+@pytest.fixture
+def quiet():
+    with contextlib.redirect_stdout(io.StringIO()) as buf:
+        yield buf
+
+
+@pytest.fixture(scope="module")
+def models():
+    return _models
