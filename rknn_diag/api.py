@@ -245,7 +245,7 @@ class RKNN:
         self.model = step2(model_input, data_input, model_quantization_cfg)
         self.cfg = self.model.config
         self.graph = self.model.graph
-        self.runtime = None
+        self._close_runtime()
         layers = self.model.quant.get("layers", {})
         self.log.i(f"hybrid step 2 done: {len(layers)} customized layer(s) {layers or ''}")
         return 0

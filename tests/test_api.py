@@ -103,7 +103,7 @@ def test_calls_out_of_order_return_codes(tmp_path, capsys):
     assert all(line.startswith("E ") for line in lines) and len(lines) == 4
 
 
-def test_quantized_build_is_refused_clearly_until_supported(save):
+def test_quantized_build_without_a_dataset_is_refused_clearly(save):
     r = RKNN()
     assert r.load_onnx(save(models.conv_bn_relu())) == 0
     assert r.build(do_quantization=True) == errors.RKNN_ERR_PARAM_INVALID
