@@ -185,3 +185,17 @@ def test_list_devices_without_an_adb_server_is_empty_not_a_crash(capsys):
     r = RKNN()
     assert r.list_devices(adb_server=f"127.0.0.1:{free}") == ([], [])
     assert capsys.readouterr().out.startswith("E list_devices:")
+
+
+def test_eval_memory_counts_quantized_bytes(tmp_path, save):
+    """w8a8: int8 weights and activations, int32 bias — a quarter of float32, not float16's half."""
+    x = rng(9).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "s.npy", x)
+    (tmp_path / "ds.txt").write_text("s.npy\n")
+    r = RKNN()
+    assert r.config(quantized_dtype="w8a8", target_platform="rk3588") == 0
+    assert r.load_onnx(save(models.conv_bn_relu())) == 0
+    assert r.build(do_quantization=True, dataset=str(tmp_path / "ds.txt")) == 0
+    mem = r.eval_memory(is_print=False)
+    assert mem["weight_memory"] == 8 * 3 * 3 * 3 * 1 + 8 * 4
+    assert mem["internal_memory"] == (3 * 64 + 8 * 64) * 1
