@@ -105,3 +105,16 @@ def judge(target, record: dict, verdict: Verdict) -> None:
         record["category"] = "vendor"
         pytest.xfail(f"{target.name} differs from onnxruntime: {verdict.message}")
     pytest.fail(verdict.message, pytrace=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Cases that take no `target` check our own toolchain (u8/int8 coupling, accuracy
+    analysis): they belong to the simulator's run, not to another target's results."""
+    if config.getoption("target") == "simulator":
+        return
+    own = [i for i in items if "target" not in getattr(i, "fixturenames", ())]
+    if own:
+        config.hook.pytest_deselected(items=own)
+        items[:] = [i for i in items if i not in own]
+        config.issue_config_time_warning(pytest.PytestWarning(
+            f"{len(own)} toolchain-only cases (no target) run with --target simulator, not here"), stacklevel=2)
