@@ -61,6 +61,19 @@ def test_vendor_findings_are_not_judged_by_accuracy_floors(tmp_path):
     assert _rules(g, p)["accuracy.cosine"].passed is True
 
 
+def test_floor_exempt_cases_are_recorded_not_judged(tmp_path):
+    from rknn_diag.results import CaseResult, append
+    p = tmp_path / "r.jsonl"
+    append(p, CaseResult(case="floor", status="passed", target="simulator", op="Floor", mode="w8a8",
+                         metrics={"sqnr_db": 11.0, "floor_exempt": 1.0}))
+    g = write_gate(tmp_path, "[accuracy.sqnr_db]\nw8a8 = 15\n")
+    assert _rules(g, p)["accuracy.sqnr_db"].passed is True
+    append(p, CaseResult(case="conv", status="passed", target="simulator", op="Conv", mode="w8a8",
+                         metrics={"sqnr_db": 11.0}))
+    r = _rules(g, p)["accuracy.sqnr_db"]
+    assert r.passed is False and len(r.offenders) == 1 and r.offenders[0].startswith("conv")
+
+
 def test_minimum_cases_per_target_and_required_targets(runs, tmp_path):
     n_sim = int(((d := data.load([runs["clean"]]))["target"].eq("toolkit2") & d.outcome.ne("skipped")).sum())
     ok = write_gate(tmp_path, f"[coverage]\nmin_cases_per_target = {n_sim}\n")
