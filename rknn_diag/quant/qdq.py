@@ -131,6 +131,24 @@ class _Builder:
         self.node("Mul", [f"{dst}__tie", f"{dst}__odd"], [f"{dst}__corr"])
         self.node("Sub", [f"{dst}__fl", f"{dst}__corr"], [dst])
 
+    def emit(self, n, ins: list[str], outs: list[str], stem: str) -> None:
+        """Node `n`, then its fused activations, so that the last one writes outs[0]
+        (intermediate names derive from `stem`)."""
+        first, outs = outs[0], list(outs)
+        if n.post_ops:
+            outs[0] = f"{stem}__pre"
+        self.node(n.op_type, ins, outs, **n.attrs)
+        src = outs[0]
+        for k, p in enumerate(n.post_ops):
+            dst = first if k == len(n.post_ops) - 1 else f"{stem}__post{k}"
+            if p.op_type == "Clip":
+                lo = p.inputs[0] if len(p.inputs) > 0 and p.inputs[0] is not None else None
+                hi = p.inputs[1] if len(p.inputs) > 1 and p.inputs[1] is not None else None
+                self._clip(src, dst, None if lo is None else float(lo), None if hi is None else float(hi))
+            else:
+                self.node(p.op_type, [src], [dst], **p.attrs)
+            src = dst
+
     def _clip(self, src: str, dst: str, lo: float | None, hi: float | None) -> None:
         if self.opset < 11:
             self.node("Clip", [src], [dst], **({"min": lo} if lo is not None else {}),
@@ -195,20 +213,7 @@ class _Builder:
             outs = [f"{o}__f" if o else "" for o in n.outputs]
             if fp16:   # float16 layer: its float outputs rounded to half precision
                 outs = [f"{o}__f32" if o in self.tensors else o2 for o, o2 in zip(n.outputs, outs)]
-            first = outs[0]
-            if n.post_ops:
-                outs[0] = f"{n.outputs[0]}__pre"
-            self.node(n.op_type, ins, outs, **n.attrs)
-            src = outs[0]
-            for k, p in enumerate(n.post_ops):
-                dst = first if k == len(n.post_ops) - 1 else f"{n.outputs[0]}__post{k}"
-                if p.op_type == "Clip":
-                    lo = p.inputs[0] if len(p.inputs) > 0 and p.inputs[0] is not None else None
-                    hi = p.inputs[1] if len(p.inputs) > 1 and p.inputs[1] is not None else None
-                    self._clip(src, dst, None if lo is None else float(lo), None if hi is None else float(hi))
-                else:
-                    self.node(p.op_type, [src], [dst], **p.attrs)
-                src = dst
+            self.emit(n, ins, outs, n.outputs[0])
             for o in n.outputs:
                 if not o:
                     continue
@@ -335,19 +340,7 @@ class _LayerwiseBuilder(_Builder):
                     ins.append(self.fed(name, quantized_use=name in self.tensors))
             outs = [f"{o}__f{self.counter}" if o else "" for o in n.outputs]
             first = outs[0]
-            if n.post_ops:
-                outs[0] = f"{first}__pre"
-            self.node(n.op_type, ins, outs, **n.attrs)
-            src = outs[0]
-            for k, p in enumerate(n.post_ops):
-                dst = first if k == len(n.post_ops) - 1 else f"{first}__post{k}"
-                if p.op_type == "Clip":
-                    lo = p.inputs[0] if len(p.inputs) > 0 and p.inputs[0] is not None else None
-                    hi = p.inputs[1] if len(p.inputs) > 1 and p.inputs[1] is not None else None
-                    self._clip(src, dst, None if lo is None else float(lo), None if hi is None else float(hi))
-                else:
-                    self.node(p.op_type, [src], [dst], **p.attrs)
-                src = dst
+            self.emit(n, ins, outs, first)
             if not fp16:
                 for o, fo in zip(n.outputs, [first, *outs[1:]]):
                     if o and o in self.tensors and np.asarray(self.trace[o][0]).dtype.kind in "iu":
