@@ -131,6 +131,15 @@ class _Builder:
         self.node("Mul", [f"{dst}__tie", f"{dst}__odd"], [f"{dst}__corr"])
         self.node("Sub", [f"{dst}__fl", f"{dst}__corr"], [dst])
 
+    def model(self, name: str, inputs: list, outputs: list) -> onnx.ModelProto:
+        """The emitted nodes as a model, with only the initializers they read."""
+        used = {i for nd in self.nodes for i in nd.input}
+        graph = helper.make_graph(self.nodes, name, inputs, outputs, [t for k, t in self.inits.items() if k in used])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)],
+                                  producer_name="rknn_diag.quant.qdq")
+        model.ir_version = 8
+        return model
+
     def emit(self, n, ins: list[str], outs: list[str], stem: str) -> None:
         """Node `n`, then its fused activations, so that the last one writes outs[0]
         (intermediate names derive from `stem`)."""
@@ -233,13 +242,7 @@ class _Builder:
             outputs.append(helper.make_tensor_value_info(v.name, et, None))
         inputs = [helper.make_tensor_value_info(v.name, helper.np_dtype_to_tensor_dtype(np.dtype(v.dtype or np.float32)),
                                                 list(v.shape) if v.shape else None) for v in g.inputs]
-        used = {i for nd in self.nodes for i in nd.input}
-        graph = helper.make_graph(self.nodes, f"{g.name}_qdq_twin", inputs, outputs,
-                                  [t for k, t in self.inits.items() if k in used])
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)],
-                                  producer_name="rknn_diag.quant.qdq")
-        model.ir_version = 8
-        return model
+        return self.model(f"{g.name}_qdq_twin", inputs, outputs)
 
 
 def export_twin(graph: Graph, quant: dict) -> onnx.ModelProto:
@@ -347,13 +350,7 @@ class _LayerwiseBuilder(_Builder):
                         outputs.append(helper.make_tensor_value_info(self.q_out(o, fo), TensorProto.FLOAT, None))
         inputs = [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), list(v.shape))
                   for k, v in self.feeds.items()]
-        used = {i for nd in self.nodes for i in nd.input}
-        graph = helper.make_graph(self.nodes, f"{g.name}_qdq_layerwise", inputs, outputs,
-                                  [t for k, t in self.inits.items() if k in used])
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)],
-                                  producer_name="rknn_diag.quant.qdq")
-        model.ir_version = 8
-        return model
+        return self.model(f"{g.name}_qdq_layerwise", inputs, outputs)
 
 
 def layerwise_lsb(graph: Graph, quant: dict, feeds: list[np.ndarray]) -> dict[str, float]:
