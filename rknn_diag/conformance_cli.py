@@ -4,7 +4,6 @@ line, then write the report. The suite is the repository's `conformance/` folder
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time

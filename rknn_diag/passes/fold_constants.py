@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph
-from ..ops import run, run_node
+from ..ops import run_node
 
 _NEVER = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"}
 
@@ -31,15 +31,14 @@ def fold_constants(graph: Graph) -> int:
             shape = _static_shape(graph, node.inputs[0])
             if shape is not None:
                 dummy = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape, [0] * len(shape))
-                outs = run(node.op_type, [dummy], node.attrs, graph.opset)
+                outs = run_node(node, [dummy], graph.opset)
         elif all((not i) or i in graph.constants for i in node.inputs):
             ins = [graph.constants[i] if i else None for i in node.inputs]
             outs = run_node(node, ins, graph.opset)
         if outs is None:
             continue
-        if any(o in {v.name for v in graph.outputs} for o in node.outputs):
-            # A graph output that is constant (e.g. SSD prior boxes, guide §3.5): keep the value.
-            pass
+        # A graph output may become a constant too (SSD prior boxes, guide §3.5): the
+        # simulators read outputs from the constants like any other value.
         for name, value in zip(node.outputs, outs):
             if name:
                 graph.constants[name] = np.asarray(value)
