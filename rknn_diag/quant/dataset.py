@@ -3,10 +3,11 @@
 One sample a line; a model with several inputs takes one path per input on the
 line, separated by spaces. Paths are relative to the dataset file's folder.
 Images (jpg, jpeg, png, bmp; decoded by Pillow) are resized to the model input
-with a warning (§1.4.7) and preprocessed with the config's mean/std/reorder like
-inference inputs. `.npy` arrays go in as they are (no mean/std, as the vendor
-does), NHWC for RKNPU1 chips (§1.4.6) and NCHW for RKNPU2, with or without the
-batch dimension. Problems name the file and line (§1.4.3).
+with a warning (§1.4.7). Image-shaped `.npy` arrays (NHWC for RKNPU1 chips, §1.4.6, NCHW
+for RKNPU2, with or without the batch dimension) are raw pixels like the images: both go
+through the config's reorder + mean/std exactly as `inference()` inputs do (`sim.preprocess`,
+the one preprocessing path), as the vendor toolkits do. Other `.npy` (non-image inputs)
+pass through untouched, as they do at inference. Problems name the file and line (§1.4.3).
 
 `batch_size` × `epochs` samples are used (§1.4.5); `epochs=-1` means one pass over
 the file. Samples are loaded one batch at a time, so peak memory follows
@@ -164,8 +165,7 @@ def load_sample(line: Line, inputs: list[Value], cfg: RknnConfig, log: Logger | 
         pre = cfg.preprocess[i] if i < len(cfg.preprocess) else InputPreprocess()
         if fp.suffix.lower() == ".npy":
             arr, is_nhwc = _load_npy(fp, v, cfg.generation, where)
-            through = [False] if _is_image_input(v) else [True]
-            pre = InputPreprocess()   # npy samples are taken as already normalised
+            through = [not _is_image_input(v)]
         else:
             if not _is_image_input(v):
                 raise DatasetError(f"image {fp.name} given for input '{v.name}' of shape {list(v.shape or [])}",

@@ -55,6 +55,11 @@ class Target(ABC):
     def run(self, model_path: str, spec: BuildSpec, inputs: list[np.ndarray]) -> RunResult:
         """Convert `model_path` (ONNX) per `spec`, run `inputs`, return the outputs."""
 
+    def run_many(self, model_path: str, spec: BuildSpec, inputs_list: list[list[np.ndarray]]) -> list[RunResult]:
+        """One conversion, one inference per input set (real models: several held-back images).
+        Targets that can keep a built model override this; the default converts each time."""
+        return [self.run(model_path, spec, inputs) for inputs in inputs_list]
+
     def close(self) -> None:
         pass
 

@@ -24,6 +24,9 @@ class SimulatorTarget(Target):
         return {"name": self.name, "chip": "simulator", "versions": {"rknn_diag": __version__}}
 
     def run(self, model_path: str, spec: BuildSpec, inputs: list[np.ndarray]) -> RunResult:
+        return self.run_many(model_path, spec, [inputs])[0]
+
+    def run_many(self, model_path: str, spec: BuildSpec, inputs_list: list[list[np.ndarray]]) -> list[RunResult]:
         from ..api import RKNN
 
         log = io.StringIO()
@@ -40,13 +43,16 @@ class SimulatorTarget(Target):
                 runner = RKNN()
                 _call(runner, log, "load_rknn", str(built))
                 _call(runner, log, "init_runtime")
-                start = time.perf_counter()
-                outs = runner.inference(inputs=list(inputs), data_format=spec.data_format)
-                latency = (time.perf_counter() - start) * 1e3
-                if outs is None:
-                    raise runner.last_error if isinstance(runner.last_error, RknnDiagError) else \
-                        RuntimeError(f"inference failed: {log.getvalue()}")
-                return RunResult(outs, self.info(), latency)
+                runs = []
+                for inputs in inputs_list:
+                    start = time.perf_counter()
+                    outs = runner.inference(inputs=list(inputs), data_format=spec.data_format)
+                    latency = (time.perf_counter() - start) * 1e3
+                    if outs is None:
+                        raise runner.last_error if isinstance(runner.last_error, RknnDiagError) else \
+                            RuntimeError(f"inference failed: {log.getvalue()}")
+                    runs.append(RunResult(outs, self.info(), latency))
+                return runs
             finally:
                 rknn.release()
 

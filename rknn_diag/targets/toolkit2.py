@@ -207,6 +207,19 @@ def from_vendor_outputs(outputs: list[np.ndarray], plan: VendorPlan) -> list[np.
     return fixed
 
 
+def _save_inputs(workdir: str, inputs: Sequence[np.ndarray], prefix: str) -> list[str]:
+    """One inference's inputs as .npy files for the worker (numbers only: no pickle crosses)."""
+    names = []
+    for i, x in enumerate(inputs):
+        names.append(f"{prefix}_{i}.npy")
+        try:
+            np.save(os.path.join(workdir, names[-1]), np.ascontiguousarray(x), allow_pickle=False)
+        except ValueError as e:   # object arrays would need pickle
+            raise InputError(f"input {i} cannot cross to the vendor process: {e}",
+                             where=f"input {i}", fix="pass numeric numpy arrays") from None
+    return names
+
+
 def _jsonable(o: Any) -> Any:
     """numpy values in config (mean_values as an array, np.float32 thresholds)."""
     if isinstance(o, (np.ndarray, np.generic)):
@@ -413,20 +426,17 @@ class Toolkit2Target(Target):
 
     # -- one case --------------------------------------------------------------
     def run(self, model_path: str, spec: BuildSpec, inputs: list[np.ndarray]) -> RunResult:
+        return self.run_many(model_path, spec, [inputs])[0]
+
+    def run_many(self, model_path: str, spec: BuildSpec, inputs_list: list[list[np.ndarray]]) -> list[RunResult]:
         info = self.info()   # raises ToolkitNotInstalled first, before any work
+        inputs, more = inputs_list[0], inputs_list[1:]
         workdir = tempfile.mkdtemp(prefix="toolkit2-case-", dir=self.workdir_root)
         keep = self.keep_workdirs
         try:
             plan = to_vendor(model_path, spec, inputs, workdir, target_platform=self.target_platform)
-            names = []
-            for i, x in enumerate(inputs):
-                names.append(f"in_{i}.npy")
-                try:
-                    np.save(os.path.join(workdir, names[-1]), np.ascontiguousarray(x), allow_pickle=False)
-                except ValueError as e:   # object arrays would need pickle
-                    raise InputError(f"input {i} cannot cross to the vendor process: {e}",
-                                     where=f"input {i}", fix="pass numeric numpy arrays") from None
-            plan.job["inputs"] = names
+            plan.job["inputs"] = _save_inputs(workdir, inputs, "in")
+            plan.job["more_inputs"] = [_save_inputs(workdir, xs, f"in{k + 1}") for k, xs in enumerate(more)]
             with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as f:
                 json.dump(plan.job, f, indent=1, default=_jsonable)
             try:
@@ -448,13 +458,16 @@ class Toolkit2Target(Target):
                           fix=("expected for this target: mark the case xfail on toolkit2 with this reason"
                                if cls is VendorUnsupported else
                                "a vendor finding: keep the log and the repro; compare with our simulator"))
-            outputs = [np.load(os.path.join(workdir, n), allow_pickle=False) for n in result["outputs"]]
-            outputs = from_vendor_outputs(outputs, plan)
             timings = result.get("timings", {})
             run_info = {**info, "notes": plan.notes, "timings": timings,
                         "vendor_warnings": _error_lines(log, "W").splitlines()}
             lat = timings.get("inference_s")
-            return RunResult(outputs=outputs, info=run_info, latency_ms=None if lat is None else lat * 1e3)
+            runs = []
+            for names in [result["outputs"], *result.get("more_outputs", [])]:
+                outputs = [np.load(os.path.join(workdir, n), allow_pickle=False) for n in names]
+                runs.append(RunResult(outputs=from_vendor_outputs(outputs, plan), info=run_info,
+                                      latency_ms=None if lat is None else lat * 1e3))
+            return runs
         finally:
             if not keep:
                 shutil.rmtree(workdir, ignore_errors=True)

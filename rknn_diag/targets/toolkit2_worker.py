@@ -105,6 +105,10 @@ def run_job(job_dir: str) -> dict:
         t0 = time.perf_counter()
         outputs = _call("inference", rknn.inference, inputs=inputs, **job["inference"])
         timings["inference_s"] = time.perf_counter() - t0
+        # more input sets on the same build (Target.run_many): one conversion, many inferences
+        more = [_call("inference", rknn.inference,
+                      inputs=[np.load(os.path.join(job_dir, n), allow_pickle=False) for n in names],
+                      **job["inference"]) for names in job.get("more_inputs", [])]
     except _StageFailed as e:
         return {"status": "failed", "stage": e.stage, "ret": e.ret, "message": e.message,
                 "traceback": e.tb, "timings": timings}
@@ -119,7 +123,14 @@ def run_job(job_dir: str) -> dict:
         name = f"out_{i}.npy"
         np.save(os.path.join(job_dir, name), np.asarray(out), allow_pickle=False)
         names.append(name)
-    return {"status": "ok", "outputs": names, "timings": timings}
+    more_names = []
+    for k, outs in enumerate(more):
+        more_names.append([])
+        for i, out in enumerate(outs):
+            name = f"out_{k + 1}_{i}.npy"
+            np.save(os.path.join(job_dir, name), np.asarray(out), allow_pickle=False)
+            more_names[-1].append(name)
+    return {"status": "ok", "outputs": names, "more_outputs": more_names, "timings": timings}
 
 
 def run_one(job_dir: str) -> None:
