@@ -16,6 +16,7 @@ import pytest
 
 from rknn_diag.compare import reference
 from rknn_diag.compare import Verdict
+from rknn_diag import outcome
 from rknn_diag.errors import RknnDiagError
 from rknn_diag.targets import BuildSpec, RunResult
 
@@ -53,17 +54,18 @@ def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds
         refs = reference(str(path), feeds)
     except Exception as e:  # onnxruntime's own errors: an older reference lacks the op/form
         import onnxruntime
-        record["category"] = "unsupported"
+        record["category"] = outcome.REFERENCE
         pytest.xfail(f"the reference, onnxruntime {onnxruntime.__version__}, cannot run this case: "
                      f"{str(e).splitlines()[0][:300]}")
     inputs = _layout(list(feeds.values()), spec.data_format)
     try:
         result = target.run(str(path), spec, inputs)
     except RknnDiagError as e:
-        if e.category not in ("unsupported", "vendor"):
-            raise
-        record["category"] = e.category
-        what = "does not support this case" if e.category == "unsupported" else "failed this case"
+        category = outcome.of_exception(e)
+        if not outcome.is_expected(category):
+            raise          # ours (product) or infrastructure: the plugin reports which
+        record["category"] = category
+        what = "does not support this case" if category == outcome.UNSUPPORTED else "failed this case"
         pytest.xfail(f"{target.name} {what}: {e}")
     record["latency_ms"] = result.latency_ms
     record["versions"] = {k: str(v) for k, v in result.info.get("versions", {}).items()}
@@ -90,7 +92,7 @@ def _board_against_simulator(ex: Executed, record: dict, tmp_path: Path, spec: B
     v = check_float16(ex.result.outputs, sim, ex.output_names)
     record.setdefault("metrics", {})["board_vs_simulator_max_abs"] = v.metrics.get("max_abs", 0.0)
     if not v.ok:
-        record["category"] = "vendor"
+        record["category"] = outcome.VENDOR
         pytest.xfail(f"the board disagrees with the simulator on the same model (firmware/driver finding): "
                      f"{v.message}")
 
@@ -101,8 +103,9 @@ def judge(target, record: dict, verdict: Verdict) -> None:
     record.setdefault("metrics", {}).update(verdict.metrics)
     if verdict.ok:
         return
-    if getattr(target, "vendor", False):
-        record["category"] = "vendor"
+    category = outcome.of_wrong_answer(getattr(target, "vendor", False))
+    record["category"] = category
+    if outcome.is_expected(category):
         pytest.xfail(f"{target.name} differs from onnxruntime: {verdict.message}")
     pytest.fail(verdict.message, pytrace=False)
 

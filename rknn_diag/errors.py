@@ -25,9 +25,8 @@ class RknnDiagError(Exception):
     """Base class. `where` names the file/line/node/input; `fix` says what to do."""
 
     code = RKNN_ERR_FAIL
-    # Results-schema category (rknn_diag.results.CATEGORIES) when the error itself says who
-    # is to blame; None: decided by where it happened (a wrong answer is a product failure).
-    category: str | None = None
+    # Who is to blame when one of these ends a conformance case is decided by its type in
+    # rknn_diag.outcome, not here.
 
     def __init__(self, message: str, *, where: str | None = None, fix: str | None = None, ref: str | None = None):
         self.message = message
@@ -63,7 +62,6 @@ class ModelLoadError(RknnDiagError):
 class UnsupportedOpError(ModelLoadError):
     """An op, or an attribute value of an op, that the toolkit does not support."""
 
-    category = "unsupported"
 
 
 class ModelInvalidError(RknnDiagError):
@@ -97,7 +95,6 @@ class TargetError(RknnDiagError):
     """
 
     code = RKNN_ERR_DEVICE_UNAVAILABLE
-    category = "infrastructure"
 
 
 class TargetTimeout(TargetError):
@@ -121,7 +118,6 @@ class ToolkitNotInstalled(TargetError):
 class VendorError(TargetError):
     """The vendor toolkit failed a case (returned non-zero or raised)."""
 
-    category = "vendor"
     code = RKNN_ERR_FAIL
 
     def __init__(self, message: str, *, stage: str | None = None, log: str = "",
@@ -136,7 +132,6 @@ class VendorError(TargetError):
 class VendorUnsupported(VendorError):
     """The vendor refused the case (opset, op, dtype, setting): outside what it supports."""
 
-    category = "unsupported"
     code = RKNN_ERR_PARAM_INVALID
 
 

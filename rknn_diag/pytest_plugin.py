@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from . import results
+from . import outcome, results
 from .errors import TargetError
 
 _RECORD = pytest.StashKey[dict]()
@@ -103,8 +103,9 @@ def record(request: pytest.FixtureRequest) -> dict:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
+    hook_outcome = yield
+    report: pytest.TestReport = hook_outcome.get_result()
+    _agree_with_outcome(report, call)
     path = item.config.getoption("results")
     base = _case_of(item)
     if not path or base is None or item.stash.get(_ALREADY_PASSED, False):
@@ -125,20 +126,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         run_id=item.config.getoption("run_id") or "", **extra))
 
 
+def _agree_with_outcome(report: pytest.TestReport, call: pytest.CallInfo) -> None:
+    """pytest's own verdict follows `rknn_diag.outcome`: conformance cases run their target
+    during setup, where any exception would be an ERROR; our own crash or refusal there is a
+    product FAILURE, and infrastructure trouble met in a test body (a board lost in a drawn
+    case) is an ERROR. pytest tells the two apart by the phase, so the phase is set to match."""
+    if not report.failed or report.when == "teardown" or _case_of_report(report) is None:
+        return
+    category = outcome.of_exception(call.excinfo.value if call.excinfo else None)
+    report.when = "setup" if category == outcome.INFRASTRUCTURE else "call"
+
+
+def _case_of_report(report: pytest.TestReport) -> bool | None:
+    return True if any(k == "rknn_case" for k in getattr(report, "keywords", {})) else None
+
+
 def _status(report: pytest.TestReport, call: pytest.CallInfo, rec: dict) -> tuple[str, str | None]:
     if hasattr(report, "wasxfail"):
         if report.skipped:
-            return "xfail", rec.get("category") or "unsupported"
+            # xfail() calls in the suite name their category; a marker is a declared exemption
+            return "xfail", rec.get("category") or outcome.EXEMPT
         return "xpass", None
     if report.passed:
         return "passed", None
     if report.skipped:
         return "skipped", None
-    exc = call.excinfo.value if call.excinfo else None
-    category = getattr(exc, "category", None)
-    if report.when == "setup" or isinstance(exc, TargetError):
-        return "error", category or "infrastructure"
-    return "failed", category or "product"
+    category = outcome.of_exception(call.excinfo.value if call.excinfo else None)
+    if call.excinfo is not None and call.excinfo.errisinstance(pytest.fail.Exception):
+        category = rec.get("category") or outcome.PRODUCT    # judge(): a wrong answer
+    return outcome.status(category), category
 
 
 def _message(report: pytest.TestReport, call: pytest.CallInfo) -> str:

@@ -14,14 +14,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from . import outcome as _outcome
+
 # status: how the case ended.
 STATUSES = ("passed", "failed", "error", "xfail", "xpass", "skipped")
-# category, for anything not passed: who is to blame.
-#   product        - our converter/simulator/quantizer gave a wrong answer (a failure)
-#   infrastructure - a board/adb/toolkit install/timeout problem (an error, LAVA-style)
-#   vendor         - the vendor toolkit is wrong or unsupported here (a known finding)
-#   unsupported    - the case is outside what the target supports (expected failure)
-CATEGORIES = ("product", "infrastructure", "vendor", "unsupported")
+# category, for anything not passed: who is to blame (decided in rknn_diag.outcome).
+CATEGORIES = _outcome.CATEGORIES
 SCHEMA_VERSION = 1
 
 

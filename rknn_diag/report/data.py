@@ -23,18 +23,20 @@ from typing import Iterable
 
 import pandas as pd
 
+from rknn_diag import outcome as _oc
 from rknn_diag.results import read
 
 from ..errors import ResultsFileError
 
-# The outcomes the report counts, in the order it shows them.
-OUTCOMES = ("passed", "failed", "error", "xfail", "unsupported", "skipped")
+# The outcomes the report counts, in the order it shows them (categories: rknn_diag.outcome).
+OUTCOMES = ("passed", "failed", "error", "xfail", "unsupported", "exempt", "skipped")
 OUTCOME_LABELS = {
     "passed": "passed",
-    "failed": "failed (product)",
+    "failed": "failed (product: ours)",
     "error": "errors (infrastructure)",
-    "xfail": "expected failures (vendor)",
-    "unsupported": "not supported",
+    "xfail": "vendor findings",
+    "unsupported": "vendor refusals / no reference",
+    "exempt": "exempt (declared, not judged)",
     "skipped": "skipped",
 }
 KEY = ["case", "mode", "target", "board"]
@@ -42,20 +44,21 @@ _WORST_LAYER_RE = re.compile(r"worst_layer=([^\s,;()]+)")
 
 
 def outcome(status: str, category: str | None) -> str:
-    """What a line counts as. The status says how the case ended, the category who is to
-    blame; a 'failed' blamed on infrastructure is an error, a 'failed' blamed on the
-    vendor is a known finding, and an unexpected pass counts as a pass."""
+    """What a line counts as: how the case ended and who is to blame (`rknn_diag.outcome`).
+    A line without a category (older files) is blamed by its status alone."""
     if status in ("passed", "xpass"):
         return "passed"
     if status == "skipped":
         return "skipped"
-    if status == "error" or category == "infrastructure":
+    if status == "error" or category == _oc.INFRASTRUCTURE:
         return "error"
-    if category == "unsupported":
+    if category == _oc.VENDOR:
+        return "xfail"      # a vendor finding
+    if category in (_oc.UNSUPPORTED, _oc.REFERENCE):
         return "unsupported"
-    if status == "xfail" or category == "vendor":
-        return "xfail"
-    return "failed"
+    if category == _oc.EXEMPT:
+        return "exempt"
+    return "failed" if status == "failed" or category == _oc.PRODUCT else "xfail"
 
 
 def load(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:

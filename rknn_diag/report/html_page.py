@@ -14,12 +14,13 @@ from . import charts, tables
 from .data import OUTCOME_LABELS, OUTCOMES, cell_id
 from .gate import Gate, RuleResult
 
-CELL_SYMBOL = {"passed": "✓", "failed": "✗", "error": "!", "xfail": "~", "unsupported": "–", "skipped": "·"}
+CELL_SYMBOL = {"passed": "✓", "failed": "✗", "error": "!", "xfail": "~", "unsupported": "–", "exempt": "○",
+               "skipped": "·"}
 CELL_WORD = {"passed": "pass", "failed": "FAIL", "error": "error", "xfail": "vendor", "unsupported": "n/s",
-             "skipped": "skip"}
+             "exempt": "exempt", "skipped": "skip"}
 
 CSS = """
-:root { --pass:#cdeccd; --fail:#f6b3b3; --error:#ffd699; --xfail:#dcd3f2; --unsupported:#e4e4e4; --skipped:#f4f4f4; }
+:root { --pass:#cdeccd; --fail:#f6b3b3; --error:#ffd699; --xfail:#dcd3f2; --unsupported:#e4e4e4; --exempt:#eef3f8; --skipped:#f4f4f4; }
 * { -webkit-print-color-adjust: exact; print-color-adjust: exact; box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 0 auto;
        max-width: 1200px; padding: 16px 24px; color: #1a1a1a; }
@@ -35,7 +36,7 @@ th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: left; vertical-al
 th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .o-passed { background: var(--pass); } .o-failed { background: var(--fail); font-weight: 700; }
 .o-error { background: var(--error); } .o-xfail { background: var(--xfail); }
-.o-unsupported { background: var(--unsupported); } .o-skipped { background: var(--skipped); color: #666; }
+.o-unsupported { background: var(--unsupported); } .o-exempt { background: var(--exempt); } .o-skipped { background: var(--skipped); color: #666; }
 .o-none { background: #fff; color: #aaa; }
 table.matrix td { text-align: center; min-width: 92px; } table.matrix td a { color: inherit; text-decoration: none; display: block; }
 .rule-fail { background: var(--fail); } .rule-pass { background: var(--pass); } .rule-na { color: #777; }

@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 import pytest
 
+from rknn_diag import outcome
 from rknn_diag.errors import DatasetError, ModelLoadError
 from rknn_diag.targets.base import BuildSpec
 from rknn_diag.targets.toolkit2 import (
@@ -33,7 +34,7 @@ def test_dtypes_unknown_to_toolkit2_are_unsupported(model, tmp_path, qdtype):
     with pytest.raises(VendorUnsupported) as e:
         to_vendor(str(model), spec, [image_input()], str(tmp_path))
     assert qdtype in str(e.value) and "w8a8" in str(e.value)
-    assert e.value.category == "unsupported" and e.value.stage == "config"
+    assert outcome.of_exception(e.value) == "unsupported" and e.value.stage == "config"
 
 
 def test_quantized_defaults_to_w8a8_on_rk3588(model, tmp_path):

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from rknn_diag import outcome
 from rknn_diag.errors import TargetError
 from rknn_diag.targets.base import BuildSpec
 from rknn_diag.targets.toolkit2 import Toolkit2Target, ToolkitNotInstalled
@@ -21,7 +22,7 @@ def test_run_without_vendor_raises_install_hint(tmp_path):
     assert target.available() is False
     with pytest.raises(ToolkitNotInstalled) as e:
         target.run(str(conv_relu(tmp_path / "m.onnx")), BuildSpec(), [image_input()])
-    assert isinstance(e.value, TargetError) and e.value.category == "infrastructure"
+    assert isinstance(e.value, TargetError) and outcome.of_exception(e.value) == "infrastructure"
     assert "rknn-toolkit2 is not installed" in str(e.value)
     assert "tox -e toolkit2" in str(e.value)
     assert list(tmp_path.iterdir()) == [tmp_path / "m.onnx"]   # nothing done before the check

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rknn_diag import outcome
 from rknn_diag.errors import TargetError, TargetTimeout
 from rknn_diag.targets import toolkit2
 from rknn_diag.targets.base import BuildSpec, Target
@@ -110,7 +111,7 @@ def test_vendor_refusal_keeps_the_vendor_log(vendor_target, tmp_path):
     model = conv_relu(tmp_path / "m.onnx")
     with pytest.raises(VendorUnsupported) as e:
         vendor_target.run(str(model), BuildSpec(config={"reorder_channel": "2 1 0"}), [image_input()])
-    assert e.value.stage == "config" and e.value.category == "unsupported"
+    assert e.value.stage == "config" and outcome.of_exception(e.value) == "unsupported"
     assert "'reorder_channel' is not support" in str(e.value)          # the vendor's own words
     assert "E config:" in e.value.log and "\x1b[" not in e.value.log    # its log, ANSI stripped
 
@@ -121,7 +122,7 @@ def test_vendor_failure_after_build_is_a_vendor_error(vendor_target, tmp_path):
     with pytest.raises(VendorError) as e:
         vendor_target.run(str(model), BuildSpec(), [image_input()[:, :, :8, :]])
     assert type(e.value) is VendorError and e.value.stage == "inference"
-    assert e.value.category == "vendor"
+    assert outcome.of_exception(e.value) == "vendor"
 
 
 def test_segfault_ends_one_case_and_the_next_runs(vendor_target, tmp_path, monkeypatch):
@@ -129,7 +130,7 @@ def test_segfault_ends_one_case_and_the_next_runs(vendor_target, tmp_path, monke
     monkeypatch.setenv(TEST_HOOK_ENV, "segv")
     with pytest.raises(VendorCrash, match="SIGSEGV") as e:
         vendor_target.run(str(model), BuildSpec(), [image_input()])
-    assert isinstance(e.value, TargetError) and e.value.category == "vendor"
+    assert isinstance(e.value, TargetError) and outcome.of_exception(e.value) == "vendor"
     assert e.value.returncode == -11
     monkeypatch.delenv(TEST_HOOK_ENV)
     assert _ok(vendor_target, tmp_path) >= 0.999
@@ -154,7 +155,7 @@ def test_hang_is_killed_from_outside_and_the_next_runs(vendor_target, tmp_path, 
     with Toolkit2Target(timeout=3, preload=vendor_target.preload) as target:
         with pytest.raises(VendorTimeout) as e:
             target.run(str(model), BuildSpec(), [image_input()])
-    assert isinstance(e.value, TargetTimeout) and e.value.category == "vendor"
+    assert isinstance(e.value, TargetTimeout) and outcome.of_exception(e.value) == "vendor"
     assert e.value.returncode == -9            # SIGKILL to the process group
     shutil.rmtree(e.value.repro.split("cd ", 1)[1].split(" && ")[0])
     monkeypatch.delenv(TEST_HOOK_ENV)
