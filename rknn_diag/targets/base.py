@@ -23,6 +23,7 @@ class BuildSpec:
     load_inputs: list[str] | None = None                        # load_onnx(inputs=...)
     load_outputs: list[str] | None = None                       # load_onnx(outputs=...)
     input_size_list: list[list[int]] | None = None
+    export_path: str | None = None                              # keep the built model file here
 
     @property
     def mode(self) -> str:

@@ -33,7 +33,7 @@ class SimulatorTarget(Target):
         with tempfile.TemporaryDirectory(prefix="rknn_diag_sim_") as tmp, redirect_stdout(log):
             rknn = RKNN()
             try:
-                built = Path(tmp) / "model.rknn"
+                built = Path(spec.export_path) if spec.export_path else Path(tmp) / "model.rknn"
                 _call(rknn, log, "config", **spec.config)
                 _call(rknn, log, "load_onnx", model=model_path, inputs=spec.load_inputs,
                       outputs=spec.load_outputs, input_size_list=spec.input_size_list)
