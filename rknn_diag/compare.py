@@ -92,6 +92,14 @@ def check_float16(outputs: list[np.ndarray], refs: list[np.ndarray], names: list
         with np.errstate(invalid="ignore"):
             close = np.isclose(g64, r64, rtol=tolerances.FLOAT16_RTOL, atol=tolerances.FLOAT16_ATOL,
                                equal_nan=True) & nan_ok
+        finite = np.isfinite(r64) & np.isfinite(g64)
+        if finite.any():   # the same rule on the output as a whole, scaled to its magnitude
+            err = float(np.sqrt(np.mean((g64[finite] - r64[finite]) ** 2)))
+            size = max(float(np.sqrt(np.mean(r64[finite] ** 2))), tolerances.FP16_MIN_NORMAL)
+            worst["rel_rms"] = max(worst.get("rel_rms", 0.0), err / size)
+            if err > tolerances.FLOAT16_REL_RMS * size:
+                problems.append(f"{name}: RMS error {err:.3g} is {err / size:.2%} of the output's RMS "
+                                f"{size:.3g} (at most {tolerances.FLOAT16_REL_RMS:.2%})")
         if not close.all():
             idx = np.unravel_index(int(np.argmin(close.reshape(-1))), close.shape) if close.ndim else ()
             problems.append(f"{name}: {int((~close).sum())} of {close.size} elements outside "

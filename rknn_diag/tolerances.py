@@ -10,6 +10,13 @@ FP16_ULP = 2.0 ** -10
 FLOAT16_ATOL = 5 * FP16_ULP
 FLOAT16_RTOL = 5 * FP16_ULP
 
+# The same 5-ULP allowance on an output as a whole, scaled to its magnitude: the RMS error is at
+# most FLOAT16_REL_RMS of the output's RMS (floored at float16's smallest normal number, below
+# which half precision has no relative precision to promise). The elementwise rule's absolute
+# term alone lets small outputs be 10 % off; this does not.
+FP16_MIN_NORMAL = 2.0 ** -14
+FLOAT16_REL_RMS = 5 * FP16_ULP
+
 # Model-level (zoo) float16 floor: whole networks accumulate half-precision rounding
 # over tens of layers, so besides the elementwise rule (reported) a zoo model passes
 # when its cosine against onnxruntime float32 is at least this. Same order as the vendor's

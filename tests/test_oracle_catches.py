@@ -25,6 +25,7 @@ SLICES = {
     "bias_scale": ("conformance/test_quant.py", "test_op_quantized and Conv/k3_s1_p1 and (w8a8 or u8)"),
     "int_conv_off": ("conformance/test_quant.py", "test_op_quantized and Conv/k3_s1_p1"),
     "float_conv_off": ("conformance/test_ops.py", "test_op_float16 and Conv/k3"),
+    "float_softmax_off": ("conformance/test_ops.py", "test_op_float16 and Softmax/"),
     "kernel_refuses": ("conformance/test_ops.py", "test_op_float16 and Elu/"),
     "kernel_crashes": ("conformance/test_ops.py", "test_op_float16 and Selu/"),
 }

@@ -9,6 +9,8 @@ Faults (each is a bug the suite must catch as a product failure):
     bias_scale            int32 biases quantized at twice the right scale
     int_conv_off          the integer Conv kernel's accumulator 1 % too large
     float_conv_off        the float Conv kernel's output 1 % too large
+    float_softmax_off     the float Softmax kernel's output 1 % too large (small values: the
+                          elementwise absolute term alone would let it pass)
     kernel_refuses        the Elu kernel refuses its input (our typed refusal)
     kernel_crashes        the Selu kernel raises IndexError (our crash)
 """
@@ -20,7 +22,7 @@ import os
 import numpy as np
 
 FAULTS = ("coarse_weight_scales", "round_half_up", "bias_scale", "int_conv_off", "float_conv_off",
-          "kernel_refuses", "kernel_crashes")
+          "float_softmax_off", "kernel_refuses", "kernel_crashes")
 
 
 def _replace_kernel(op: str, wrap) -> None:
@@ -65,6 +67,8 @@ def plant(fault: str) -> None:
         int_sim._conv_acc = off
     elif fault == "float_conv_off":
         _replace_kernel("Conv", lambda f: (lambda *a, **k: f(*a, **k) * np.float32(1.01)))
+    elif fault == "float_softmax_off":
+        _replace_kernel("Softmax", lambda f: (lambda *a, **k: f(*a, **k) * np.float32(1.01)))
     elif fault == "kernel_refuses":
         from rknn_diag.errors import UnsupportedOpError
 
