@@ -26,7 +26,8 @@ from .log import Logger
 from .model import BuiltModel
 from .passes import optimize
 from .sim.float_sim import FloatSimulator
-from .sim.preprocess import prepare
+from .sim.preprocess import formats_per_input, prepare
+from .dropin import generation as gen_mod, vendor_args
 
 
 def _api(failure: Any = RKNN_ERR_FAIL):
@@ -51,6 +52,18 @@ def _api(failure: Any = RKNN_ERR_FAIL):
     return deco
 
 
+def _refused_method(name: str):
+    """A vendor method that cannot exist here: an E line saying why and what to do instead."""
+    why, instead = vendor_args.REFUSED_METHODS[name]
+
+    @_api()
+    def method(self: "RKNN", *args: Any, **kwargs: Any) -> int:
+        raise vendor_args.refuse(name, why, instead)
+
+    method.__name__ = name
+    return method
+
+
 class RKNN:
     def __init__(self, verbose: bool = False, verbose_file: str | None = None):
         self.log = Logger(verbose, verbose_file)
@@ -61,14 +74,16 @@ class RKNN:
         self.runtime: Any = None   # FloatSimulator or IntegerSimulator
         self.last_error: Exception | None = None
         self.analysis = None   # accuracy_analysis() DataFrame
+        self.generation: str | None = None   # toolkit generation the script is written for (dropin.generation)
+        self.perf_debug = False
 
     # ---- configuration and loading -------------------------------------------------
     @_api()
     def config(self, **kwargs: Any) -> int:
-        self.cfg = config_mod.parse(**kwargs)
+        self.cfg = config_mod.parse(**vendor_args.for_parse(kwargs))
         self._cfg_set = True
-        for key in self.cfg.recorded:
-            self.log.d(f"config: '{key}' is recorded in the model but does not change the simulation")
+        self.generation = gen_mod.of_config(kwargs)
+        vendor_args.config_settings(self.log, kwargs)
         return 0
 
     @_api()
@@ -110,6 +125,8 @@ class RKNN:
               pre_compile: bool = False, **kwargs: Any) -> int:
         if self.graph is None:
             raise StateError("build() called before a model was loaded", fix="call load_onnx() first")
+        vendor_args.note(self.log, "build", pre_compile=pre_compile)
+        vendor_args.screen(self.log, "build", kwargs)
         if not isinstance(rknn_batch_size, int) or rknn_batch_size < 1:
             raise ConfigError(f"rknn_batch_size must be an integer >= 1; got {rknn_batch_size!r}", ref="1.5.5")
         if do_quantization:
@@ -141,12 +158,14 @@ class RKNN:
     def export_rknn(self, export_path: str, **kwargs: Any) -> int:
         if self.model is None:
             raise StateError("export_rknn() called before build()", fix="call build() first")
+        vendor_args.screen(self.log, "export_rknn", kwargs)
         modelfile.save(self.model, export_path)
         self.log.i(f"Export rknn model to {export_path}")
         return 0
 
     @_api()
     def load_rknn(self, path: str, **kwargs: Any) -> int:
+        vendor_args.screen(self.log, "load_rknn", kwargs)
         self.model = modelfile.load(path)
         self.cfg = self.model.config
         self._close_runtime()
@@ -160,6 +179,9 @@ class RKNN:
         if self.model is None:
             raise StateError("init_runtime() called before build() or load_rknn()",
                              fix="build or load a model first")
+        vendor_args.note(self.log, "init_runtime", eval_mem=eval_mem, async_mode=async_mode, core_mask=core_mask)
+        vendor_args.screen(self.log, "init_runtime", {k: v for k, v in kwargs.items() if k != "adb_server"})
+        self.perf_debug = bool(perf_debug)
         if self.runtime is not None:
             self._close_runtime()
         if target is not None:
@@ -175,17 +197,21 @@ class RKNN:
 
     @_api(failure=None)
     def inference(self, inputs: list, data_format: str | list = "nhwc", inputs_pass_through: list | None = None,
-                  get_frame_id: bool = False) -> list[np.ndarray] | None:
+                  get_frame_id: bool = False, **kwargs: Any) -> list[np.ndarray] | None:
         if self.runtime is None or self.model is None:
             raise StateError("inference() called before init_runtime()", fix="call init_runtime() first")
-        if isinstance(data_format, (list, tuple)):
-            data_format = data_format[0] if data_format else "nhwc"
+        vendor_args.note(self.log, "inference", get_frame_id=get_frame_id)
+        vendor_args.screen(self.log, "inference", kwargs)
         m = self.model
         if getattr(self.runtime, "on_board", False):     # a board: preprocessing runs in the model there
             if inputs_pass_through:
                 raise ConfigError("inputs_pass_through is not supported on a board runtime",
                                   fix="pass inputs as images, or run on the simulator (init_runtime())")
-            return self.runtime.infer(inputs if isinstance(inputs, (list, tuple)) else [inputs], data_format)
+            formats = set(formats_per_input(data_format, len(m.graph.inputs)))
+            if len(formats) > 1:
+                raise ConfigError("the board runner takes one data_format for all inputs",
+                                  fix="pass every input in the same layout on a board")
+            return self.runtime.infer(inputs if isinstance(inputs, (list, tuple)) else [inputs], formats.pop())
         feeds = prepare(m.graph.inputs, m.config.preprocess, inputs, data_format, inputs_pass_through,
                         m.rknn_batch_size)
         if m.mode != "float16" and inputs_pass_through:
@@ -211,6 +237,7 @@ class RKNN:
         if target is not None:
             raise TargetError("accuracy_analysis on a board is not available in this version",
                               fix="leave target=None to analyse on the simulator")
+        vendor_args.screen(self.log, "accuracy_analysis", kwargs)
         from .quant.analysis import analyse
         from .quant.dataset import sample_from_inputs
         feeds = sample_from_inputs(inputs, self.model.graph.inputs, self.model.config, self.log)
@@ -227,6 +254,8 @@ class RKNN:
                              fix="call load_onnx() first")
         if dataset is None:
             raise ConfigError("hybrid_quantization_step1 needs a dataset", ref="1.4.3")
+        vendor_args.note(self.log, "hybrid_quantization_step1", proposal=proposal)
+        vendor_args.screen(self.log, "hybrid_quantization_step1", kwargs)
         from .quant import quantize_graph
         from .quant.hybrid import step1
         graph = optimize(self.graph, self.cfg.optimization_level)
@@ -267,31 +296,57 @@ class RKNN:
         return mem
 
     @_api(failure=None)
-    def eval_perf(self, is_print: bool = True, **kwargs: Any) -> dict[str, Any] | None:
+    def eval_perf(self, inputs: list | None = None, data_format: str | list | None = None, is_print: bool = True,
+                  loop_cnt: int = 1, **kwargs: Any) -> dict[str, Any] | None:
+        """Host-CPU time of the simulator, per layer: `inputs` (as for inference(); zeros if None),
+        averaged over `loop_cnt` runs. The per-layer table is printed with init_runtime(perf_debug=True)."""
         if self.runtime is None or self.model is None:
             raise StateError("eval_perf() called before init_runtime()")
         if getattr(self.runtime, "on_board", False):
             raise StateError("eval_perf() times the simulator's layers; it is not available on a board",
                              fix="init_runtime() without a target for per-layer times")
-        times: list[tuple[str, str, float]] = []
-        last = [time.perf_counter()]
+        vendor_args.screen(self.log, "eval_perf", kwargs)
+        if not isinstance(loop_cnt, int) or isinstance(loop_cnt, bool) or loop_cnt < 1:
+            raise ConfigError(f"loop_cnt must be an integer >= 1; got {loop_cnt!r}")
+        m = self.model
+        if inputs is None:
+            feeds = [np.zeros((v.shape[0] * m.rknn_batch_size, *v.shape[1:]), v.dtype or np.float32)
+                     for v in m.graph.inputs]
+        else:
+            feeds = prepare(m.graph.inputs, m.config.preprocess, inputs, data_format, None, m.rknn_batch_size)
+        layer_ms: dict[tuple[str, str], float] = {}
+        totals = []
+        for _ in range(loop_cnt):
+            last = [time.perf_counter()]
 
-        def hook(node, outs):
-            now = time.perf_counter()
-            times.append((node.name, node.op_type, (now - last[0]) * 1e3))
-            last[0] = now
+            def hook(node, outs):
+                now = time.perf_counter()
+                key = (node.name, node.op_type)
+                layer_ms[key] = layer_ms.get(key, 0.0) + (now - last[0]) * 1e3
+                last[0] = now
 
-        feeds = [np.zeros((v.shape[0] * self.model.rknn_batch_size, *v.shape[1:]), v.dtype or np.float32)
-                 for v in self.model.graph.inputs]
-        start = time.perf_counter()
-        last[0] = start
-        self.runtime.run(feeds, hook)
-        total = (time.perf_counter() - start) * 1e3
+            start = last[0]
+            self.runtime.run(feeds, hook)
+            totals.append((time.perf_counter() - start) * 1e3)
+        times = [(n, o, ms / loop_cnt) for (n, o), ms in layer_ms.items()]
+        total = float(np.mean(totals))
         if is_print:
-            for name, op, ms in times:
-                self.log.i(f"{op:<20} {name:<40} {ms:8.3f} ms")
-            self.log.i(f"Total simulator time: {total:.3f} ms (host CPU, not an NPU estimate)")
-        return {"total_ms": total, "layers": [{"name": n, "op": o, "ms": t} for n, o, t in times]}
+            if self.perf_debug:
+                for name, op, ms in times:
+                    self.log.i(f"{op:<20} {name:<40} {ms:8.3f} ms")
+            self.log.i(f"Total simulator time: {total:.3f} ms, mean of {loop_cnt} run(s) "
+                       f"(host CPU, not an NPU estimate)")
+        return {"total_ms": total, "loop_cnt": loop_cnt, "runs_ms": totals,
+                "layers": [{"name": n, "op": o, "ms": t} for n, o, t in times]}
+
+    # Vendor methods that cannot exist here: refused with why and what to do instead.
+    codegen = _refused_method("codegen")
+    export_encrypted_rknn_model = _refused_method("export_encrypted_rknn_model")
+    export_rknn_precompile_model = _refused_method("export_rknn_precompile_model")
+    load_mxnet = _refused_method("load_mxnet")
+    load_keras = _refused_method("load_keras")
+    load_firmware = _refused_method("load_firmware")
+    direct_build = _refused_method("direct_build")
 
     def list_devices(self, adb_server: str | None = None) -> tuple[list[str], list[str]]:
         """(adb_devices, ntb_devices), like the vendor's; empty lists with an E line when no
