@@ -238,10 +238,14 @@ class RKNN:
             raise TargetError("accuracy_analysis on a board is not available in this version",
                               fix="leave target=None to analyse on the simulator")
         vendor_args.screen(self.log, "accuracy_analysis", kwargs)
+        from .dropin import snapshot
         from .quant.analysis import analyse
         from .quant.dataset import sample_from_inputs
+        output_dir = output_dir or snapshot.DEFAULT_DIR
+        inputs = snapshot.sample_paths(inputs, len(self.model.graph.inputs), self.log)
         feeds = sample_from_inputs(inputs, self.model.graph.inputs, self.model.config, self.log)
-        self.analysis = analyse(self.model, feeds, output_dir)
+        layout = snapshot.layout_for(self.generation, self.model.config.target_platform)
+        self.analysis = analyse(self.model, feeds, output_dir, layout)
         worst = ", ".join(self.analysis.attrs.get("worst", [])[:3])
         self.log.i(f"accuracy_analysis written to {output_dir}; worst layers: {worst}")
         return 0
