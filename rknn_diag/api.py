@@ -266,16 +266,19 @@ class RKNN:
         quant = quantize_graph(graph, self.cfg, dataset, self.log)
         model = BuiltModel(graph, self.cfg, quant["mode"], rknn_batch_size,
                            {"do_quantization": True, "dataset": dataset, "hybrid": "step1"}, quant)
-        name = Path(str(self.graph.meta.get("source", graph.name))).stem or "model"
-        paths = step1(model, name)
+        from .dropin import hybrid_files
+        name, ext, key = hybrid_files.names(self.graph, self.generation or gen_mod.of_platforms(self.cfg.target_platform))
+        paths = step1(model, name, model_ext=ext, layer_key=key)
         self.log.i(f"hybrid step 1 wrote {paths['cfg']}, {paths['json']}, {paths['data']}")
         return 0
 
     @_api()
     def hybrid_quantization_step2(self, model_input: str, data_input: str, model_quantization_cfg: str,
-                                  **kwargs: Any) -> int:
+                                  dataset: str | None = None, pre_compile: bool = False, **kwargs: Any) -> int:
         from .quant.hybrid import step2
-        self.model = step2(model_input, data_input, model_quantization_cfg)
+        vendor_args.note(self.log, "hybrid_quantization_step2", pre_compile=pre_compile)
+        vendor_args.screen(self.log, "hybrid_quantization_step2", kwargs)
+        self.model = step2(model_input, data_input, model_quantization_cfg, dataset, self.log)
         self.cfg = self.model.config
         self.graph = self.model.graph
         self._close_runtime()
