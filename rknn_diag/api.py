@@ -27,7 +27,7 @@ from .model import BuiltModel
 from .passes import optimize
 from .sim.float_sim import FloatSimulator
 from .sim.preprocess import formats_per_input, prepare
-from .dropin import generation as gen_mod, vendor_args
+from .dropin import dynamic, generation as gen_mod, io_nodes, pruning, vendor_args
 
 
 def _api(failure: Any = RKNN_ERR_FAIL):
@@ -76,6 +76,7 @@ class RKNN:
         self.analysis = None   # accuracy_analysis() DataFrame
         self.generation: str | None = None   # toolkit generation the script is written for (dropin.generation)
         self.perf_debug = False
+        self._shape_set_graphs: list = []   # config(dynamic_input=...): one loaded graph per shape set
 
     # ---- configuration and loading -------------------------------------------------
     @_api()
@@ -95,7 +96,13 @@ class RKNN:
         if not self._cfg_set:
             self.log.w(f"config() was not called; using defaults (target_platform={self.cfg.target_platform[0]})")
         self.log.i(f"Loading : {model if isinstance(model, (str, os.PathLike)) else '<in-memory model>'}")
-        self.graph = onnx_loader.load(model, inputs, input_size_list, outputs)
+        sets = dynamic.shape_sets(self.cfg.recorded)
+        if sets:   # config(dynamic_input=...): one graph per shape set
+            self._shape_set_graphs = dynamic.load_sets(onnx_loader.load, model, inputs, outputs, sets)
+            self.graph = self._shape_set_graphs[0]
+        else:
+            self._shape_set_graphs = []
+            self.graph = onnx_loader.load(model, inputs, input_size_list, outputs)
         self.model = None
         return 0
 
@@ -133,26 +140,45 @@ class RKNN:
             if dataset is None:
                 raise ConfigError("do_quantization=True needs a dataset", fix="pass dataset='dataset.txt' "
                                   "(one sample per line), or build(do_quantization=False)", ref="1.4.3")
-        from .quant.qdq_import import has_qdq
         build_args = {"do_quantization": bool(do_quantization), "dataset": dataset,
                       "pre_compile": bool(pre_compile), **{k: repr(v) for k, v in kwargs.items()}}
-        if do_quantization:
-            from .quant import quantize_graph
-            graph = optimize(self.graph, self.cfg.optimization_level)
-            quant = quantize_graph(graph, self.cfg, dataset, self.log)
-            self.model = BuiltModel(graph, self.cfg, quant["mode"], rknn_batch_size, build_args, quant)
-        elif has_qdq(self.graph):   # already quantized: keep the model's own parameters (§1.4.1)
-            from .quant.qdq_import import import_qdq, verify_weights
-            graph, quant = import_qdq(copy.deepcopy(self.graph), self.log)
-            graph = optimize(graph, self.cfg.optimization_level)
-            verify_weights(graph, quant, self.log)
-            self.model = BuiltModel(graph, self.cfg, quant["mode"], rknn_batch_size, build_args, quant)
-        else:
-            graph = optimize(self.graph, self.cfg.optimization_level)
-            self.model = BuiltModel(graph, self.cfg, "float16", rknn_batch_size, build_args)
-        self.log.i(f"Build done: {len(graph.nodes)} layers, {self.model.mode}, "
+        self.model = self._build_one(self.graph, do_quantization, dataset, rknn_batch_size, build_args)
+        if self._shape_set_graphs[1:]:   # dynamic_input: the other sets share the first set's parameters
+            others = [self._build_one(g, do_quantization, dataset, rknn_batch_size, build_args, self.model.quant)
+                      for g in self._shape_set_graphs[1:]]
+            dynamic.attach(self.model, others)
+            self.log.i(f"dynamic_input: built {1 + len(others)} shape sets {self.model.build['dynamic_input']}")
+        io_nodes.report(self.model, self.log)
+        self.log.i(f"Build done: {len(self.model.graph.nodes)} layers, {self.model.mode}, "
                    f"target {','.join(self.cfg.target_platform)}")
         return 0
+
+    def _build_one(self, source, do_quantization, dataset, rknn_batch_size, build_args, shared_quant=None):
+        from .quant.qdq_import import has_qdq
+        if do_quantization:
+            from .quant import quantize_graph
+            graph = self._optimize(source)
+            quant = copy.deepcopy(shared_quant) if shared_quant else quantize_graph(graph, self.cfg, dataset, self.log)
+            return BuiltModel(graph, self.cfg, quant["mode"], rknn_batch_size, build_args, quant)
+        if has_qdq(source):   # already quantized: keep the model's own parameters (§1.4.1)
+            from .quant.qdq_import import import_qdq, verify_weights
+            graph, quant = import_qdq(copy.deepcopy(source), self.log)
+            graph = self._optimize(graph)
+            verify_weights(graph, quant, self.log)
+            return BuiltModel(graph, self.cfg, quant["mode"], rknn_batch_size, build_args, quant)
+        return BuiltModel(self._optimize(source), self.cfg, "float16", rknn_batch_size, build_args)
+
+    def _optimize(self, graph):
+        if not self.cfg.recorded.get("model_pruning"):
+            return optimize(graph, self.cfg.optimization_level)
+        sizes = [pruning.Size.of(graph)]
+        branches = pruning.remove_branches(graph)
+        sizes.append(pruning.Size.of(graph))
+        graph = optimize(graph, self.cfg.optimization_level)
+        sizes.append(pruning.Size.of(graph))
+        channels = pruning.zero_channels(graph)
+        graph.meta["model_pruning"] = pruning.report([*sizes, pruning.Size.of(graph)], branches, channels, self.log)
+        return graph
 
     @_api()
     def export_rknn(self, export_path: str, **kwargs: Any) -> int:
@@ -188,11 +214,10 @@ class RKNN:
             from .targets.board_runtime import BoardRuntime
             self.runtime = BoardRuntime(self.model, target, device_id, kwargs.get("adb_server"))
             return 0
-        if self.model.mode == "float16":
-            self.runtime = FloatSimulator(self.model.graph)
+        if dynamic.KEY in self.model.build:
+            self.runtime = dynamic.DynamicRuntime(dynamic.models_of(self.model), _simulator)
         else:
-            from .sim.int_sim import IntegerSimulator
-            self.runtime = IntegerSimulator(self.model.graph, self.model.quant)
+            self.runtime = _simulator(self.model)
         return 0
 
     @_api(failure=None)
@@ -202,8 +227,10 @@ class RKNN:
             raise StateError("inference() called before init_runtime()", fix="call init_runtime() first")
         vendor_args.note(self.log, "inference", get_frame_id=get_frame_id)
         vendor_args.screen(self.log, "inference", kwargs)
-        m = self.model
-        if getattr(self.runtime, "on_board", False):     # a board: preprocessing runs in the model there
+        m, rt = self.model, self.runtime
+        if isinstance(rt, dynamic.DynamicRuntime):      # dynamic_input: the set matching the inputs
+            m, rt = rt.pick(inputs, data_format)
+        if getattr(rt, "on_board", False):     # a board: preprocessing runs in the model there
             if inputs_pass_through:
                 raise ConfigError("inputs_pass_through is not supported on a board runtime",
                                   fix="pass inputs as images, or run on the simulator (init_runtime())")
@@ -211,17 +238,18 @@ class RKNN:
             if len(formats) > 1:
                 raise ConfigError("the board runner takes one data_format for all inputs",
                                   fix="pass every input in the same layout on a board")
-            return self.runtime.infer(inputs if isinstance(inputs, (list, tuple)) else [inputs], formats.pop())
+            return rt.infer(inputs if isinstance(inputs, (list, tuple)) else [inputs], formats.pop())
         feeds = prepare(m.graph.inputs, m.config.preprocess, inputs, data_format, inputs_pass_through,
                         m.rknn_batch_size)
         if m.mode != "float16" and inputs_pass_through:
-            feeds = self.runtime.passed_through(feeds, inputs_pass_through)
+            feeds = rt.passed_through(feeds, inputs_pass_through)
         dump = _layer_dumper() if os.environ.get("NN_LAYER_DUMP") == "1" else None
+        run = io_nodes.runner(m, rt)    # merge_dequant_layer_and_output_node: integer outputs
         if m.rknn_batch_size == 1:
-            return self.runtime.run(feeds, dump)
+            return run(feeds, dump)
         # rknn_batch_size > 1: inputs arrive concatenated on axis 0 (guide §1.5.5-1.5.7).
         chunks = [np.split(f, m.rknn_batch_size, axis=0) for f in feeds]
-        results = [self.runtime.run([c[b] for c in chunks], dump) for b in range(m.rknn_batch_size)]
+        results = [run([c[b] for c in chunks], dump) for b in range(m.rknn_batch_size)]
         return [np.concatenate(outs, axis=0) for outs in zip(*results)]
 
     # ---- quantization diagnosis (guide §2.1) -------------------------------------------------
@@ -315,7 +343,9 @@ class RKNN:
         vendor_args.screen(self.log, "eval_perf", kwargs)
         if not isinstance(loop_cnt, int) or isinstance(loop_cnt, bool) or loop_cnt < 1:
             raise ConfigError(f"loop_cnt must be an integer >= 1; got {loop_cnt!r}")
-        m = self.model
+        m, rt = self.model, self.runtime
+        if isinstance(rt, dynamic.DynamicRuntime):
+            m, rt = rt.pick(inputs, data_format) if inputs is not None else (rt.models[0], rt.runtimes[0])
         if inputs is None:
             feeds = [np.zeros((v.shape[0] * m.rknn_batch_size, *v.shape[1:]), v.dtype or np.float32)
                      for v in m.graph.inputs]
@@ -333,7 +363,7 @@ class RKNN:
                 last[0] = now
 
             start = last[0]
-            self.runtime.run(feeds, hook)
+            rt.run(feeds, hook)
             totals.append((time.perf_counter() - start) * 1e3)
         times = [(n, o, ms / loop_cnt) for (n, o), ms in layer_ms.items()]
         total = float(np.mean(totals))
@@ -379,6 +409,13 @@ class RKNN:
         self.model = None
         self.graph = None
         self.log.close()
+
+
+def _simulator(model: BuiltModel):
+    if model.mode == "float16":
+        return FloatSimulator(model.graph)
+    from .sim.int_sim import IntegerSimulator
+    return IntegerSimulator(model.graph, model.quant)
 
 
 def _layer_dumper():

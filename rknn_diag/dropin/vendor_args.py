@@ -63,11 +63,6 @@ CONFIG: dict[str, Warned] = {
     "mmse_epoch": Warned("our mmse observer searches the range exhaustively; epochs do not apply", 3),
     "auto_hybrid_cos_thresh": Warned("automatic hybrid quantization is not implemented", 0.98),
     "auto_hybrid_euc_thresh": Warned("automatic hybrid quantization is not implemented", None),
-    # acted on soon; until then said plainly
-    "dynamic_input": Warned("not implemented yet: one shape is built", None),
-    "model_pruning": Warned("not implemented yet", False),
-    "quantize_input_node": Warned("not implemented yet", False),
-    "merge_dequant_layer_and_output_node": Warned("not implemented yet", False),
     # 1.x settings toolkit2 abandoned (RKNNToolKit2_API_Difference_With_Toolkit1)
     "caffe_mean_file": Warned("mean files are not read; give mean_values", None),
     "mean_file": Warned("mean files are not read; give mean_values", None),
