@@ -18,6 +18,7 @@ from onnx import helper, numpy_helper, shape_inference
 from ..errors import ModelLoadError, UnsupportedOpError
 from ..ir import Graph, Node, Value
 from ..ops import check_node
+from . import qoperator
 
 MIN_OPSET = 7
 
@@ -114,6 +115,8 @@ def _fix_input_sizes(proto: onnx.ModelProto, inputs: list[str], sizes: list[list
 def load(model: str | os.PathLike | bytes | onnx.ModelProto, inputs: list[str] | None = None,
          input_size_list: list[list[int]] | None = None, outputs: list[str] | None = None) -> Graph:
     proto, where = _read(model)
+    if qoperator.has_qoperator(proto):   # QLinearConv & co.: the same model in QDQ form (its own scales)
+        proto = qoperator.to_qdq(proto, where)
     proto_copy = onnx.ModelProto()
     proto_copy.CopyFrom(proto)
     proto = proto_copy
