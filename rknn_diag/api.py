@@ -12,6 +12,7 @@ import copy
 import functools
 import os
 import re
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -27,7 +28,12 @@ from .model import BuiltModel
 from .passes import optimize
 from .sim.float_sim import FloatSimulator
 from .sim.preprocess import formats_per_input, prepare
-from .dropin import dynamic, generation as gen_mod, io_nodes, pruning, vendor_args
+from .dropin import custom_op as custom_op_mod, dynamic, generation as gen_mod, io_nodes, pruning, vendor_args
+from .dropin.custom_op import IoMap, RKNNCustomOP, Shape  # noqa: F401  (1.x: from rknn.api import RKNNCustomOP)
+
+# toolkit2 scripts import `from rknn.api.custom_op import get_node_attr`: the same path here.
+custom_op = custom_op_mod
+sys.modules[__name__ + ".custom_op"] = custom_op_mod
 
 
 def _api(failure: Any = RKNN_ERR_FAIL):
@@ -77,6 +83,7 @@ class RKNN:
         self.generation: str | None = None   # toolkit generation the script is written for (dropin.generation)
         self.perf_debug = False
         self._shape_set_graphs: list = []   # config(dynamic_input=...): one loaded graph per shape set
+        self._custom_ops: list[str] = []    # op types this object registered (removed at release())
 
     # ---- configuration and loading -------------------------------------------------
     @_api()
@@ -125,6 +132,20 @@ class RKNN:
 
     def load_darknet(self, *a, **k) -> int:
         return self._unsupported_frontend("load_darknet")
+
+    # ---- custom operators (dropin.custom_op) -------------------------------------------
+    @_api()
+    def reg_custom_op(self, custom_op: Any) -> int:
+        self._custom_ops.append(custom_op_mod.register_toolkit2(custom_op))
+        self.log.i(f"custom op '{self._custom_ops[-1]}' registered: the simulator calls its compute()")
+        return 0
+
+    @_api()
+    def register_op(self, op_path: str) -> int:
+        self._custom_ops.append(custom_op_mod.register_toolkit1(op_path))
+        self.log.i(f"custom op '{self._custom_ops[-1]}' registered from {op_path}: the simulator calls its "
+                   f"compute_output_tensor()")
+        return 0
 
     # ---- build and model files -------------------------------------------------------
     @_api()
@@ -214,6 +235,7 @@ class RKNN:
             from .targets.board_runtime import BoardRuntime
             self.runtime = BoardRuntime(self.model, target, device_id, kwargs.get("adb_server"))
             return 0
+        custom_op_mod.check_registered(self.model.graph)
         if dynamic.KEY in self.model.build:
             self.runtime = dynamic.DynamicRuntime(dynamic.models_of(self.model), _simulator)
         else:
@@ -408,6 +430,8 @@ class RKNN:
         self._close_runtime()
         self.model = None
         self.graph = None
+        custom_op_mod.unregister(self._custom_ops)
+        self._custom_ops = []
         self.log.close()
 
 
