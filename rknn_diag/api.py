@@ -83,7 +83,7 @@ class RKNN:
         self.generation: str | None = None   # toolkit generation the script is written for (dropin.generation)
         self.perf_debug = False
         self._shape_set_graphs: list = []   # config(dynamic_input=...): one loaded graph per shape set
-        self._custom_ops: list[str] = []    # op types this object registered (removed at release())
+        self._custom_ops: list = []         # (op type, registration) this object made; undone at release()
 
     # ---- configuration and loading -------------------------------------------------
     @_api()
@@ -137,13 +137,13 @@ class RKNN:
     @_api()
     def reg_custom_op(self, custom_op: Any) -> int:
         self._custom_ops.append(custom_op_mod.register_toolkit2(custom_op))
-        self.log.i(f"custom op '{self._custom_ops[-1]}' registered: the simulator calls its compute()")
+        self.log.i(f"custom op '{self._custom_ops[-1][0]}' registered: the simulator calls its compute()")
         return 0
 
     @_api()
     def register_op(self, op_path: str) -> int:
         self._custom_ops.append(custom_op_mod.register_toolkit1(op_path))
-        self.log.i(f"custom op '{self._custom_ops[-1]}' registered from {op_path}: the simulator calls its "
+        self.log.i(f"custom op '{self._custom_ops[-1][0]}' registered from {op_path}: the simulator calls its "
                    f"compute_output_tensor()")
         return 0
 

@@ -55,7 +55,7 @@ def _outputs(op_type: str, outs: Any, what: str) -> list[np.ndarray]:
     return [np.asarray(o) for o in outs]
 
 
-def register_toolkit2(op: Any) -> str:
+def register_toolkit2(op: Any) -> tuple[str, Any]:
     """reg_custom_op: check the object and register its compute and shape_infer."""
     op_type = getattr(op, "op_type", None)
     missing = [m for m in ("shape_infer", "compute") if not callable(getattr(op, m, None))]
@@ -73,13 +73,12 @@ def register_toolkit2(op: Any) -> str:
         out_shapes, out_dtypes = op.shape_infer(_node(op_type, len(in_shapes), attrs), in_shapes, in_dtypes)
         return out_shapes, out_dtypes
 
-    _register(op_type, kernel, shapes, f"custom op {type(op).__name__}")
-    return op_type
+    return op_type, _register(op_type, kernel, shapes, f"custom op {type(op).__name__}")
 
 
-def _register(op_type: str, kernel, shapes, doc: str) -> None:
+def _register(op_type: str, kernel, shapes, doc: str):
     try:
-        registry.register_custom(op_type, kernel, shapes, doc)
+        return registry.register_custom(op_type, kernel, shapes, doc)
     except TypeError:
         raise ConfigError(f"custom op_type '{op_type}' is the name of a built-in op",
                           fix="give the custom op its own op_type (the vendor's examples prefix 'cst')") from None
@@ -167,7 +166,7 @@ def _load_class(op_path: str | Path) -> tuple[str, type]:
     return name, classes[0]
 
 
-def register_toolkit1(op_path: str | Path) -> str:
+def register_toolkit1(op_path: str | Path) -> tuple[str, Any]:
     """register_op: the op's Python class, adapted to the simulator."""
     name, cls = _load_class(op_path)
     op = cls()
@@ -185,13 +184,13 @@ def register_toolkit1(op_path: str | Path) -> str:
         outs = op.compute_output_shape([Shape(s, "nchw") for s in in_shapes], dict(attrs))
         return [s.format("nchw") for s in outs], [in_dtypes[0]] * len(outs)
 
-    _register(name, kernel, shapes, f"1.x custom op {cls.__name__}")
-    return name
+    return name, _register(name, kernel, shapes, f"1.x custom op {cls.__name__}")
 
 
-def unregister(op_types: list[str]) -> None:
-    for t in op_types:
-        registry.unregister_custom(t)
+def unregister(registrations: list[tuple[str, Any]]) -> None:
+    """Undo this RKNN object's registrations (not a later one of the same op_type by another)."""
+    for op_type, spec in registrations:
+        registry.unregister_custom(op_type, spec)
 
 
 def check_registered(graph) -> None:

@@ -133,7 +133,7 @@ _CUSTOM_SHAPES: dict[str, Callable[..., Any]] = {}
 
 
 def register_custom(op_type: str, kernel: Callable[..., Any], shapes: Callable[..., Any] | None = None,
-                    doc: str = "") -> None:
+                    doc: str = "") -> OpSpec:
     """Add a user's op: `kernel(*inputs, **attrs)` returns its outputs; `shapes(attrs, in_shapes,
     in_dtypes)` returns (out_shapes, out_dtypes) for the build's shape inference."""
     _load_all()
@@ -141,13 +141,18 @@ def register_custom(op_type: str, kernel: Callable[..., Any], shapes: Callable[.
         raise TypeError(f"'{op_type}' is a built-in op")
     _CUSTOM[op_type] = OpSpec(op_type, kernel, ("inputs",), 0, True, {}, {}, ANY, False, False, (), doc,
                               custom=True)
+    _CUSTOM_SHAPES.pop(op_type, None)
     if shapes is not None:
         _CUSTOM_SHAPES[op_type] = shapes
+    return _CUSTOM[op_type]
 
 
-def unregister_custom(op_type: str) -> None:
-    _CUSTOM.pop(op_type, None)
-    _CUSTOM_SHAPES.pop(op_type, None)
+def unregister_custom(op_type: str, spec: OpSpec | None = None) -> None:
+    """Remove a user's op; with `spec`, only if it is still that registration (another RKNN
+    object may have registered the same op_type since)."""
+    if spec is None or _CUSTOM.get(op_type) is spec:
+        _CUSTOM.pop(op_type, None)
+        _CUSTOM_SHAPES.pop(op_type, None)
 
 
 def custom_shapes(op_type: str) -> Callable[..., Any] | None:

@@ -58,7 +58,11 @@ def test_toolkit2_convert_custom_onnx_script(tmp_path, monkeypatch):
     for got, want in zip(outputs, golden):
         assert got.shape == want.shape and metrics(got, want)["cosine"] > 0.9999
     assert [v.shape for v in rknn.model.graph.outputs] == [(1, 3, 8, 8)] * 2     # from shape_infer
+    other = RKNN()       # a second object registering the same op keeps it past the first's release()
+    assert other.reg_custom_op(cstDualResidual()) == 0
     rknn.release()
+    assert other.load_onnx(model="dual_residual.onnx") == 0
+    other.release()
     again = RKNN()       # released: the registration went with it
     again.config(target_platform="rk3588")
     assert again.load_onnx(model="dual_residual.onnx") != 0
