@@ -363,6 +363,8 @@ class RKNN:
             raise StateError("eval_perf() times the simulator's layers; it is not available on a board",
                              fix="init_runtime() without a target for per-layer times")
         vendor_args.screen(self.log, "eval_perf", kwargs)
+        if isinstance(inputs, bool):   # toolkit2's signature is eval_perf(is_print=True): eval_perf(False)
+            is_print, inputs = inputs, None
         if not isinstance(loop_cnt, int) or isinstance(loop_cnt, bool) or loop_cnt < 1:
             raise ConfigError(f"loop_cnt must be an integer >= 1; got {loop_cnt!r}")
         m, rt = self.model, self.runtime

@@ -8,6 +8,7 @@ Kept out of the facade so `api.py` stays thin wiring:
     dynamic         config(dynamic_input=...): one built graph per input shape set
     pruning         config(model_pruning=True): dead, constant and all-zero branches removed
     io_nodes        quantize_input_node / merge_dequant_layer_and_output_node
-    qoperator       ONNX QOperator models (QLinearConv, ...) rewritten to QDQ form
     custom_op       reg_custom_op (toolkit2) and register_op (1.x)
+Beside them: rknn_diag/frontends/qoperator.py (QOperator ONNX -> QDQ), frontends/custom_shapes.py
+(custom ops' own shape functions in the loader), rknn_diag/utils (onnx_edit).
 """

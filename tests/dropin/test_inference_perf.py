@@ -62,3 +62,15 @@ def test_eval_perf_runs_the_given_inputs_loop_cnt_times(example, capsys):
     # the inputs are really used: a wrong shape is refused, not replaced by zeros
     assert r.eval_perf(inputs=[np.zeros((1, 9, 9, 3), np.uint8)]) is None
     assert r.eval_perf(loop_cnt=0) is None
+
+
+def test_toolkit2_positional_is_print(example, capsys):
+    example()
+    r = RKNN()
+    r.config(target_platform="rk3588")
+    r.load_onnx("resnet50v2.onnx")
+    r.build(do_quantization=False)
+    r.init_runtime()
+    capsys.readouterr()
+    assert r.eval_perf(False) is not None                 # toolkit2: eval_perf(is_print)
+    assert "Total simulator time" not in capsys.readouterr().out
