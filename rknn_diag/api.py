@@ -302,13 +302,12 @@ class RKNN:
 
     @_api()
     def hybrid_quantization_step1(self, dataset: str | None = None, rknn_batch_size: int = 1,
-                                  proposal: bool = False, **kwargs: Any) -> int:
+                                  proposal: bool = False, proposal_dataset_size: int = 1, **kwargs: Any) -> int:
         if self.graph is None:
             raise StateError("hybrid_quantization_step1() called before a model was loaded",
                              fix="call load_onnx() first")
         if dataset is None:
             raise ConfigError("hybrid_quantization_step1 needs a dataset", ref="1.4.3")
-        vendor_args.note(self.log, "hybrid_quantization_step1", proposal=proposal)
         vendor_args.screen(self.log, "hybrid_quantization_step1", kwargs)
         from .quant import quantize_graph
         from .quant.hybrid import step1
@@ -318,7 +317,11 @@ class RKNN:
                            {"do_quantization": True, "dataset": dataset, "hybrid": "step1"}, quant)
         from .dropin import hybrid_files
         name, ext, key = hybrid_files.names(self.graph, self.generation or gen_mod.of_platforms(self.cfg.target_platform))
-        paths = step1(model, name, model_ext=ext, layer_key=key)
+        proposed = None
+        if proposal:
+            from .dropin.proposal import propose
+            proposed = propose(model, dataset, proposal_dataset_size, self.log)
+        paths = step1(model, name, model_ext=ext, layer_key=key, proposed=proposed)
         self.log.i(f"hybrid step 1 wrote {paths['cfg']}, {paths['json']}, {paths['data']}")
         return 0
 

@@ -119,10 +119,6 @@ METHODS: dict[str, dict[str, Warned | Refused]] = {
         "calc_qnt_error": Warned("quantization error is always computed", True),
         "dump_file_type": Warned("layer dumps are .npy (1.x layout) or .txt (toolkit2 layout)", "tensor"),
     },
-    "hybrid_quantization_step1": {
-        "proposal": Warned("layer proposals are not made; read accuracy_analysis for the worst layers", False),
-        "proposal_dataset_size": Warned("proposal is not implemented", 1),
-    },
     "hybrid_quantization_step2": {
         "pre_compile": Refused("a pre-compiled model is produced by the board's NPU driver",
                                "leave pre_compile=False", False),

@@ -37,7 +37,7 @@ LAYER_KEYS = ("customized_quantize_layers", "custom_quantize_layers")
 
 
 def step1(model: BuiltModel, name: str, folder: str | Path = ".", model_ext: str = "json",
-          layer_key: str = "customized_quantize_layers") -> dict[str, Path]:
+          layer_key: str = "customized_quantize_layers", proposed: dict[str, str] | None = None) -> dict[str, Path]:
     folder = Path(folder)
     data = modelfile.dumps(model)
     paths = {"cfg": folder / f"{name}.quantization.cfg", "json": folder / f"{name}.{model_ext}",
@@ -47,17 +47,22 @@ def step1(model: BuiltModel, name: str, folder: str | Path = ".", model_ext: str
               for n in model.graph.nodes]
     paths["json"].write_text(json.dumps({"model": name, "mode": model.mode, "layers": layers,
                                          "data_sha256": hashlib.sha256(data).hexdigest()}, indent=1))
-    paths["cfg"].write_text(_cfg_text(model, layer_key))
+    paths["cfg"].write_text(_cfg_text(model, layer_key, proposed))
     return paths
 
 
-def _cfg_text(model: BuiltModel, layer_key: str = "customized_quantize_layers") -> str:
+def _cfg_text(model: BuiltModel, layer_key: str = "customized_quantize_layers",
+              proposed: dict[str, str] | None = None) -> str:
     lines = ["# rknn_diag hybrid quantization config (step 1). Edit, then call hybrid_quantization_step2.",
              f"# {layer_key}: {{layer or output tensor: dtype}}; dtype float16, int16 or int8. "
              "Layers of this model:"]
     for n in model.graph.nodes:
         lines.append(f"#   {n.name}: {n.op_type} -> {', '.join(o for o in n.outputs if o)}")
-    lines.append(f"{layer_key}: {{}}")
+    if proposed:
+        lines.append(f"{layer_key}:   # proposed (step 1 proposal=True); review before step 2")
+        lines += [f"  {json.dumps(layer)}: {dtype}" for layer, dtype in proposed.items()]
+    else:
+        lines.append(f"{layer_key}: {{}}")
     lines.append("quantize_parameters:")
     for tname, d in model.quant.get("tensors", {}).items():
         qp = QParams.from_dict(d)

@@ -80,3 +80,29 @@ def test_1x_step1_names_files_after_the_onnx_graph_and_step2_takes_a_dataset(exa
     assert ret == 0 and dark.model.quant["ranges"]["r1"] != plain.model.quant["ranges"]["r1"]
     _, ret = step2("./missing.txt")
     assert ret != 0 and "dataset file not found" in capsys.readouterr().out
+
+
+def test_toolkit2_step1_proposal_lists_the_bad_layer(tmp_path, monkeypatch):
+    import onnx
+    import yaml
+
+    from fixtures.datasets import npy_dataset
+    from tests.quant._models import outlier_cnn     # conv_b: one weight channel 60x the others
+
+    monkeypatch.chdir(tmp_path)
+    onnx.save(outlier_cnn(bad="conv_b"), "outlier.onnx")
+    ds = npy_dataset(tmp_path / "ds", [[1, 3, 12, 12]], count=4)
+
+    def step1(proposal):
+        r = RKNN()
+        r.config(target_platform="rk3566", quantized_method="layer")
+        assert r.load_onnx("outlier.onnx") == 0
+        assert r.hybrid_quantization_step1(dataset=str(ds), proposal=proposal, proposal_dataset_size=2) == 0
+        return yaml.safe_load(Path("outlier.quantization.cfg").read_text())["custom_quantize_layers"]
+
+    assert step1(False) == {}
+    proposed = step1(True)
+    assert "conv_b" in proposed and proposed["conv_b"] == "float16" and "conv_a" not in proposed
+    r = RKNN()      # step 2 takes the proposal as written
+    assert r.hybrid_quantization_step2("outlier.model", "outlier.data", "outlier.quantization.cfg") == 0
+    assert r.model.quant["layers"]["conv_b"] == "float16"
