@@ -105,6 +105,8 @@ class RKNN:
         self.log.i(f"Loading : {model if isinstance(model, (str, os.PathLike)) else '<in-memory model>'}")
         sets = dynamic.shape_sets(self.cfg.recorded)
         if sets:   # config(dynamic_input=...): one graph per shape set
+            if input_size_list is not None:
+                self.log.w("load_onnx(): 'input_size_list' is replaced by config(dynamic_input=...)'s shape sets")
             self._shape_set_graphs = dynamic.load_sets(onnx_loader.load, model, inputs, outputs, sets)
             self.graph = self._shape_set_graphs[0]
         else:
