@@ -18,6 +18,8 @@ from onnx import helper, numpy_helper, shape_inference
 from ..errors import ModelLoadError, UnsupportedOpError
 from ..ir import Graph, Node, Value
 from ..ops import check_node
+from ..ops.registry import is_custom
+from . import qoperator
 
 MIN_OPSET = 7
 
@@ -114,6 +116,8 @@ def _fix_input_sizes(proto: onnx.ModelProto, inputs: list[str], sizes: list[list
 def load(model: str | os.PathLike | bytes | onnx.ModelProto, inputs: list[str] | None = None,
          input_size_list: list[list[int]] | None = None, outputs: list[str] | None = None) -> Graph:
     proto, where = _read(model)
+    if qoperator.has_qoperator(proto):   # QLinearConv & co.: the same model in QDQ form (its own scales)
+        proto = qoperator.to_qdq(proto, where)
     proto_copy = onnx.ModelProto()
     proto_copy.CopyFrom(proto)
     proto = proto_copy
@@ -131,6 +135,9 @@ def load(model: str | os.PathLike | bytes | onnx.ModelProto, inputs: list[str] |
     except Exception as e:
         raise ModelLoadError(f"ONNX shape inference failed: {e}", where=where,
                              fix="run onnx.checker.check_model on the model; fix or re-export it") from None
+    if any(is_custom(n.op_type) for n in proto.graph.node):   # users' ops: their own shape_infer
+        from .custom_shapes import infer_custom
+        proto = infer_custom(proto, where)
     return _to_ir(proto, opset, where)
 
 
@@ -157,7 +164,7 @@ def _to_ir(proto: onnx.ModelProto, opset: int, where: str) -> Graph:
     nodes: list[Node] = []
     for idx, n in enumerate(g.node):
         name = n.name or f"{n.op_type}_{idx}"
-        if n.domain not in ("", "ai.onnx"):
+        if n.domain not in ("", "ai.onnx") and not is_custom(n.op_type):
             raise UnsupportedOpError(f"op '{n.op_type}' of domain '{n.domain}' is not supported",
                                      where=f"{where}, node '{name}'",
                                      fix="export with standard ONNX ops only", ref="1.3.5")

@@ -47,6 +47,7 @@ class OpSpec:
     params: tuple[int, ...] = ()     # positions of parameter inputs (never rounded or quantized)
     doc: str = ""
     aliases: tuple[str, ...] = field(default=())
+    custom: bool = False             # a user's op (reg_custom_op / register_op): any attributes
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,9 @@ class _Required:
 
 REQUIRED = _Required()
 _REGISTRY: dict[str, OpSpec] = {}
+# Users' custom operators (the vendor's reg_custom_op / register_op): kept apart so they never
+# show in supported_ops(), and removed again when the RKNN object that added them is released.
+_CUSTOM: dict[str, OpSpec] = {}
 # Fused activations (IR PostOp) are stored in their newest form: Clip bounds as inputs.
 POST_OP_OPSET = 13
 
@@ -125,8 +129,44 @@ def _load_all() -> None:
     from . import _load  # noqa: F401
 
 
+_CUSTOM_SHAPES: dict[str, Callable[..., Any]] = {}
+
+
+def register_custom(op_type: str, kernel: Callable[..., Any], shapes: Callable[..., Any] | None = None,
+                    doc: str = "") -> OpSpec:
+    """Add a user's op: `kernel(*inputs, **attrs)` returns its outputs; `shapes(attrs, in_shapes,
+    in_dtypes)` returns (out_shapes, out_dtypes) for the build's shape inference."""
+    _load_all()
+    if op_type in _REGISTRY:
+        raise TypeError(f"'{op_type}' is a built-in op")
+    _CUSTOM[op_type] = OpSpec(op_type, kernel, ("inputs",), 0, True, {}, {}, ANY, False, False, (), doc,
+                              custom=True)
+    _CUSTOM_SHAPES.pop(op_type, None)
+    if shapes is not None:
+        _CUSTOM_SHAPES[op_type] = shapes
+    return _CUSTOM[op_type]
+
+
+def unregister_custom(op_type: str, spec: OpSpec | None = None) -> None:
+    """Remove a user's op; with `spec`, only if it is still that registration (another RKNN
+    object may have registered the same op_type since)."""
+    if spec is None or _CUSTOM.get(op_type) is spec:
+        _CUSTOM.pop(op_type, None)
+        _CUSTOM_SHAPES.pop(op_type, None)
+
+
+def custom_shapes(op_type: str) -> Callable[..., Any] | None:
+    return _CUSTOM_SHAPES.get(op_type)
+
+
+def is_custom(op_type: str) -> bool:
+    return op_type in _CUSTOM
+
+
 def get(op_type: str) -> OpSpec:
     _load_all()
+    if op_type in _CUSTOM:
+        return _CUSTOM[op_type]
     try:
         return _REGISTRY[op_type]
     except KeyError:
@@ -149,6 +189,8 @@ def check_node(op_type: str, attrs: dict[str, Any], node_name: str, n_inputs: in
     spec = get(op_type)
     where = f"node '{node_name}' ({op_type})"
     for key, val in attrs.items():
+        if spec.custom:
+            break
         if key not in spec.attrs:
             raise UnsupportedOpError(
                 f"attribute '{key}' of {op_type} is not supported", where=where,

@@ -1,6 +1,13 @@
 """accuracy_analysis (the fix path of guide §2.1): per-layer error of the quantized model.
 
-Layout written to `output_dir` (toolkit 1.x style):
+Two layouts, chosen by the generation of the user's script (rknn_diag.dropin.generation).
+
+Toolkit2 (`layout="toolkit2"`), what toolkit2's accuracy_analysis example reads:
+    golden/<tensor>.txt     every layer's float32 output, flattened, one value a line
+    simulator/<tensor>.txt  the quantized model's output of that layer, dequantized
+    error_analysis.txt      per layer: [op] tensor, entire and single cosine / Euclidean distance
+
+Toolkit 1.x (`layout="toolkit1"`):
     fp32/           every layer's float32 output            (NNNN_<tensor>.npy)
     entire_qnt/     the quantized model's outputs, dequantized — errors accumulate
     individual_qnt/ each layer alone, fed the float32 inputs — its own error only
@@ -33,11 +40,17 @@ def _safe(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", s)[:80]
 
 
-def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path):
+LAYOUTS = ("toolkit1", "toolkit2")
+_DIRS = {"toolkit1": ("fp32", "entire_qnt", "individual_qnt"), "toolkit2": ("golden", "simulator")}
+
+
+def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path, layout: str = "toolkit1"):
     import pandas as pd
 
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}")
     out = Path(output_dir)
-    dirs = {k: out / k for k in ("fp32", "entire_qnt", "individual_qnt")}
+    dirs = {k: out / k for k in _DIRS[layout]}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
     g = model.graph
@@ -63,10 +76,15 @@ def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path):
             if not name or np.asarray(fenv[name]).dtype.kind != "f":
                 continue
             f, e, i = np.asarray(fenv[name]), np.asarray(entire[name]), np.asarray(indiv[k])
-            fn = f"{idx:04d}_{_safe(name)}.npy"
-            np.save(dirs["fp32"] / fn, f, allow_pickle=False)
-            np.save(dirs["entire_qnt"] / fn, e, allow_pickle=False)
-            np.save(dirs["individual_qnt"] / fn, i, allow_pickle=False)
+            if layout == "toolkit1":
+                fn = f"{idx:04d}_{_safe(name)}.npy"
+                np.save(dirs["fp32"] / fn, f, allow_pickle=False)
+                np.save(dirs["entire_qnt"] / fn, e, allow_pickle=False)
+                np.save(dirs["individual_qnt"] / fn, i, allow_pickle=False)
+            else:
+                fn = f"{_safe(name)}.txt"
+                np.savetxt(dirs["golden"] / fn, f.astype(np.float64).reshape(-1), fmt="%.6f")
+                np.savetxt(dirs["simulator"] / fn, e.astype(np.float64).reshape(-1), fmt="%.6f")
             me, mi = metrics(e, f), metrics(i, f)
             own = _own_error(sim, node, name, f, g.constants)
             rows.append({"index": idx, "layer": node.name, "op": node.op_type, "tensor": name,
@@ -78,6 +96,19 @@ def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path):
                          "runs_in": "float16" if sim.layers.get(node.name) == "float16" else
                          ("integer" if sim._integer(node) else "fallback")})
     df = pd.DataFrame(rows)
+    if layout == "toolkit1":
+        _write_toolkit1(out, rows)
+    else:
+        _write_toolkit2(out, rows)
+    if len(df):
+        df = df.sort_values(["own_cosine", "individual_cosine", "index"], kind="stable").reset_index(drop=True)
+        df.attrs["worst"] = list(dict.fromkeys(df["layer"].head(5)))
+    else:
+        df.attrs["worst"] = []
+    return df
+
+
+def _write_toolkit1(out: Path, rows: list[dict[str, Any]]) -> None:
     with open(out / "order.txt", "w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(f"{r['index']:04d} {r['layer']} {r['op']} {r['tensor']} {r['source']}\n")
@@ -87,12 +118,19 @@ def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path):
                      f"{'errors accumulate' if kind == 'entire' else 'each layer fed the float32 input'})\n")
             for r in rows:
                 fh.write(f"{r['layer']} {r['tensor']} {r[kind + '_cosine']:.6f} {r[kind + '_euclidean']:.6f}\n")
-    if len(df):
-        df = df.sort_values(["own_cosine", "individual_cosine", "index"], kind="stable").reset_index(drop=True)
-        df.attrs["worst"] = list(dict.fromkeys(df["layer"].head(5)))
-    else:
-        df.attrs["worst"] = []
-    return df
+
+
+def _write_toolkit2(out: Path, rows: list[dict[str, Any]]) -> None:
+    """One table: entire (errors accumulate) and single (each layer fed float32 inputs)."""
+    width = max([len(f"[{r['op']}] {r['tensor']}") for r in rows] + [20]) + 2
+    with open(out / "error_analysis.txt", "w", encoding="utf-8") as fh:
+        fh.write("# golden: float32; simulator: the quantized model, dequantized.\n"
+                 "# entire: errors accumulate layer by layer; single: each layer fed the golden inputs.\n\n")
+        fh.write(f"{'layer_name':<{width}}{'entire cos':>12}{'entire euc':>14}{'single cos':>12}{'single euc':>14}\n")
+        fh.write("-" * (width + 52) + "\n")
+        for r in rows:
+            fh.write(f"{'[' + r['op'] + '] ' + r['tensor']:<{width}}{r['entire_cosine']:>12.5f}"
+                     f"{r['entire_euclidean']:>14.5f}{r['individual_cosine']:>12.5f}{r['individual_euclidean']:>14.5f}\n")
 
 
 def _channel_cosine(a: np.ndarray, b: np.ndarray, axis: int) -> float:

@@ -1,15 +1,18 @@
 """Hybrid quantization (guide §2.1 fix path): step 1 writes the quantized model and an
 editable config; step 2 rebuilds with the user's edits.
 
-Step 1 writes, in the current folder:
-    {name}.quantization.cfg   YAML: `customized_quantize_layers` ({layer: dtype}, empty) and
+Step 1 writes, in the current folder (names and layer-table key per generation: the caller
+passes them, see rknn_diag.dropin.hybrid_files):
+    {name}.quantization.cfg   YAML: `customized_quantize_layers` (1.x; toolkit2 spells it
+                              `custom_quantize_layers`) ({layer: dtype}, empty) and
                               `quantize_parameters` ({tensor: {dtype, scale, zero_point}})
     {name}.data               the calibrated model (our model file: graph, ranges, parameters)
-    {name}.json               its table of layers and the SHA-256 of {name}.data
-Step 2 reads them back: a layer listed in `customized_quantize_layers` runs in the dtype
-given (float16, or int16 for a 16-bit integer layer), edited scales/zero points are used
-as written, and every parameter that depends on them is chosen again. A malformed cfg is
-refused naming the line.
+    {name}.json / .model      its table of layers and the SHA-256 of {name}.data (JSON)
+Step 2 reads them back: a layer listed in the layer table (by layer name or by its output
+tensor's name) runs in the dtype given (float16, or int16 for a 16-bit integer layer; int8
+keeps it 8-bit), edited scales/zero points are used as written, and every parameter that
+depends on them is chosen again. With a dataset, step 2 calibrates again on it first. A
+malformed cfg is refused naming the line.
 """
 
 from __future__ import annotations
@@ -28,29 +31,38 @@ from .quantizer import assign
 from .schemes import QParams
 
 LAYER_DTYPES = {"float16": "float16", "float32": "float16", "int16": "int16", "i16": "int16",
-                "dynamic_fixed_point-i16": "int16", "dynamic_fixed_point-16": "int16"}
+                "dynamic_fixed_point-i16": "int16", "dynamic_fixed_point-16": "int16", "int8": "int8",
+                "asymmetric_affine-u8": "uint8", "asymmetric_quantized-u8": "uint8"}
+LAYER_KEYS = ("customized_quantize_layers", "custom_quantize_layers")
 
 
-def step1(model: BuiltModel, name: str, folder: str | Path = ".") -> dict[str, Path]:
+def step1(model: BuiltModel, name: str, folder: str | Path = ".", model_ext: str = "json",
+          layer_key: str = "customized_quantize_layers", proposed: dict[str, str] | None = None) -> dict[str, Path]:
     folder = Path(folder)
     data = modelfile.dumps(model)
-    paths = {"cfg": folder / f"{name}.quantization.cfg", "json": folder / f"{name}.json",
+    paths = {"cfg": folder / f"{name}.quantization.cfg", "json": folder / f"{name}.{model_ext}",
              "data": folder / f"{name}.data"}
     paths["data"].write_bytes(data)
     layers = [{"name": n.name, "op": n.op_type, "outputs": [o for o in n.outputs if o], "source": n.source}
               for n in model.graph.nodes]
     paths["json"].write_text(json.dumps({"model": name, "mode": model.mode, "layers": layers,
                                          "data_sha256": hashlib.sha256(data).hexdigest()}, indent=1))
-    paths["cfg"].write_text(_cfg_text(model))
+    paths["cfg"].write_text(_cfg_text(model, layer_key, proposed))
     return paths
 
 
-def _cfg_text(model: BuiltModel) -> str:
+def _cfg_text(model: BuiltModel, layer_key: str = "customized_quantize_layers",
+              proposed: dict[str, str] | None = None) -> str:
     lines = ["# rknn_diag hybrid quantization config (step 1). Edit, then call hybrid_quantization_step2.",
-             "# customized_quantize_layers: {layer: dtype}; dtype float16 or int16. Layers of this model:"]
+             f"# {layer_key}: {{layer or output tensor: dtype}}; dtype float16, int16 or int8. "
+             "Layers of this model:"]
     for n in model.graph.nodes:
         lines.append(f"#   {n.name}: {n.op_type} -> {', '.join(o for o in n.outputs if o)}")
-    lines.append("customized_quantize_layers: {}")
+    if proposed:
+        lines.append(f"{layer_key}:   # proposed (step 1 proposal=True); review before step 2")
+        lines += [f"  {json.dumps(layer)}: {dtype}" for layer, dtype in proposed.items()]
+    else:
+        lines.append(f"{layer_key}: {{}}")
     lines.append("quantize_parameters:")
     for tname, d in model.quant.get("tensors", {}).items():
         qp = QParams.from_dict(d)
@@ -85,20 +97,22 @@ def read_cfg(path: str | Path, model: BuiltModel) -> tuple[dict[str, str], dict[
                           fix="it needs customized_quantize_layers and quantize_parameters")
     loader = yaml.SafeLoader("")
     layer_names = {n.name for n in model.graph.nodes}
+    by_output = {o: n.name for n in model.graph.nodes for o in n.outputs if o}
     tensors = model.quant.get("tensors", {})
     layers: dict[str, str] = {}
     edits: dict[str, dict[str, Any]] = {}
     for key, val in root.value:
         k = loader.construct_object(key, deep=True)
         where = f"{path}, line {_line_of(key)}"
-        if k == "customized_quantize_layers":
+        if k in LAYER_KEYS:
             if isinstance(val, yaml.ScalarNode) and val.value in ("", "~", "null"):
                 continue
             if not isinstance(val, yaml.MappingNode):
-                raise ConfigError("customized_quantize_layers must be a mapping {layer: dtype}", where=where)
+                raise ConfigError(f"{k} must be a mapping {{layer: dtype}}", where=where)
             for lk, lv in val.value:
                 ln, dt = loader.construct_object(lk), loader.construct_object(lv)
                 w = f"{path}, line {_line_of(lk)}"
+                ln = ln if ln in layer_names else by_output.get(ln, ln)   # toolkit2 names output tensors
                 if ln not in layer_names:
                     raise ConfigError(f"unknown layer '{ln}'", where=w,
                                       fix="use a layer name listed in the comments at the top of the cfg")
@@ -122,7 +136,8 @@ def read_cfg(path: str | Path, model: BuiltModel) -> tuple[dict[str, str], dict[
                     edits[tn] = edit
         else:
             raise ConfigError(f"unknown cfg key '{k}'", where=where,
-                              fix="the cfg takes customized_quantize_layers and quantize_parameters")
+                              fix="the cfg takes customized_quantize_layers (or custom_quantize_layers) "
+                                  "and quantize_parameters")
     return layers, edits
 
 
@@ -154,7 +169,8 @@ def _tensor_edit(name: str, d: dict, qp: QParams, where: str) -> dict[str, Any]:
     return edit
 
 
-def step2(model_input: str | Path, data_input: str | Path, cfg_path: str | Path) -> BuiltModel:
+def step2(model_input: str | Path, data_input: str | Path, cfg_path: str | Path,
+          dataset: str | None = None, log=None) -> BuiltModel:
     data = Path(data_input).read_bytes() if Path(data_input).is_file() else None
     if data is None:
         raise ModelInvalidError(f"hybrid data file not found: {data_input}",
@@ -163,13 +179,17 @@ def step2(model_input: str | Path, data_input: str | Path, cfg_path: str | Path)
         meta = json.loads(Path(model_input).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ModelInvalidError(f"cannot read the hybrid model file {model_input}: {e}",
-                                fix="pass the {name}.json that hybrid_quantization_step1 wrote") from None
+                                fix="pass the {name}.json (1.x) or {name}.model (toolkit2) that "
+                                    "hybrid_quantization_step1 wrote") from None
     if meta.get("data_sha256") != hashlib.sha256(data).hexdigest():
         raise ModelInvalidError(f"{model_input} and {data_input} do not belong together (checksum differs)",
                                 fix="pass the .json and .data from the same hybrid_quantization_step1 run")
     model = modelfile.loads(data, str(data_input))
     layers, edits = read_cfg(cfg_path, model)
     q = model.quant
+    if dataset is not None:   # calibrate again on the given dataset, with the layers' new dtypes
+        from . import quantize_graph
+        q["ranges"] = quantize_graph(model.graph, model.config, dataset, log, layers)["ranges"]
     q.update(assign(model.graph, q["ranges"], q["mode"], q["method"], layers, edits))
     q["layers"] = layers
     return model

@@ -84,6 +84,7 @@ def import_qdq(graph: Graph, log: Logger | None = None) -> tuple[Graph, dict[str
             graph.nodes.append(Node("Identity", f"qdq_out_{v.name}", [rename[v.name]], [v.name]))
             tensors[v.name] = tensors[rename[v.name]]
     graph.remove_unused()
+    _data_constants(graph, tensors, weights)
     left = sorted({n.op_type for n in graph.nodes if n.op_type in QDQ_OPS})
     if left and log is not None:
         log.w(f"QDQ model: {left} nodes the importer does not recognise stay as float ops")
@@ -93,6 +94,20 @@ def import_qdq(graph: Graph, log: Logger | None = None) -> tuple[Graph, dict[str
     return graph, {"mode": mode, "method": "imported", "algorithm": "imported", "ranges": {}, "layers": {},
                    "tensors": {k: v.to_dict() for k, v in tensors.items()},
                    "weights": {k: v.to_dict() for k, v in weights.items()}, "source": "qdq"}
+
+
+def _data_constants(graph: Graph, tensors: dict[str, QParams], weights: dict[str, QParams]) -> None:
+    """A dequantized constant read as data (a Mul's or Add's constant operand), not as a weight:
+    the integer simulator takes it like an activation (quantizer.py's 'data constants'), per
+    tensor only; per-axis ones run as float constants."""
+    from .roles import data_slots, weight_name
+
+    for name in list(weights):
+        readers = [(n, i) for n in graph.nodes for i, x in enumerate(n.inputs) if x == name]
+        if readers and all(i in data_slots(n) and weight_name(graph, n) != name for n, i in readers):
+            qp = weights.pop(name)
+            if qp.per_tensor:
+                tensors[name] = qp
 
 
 def _same(graph: Graph, dq, q) -> bool:

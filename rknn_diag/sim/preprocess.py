@@ -19,23 +19,40 @@ def _is_image(v: Value) -> bool:
     return v.shape is not None and len(v.shape) == 4 and v.dtype is not None and v.dtype.kind == "f"
 
 
-def prepare(values: list[Value], pre: list[InputPreprocess], inputs: list, data_format: str,
+def formats_per_input(data_format: str | list | tuple | None, n: int) -> list[str]:
+    """The vendor's data_format: one string for every input, or a list with one entry per input
+    (None or a missing entry: 'nhwc', the vendor's default)."""
+    if data_format is None or isinstance(data_format, str):
+        formats = [data_format or "nhwc"] * n
+    elif isinstance(data_format, (list, tuple)):
+        if len(data_format) not in (1, n):
+            raise InputError(f"data_format has {len(data_format)} entries for {n} input(s): {list(data_format)}",
+                             fix="give one 'nhwc'/'nchw' per model input, in order, or one string for all")
+        formats = [f or "nhwc" for f in (list(data_format) * n if len(data_format) == 1 else data_format)]
+    else:
+        raise InputError(f"data_format must be 'nhwc', 'nchw' or a list of them; got {data_format!r}")
+    for i, f in enumerate(formats):
+        if f not in ("nhwc", "nchw"):
+            raise InputError(f"data_format must be 'nhwc' or 'nchw'; got {f!r}" + (f" for input {i}" if n > 1 else ""))
+    return formats
+
+
+def prepare(values: list[Value], pre: list[InputPreprocess], inputs: list, data_format: str | list | None,
             pass_through: list | None, batch: int) -> list[np.ndarray]:
-    if data_format not in ("nhwc", "nchw"):
-        raise InputError(f"data_format must be 'nhwc' or 'nchw'; got {data_format!r}")
     if not isinstance(inputs, (list, tuple)):
         inputs = [inputs]
     if len(inputs) != len(values):
         raise InputError(f"the model takes {len(values)} input(s) "
                          f"{[f'{v.name}{list(v.shape)}' for v in values]}, got {len(inputs)}",
                          fix="pass one array per model input, in order")
+    formats = formats_per_input(data_format, len(values))
     out = []
     for i, (v, x) in enumerate(zip(values, inputs)):
         through = bool(pass_through[i]) if pass_through and i < len(pass_through) else False
         p = pre[i] if i < len(pre) else InputPreprocess()
         x = np.asarray(x)
         if _is_image(v) and not through:
-            out.append(_image(v, x, p, data_format, batch, i))
+            out.append(_image(v, x, p, formats[i], batch, i))
         else:
             out.append(_plain(v, x, batch, i))
     return out

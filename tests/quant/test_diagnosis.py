@@ -74,7 +74,7 @@ def _step1(tmp_path, monkeypatch, mode="asymmetric_quantized-u8", chip="rk1808")
 def _step2(tmp_path, expect_ok=True):
     r = RKNN()
     with contextlib.redirect_stdout(io.StringIO()):
-        ret = r.hybrid_quantization_step2("outlier.json", "outlier.data", "outlier.quantization.cfg")
+        ret = r.hybrid_quantization_step2("m.json", "m.data", "m.quantization.cfg")
         if expect_ok:
             assert ret == 0, r.last_error
             assert r.init_runtime() == 0
@@ -84,10 +84,10 @@ def _step2(tmp_path, expect_ok=True):
 def test_hybrid_round_trip_moves_the_bad_layer_to_float16_and_int16(tmp_path, monkeypatch):
     from fixtures.datasets import samples_from
     ds = _step1(tmp_path, monkeypatch)
-    cfg = tmp_path / "outlier.quantization.cfg"
+    cfg = tmp_path / "m.quantization.cfg"
     doc = yaml.safe_load(cfg.read_text())
     assert doc["customized_quantize_layers"] == {} and "x" in doc["quantize_parameters"]
-    assert json.loads((tmp_path / "outlier.json").read_text())["mode"] == "asymmetric_quantized-u8"
+    assert json.loads((tmp_path / "m.json").read_text())["mode"] == "asymmetric_quantized-u8"
     x = samples_from(ds, SHAPE, "rknpu1")[0][0]
     ref = run_float32(_step2(tmp_path)[0].model.graph, [x])["r2"]
     base, _ = _step2(tmp_path)            # unedited cfg: the same model as step 1
@@ -113,7 +113,7 @@ def test_hybrid_round_trip_moves_the_bad_layer_to_float16_and_int16(tmp_path, mo
 
 def test_hybrid_edited_scale_is_used(tmp_path, monkeypatch):
     _step1(tmp_path, monkeypatch)
-    cfg = tmp_path / "outlier.quantization.cfg"
+    cfg = tmp_path / "m.quantization.cfg"
     doc = yaml.safe_load(cfg.read_text())
     old = doc["quantize_parameters"]["r0"]["scale"][0]
     text = cfg.read_text().replace(json.dumps([old]), json.dumps([old * 2]), 1)
@@ -134,7 +134,7 @@ def test_hybrid_edited_scale_is_used(tmp_path, monkeypatch):
 ])
 def test_malformed_cfg_fails_naming_the_line(tmp_path, monkeypatch, edit, needle):
     _step1(tmp_path, monkeypatch)
-    cfg = tmp_path / "outlier.quantization.cfg"
+    cfg = tmp_path / "m.quantization.cfg"
     cfg.write_text(edit(cfg.read_text()))
     r, ret = _step2(tmp_path, expect_ok=False)
     assert ret != 0
@@ -144,7 +144,7 @@ def test_malformed_cfg_fails_naming_the_line(tmp_path, monkeypatch, edit, needle
 
 def test_mismatched_json_and_data_are_refused(tmp_path, monkeypatch):
     _step1(tmp_path, monkeypatch)
-    (tmp_path / "outlier.data").write_bytes((tmp_path / "outlier.data").read_bytes()[:-1] + b"\0")
+    (tmp_path / "m.data").write_bytes((tmp_path / "m.data").read_bytes()[:-1] + b"\0")
     r, ret = _step2(tmp_path, expect_ok=False)
     assert ret != 0 and "do not belong together" in str(r.last_error)
 
@@ -159,7 +159,7 @@ def test_hybrid_model_still_matches_its_qdq_twin(dtype, tmp_path, monkeypatch):
     from rknn_diag.quant.schemes import QParams
 
     ds = _step1(tmp_path, monkeypatch)
-    cfg = tmp_path / "outlier.quantization.cfg"
+    cfg = tmp_path / "m.quantization.cfg"
     cfg.write_text(cfg.read_text().replace("customized_quantize_layers: {}",
                                            f"customized_quantize_layers: {{conv_b: {dtype}}}"))
     r, _ = _step2(tmp_path)

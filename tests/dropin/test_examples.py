@@ -1,0 +1,82 @@
+"""More vendor examples in shape, run as user scripts: toolkit2's functions/multi_batch and
+functions/quantize_algorithm_mmse, 1.x's pass_through and eval_mem."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from rknn_diag.api import RKNN
+from rknn_diag.compare import metrics
+
+MEAN, STD = [103.94, 116.78, 123.68], [58.82, 58.82, 58.82]
+
+
+def _img(path):
+    return np.expand_dims(np.asarray(Image.open(path).convert("RGB")), 0)
+
+
+def test_multi_batch_script(example):
+    example()
+    rknn = RKNN(verbose=True)
+    rknn.config(mean_values=MEAN, std_values=STD, quant_img_RGB2BGR=True, target_platform="rk3566")
+    assert rknn.load_onnx(model="resnet50v2.onnx") == 0
+    assert rknn.build(do_quantization=True, dataset="./dataset.txt", rknn_batch_size=4) == 0
+    assert rknn.export_rknn("./mobilenet_v2.rknn") == 0
+    lines = open("dataset.txt").read().split()
+    imgs = [_img(p) for p in (lines[0], lines[1], lines[2], lines[0])]
+    assert rknn.init_runtime() == 0
+    outputs = rknn.inference(inputs=[np.concatenate(imgs, axis=0)], data_format=["nhwc"])
+    assert outputs[0].shape == (4, 10)
+    np.testing.assert_array_equal(outputs[0][0], outputs[0][3])          # same image, same answer
+    single = rknn.inference(inputs=[np.concatenate([imgs[1]] * 4, axis=0)], data_format=["nhwc"])[0]
+    np.testing.assert_allclose(outputs[0][1], single[0])
+
+
+def test_quantize_algorithm_mmse_script(example):
+    example()
+    rknn = RKNN(verbose=True)
+    rknn.config(mean_values=[128, 128, 128], std_values=[128, 128, 128], target_platform="rk3566",
+                quantized_algorithm="mmse")
+    assert rknn.load_onnx(model="resnet50v2.onnx") == 0
+    assert rknn.build(do_quantization=True, dataset="./dataset.txt") == 0
+    assert rknn.accuracy_analysis(inputs=["dog_16x16.jpg"], output_dir=None) == 0
+    golden = np.genfromtxt("snapshot/golden/resnetv24_dense0_fwd.txt")
+    assert rknn.init_runtime() == 0
+    outputs = rknn.inference(inputs=[_img("dog_16x16.jpg")], data_format=["nhwc"])
+    assert metrics(outputs[0].reshape(-1), golden)["cosine"] > 0.99
+
+
+def test_1x_pass_through_script(example):
+    example()
+    rknn = RKNN()
+    rknn.config(mean_values=[[127.5, 127.5, 127.5]], std_values=[[127.5, 127.5, 127.5]],
+                reorder_channel="0 1 2", target_platform=["rv1126"])
+    assert rknn.load_onnx(model="resnet50v2.onnx") == 0
+    assert rknn.build(do_quantization=True, dataset="./dataset.txt", pre_compile=False) == 0
+    assert rknn.export_rknn("deeplab.rknn") == 0
+    assert rknn.load_rknn("deeplab.rknn") == 0
+    assert rknn.init_runtime() == 0
+    img = _img("dog_16x16.jpg")
+    normal = rknn.inference(inputs=[img])[0]
+    # the script quantizes the input itself with the model's input parameters and passes it through
+    qp = rknn.model.quant["tensors"]["data"]
+    scale, zp = float(qp["scale"]), int(qp["zero_point"])
+    x = (img.astype(np.float32) - 127.5) / 127.5
+    q = np.clip(np.rint(x / scale + zp), 0, 255).astype(np.uint8).transpose(0, 3, 1, 2)
+    through = rknn.inference(inputs=[q], data_format="nchw", inputs_pass_through=[1])[0]
+    np.testing.assert_allclose(through, normal, rtol=1e-6, atol=1e-6)
+
+
+def test_1x_eval_mem_script(example):
+    example()
+    r = RKNN()
+    r.config(mean_values=[[0, 0, 0]], std_values=[[255, 255, 255]], target_platform=["rk1808"])
+    r.load_onnx(model="resnet50v2.onnx")
+    r.build(do_quantization=True, dataset="dataset.txt")
+    r.export_rknn("m.rknn")
+    rknn = RKNN()
+    assert rknn.load_rknn("m.rknn") == 0
+    assert rknn.init_runtime(eval_mem=True) == 0
+    mem = rknn.eval_memory()
+    assert mem["weight_memory"] > 0 and mem["total_memory"] >= mem["weight_memory"]
