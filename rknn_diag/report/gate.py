@@ -5,8 +5,12 @@ File format (every key optional; a missing key takes the default below, shipped 
 
     [failures]  max_product = 0               # product failures allowed
     [errors]    max_infrastructure = 2        # infrastructure errors allowed
-    [coverage]  min_cases_per_target = 20     # cases run (any outcome but skipped) per target
+    [coverage]  min_cases_per_target = 20     # cases JUDGED (passed or failed) per target
                 required_targets = []         # targets that must appear at all
+    [expected]  max_exempt = 0.05             # expected failures, as a fraction of the cases run
+                max_vendor = 0.5              #   on each target, per category (rknn_diag.outcome):
+                max_unsupported = 0.5         #   counted apart from coverage, and limited
+                max_reference = 0.02
     [accuracy.cosine]  float16 = 0.999 ...    # floors per mode: every passed or failed
     [accuracy.sqnr_db] float16 = 40 ...       #   case with the metric must reach them
                                               #   (unless metrics.floor_exempt is set)
@@ -39,6 +43,8 @@ SCHEMA = {
     "failures": {"max_product": (int, 0)},
     "errors": {"max_infrastructure": (int, 2)},
     "coverage": {"min_cases_per_target": (int, 1), "required_targets": (list, [])},
+    "expected": {"max_exempt": (_NUM, 0.05), "max_vendor": (_NUM, 0.5), "max_unsupported": (_NUM, 0.5),
+                 "max_reference": (_NUM, 0.02)},
     "baseline": {"max_new_failures": (int, 0), "cosine_drop": (_NUM, 0.005), "max_accuracy_drops": (int, 0),
                  "latency_increase_pct": (_NUM, 15.0), "latency_min_increase_ms": (_NUM, 0.5),
                  "max_latency_regressions": (int, 0)},
@@ -53,6 +59,7 @@ class Gate:
     failures: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
     coverage: dict = field(default_factory=dict)
+    expected: dict = field(default_factory=dict)
     baseline: dict = field(default_factory=dict)
     floors: dict[str, dict[str, float]] = field(default_factory=dict)   # metric -> mode -> floor
 
@@ -72,11 +79,12 @@ def load_gate(path: str | os.PathLike | None = None) -> Gate:
     if not p.is_file():
         raise GateError(f"gate file not found: {p}", where=str(p), fix="pass --gate with an existing TOML file")
     text = p.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise GateError(f"gate file is not valid TOML: {e}", where=str(p),
-                        fix="correct the TOML syntax at that line") from None
+    data = _read_toml(p)
+    base = data.pop("base", None)
+    if base is not None:   # a gate that names a base file changes only what it sets
+        if not isinstance(base, str):
+            raise GateError(f"gate key 'base' must be a file name, not {base!r}", where=str(p))
+        data = _merged(_read_toml(p.parent / base), data)
     gate = Gate(source=str(p))
 
     def bad(key: str, why: str) -> GateError:
@@ -115,6 +123,23 @@ def load_gate(path: str | os.PathLike | None = None) -> Gate:
     return gate
 
 
+def _read_toml(p: Path) -> dict:
+    if not p.is_file():
+        raise GateError(f"gate file not found: {p}", where=str(p), fix="pass --gate with an existing TOML file")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise GateError(f"gate file is not valid TOML: {e}", where=str(p),
+                        fix="correct the TOML syntax at that line") from None
+
+
+def _merged(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def _line_of(text: str, dotted: str) -> int | str:
     """The line a (dotted) key is set on, best effort: the last part as a bare key or a
     table header. tomllib gives no positions for keys."""
@@ -147,12 +172,30 @@ def evaluate(gate: Gate, df: pd.DataFrame, diff=None) -> list[RuleResult]:
                               f"{metric} floors per mode ({', '.join(f'{m} ≥ {f:g}' for m, f in floors.items())})",
                               low.empty, f"{len(low)} of {len(judged)} case(s) below the floor",
                               [f"{i} {metric}={v:.6g}" for i, v in zip(_ids(low), low[col])]))
-    counted = df[df.outcome != "skipped"].groupby("target").size()
+    # coverage counts judged cases only: expected failures and exemptions are not coverage
+    counted = df[df.outcome.isin(["passed", "failed"])].groupby("target").size()
+    run = df[df.outcome != "skipped"].groupby("target").size()
     # every target that appears (even if all its cases were skipped) and every required one
     targets = sorted(set(df["target"]) | set(gate.coverage["required_targets"]))
+    for key, outcome_word in (("max_exempt", "exempt"), ("max_vendor", "xfail"), ("max_unsupported", "unsupported")):
+        limit = gate.expected[key]
+        cats = _EXPECTED_CATEGORIES[key]
+        rows = df[(df.outcome == outcome_word) & df["category"].isin(cats)]
+        per = rows.groupby("target").size()
+        over = [f"{t}: {int(per.get(t, 0))} of {int(run.get(t, 0))}" for t in targets
+                if run.get(t, 0) and per.get(t, 0) / run.get(t, 0) > limit]
+        out.append(RuleResult(f"expected.{key}", f"{_EXPECTED_TITLES[key]} at most {limit:.0%} of the cases "
+                              "run on each target", not over,
+                              ", ".join(f"{t}: {int(per.get(t, 0))}" for t in targets), over))
+    if "category" in df:
+        refs = df[df["category"] == "reference"].groupby("target").size()
+        limit = gate.expected["max_reference"]
+        over = [f"{t}: {int(refs.get(t, 0))}" for t in targets if run.get(t, 0) and refs.get(t, 0) / run[t] > limit]
+        out.append(RuleResult("expected.max_reference", f"cases onnxruntime cannot run at most {limit:.0%}",
+                              not over, ", ".join(f"{t}: {int(refs.get(t, 0))}" for t in targets), over))
     n = gate.coverage["min_cases_per_target"]
     short = [f"{t}: {int(counted.get(t, 0))}" for t in targets if counted.get(t, 0) < n]
-    out.append(RuleResult("coverage.min_cases_per_target", f"at least {n} cases run on each target"
+    out.append(RuleResult("coverage.min_cases_per_target", f"at least {n} cases judged on each target"
                           + (f" (required: {', '.join(gate.coverage['required_targets'])})"
                              if gate.coverage["required_targets"] else ""),
                           not short, ", ".join(f"{t}: {int(counted.get(t, 0))}" for t in targets), short))
@@ -171,6 +214,11 @@ def evaluate(gate: Gate, df: pd.DataFrame, diff=None) -> list[RuleResult]:
             out.append(RuleResult(rule, title + (f" (at most {limit})" if limit else ""), len(rows) <= limit,
                                   f"{len(rows)} found", _ids(rows)))
     return out
+
+
+_EXPECTED_CATEGORIES = {"max_exempt": ["exempt"], "max_vendor": ["vendor"], "max_unsupported": ["unsupported"]}
+_EXPECTED_TITLES = {"max_exempt": "declared exemptions", "max_vendor": "vendor findings",
+                    "max_unsupported": "vendor refusals"}
 
 
 def verdict(rules: list[RuleResult]) -> bool:

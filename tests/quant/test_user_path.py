@@ -96,8 +96,7 @@ def test_accuracy_analysis_agrees_with_inference(cnn, tmp_path):
     probe = _dataset(tmp_path / "probe", imgs[:1], "npy").parent / "s0.npy"
     with contextlib.redirect_stdout(io.StringIO()):
         assert r.accuracy_analysis(inputs=[str(probe)], output_dir=str(tmp_path / "snap")) == 0
-    table = (tmp_path / "snap" / "entire_qnt_error_analysis.txt").read_text().splitlines()
-    by_tensor = {ln.split()[1]: float(ln.split()[2]) for ln in table if not ln.startswith("#")}
+    by_tensor = dict(zip(r.analysis["tensor"], r.analysis["entire_cosine"]))
     got = r.inference(inputs=[imgs[0]])
     want = _reference(cnn, imgs[0])
     for name, g, w in zip(("prob", "y", "cc"), got, want):

@@ -75,7 +75,8 @@ def test_floor_exempt_cases_are_recorded_not_judged(tmp_path):
 
 
 def test_minimum_cases_per_target_and_required_targets(runs, tmp_path):
-    n_sim = int(((d := data.load([runs["clean"]]))["target"].eq("toolkit2") & d.outcome.ne("skipped")).sum())
+    # coverage counts judged cases (passed or failed), not expected failures
+    n_sim = int(((d := data.load([runs["clean"]]))["target"].eq("toolkit2") & d.outcome.isin(["passed", "failed"])).sum())
     ok = write_gate(tmp_path, f"[coverage]\nmin_cases_per_target = {n_sim}\n")
     assert _rules(ok, runs["clean"])["coverage.min_cases_per_target"].passed is True
     short = write_gate(tmp_path, f"[coverage]\nmin_cases_per_target = {n_sim + 1}\n")
@@ -151,3 +152,34 @@ def test_fixture_runs_without_planted_failures_clear_the_default_gate(tmp_path, 
     p = tmp_path / "r.jsonl"
     write_fixture_results(p, seed=seed, product_failures=False)
     assert [r.rule for r in _rules(None, p).values() if r.passed is False] == []
+
+
+def test_expected_failures_are_limited_per_category(runs, tmp_path):
+    """Vendor findings, vendor refusals and declared exemptions are counted apart and limited:
+    a gate that allows none of the clean run's vendor findings fails on them."""
+    d = data.load([runs["clean"]])
+    assert (d.outcome == "xfail").any()
+    strict = write_gate(tmp_path, "[expected]\nmax_vendor = 0.0\n")
+    r = _rules(strict, runs["clean"])["expected.max_vendor"]
+    assert r.passed is False and r.offenders
+    assert _rules(None, runs["clean"])["expected.max_vendor"].passed is True
+
+
+def test_default_floors_are_at_least_the_suites():
+    """The shipped gate is at least as strict as the suite's own floors, for float16 and every mode."""
+    from rknn_diag import tolerances
+    from rknn_diag.quant.schemes import MODES
+
+    floors = gate.load_gate().floors["cosine"]
+    assert floors["float16"] >= tolerances.FLOAT16_MODEL_COSINE
+    for mode in MODES:
+        assert floors[mode] >= tolerances.QUANT_MODEL_COSINE[mode], mode
+
+
+def test_ci_gate_requires_every_leg_and_keeps_the_defaults(tmp_path):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "reports"
+    ci, default = gate.load_gate(root / "gate-ci.toml"), gate.load_gate(root / "gate.toml")
+    assert ci.coverage["required_targets"] == ["simulator", "toolkit2", "board"]
+    assert ci.floors == default.floors and ci.failures == default.failures and ci.expected == default.expected
