@@ -9,8 +9,9 @@ from .cleanup import remove_identities
 from .fold_bn import fold_batchnorm
 from .fold_constants import fold_constants
 from .fuse_activation import fuse_activations
+from .fuse_decomposed import fuse_decomposed
 
-PIPELINE = (remove_identities, fold_constants, fold_batchnorm, fuse_activations)
+PIPELINE = (remove_identities, fold_constants, fold_batchnorm, fuse_decomposed, fuse_activations)
 
 
 def optimize(graph: Graph, level: int = 3) -> Graph:

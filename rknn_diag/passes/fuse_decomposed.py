@@ -1,0 +1,176 @@
+"""Fuse activations and normalisations that exporters write out op by op back into one layer,
+as the NPU compilers do (guide ch. 6: fewer layers, and in a quantized model one quantization
+step instead of one per intermediate tensor):
+
+* HardSwish written as  x · Clip(x + 3, 0, 6) / 6            -> HardSwish(x)
+* a scalar affine a·y + b after an elementwise activation      -> the activation's fused post-ops
+  (PP-LCNet's "learnable affine" after HardSwish: one table in a quantized model)
+* LayerNorm written as  (x - mean) / sqrt(var + eps) · g + b   -> LayerNormalization(x, g, b)
+  (mean and var by ReduceMean over the last axis; Pow 2 or Mul for the square)
+
+Every fused layer keeps the names of the layers it replaced (`source`), so layer dumps and
+accuracy_analysis still name the user's layers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph, Node, PostOp
+from .rewire import sole_consumer
+
+# Elementwise activations that may carry a scalar affine as post-ops (one input, one output;
+# not Relu/Clip, whose output shares its input's quantization parameters).
+AFFINE_HOSTS = ("HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "Gelu", "Mish")
+
+
+def _scalar(graph: Graph, name: str) -> float | None:
+    if name not in graph.constants:
+        return None
+    c = np.asarray(graph.constants[name])
+    return float(c.reshape(-1)[0]) if c.size == 1 and c.dtype.kind == "f" else None
+
+
+def _other(node: Node, value: str) -> str | None:
+    """The other input of a binary node that reads `value`."""
+    if len(node.inputs) != 2 or value not in node.inputs:
+        return None
+    return node.inputs[1] if node.inputs[0] == value else node.inputs[0]
+
+
+def _absorb(host: Node, gone: list[Node], graph: Graph) -> None:
+    for n in gone:
+        host.source.extend(s for s in n.source if s not in host.source)
+        graph.nodes.remove(n)
+
+
+def _clip_bounds(graph: Graph, node: Node) -> tuple[float | None, float | None]:
+    if graph.opset < 11:
+        return node.attrs.get("min"), node.attrs.get("max")
+    lo = _scalar(graph, node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] else None
+    hi = _scalar(graph, node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+    return lo, hi
+
+
+def fuse_hardswish(graph: Graph) -> int:
+    changed = 0
+    for add in list(graph.nodes):
+        if add not in graph.nodes or add.op_type != "Add" or add.post_ops:
+            continue
+        x = next((i for i in add.inputs if _scalar(graph, _other(add, i) or "") == 3.0), None)
+        if x is None or x in graph.constants:
+            continue
+        clip = sole_consumer(graph, add.outputs[0])
+        if clip is None or clip.op_type != "Clip" or _clip_bounds(graph, clip) != (0.0, 6.0):
+            continue
+        mul = sole_consumer(graph, clip.outputs[0])
+        if mul is None or mul.op_type != "Mul" or _other(mul, clip.outputs[0]) != x or mul.post_ops:
+            continue
+        div = sole_consumer(graph, mul.outputs[0])
+        if div is None or div.post_ops:
+            continue
+        if div.op_type == "Div" and div.inputs[0] == mul.outputs[0] and _scalar(graph, div.inputs[1]) == 6.0:
+            pass
+        elif div.op_type == "Mul" and abs((_scalar(graph, _other(div, mul.outputs[0]) or "") or 0) - 1 / 6) < 1e-7:
+            pass
+        else:
+            continue
+        hs = Node("HardSwish", add.name, [x], [div.outputs[0]], {}, source=list(add.source))
+        graph.nodes.insert(graph.nodes.index(add), hs)
+        _absorb(hs, [add, clip, mul, div], graph)
+        changed += 1
+    return changed
+
+
+def fuse_scalar_affine(graph: Graph) -> int:
+    changed = 0
+    for host in list(graph.nodes):
+        if host not in graph.nodes or host.op_type not in AFFINE_HOSTS or len(host.outputs) != 1:
+            continue
+        while True:
+            nxt = sole_consumer(graph, host.outputs[0])
+            if nxt is None or nxt.op_type not in ("Mul", "Add") or nxt.post_ops:
+                break
+            k = _other(nxt, host.outputs[0])
+            if k is None or _scalar(graph, k) is None:
+                break
+            host.post_ops.append(PostOp(nxt.op_type, {}, [np.asarray(graph.constants[k], np.float32).reshape(())]))
+            host.outputs = [nxt.outputs[0]]
+            _absorb(host, [nxt], graph)
+            changed += 1
+    return changed
+
+
+def _reduce_last(graph: Graph, node: Node) -> bool:
+    """ReduceMean over the last axis (-1) only, keeping dims (the IR keeps no intermediate
+    ranks, so a positive last axis is not recognised)."""
+    if node.op_type != "ReduceMean" or not node.attrs.get("keepdims", 1):
+        return False
+    axes = node.attrs.get("axes")
+    if axes is None and len(node.inputs) > 1 and node.inputs[1] in graph.constants:
+        axes = np.asarray(graph.constants[node.inputs[1]]).tolist()
+    if axes is None:
+        return False
+    axes = [int(a) for a in np.atleast_1d(axes)]
+    return axes == [-1]
+
+
+def fuse_layernorm(graph: Graph) -> int:
+    changed = 0
+    for mean in list(graph.nodes):
+        if mean not in graph.nodes:
+            continue
+        x = mean.inputs[0] if mean.inputs else None
+        if x is None or not _reduce_last(graph, mean):
+            continue
+        sub = sole_consumer(graph, mean.outputs[0])
+        if sub is None or sub.op_type != "Sub" or sub.inputs != [x, mean.outputs[0]]:
+            continue
+        d = sub.outputs[0]
+        users = [n for n in graph.nodes if d in n.inputs]
+        sq = next((n for n in users if (n.op_type == "Pow" and n.inputs[0] == d and _scalar(graph, n.inputs[1]) == 2.0)
+                   or (n.op_type == "Mul" and n.inputs == [d, d])), None)
+        div = next((n for n in users if n.op_type == "Div" and n.inputs[0] == d), None)
+        if sq is None or div is None or len(users) != 2:
+            continue
+        var = sole_consumer(graph, sq.outputs[0])
+        if var is None or not _reduce_last(graph, var):
+            continue
+        add = sole_consumer(graph, var.outputs[0])
+        eps = _scalar(graph, _other(add, var.outputs[0]) or "") if add is not None and add.op_type == "Add" else None
+        if eps is None:
+            continue
+        sqrt = sole_consumer(graph, add.outputs[0])
+        if sqrt is None or sqrt.op_type != "Sqrt" or div.inputs[1] != sqrt.outputs[0] or \
+                sole_consumer(graph, sqrt.outputs[0]) is not div:
+            continue
+        chain = [mean, sub, sq, var, add, sqrt, div]
+        out = div.outputs[0]
+        gamma = beta = None
+        mul = sole_consumer(graph, out)
+        g = _other(mul, out) if mul is not None and mul.op_type == "Mul" and not mul.post_ops else None
+        if g is not None and g in graph.constants and np.ndim(graph.constants[g]) == 1:
+            gamma, out = g, mul.outputs[0]
+            chain.append(mul)
+            badd = sole_consumer(graph, out)
+            b = _other(badd, out) if badd is not None and badd.op_type == "Add" and not badd.post_ops else None
+            if b is not None and b in graph.constants and np.ndim(graph.constants[b]) == 1:
+                beta, out = b, badd.outputs[0]
+                chain.append(badd)
+        width = next((int(np.size(graph.constants[c])) for c in (gamma, beta) if c), None)
+        if gamma is None:
+            if width is None:
+                continue   # the normalised width is unknown without a scale: leave it
+        ones = f"{mean.name}__ln_scale"
+        if gamma is None:
+            graph.constants[ones] = np.ones(width, np.float32)
+        ln = Node("LayerNormalization", mean.name, [x, gamma or ones] + ([beta] if beta else []), [out],
+                  {"axis": -1, "epsilon": float(eps)}, source=list(mean.source))
+        graph.nodes.insert(graph.nodes.index(mean), ln)
+        _absorb(ln, chain, graph)
+        changed += 1
+    return changed
+
+
+def fuse_decomposed(graph: Graph) -> int:
+    return fuse_hardswish(graph) + fuse_layernorm(graph) + fuse_scalar_affine(graph)

@@ -1,0 +1,99 @@
+"""Decomposed HardSwish (+ a scalar affine after it) and LayerNorm become one layer each, keep
+their source layers' names, and compute what the original graph computes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+from rknn_diag.api import RKNN
+from rknn_diag.compare import metrics
+
+
+def _c(name, v):
+    return numpy_helper.from_array(np.asarray(v, np.float32), name)
+
+
+def hardswish_model() -> onnx.ModelProto:
+    r = np.random.default_rng(0)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Add", ["y", "three"], ["a"], name="hs_add"),
+             helper.make_node("Clip", ["a", "zero", "six"], ["c"], name="hs_clip"),
+             helper.make_node("Mul", ["y", "c"], ["m"], name="hs_mul"),
+             helper.make_node("Div", ["m", "six"], ["h"], name="hs_div"),
+             helper.make_node("Mul", ["k", "h"], ["s"], name="lab_scale"),
+             helper.make_node("Add", ["s", "bias"], ["out"], name="lab_bias")]
+    g = helper.make_graph(nodes, "hs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
+                          [_c("w", r.standard_normal((4, 3, 3, 3)) * 0.5), _c("b", r.standard_normal(4)),
+                           _c("three", 3.0), _c("zero", 0.0), _c("six", 6.0), _c("k", [0.7]), _c("bias", [-0.3])])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def layernorm_model() -> onnx.ModelProto:
+    r = np.random.default_rng(1)
+    ax = numpy_helper.from_array(np.array([-1], np.int64), "ax")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["t"], name="proj"),
+             helper.make_node("ReduceMean", ["t"], ["mu"], axes=[-1], name="ln_mean"),
+             helper.make_node("Sub", ["t", "mu"], ["d"], name="ln_sub"),
+             helper.make_node("Pow", ["d", "two"], ["p"], name="ln_pow"),
+             helper.make_node("ReduceMean", ["p"], ["v"], axes=[-1], name="ln_var"),
+             helper.make_node("Add", ["v", "eps"], ["ve"], name="ln_eps"),
+             helper.make_node("Sqrt", ["ve"], ["sd"], name="ln_sqrt"),
+             helper.make_node("Div", ["d", "sd"], ["n"], name="ln_div"),
+             helper.make_node("Mul", ["n", "g"], ["ng"], name="ln_gamma"),
+             helper.make_node("Add", ["ng", "be"], ["out"], name="ln_beta")]
+    g = helper.make_graph(nodes, "ln", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 16])],
+                          [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
+                          [_c("w", r.standard_normal((16, 24)) * 0.4), _c("two", 2.0), _c("eps", 1e-5),
+                           _c("g", r.uniform(0.5, 1.5, 24)), _c("be", r.standard_normal(24) * 0.1), ax])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 12)])
+
+
+def _built(model: onnx.ModelProto, tmp_path):
+    p = tmp_path / "m.onnx"
+    onnx.save(model, p)
+    r = RKNN()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert r.config(target_platform="rk3588") == 0
+        assert r.load_onnx(str(p)) == 0
+        assert r.build(do_quantization=False) == 0, r.last_error
+        assert r.init_runtime() == 0
+    return r, p
+
+
+def test_hardswish_and_its_affine_become_one_layer(tmp_path):
+    r, p = _built(hardswish_model(), tmp_path)
+    ops = [n.op_type for n in r.model.graph.nodes]
+    assert ops == ["Conv", "HardSwish"], ops
+    hs = r.model.graph.nodes[1]
+    assert [q.op_type for q in hs.post_ops] == ["Mul", "Add"]
+    assert set(hs.source) == {"hs_add", "hs_clip", "hs_mul", "hs_div", "lab_scale", "lab_bias"}
+    x = np.random.default_rng(2).uniform(-2, 2, (1, 3, 8, 8)).astype(np.float32)
+    want = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = r.inference(inputs=[x], data_format="nchw")[0]
+    assert metrics(got, want)["cosine"] > 0.99999
+
+
+def test_layernorm_becomes_one_layer(tmp_path):
+    r, p = _built(layernorm_model(), tmp_path)
+    ops = [n.op_type for n in r.model.graph.nodes]
+    assert ops == ["MatMul", "LayerNormalization"], ops
+    x = np.random.default_rng(3).standard_normal((1, 6, 16)).astype(np.float32)
+    want = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = r.inference(inputs=[x])[0]
+    assert metrics(got, want)["cosine"] > 0.99999
+
+
+def test_a_clip_that_is_not_hardswish_stays(tmp_path):
+    m = hardswish_model()
+    for t in m.graph.initializer:
+        if t.name == "six":
+            t.CopyFrom(_c("six", 5.0))   # Clip(0, 5) / 5 is not HardSwish
+    r, _ = _built(m, tmp_path)
+    assert "HardSwish" not in [n.op_type for n in r.model.graph.nodes]
