@@ -48,6 +48,11 @@ class OpSpec:
     doc: str = ""
     aliases: tuple[str, ...] = field(default=())
 
+    @property
+    def family(self) -> str:
+        """The module holding the kernel (conv, pool, activation ...): how listings and reports group ops."""
+        return self.kernel.__module__.rsplit(".", 1)[-1]
+
     def describe(self) -> dict[str, Any]:
         return {
             "inputs": [i.rstrip("_") for i in self.inputs],
@@ -58,6 +63,7 @@ class OpSpec:
             "dtypes": list(self.dtypes),
             "parameter_inputs": [self.inputs[i].rstrip("_") for i in self.params],
             "doc": self.doc,
+            "family": self.family,
         }
 
 
