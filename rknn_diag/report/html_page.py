@@ -70,9 +70,13 @@ form#filters label { white-space: nowrap; } form#filters select, form#filters in
 tr[hidden] { display: none; }
 table#case-table { table-layout: fixed; width: 100%; font-size: 12px; }
 table#case-table td { overflow-wrap: anywhere; }
+/* one line per case; the whole message on hover (and on paper). The groups above hold them in full. */
+table#case-table td.msg { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+table#case-table tr:hover td.msg { white-space: normal; }
+table#case-table td[class^="o-"] { white-space: nowrap; }
 @media print { body { max-width: none; padding: 0; } a { color: inherit; text-decoration: none; }
   h2 { break-after: avoid; } tr, svg { break-inside: avoid; } form#filters { display: none; }
-  .tiles { display: block; } }
+  .tiles { display: block; } table#case-table td.msg { white-space: normal; } }
 """
 
 # Filters for the case list (rows carry data-* attributes; see _all_cases). Kept small and
@@ -491,17 +495,18 @@ def _all_cases(df: pd.DataFrame) -> str:
                     + "".join(f"<td>{esc(r[c])}</td>" for c in ("placement", "subject", "mode", "case"))
                     + f'<td class="o-{o}" title="{esc(OUTCOME_LABELS[o])}">{CELL_SYMBOL[o]} {CELL_WORD[o]}</td>'
                     f'<td class="num">{fmt(r["metrics.cosine"], 6)}</td><td class="num">{fmt(r["latency_ms"], 2)}</td>'
-                    f'<td>{esc(r["message"])}</td></tr>')
+                    f'<td class="msg">{esc(r["message"])}</td></tr>')
     folded = [f"{n} {OUTCOME_LABELS[o]}" for o, n in tables.outcome_counts(df).items() if n and o not in CASES_SHOWN]
     return ('<section id="cases"><h2>All cases</h2><p class="small">'
             + (f"Folded to start with: {esc(', '.join(folded))} (the groups above sum them up); tick an outcome "
                "to list its cases. " if folded else "")
             + "Filter by outcome, target, "
             "board, mode, op family or op/model/case name; a matrix cell's link shows that cell's cases. "
-            "The address can carry filters too, e.g. <code>index.html?outcome=failed&amp;mode=w8a8</code>.</p>"
+            "The address can carry filters too, e.g. <code>index.html?outcome=failed&amp;mode=w8a8</code>. "
+            "A message shows in full when the pointer is on its row.</p>"
             + _filters(df)
-            + '<table id="case-table"><colgroup><col style="width:10em"><col style="width:9em"><col style="width:12.5em">'
-            '<col style="width:17em"><col style="width:5.5em"><col style="width:6.5em"><col style="width:4.5em"><col>'
+            + '<table id="case-table"><colgroup><col style="width:12.5em"><col style="width:10em"><col style="width:13em">'
+            '<col style="width:17em"><col style="width:6.5em"><col style="width:6.5em"><col style="width:4.5em"><col>'
             "</colgroup><thead><tr><th>target / board</th><th>op / model</th><th>mode</th><th>case</th>"
             "<th>outcome</th><th>cosine</th><th>ms</th><th>message</th></tr>"
             f"</thead><tbody>{''.join(rows)}</tbody></table></section>")
