@@ -53,7 +53,7 @@ def render(p: Page) -> str:
     failed = [r for r in p.rules if r.passed is False]
     if failed:
         out += ["Quality gate rules not met:", ""]
-        out += [f"- **{text(r.rule)}**: {text(r.title)} — {text(r.detail)}" for r in failed]
+        out += [f"- {code(r.rule)}: {text(r.title)} — {text(r.detail)}" for r in failed]
         out.append("")
     if p.diff is not None:
         d = p.diff
