@@ -12,7 +12,6 @@ import argparse
 import json
 import shutil
 import sys
-import textwrap
 
 from .ops import registry, supported_ops
 
@@ -26,14 +25,27 @@ def _inputs(spec: registry.OpSpec) -> str:
     return ", ".join(n if i < spec.required_inputs else f"[{n}]" for i, n in enumerate(names))
 
 
-def _attributes(spec: registry.OpSpec) -> str:
+def _attributes(spec: registry.OpSpec) -> list[str]:
     out = []
     for name, default in spec.attrs.items():
         text = name if default is registry.REQUIRED or default is None else f"{name}={_short(default)}"
         if name in spec.values:
             text += " (" + "|".join(_short(v) for v in spec.values[name]) + ")"
         out.append(text)
-    return ", ".join(out) or "-"
+    return out
+
+
+def _pack(items: list[str], width: int, first: str, rest: str) -> list[str]:
+    """Items joined by ', ' into lines of at most `width` (an item is never split)."""
+    lines, line = [], first
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "")
+        if line.strip() and len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = rest + piece
+        else:
+            line += ("" if not line.strip() else " ") + piece
+    return lines + [line]
 
 
 def _short(v) -> str:
@@ -53,15 +65,14 @@ def table(names: list[str], width: int) -> str:
     families = sorted({s.family for s in specs})
     for family in families:
         group = [s for s in specs if s.family == family]
-        w_op = max(len(s.op_type) for s in group) + 2
-        w_in = max(len(_inputs(s)) for s in group) + 2
+        w_op = max(len("op"), *(len(s.op_type) for s in group)) + 2
+        w_in = max(len("inputs"), *(len(_inputs(s)) for s in group)) + 2
         lines += [f"{family} ({len(group)} op{'s' if len(group) != 1 else ''})",
                   "  " + "op".ljust(w_op) + "inputs".ljust(w_in) + "dtypes"]
         for s in group:
             lines.append(("  " + s.op_type.ljust(w_op) + _inputs(s).ljust(w_in) + _dtypes(s)).rstrip())
             if s.attrs:
-                lines += textwrap.wrap(_attributes(s), width=width, initial_indent=" " * 6,
-                                       subsequent_indent=" " * 8, break_long_words=False, break_on_hyphens=False)
+                lines += _pack(_attributes(s), width, " " * 6, " " * 8)
         lines.append("")
     return (f"{len(specs)} supported op{'s' if len(specs) != 1 else ''} in {len(families)} "
             f"famil{'ies' if len(families) != 1 else 'y'} (--json for programs).\n"
