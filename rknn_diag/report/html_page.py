@@ -60,7 +60,7 @@ details.tile > summary { cursor: pointer; padding: 3px 0; }
 table.matrix { font-size: 12px; margin: 4px 0; } table.matrix th { white-space: nowrap; }
 table.matrix td { text-align: center; min-width: 50px; padding: 2px 4px; white-space: nowrap; }
 table.matrix td a { color: inherit; text-decoration: none; display: block; }
-table.groups td.count { text-align: right; font-weight: 700; }
+table.groups td.count { text-align: right; font-weight: 700; } table.groups summary { white-space: nowrap; }
 table.groups details > summary { cursor: pointer; color: #245; }
 table.groups details table { margin: 4px 0; }
 form#filters { position: sticky; top: 0; background: #fafafa; border: 1px solid #ccc; border-radius: 4px;
@@ -169,10 +169,13 @@ HEADERS = {"metrics.cosine": "cosine", "metrics.cosine_base": "cosine (baseline)
 BASELINE_HEADERS = {**HEADERS, "outcome": "now"}
 
 
+FOLD_ROWS = 25  # a longer table starts folded (click to open; printing opens everything)
 NOWRAP = ("mode", "placement", "target", "board", "subject", "case")
 
 
-def table(df: pd.DataFrame, *, code_cols=("repro",), outcome_col: str | None = "outcome", headers=HEADERS) -> str:
+def table(df: pd.DataFrame, *, code_cols=("repro",), outcome_col: str | None = "outcome", headers=HEADERS,
+          fold: bool = True) -> str:
+    """A table of the frame's rows; longer than FOLD_ROWS, it starts folded (unless fold=False)."""
     if df.empty:
         return '<p class="small">none</p>'
     head = "".join(f"<th>{esc(headers.get(c, c))}</th>" for c in df.columns)
@@ -190,7 +193,10 @@ def table(df: pd.DataFrame, *, code_cols=("repro",), outcome_col: str | None = "
                 cls = ' class="nowrap"' if col in NOWRAP else ""
                 cells.append(f"<td{cls}>{esc(v)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    out = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    if fold and len(df) > FOLD_ROWS:
+        return f"<details><summary>{len(df)} rows: show</summary>{out}</details>"
+    return out
 
 
 def render(p: Page) -> str:
@@ -442,7 +448,7 @@ def _failures(df: pd.DataFrame) -> str:
                         f'<td>{esc(tables.spread(c["subject"]))}</td><td>{esc(tables.spread(c["mode"], 3))}</td>'
                         f'<td>{esc(tables.spread(c["placement"], 3))}</td>'
                         f"<td><details><summary>{len(c)} case{'s' if len(c) != 1 else ''}</summary>"
-                        f"{table(listed)}{more}</details></td></tr>")
+                        f"{table(listed, fold=False)}{more}</details></td></tr>")
         out.append('<table class="groups"><thead><tr><th>cases</th><th>message</th><th>ops / models</th>'
                    f"<th>modes</th><th>target / board</th><th>list</th></tr></thead><tbody>{''.join(rows)}"
                    "</tbody></table>")
