@@ -43,6 +43,12 @@ OUTCOME_LABELS = {
     "unsupported": "not supported",
     "skipped": "skipped",
 }
+# How the page marks each outcome in a cell: a symbol and a short word.
+OUTCOME_SYMBOLS = {"passed": "✓", "failed": "✗", "error": "!", "xfail": "~", "unsupported": "–", "skipped": "·"}
+OUTCOME_WORDS = {"passed": "pass", "failed": "FAIL", "error": "error", "xfail": "vendor", "unsupported": "n/s",
+                 "skipped": "skip"}
+# What a matrix cell shows when its cases ended differently: the most alarming wins.
+SEVERITY = ("failed", "error", "xfail", "unsupported", "passed", "skipped")
 KEY = ["case", "mode", "target", "board"]
 _WORST_LAYER_RE = re.compile(r"worst_layer=([^\s,;()]+)")
 

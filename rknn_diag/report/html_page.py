@@ -17,12 +17,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from . import charts, tables
-from .data import OUTCOME_LABELS, OUTCOMES, cell_id
+from .data import OUTCOME_LABELS, OUTCOME_SYMBOLS, OUTCOME_WORDS, OUTCOMES, cell_id
 from .gate import Gate, RuleResult
 
-CELL_SYMBOL = {"passed": "✓", "failed": "✗", "error": "!", "xfail": "~", "unsupported": "–", "skipped": "·"}
-CELL_WORD = {"passed": "pass", "failed": "FAIL", "error": "error", "xfail": "vendor", "unsupported": "n/s",
-             "skipped": "skip"}
 
 CSS = """
 :root { --pass:#cdeccd; --fail:#f6b3b3; --error:#ffd699; --xfail:#dcd3f2; --unsupported:#e4e4e4; --skipped:#f4f4f4; }
@@ -43,7 +40,6 @@ th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: ta
 .o-error { background: var(--error); } .o-xfail { background: var(--xfail); }
 .o-unsupported { background: var(--unsupported); } .o-skipped { background: var(--skipped); color: #666; }
 .o-none { background: #fff; color: #aaa; }
-table.matrix td { text-align: center; min-width: 92px; } table.matrix td a { color: inherit; text-decoration: none; display: block; }
 .rule-fail { background: var(--fail); } .rule-pass { background: var(--pass); } .rule-na { color: #777; }
 code, pre { font: 12px/1.35 ui-monospace, "DejaVu Sans Mono", monospace; }
 pre { background: #f7f7f7; border: 1px solid #ddd; padding: 8px; white-space: pre-wrap; word-break: break-word; }
@@ -120,8 +116,10 @@ SCRIPT = """
   form.addEventListener('change', apply);
   form.addEventListener('reset', function () { setTimeout(apply, 0); });
   window.addEventListener('hashchange', fromHash);
+  // on paper the whole matrix and the gate's lists; the per-group case lists stay as they are
   window.addEventListener('beforeprint', function () {
-    Array.prototype.forEach.call(document.querySelectorAll('details'), function (d) { d.open = true; });
+    Array.prototype.forEach.call(document.querySelectorAll('details.tile, #gate details'),
+                                 function (d) { d.open = true; });
   });
   var params = {};
   new URLSearchParams(location.search).forEach(function (v, k) { params[k] = v; });
@@ -309,7 +307,7 @@ def _environment(p: Page) -> str:
 
 
 def _matrices(df: pd.DataFrame) -> str:
-    legend = "".join(f'<span class="o-{o}">{CELL_SYMBOL[o]} {esc(OUTCOME_LABELS[o])}</span>' for o in OUTCOMES)
+    legend = "".join(f'<span class="o-{o}">{OUTCOME_SYMBOLS[o]} {esc(OUTCOME_LABELS[o])}</span>' for o in OUTCOMES)
     modes = tables.ordered(df.loc[df["kind"] == "op", "mode"], tables.MODE_ORDER)
     abbrev = ", ".join(f"{esc(tables.MODE_SHORT[m])} = {esc(m)}" for m in modes if m in tables.MODE_SHORT)
     out = ['<section id="matrix"><h2>Op × mode matrix per target</h2>'
@@ -341,10 +339,10 @@ def _matrices(df: pd.DataFrame) -> str:
                     skipped = f", {nskip} skipped" if nskip else ""
                     cells.append(f'<td class="o-{o}"><a href="#{cell_id(target, op, mode)}" '
                                  f'title="{esc(op)} {esc(mode)}: {esc(OUTCOME_LABELS[o])} — {npass} of {n} '
-                                 f'passed{skipped}">{CELL_SYMBOL[o]} {npass}/{n}</a></td>')
+                                 f'passed{skipped}">{OUTCOME_SYMBOLS[o]} {npass}/{n}</a></td>')
                 rows.append(f"<tr><th>{esc(op)}</th>{''.join(cells)}</tr>")
             cases = df[(df["target"] == target) & (df["kind"] == "op") & (df["family"] == fam)]
-            tally = " · ".join(f'<span class="o-{o}">{CELL_SYMBOL[o]} {n} {CELL_WORD[o]}</span>'
+            tally = " · ".join(f'<span class="o-{o}">{OUTCOME_SYMBOLS[o]} {n} {OUTCOME_WORDS[o]}</span>'
                                for o, n in tables.outcome_counts(cases).items() if n)
             is_open = " open" if worst["failed"] or worst["error"] else ""
             tiles.append(f'<details class="tile" data-family="{esc(fam)}"{is_open}><summary><b>{esc(fam)}</b> — '
@@ -355,7 +353,8 @@ def _matrices(df: pd.DataFrame) -> str:
         out.append(f'<div class="matrix-target" data-target="{esc(target)}"><h3>{esc(target)}'
                    + (f" (boards: {esc(', '.join(boards))})" if boards else "") + "</h3>"
                    # as many tile columns as the tables' width leaves room for
-                   f'<div class="tiles" style="column-width:{max(300, 110 + 52 * len(m.columns))}px">{"".join(tiles)}</div></div>')
+                   f'<div class="tiles" style="column-width:{max(300, 110 + 52 * len(m.columns))}px">'
+                   f'{"".join(tiles)}</div></div>')
     return "".join(out) + "</section>"
 
 
@@ -440,7 +439,8 @@ def _failures(df: pd.DataFrame) -> str:
         rows = []
         for g in groups:
             c = g["cases"]
-            varied = "" if g["same"] else ' <span class="small">(numbers differ between cases: # stands for them)</span>'
+            varied = ("" if g["same"] else
+                      ' <span class="small">(numbers differ between cases: # stands for them)</span>')
             listed = c[cols + (["message"] if not g["same"] else [])].head(GROUP_CASES_SHOWN)
             more = (f'<p class="small">… and {len(c) - GROUP_CASES_SHOWN} more in the case list below.</p>'
                     if len(c) > GROUP_CASES_SHOWN else "")
@@ -499,7 +499,7 @@ def _all_cases(df: pd.DataFrame) -> str:
                     f'data-m="{esc(r["mode"])}" data-f="{esc(r["family"])}" data-s="{esc(r["subject"])}" '
                     f'data-c="{esc(r["case"])}"{hidden}>'
                     + "".join(f"<td>{esc(r[c])}</td>" for c in ("placement", "subject", "mode", "case"))
-                    + f'<td class="o-{o}" title="{esc(OUTCOME_LABELS[o])}">{CELL_SYMBOL[o]} {CELL_WORD[o]}</td>'
+                    + f'<td class="o-{o}" title="{esc(OUTCOME_LABELS[o])}">{OUTCOME_SYMBOLS[o]} {OUTCOME_WORDS[o]}</td>'
                     f'<td class="num">{fmt(r["metrics.cosine"], 6)}</td><td class="num">{fmt(r["latency_ms"], 2)}</td>'
                     f'<td class="msg">{esc(r["message"])}</td></tr>')
     folded = [f"{n} {OUTCOME_LABELS[o]}" for o, n in tables.outcome_counts(df).items() if n and o not in CASES_SHOWN]
@@ -511,8 +511,8 @@ def _all_cases(df: pd.DataFrame) -> str:
             "The address can carry filters too, e.g. <code>index.html?outcome=failed&amp;mode=w8a8</code>. "
             "A message shows in full when the pointer is on its row.</p>"
             + _filters(df)
-            + '<table id="case-table"><colgroup><col style="width:12.5em"><col style="width:10em"><col style="width:13em">'
-            '<col style="width:17em"><col style="width:6.5em"><col style="width:6.5em"><col style="width:4.5em"><col>'
+            + '<table id="case-table"><colgroup><col style="width:12.5em"><col style="width:10em">'
+            '<col style="width:13em"><col style="width:17em"><col style="width:6.5em"><col style="width:6.5em"><col style="width:4.5em"><col>'
             "</colgroup><thead><tr><th>target / board</th><th>op / model</th><th>mode</th><th>case</th>"
             "<th>outcome</th><th>cosine</th><th>ms</th><th>message</th></tr>"
             f"</thead><tbody>{''.join(rows)}</tbody></table></section>")

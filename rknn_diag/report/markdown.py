@@ -88,7 +88,8 @@ def render(p: Page) -> str:
             worst = tables.spread(cases["worst_layer"], 3)
             out.append(f"- **{len(cases)}×** {text(g['message'])}"
                        + ("" if g["same"] else " (numbers differ between cases)")
-                       + f" — {text(tables.spread(cases['subject'], 4))}; modes: {text(tables.spread(cases['mode'], 3))};"
+                       + f" — {text(tables.spread(cases['subject'], 4))};"
+                       f" modes: {text(tables.spread(cases['mode'], 3))};"
                        f" on {text(tables.spread(cases['placement'], 3))}"
                        + (f"; worst layer: {text(worst)}" if worst else ""))
             out.append(f"  - cases: {shown}{more}")

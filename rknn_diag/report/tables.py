@@ -7,15 +7,13 @@ import re
 import pandas as pd
 
 from ..quant.schemes import MODES as QUANT_MODES
-from .data import OUTCOMES
+from .data import OUTCOMES, SEVERITY
 
 MODE_ORDER = ("float16", *QUANT_MODES)
 # Column heads of the op x mode matrix: short enough for eight modes side by side.
 MODE_SHORT = {"float16": "fp16", "asymmetric_quantized-u8": "u8", "dynamic_fixed_point-i8": "i8",
               "dynamic_fixed_point-i16": "i16", "w16a16i_dfp": "w16a16i"}
 TARGET_ORDER = ("simulator", "toolkit2", "board")
-# What a matrix cell shows when its cases ended differently: the most alarming wins.
-CELL_PRECEDENCE = ("failed", "error", "xfail", "unsupported", "passed", "skipped")
 VERSION_KEYS_FIRST = ("chip", "firmware", "toolkit", "rknn_server", "runtime", "driver")
 
 
@@ -35,7 +33,7 @@ def counts(df: pd.DataFrame) -> pd.DataFrame:
 
 def cell_outcome(outcomes) -> str:
     present = set(outcomes)
-    return next(o for o in CELL_PRECEDENCE if o in present)
+    return next(o for o in SEVERITY if o in present)
 
 
 def matrix(df: pd.DataFrame, target: str) -> pd.DataFrame:
