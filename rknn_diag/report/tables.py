@@ -40,15 +40,12 @@ def matrix(df: pd.DataFrame, target: str) -> pd.DataFrame:
     """Op x mode on one target: per cell (outcome, n_passed, n_cases, n_skipped), None if not run."""
     sub = df[(df["target"] == target) & (df["kind"] == "op")]
     modes = ordered(sub["mode"], MODE_ORDER)  # the modes run on this target: no empty columns
-    rows = {}
-    for op, g in sub.groupby("subject", sort=True):
-        cells = {}
-        for mode in modes:
-            c = g[g["mode"] == mode]
-            cells[mode] = (cell_outcome(c["outcome"]), int((c["outcome"] == "passed").sum()), len(c),
-                           int((c["outcome"] == "skipped").sum())) if len(c) else None
-        rows[op] = cells
-    return pd.DataFrame.from_dict(rows, orient="index", columns=modes)
+    rows: dict[str, dict] = {}
+    for (op, mode), outs in sub.groupby(["subject", "mode"], sort=True)["outcome"]:
+        o = outs.tolist()  # a few cases per cell: plain lists beat pandas calls here
+        rows.setdefault(op, dict.fromkeys(modes))[mode] = (cell_outcome(o), o.count("passed"), len(o),
+                                                          o.count("skipped"))
+    return pd.DataFrame([list(r.values()) for r in rows.values()], index=list(rows), columns=modes, dtype=object)
 
 
 def accuracy_stats(df: pd.DataFrame) -> pd.DataFrame:
