@@ -346,7 +346,7 @@ def _matrices(df: pd.DataFrame) -> str:
                                for o, n in tables.outcome_counts(cases).items() if n)
             is_open = " open" if worst["failed"] or worst["error"] else ""
             tiles.append(f'<details class="tile" data-family="{esc(fam)}"{is_open}><summary><b>{esc(fam)}</b> — '
-                         f"{len(sub)} ops, {len(cases)} cases: {tally}</summary>"
+                         f"{len(sub)} op{'s' if len(sub) != 1 else ''}, {len(cases)} cases: {tally}</summary>"
                          f'<table class="matrix" data-target="{esc(target)}" data-family="{esc(fam)}">'
                          f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></details>")
         boards = sorted({b for b in df[df["target"] == target]["board"] if isinstance(b, str)})
@@ -494,8 +494,8 @@ def _all_cases(df: pd.DataFrame) -> str:
         seen.add(anchor)
         board = r["board"] if isinstance(r["board"], str) else ""
         o = r["outcome"]
-        hidden = "" if r["outcome"] in CASES_SHOWN else " hidden"
-        rows.append(f'<tr{ident} data-o="{r["outcome"]}" data-t="{esc(r["target"])}" data-b="{esc(board)}" '
+        hidden = "" if o in CASES_SHOWN else " hidden"
+        rows.append(f'<tr{ident} data-o="{o}" data-t="{esc(r["target"])}" data-b="{esc(board)}" '
                     f'data-m="{esc(r["mode"])}" data-f="{esc(r["family"])}" data-s="{esc(r["subject"])}" '
                     f'data-c="{esc(r["case"])}"{hidden}>'
                     + "".join(f"<td>{esc(r[c])}</td>" for c in ("placement", "subject", "mode", "case"))
@@ -512,7 +512,8 @@ def _all_cases(df: pd.DataFrame) -> str:
             "A message shows in full when the pointer is on its row.</p>"
             + _filters(df)
             + '<table id="case-table"><colgroup><col style="width:12.5em"><col style="width:10em">'
-            '<col style="width:13em"><col style="width:17em"><col style="width:6.5em"><col style="width:6.5em"><col style="width:4.5em"><col>'
+            '<col style="width:13em"><col style="width:17em"><col style="width:6.5em"><col style="width:6.5em">'
+            '<col style="width:4.5em"><col>'
             "</colgroup><thead><tr><th>target / board</th><th>op / model</th><th>mode</th><th>case</th>"
             "<th>outcome</th><th>cosine</th><th>ms</th><th>message</th></tr>"
             f"</thead><tbody>{''.join(rows)}</tbody></table></section>")
