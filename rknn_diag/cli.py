@@ -12,7 +12,7 @@ SUBCOMMANDS = {
     "report": ("rknn_diag.report.cli", "build the release qualification report from results files"),
     "virtual-board": ("rknn_diag.board.virtual_cli", "start a virtual board that speaks the adb protocol"),
     "doctor": ("rknn_diag.doctor.cli", "check the environment, boards, datasets and models (same as rknn-doctor)"),
-    "ops": ("rknn_diag.ops_cli", "list the supported ops and attributes (JSON)"),
+    "ops": ("rknn_diag.ops_cli", "list the supported ops and attributes (a table; --json for programs)"),
 }
 
 

@@ -49,6 +49,11 @@ class OpSpec:
     aliases: tuple[str, ...] = field(default=())
     custom: bool = False             # a user's op (reg_custom_op / register_op): any attributes
 
+    @property
+    def family(self) -> str:
+        """The module holding the kernel (conv, pool, activation ...): how listings and reports group ops."""
+        return self.kernel.__module__.rsplit(".", 1)[-1]
+
     def describe(self) -> dict[str, Any]:
         return {
             "inputs": [i.rstrip("_") for i in self.inputs],
@@ -59,6 +64,7 @@ class OpSpec:
             "dtypes": list(self.dtypes),
             "parameter_inputs": [self.inputs[i].rstrip("_") for i in self.params],
             "doc": self.doc,
+            "family": self.family,
         }
 
 

@@ -17,8 +17,10 @@ import pandas as pd
 _counter = itertools.count()
 MISSING_NOTE = ("Charts are not drawn: matplotlib is not installed (pip install matplotlib). "
                 "The tables show the same numbers.")
-MODE_COLOURS = {"float16": "#4C72B0", "dynamic_fixed_point-i16": "#55A868", "w8a8": "#C44E52",
-                "asymmetric_quantized-u8": "#8172B2"}
+MODE_COLOURS = {"float16": "#4C72B0", "asymmetric_quantized-u8": "#8172B2", "dynamic_fixed_point-i8": "#937860",
+                "dynamic_fixed_point-i16": "#55A868", "w8a8": "#C44E52", "w8a16": "#DD8452",
+                "w16a16i_dfp": "#4DA6C4", "w4a16": "#DA8BC3"}
+MODE_MARKERS = "osD^v<>ph*"
 
 
 def available() -> bool:
@@ -47,16 +49,18 @@ def _svg(fig, title: str) -> str:
 
 
 def accuracy(df: pd.DataFrame, modes: list[str], floors: dict[str, dict[str, float]]) -> str | None:
-    """Per mode: cosine (as 1 − cosine on a log axis, labelled in cosine) and SQNR,
-    every case a dot, floors as red bars."""
+    """Per mode, one row each (labels never collide, however many modes): cosine (as
+    1 − cosine on a log axis, labelled in cosine) and SQNR, every case a dot, floors as
+    red bars."""
     if not available():
         return None
     from matplotlib.ticker import FuncFormatter
     judged = df[df["metrics.cosine"].notna() | df["metrics.sqnr_db"].notna()]
-    if judged.empty:
+    modes = [m for m in modes if (judged["mode"] == m).any()]
+    if judged.empty or not modes:
         return None
-    fig = _figure(10, 3.6)
-    ax_c, ax_s = fig.subplots(1, 2)
+    fig = _figure(10, 0.42 * len(modes) + 1.3)
+    ax_c, ax_s = fig.subplots(1, 2, sharey=True)
     rng = np.random.default_rng(0)  # fixed jitter: the same run draws the same chart
     # Thousands of dots as SVG elements make a slow, heavy page: draw them as an
     # embedded image inside the SVG instead (axes and text stay vector).
@@ -65,50 +69,73 @@ def accuracy(df: pd.DataFrame, modes: list[str], floors: dict[str, dict[str, flo
         sub = judged[judged["mode"] == mode]
         colour = MODE_COLOURS.get(mode, "#666666")
         gap = np.clip(1 - sub["metrics.cosine"].dropna().to_numpy(), 1e-7, 1)
-        ax_c.scatter(i + rng.uniform(-0.25, 0.25, len(gap)), gap, s=9, alpha=0.6, color=colour, rasterized=raster)
+        ax_c.scatter(gap, i + rng.uniform(-0.28, 0.28, len(gap)), s=7, alpha=0.5, color=colour, rasterized=raster,
+                     linewidths=0)
         sq = sub["metrics.sqnr_db"].dropna().to_numpy()
-        ax_s.scatter(i + rng.uniform(-0.25, 0.25, len(sq)), sq, s=9, alpha=0.6, color=colour, rasterized=raster)
+        ax_s.scatter(sq, i + rng.uniform(-0.28, 0.28, len(sq)), s=7, alpha=0.5, color=colour, rasterized=raster,
+                     linewidths=0)
         if mode in floors.get("cosine", {}):
-            ax_c.hlines(1 - floors["cosine"][mode], i - 0.4, i + 0.4, colors="red", linewidth=2)
+            ax_c.vlines(1 - floors["cosine"][mode], i - 0.42, i + 0.42, colors="red", linewidth=2)
         if mode in floors.get("sqnr_db", {}):
-            ax_s.hlines(floors["sqnr_db"][mode], i - 0.4, i + 0.4, colors="red", linewidth=2)
-    ax_c.set_yscale("log")
-    ax_c.invert_yaxis()  # better (closer to 1) is up
-    ax_c.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{1 - v:.{max(0, int(round(-np.log10(v))))}f}"))
-    ax_c.set_ylabel("cosine vs float (log of 1 − cosine)")
-    ax_s.set_ylabel("SQNR vs float (dB)")
+            ax_s.vlines(floors["sqnr_db"][mode], i - 0.42, i + 0.42, colors="red", linewidth=2)
+    ax_c.set_xscale("log")
+    ax_c.invert_xaxis()  # better (closer to 1) is to the right
+    ax_c.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{1 - v:.{max(0, int(round(-np.log10(v))))}f}"))
+    ax_c.set_xlabel("cosine vs float (log of 1 − cosine)")
+    ax_s.set_xlabel("SQNR vs float (dB)")
+    ax_c.set_yticks(range(len(modes)), modes, fontsize=8)
+    ax_c.set_ylim(len(modes) - 0.5, -0.5)  # first mode on top
     for ax, title in ((ax_c, "Cosine similarity per mode"), (ax_s, "SQNR per mode")):
-        ax.set_xticks(range(len(modes)), [m.replace("_", "_\u200b") for m in modes], fontsize=8)
         ax.set_title(title + " (red: gate floor)", fontsize=10)
-        ax.grid(axis="y", alpha=0.3)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(axis="x", labelsize=8)
     return _svg(fig, "Accuracy distribution per mode")
 
 
 def latency(df: pd.DataFrame) -> str | None:
-    """Zoo model latency per target/board (log axis: the simulator is far slower than a
-    board), one bar per mode."""
+    """Model latency: one panel per target/board (log axis: the simulator is far slower
+    than a board), a row per model, a dot per mode."""
     if not available():
         return None
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    from .tables import MODE_ORDER, TARGET_ORDER, ordered
     zoo = df[(df["kind"] == "model") & df["latency_ms"].notna()]
     if zoo.empty:
         return None
-    table = zoo.pivot_table(index=["subject", "placement"], columns="mode", values="latency_ms", aggfunc="median")
-    fig = _figure(10, 0.32 * len(table) + 1.2)
-    ax = fig.subplots()
-    from .tables import MODE_ORDER, ordered
-    modes = ordered(table.columns, MODE_ORDER)
-    height = 0.8 / max(len(modes), 1)
-    y = np.arange(len(table))
-    for j, mode in enumerate(modes):
-        ax.barh(y + j * height, table[mode].to_numpy(), height, label=mode, color=MODE_COLOURS.get(mode))
-    ax.set_yticks(y + 0.4 - height / 2, [f"{m} — {p}" for m, p in table.index], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xscale("log")
-    ax.set_xlabel("latency (ms, log scale)")
-    ax.set_title("Model zoo latency per target and board", fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title="mode", title_fontsize=8)
-    return _svg(fig, "Model zoo latency per target and board")
+    table = zoo.pivot_table(index="subject", columns=["placement", "mode"], values="latency_ms", aggfunc="median")
+    placements = sorted(dict.fromkeys(table.columns.get_level_values(0)),
+                        key=lambda p: (TARGET_ORDER.index(p.split()[0]) if p.split()[0] in TARGET_ORDER else 9, p))
+    modes = ordered(table.columns.get_level_values(1), MODE_ORDER)
+    models = list(table.index)
+    ncols = min(len(placements), 4)
+    nrows = -(-len(placements) // ncols)
+    fig = _figure(10, nrows * (0.3 * len(models) + 0.9) + 0.5)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharey=True, squeeze=False)).ravel()
+    y = np.arange(len(models))
+    dodge = np.linspace(-0.3, 0.3, len(modes)) if len(modes) > 1 else np.zeros(1)
+    for ax, p in zip(axes, placements):
+        for j, mode in enumerate(modes):
+            if (p, mode) not in table.columns:
+                continue
+            ax.scatter(table[(p, mode)].to_numpy(), y + dodge[j], s=16, color=MODE_COLOURS.get(mode, "#666666"),
+                       marker=MODE_MARKERS[j % len(MODE_MARKERS)], label=mode, linewidths=0)
+        ax.set_xscale("log")
+        # decades only: minor labels (2×10¹, 3×10¹ ...) run into each other in narrow panels
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_title(p, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_xlabel("ms (log)", fontsize=8)
+    for ax in axes[len(placements):]:
+        ax.set_visible(False)
+    axes[0].set_yticks(y, models, fontsize=8)
+    axes[0].set_ylim(len(models) - 0.5, -0.5)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(modes), 8), fontsize=8, frameon=False)
+    fig.suptitle("Model latency per target and board, per mode", fontsize=10)
+    return _svg(fig, "Model latency per target and board")
 
 
 def op_latency(df: pd.DataFrame) -> str | None:

@@ -5,7 +5,12 @@ board (a rerun appended to the same file, or two files) keeps its LAST line: a r
 replaces what it reran and leaves what it skipped.
 
 Columns: the CaseResult fields, `metrics.<name>` and `versions.<name>` flattened, and
-`outcome`, the one word the report counts by (see `outcome`).
+`outcome`, the one word the report counts by (see `outcome`; the line's category is read
+through `category` alone), `kind` (op or model), `subject` (the op or model name),
+`family` (the op's kernel family, for tiling the matrix) and `placement` (target and board).
+
+Model cases: a line with `model` set, or one the suite wrote with `op="model"` (the quantized
+zoo: `quant/zoo/<name>/<mode>`), whose model name is then read from the case id.
 
 Worst layer: a failed accuracy case may name the layer where the error starts, from
 the accuracy analysis, as `metrics["worst_layer"]` (the layer/node name, a string) and
@@ -26,7 +31,8 @@ import pandas as pd
 from rknn_diag import outcome as _oc
 from rknn_diag.results import read
 
-from ..errors import ResultsFileError
+from ..errors import ResultsFileError, UnsupportedOpError
+from ..ops import get
 
 # The outcomes the report counts, in the order it shows them (categories: rknn_diag.outcome).
 OUTCOMES = ("passed", "failed", "error", "xfail", "unsupported", "exempt", "skipped")
@@ -39,6 +45,13 @@ OUTCOME_LABELS = {
     "exempt": "exempt (declared, not judged)",
     "skipped": "skipped",
 }
+# How the page marks each outcome in a cell: a symbol and a short word.
+OUTCOME_SYMBOLS = {"passed": "✓", "failed": "✗", "error": "!", "xfail": "~", "unsupported": "–", "exempt": "○",
+                   "skipped": "·"}
+OUTCOME_WORDS = {"passed": "pass", "failed": "FAIL", "error": "error", "xfail": "vendor", "unsupported": "n/s",
+                 "exempt": "exempt", "skipped": "skip"}
+# What a matrix cell shows when its cases ended differently: the most alarming wins.
+SEVERITY = ("failed", "error", "xfail", "exempt", "unsupported", "passed", "skipped")
 KEY = ["case", "mode", "target", "board"]
 _WORST_LAYER_RE = re.compile(r"worst_layer=([^\s,;()]+)")
 
@@ -61,6 +74,39 @@ def outcome(status: str, category: str | None) -> str:
     return "failed" if status == "failed" or category == _oc.PRODUCT else "xfail"
 
 
+def category(record) -> str | None:
+    """Who is to blame for a line that did not pass, as the result record says it: the one
+    place the report reads it (the categories may come from another field later)."""
+    c = record.get("category")
+    return c if isinstance(c, str) and c else None
+
+
+def model_name(record) -> str | None:
+    """The model a model case ran, or None for an op case."""
+    m = record.get("model")
+    if isinstance(m, str) and m:
+        return m
+    if record.get("op") != "model":
+        return None
+    parts = str(record.get("case") or "").split("/")
+    if "zoo" in parts[:-1]:
+        i = parts.index("zoo") + 1
+        name, rest = parts[i], parts[i + 1:]
+    else:
+        name, rest = (parts[-2], parts[-1:]) if len(parts) > 1 else (parts[0], [])
+    # the mode is a column already; anything else (e.g. accuracy_analysis) names a distinct case
+    extra = [x for x in rest if x and x != record.get("mode")]
+    return name + (f" ({'/'.join(extra)})" if extra else "")
+
+
+def op_family(op) -> str:
+    """The registry's family of an op (its kernel module: conv, pool, activation ...)."""
+    try:
+        return get(op).family
+    except UnsupportedOpError:
+        return "other"
+
+
 def load(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     """Read results files into the flat table. Raises ResultsFileError naming the file
     (and line) when a file is missing, empty or malformed."""
@@ -81,6 +127,8 @@ def load(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
                 d.update({f"metrics.{k}": v for k, v in metrics.items()})
                 d.update({f"versions.{k}": v for k, v in versions.items()})
                 d["source"] = str(p)
+                d["outcome"] = outcome(d["status"], category(d))
+                d["model"] = model_name(d)
                 rows.append(d)
                 n += 1
         except UnicodeDecodeError as e:
@@ -102,9 +150,10 @@ def load(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
             df[col] = None
     df["board"] = df["board"].astype(object).where(df["board"].notna(), None)
     df = df.drop_duplicates(subset=KEY, keep="last").reset_index(drop=True)
-    df["outcome"] = [outcome(s, c) for s, c in zip(df["status"], df["category"])]
     df["kind"] = ["model" if isinstance(m, str) and m else "op" for m in df["model"]]
     df["subject"] = [m if k == "model" else (o or c) for k, m, o, c in zip(df["kind"], df["model"], df["op"], df["case"])]
+    families = {s: op_family(s) for s in set(df.loc[df["kind"] == "op", "subject"])}
+    df["family"] = [families[s] if k == "op" else "model" for k, s in zip(df["kind"], df["subject"])]
     df["placement"] = [f"{t} {b}" if b else t for t, b in zip(df["target"], df["board"])]
     df["worst_layer"] = [worst_layer(w, m) for w, m in zip(df["metrics.worst_layer"], df["message"])]
     for col in ("metrics.cosine", "metrics.sqnr_db", "metrics.max_abs", "metrics.mean_abs", "metrics.top1",

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
-from .data import OUTCOMES
+from ..quant.schemes import MODES as QUANT_MODES
+from .data import OUTCOMES, SEVERITY
 
-MODE_ORDER = ("float16", "dynamic_fixed_point-i16", "w8a8", "asymmetric_quantized-u8")
+MODE_ORDER = ("float16", *QUANT_MODES)
+# Column heads of the op x mode matrix: short enough for eight modes side by side.
+MODE_SHORT = {"float16": "fp16", "asymmetric_quantized-u8": "u8", "dynamic_fixed_point-i8": "i8",
+              "dynamic_fixed_point-i16": "i16", "w16a16i_dfp": "w16a16i"}
 TARGET_ORDER = ("simulator", "toolkit2", "board")
-# What a matrix cell shows when its cases ended differently: the most alarming wins.
-CELL_PRECEDENCE = ("failed", "error", "xfail", "unsupported", "passed", "skipped")
 VERSION_KEYS_FIRST = ("chip", "firmware", "toolkit", "rknn_server", "runtime", "driver")
 
 
@@ -29,22 +33,19 @@ def counts(df: pd.DataFrame) -> pd.DataFrame:
 
 def cell_outcome(outcomes) -> str:
     present = set(outcomes)
-    return next(o for o in CELL_PRECEDENCE if o in present)
+    return next(o for o in SEVERITY if o in present)
 
 
 def matrix(df: pd.DataFrame, target: str) -> pd.DataFrame:
     """Op x mode on one target: per cell (outcome, n_passed, n_cases, n_skipped), None if not run."""
     sub = df[(df["target"] == target) & (df["kind"] == "op")]
-    modes = ordered(df["mode"], MODE_ORDER)
-    rows = {}
-    for op, g in sub.groupby("subject", sort=True):
-        cells = {}
-        for mode in modes:
-            c = g[g["mode"] == mode]
-            cells[mode] = (cell_outcome(c["outcome"]), int((c["outcome"] == "passed").sum()), len(c),
-                           int((c["outcome"] == "skipped").sum())) if len(c) else None
-        rows[op] = cells
-    return pd.DataFrame.from_dict(rows, orient="index", columns=modes)
+    modes = ordered(sub["mode"], MODE_ORDER)  # the modes run on this target: no empty columns
+    rows: dict[str, dict] = {}
+    for (op, mode), outs in sub.groupby(["subject", "mode"], sort=True)["outcome"]:
+        o = outs.tolist()  # a few cases per cell: plain lists beat pandas calls here
+        rows.setdefault(op, dict.fromkeys(modes))[mode] = (cell_outcome(o), o.count("passed"), len(o),
+                                                          o.count("skipped"))
+    return pd.DataFrame([list(r.values()) for r in rows.values()], index=list(rows), columns=modes, dtype=object)
 
 
 def accuracy_stats(df: pd.DataFrame) -> pd.DataFrame:
@@ -83,14 +84,52 @@ def latency(df: pd.DataFrame) -> pd.DataFrame:
     return t.reset_index()
 
 
+# A number on its own (not part of a name like w8a8 or a version like 2.3.0).
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.])")
+
+
+def message_key(message) -> str:
+    """What makes two messages 'the same': equal once whitespace is collapsed and the
+    numbers in them (a cosine, an index, a count) are set aside."""
+    text = " ".join(str(message or "").split())
+    return _NUMBER.sub("#", text)
+
+
+def message_groups(df: pd.DataFrame) -> list[dict]:
+    """Cases grouped by message (see `message_key`), largest group first. Each group:
+    key, message (the text itself when all its cases say exactly the same, else the text
+    with its numbers as #), same (bool), count, and the cases (a DataFrame)."""
+    if df.empty:
+        return []
+    keys = df["message"].map(message_key)
+    out = []
+    for key, sub in df.groupby(keys, sort=False):
+        texts = set(" ".join(str(m or "").split()) for m in sub["message"])
+        same = len(texts) == 1
+        out.append({"key": key, "message": texts.pop() if same else key, "same": same, "count": len(sub),
+                    "cases": sub})
+    out.sort(key=lambda g: (-g["count"], g["key"]))
+    return out
+
+
+def spread(values, limit: int = 6) -> str:
+    """A few distinct values, most frequent first: 'Conv, Add, … (+12)'."""
+    s = pd.Series([v for v in values if isinstance(v, str) and v])
+    if s.empty:
+        return ""
+    top = list(s.value_counts().index)
+    return ", ".join(top[:limit]) + (f", … (+{len(top) - limit})" if len(top) > limit else "")
+
+
 def failures(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Cases that did not pass, grouped by who is to blame."""
-    cols = ["case", "mode", "placement", "message", "repro", "worst_layer", "metrics.cosine"]
+    cols = ["case", "mode", "placement", "message", "repro", "worst_layer", "metrics.cosine", "subject"]
     return {
         "Product failures": df[df["outcome"] == "failed"][cols],
         "Infrastructure errors": df[df["outcome"] == "error"][cols],
         "Vendor findings (expected failures)": df[df["outcome"] == "xfail"][cols],
         "Not supported": df[df["outcome"] == "unsupported"][cols],
+        "Exempt (declared, not judged)": df[df["outcome"] == "exempt"][cols],
         "Skipped": df[df["outcome"] == "skipped"][cols],
     }
 
@@ -106,3 +145,9 @@ def environment(df: pd.DataFrame) -> pd.DataFrame:
     t = t.astype(object).where(t.notna(), "").drop_duplicates()
     t["rank"] = t["target"].map({x: i for i, x in enumerate(TARGET_ORDER)}).fillna(len(TARGET_ORDER))
     return t.sort_values(["rank", "target", "board"])[["target", "board", *order]].reset_index(drop=True)
+
+
+def outcome_counts(df: pd.DataFrame) -> dict[str, int]:
+    """Cases per outcome, every outcome present (0 when none), in report order."""
+    vc = df["outcome"].value_counts()
+    return {o: int(vc.get(o, 0)) for o in OUTCOMES}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.results import write_baseline_pair, write_fixture_results
+from fixtures.results import write_baseline_pair, write_fixture_results, write_full_run
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +17,19 @@ def runs(tmp_path_factory):
     old, new = d / "baseline.jsonl", d / "current.jsonl"
     planted = write_baseline_pair(old, new, seed=3)
     return {"dir": d, "clean": clean, "failing": failing, "baseline": old, "current": new, "planted": planted}
+
+
+@pytest.fixture(scope="session")
+def full_run(tmp_path_factory):
+    """A full run at scale (7 000+ cases) and its report, rendered once."""
+    from rknn_diag.report import cli, data
+
+    d = tmp_path_factory.mktemp("full")
+    results = write_full_run(d / "results.jsonl", seed=4)
+    out = d / "report"
+    rc = cli.main([str(d / "results.jsonl"), "-o", str(out)])
+    return {"results": results, "jsonl": d / "results.jsonl", "out": out, "rc": rc,
+            "df": data.load([d / "results.jsonl"])}
 
 
 def write_gate(tmp_path, text: str):

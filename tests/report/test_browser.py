@@ -7,6 +7,7 @@ another binary. Without it these tests FAIL: the browser check is part of the su
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -59,9 +60,9 @@ def test_rendered_dom_has_headline_and_matrix_and_no_console_errors(failing_page
     dom = proc.stdout
     assert re.search(r'id="verdict"[^>]*>\s*Quality gate: FAIL', dom)
     assert '<section id="headline"' in dom and '<table id="counts"' in dom
-    matrices = re.findall(r'<table class="matrix" data-target="([^"]+)"', dom)
+    matrices = re.findall(r'<div class="matrix-target" data-target="([^"]+)"', dom)
     assert matrices == ["simulator", "toolkit2", "board"]
-    assert "✗ FAIL" in dom  # a failing matrix cell, as the browser decoded it
+    assert re.search(r'<td class="o-failed"><a [^>]*>✗ \d+/\d+</a>', dom)  # a failing cell, as the browser decoded it
     assert console_lines(proc.stderr) == []
 
 
@@ -105,3 +106,130 @@ def test_page_prints_to_pdf(failing_page, tmp_path):
     assert body.startswith(b"%PDF-")
     pages = len(re.findall(rb"/Type\s*/Page[^s]", body))
     assert pages >= 3  # the whole report, not just the first screen
+
+
+# --- a full run (7 000+ cases): readable, and its filters work in the browser -----------------
+
+def visible_rows(dom: str) -> list[dict]:
+    """The case-list rows the browser shows after the page's script ran."""
+    body = re.search(r'<table id="case-table">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
+    out = []
+    for tag in re.findall(r"<tr\b[^>]*>", body):
+        if re.search(r"\shidden(=|\s|>)", tag):
+            continue
+        out.append(dict(re.findall(r'data-(\w+)="([^"]*)"', tag)))
+    return out
+
+
+def test_full_run_page_renders_without_console_errors(full_run, tmp_path):
+    page = full_run["out"] / "index.html"
+    proc = run_chromium(page, "--dump-dom")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert console_lines(proc.stderr) == []      # the filter script ran on 7 000 rows without an error
+    df = full_run["df"]
+    shown = visible_rows(proc.stdout)
+    assert len(shown) == df["outcome"].isin(["failed", "error", "xfail"]).sum()
+    assert re.search(rf'<span id="shown">{len(shown)} of {len(df)}</span>', proc.stdout)
+
+
+@pytest.mark.parametrize("query,want", [
+    ("outcome=failed&mode=w4a16", lambda d: (d["outcome"] == "failed") & (d["mode"] == "w4a16")),
+    ("outcome=all&target=board&board=rk3588-0a1b2c",
+     lambda d: (d["target"] == "board") & (d["board"] == "rk3588-0a1b2c")),
+    ("outcome=passed,unsupported&op=conv&mode=w8a8",     # an op name matches that op only, not ConvTranspose
+     lambda d: d["outcome"].isin(["passed", "unsupported"]) & (d["subject"] == "Conv") & (d["mode"] == "w8a8")),
+    ("outcome=all&family=pool&target=toolkit2", lambda d: (d["family"] == "pool") & (d["target"] == "toolkit2")),
+])
+def test_filters_from_the_address_show_exactly_the_matching_cases(full_run, query, want):
+    df = full_run["df"]
+    proc = run_chromium_url((full_run["out"] / "index.html").as_uri() + "?" + query, "--dump-dom")
+    assert proc.returncode == 0 and console_lines(proc.stderr) == []
+    shown = visible_rows(proc.stdout)
+    expected = df[want(df)]
+    assert len(expected) > 0
+    assert sorted((r["t"], r["b"], r["c"], r["m"]) for r in shown) == sorted(
+        (t, b if isinstance(b, str) else "", c, m)
+        for t, b, c, m in zip(expected["target"], expected["board"], expected["case"], expected["mode"]))
+
+
+def test_a_matrix_link_shows_that_cells_cases(full_run):
+    df = full_run["df"]
+    page = (full_run["out"] / "index.html").read_text(encoding="utf-8")
+    anchor = re.search(r'<td class="o-failed"><a href="#(cases-simulator-Conv-[^"]+)"', page).group(1)
+    proc = run_chromium_url((full_run["out"] / "index.html").as_uri() + "#" + anchor, "--dump-dom")
+    shown = visible_rows(proc.stdout)
+    mode = anchor.split("-Conv-", 1)[1]
+    cell = df[(df["target"] == "simulator") & (df["subject"] == "Conv") & (df["mode"] == mode)]
+    assert len(shown) == len(cell) > 1 and {r["o"] for r in shown} == set(cell["outcome"]) >= {"passed", "failed"}
+
+
+def test_full_run_screenshot_is_readable(full_run):
+    png = full_run["out"] / "screenshot.png"
+    proc = run_chromium(full_run["out"] / "index.html", f"--screenshot={png}", "--window-size=1400,2000",
+                        "--hide-scrollbars")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    img = Image.open(png).convert("RGB")
+    assert img.size == (1400, 2000)
+    px = np.asarray(img, dtype=np.int16)
+    fail_red = int((np.abs(px[:400] - np.array([0xF6, 0xB3, 0xB3])).max(axis=2) < 6).sum())
+    assert fail_red > 5_000, "the FAIL verdict banner is not on the first screen"
+
+
+# The report in a 1 400 px frame of a harness page that clicks its controls like a user and
+# writes what it sees into its own DOM (Chromium lets file pages reach each other only with
+# --allow-file-access-from-files).
+HARNESS = """<!DOCTYPE html><html><body><iframe id="f" src="%s" style="width:1400px;height:900px;border:0"></iframe>
+<pre id="out">not run</pre><script>
+document.getElementById('f').addEventListener('load', function () {
+  var d = this.contentDocument, steps = {};
+  function count() { return d.querySelectorAll('#case-table > tbody > tr:not([hidden])').length; }
+  function fire(el, type) { el.dispatchEvent(new Event(type, {bubbles: true})); }
+  try {
+    steps.start = count();
+    steps.width = [d.documentElement.scrollWidth, d.documentElement.clientWidth];
+    steps.height = d.documentElement.scrollHeight;
+    d.querySelector('input[name=outcome][value=passed]').click();
+    steps.with_passed = count();
+    var mode = d.querySelector('select[name=mode]'); mode.value = 'w8a8'; fire(mode, 'change');
+    steps.w8a8 = count();
+    var op = d.querySelector('input[name=op]'); op.value = 'MatMul'; fire(op, 'input');
+    steps.w8a8_matmul = count();
+    steps.label = d.getElementById('shown').textContent;
+    d.querySelector('#filters input[type=reset]').click();
+    setTimeout(function () {
+      steps.after_reset = count();
+      document.getElementById('out').textContent = JSON.stringify(steps);
+    }, 50);
+  } catch (e) { document.getElementById('out').textContent = 'ERROR ' + e; }
+});
+</script></body></html>"""
+
+
+def test_clicking_the_filters_in_a_browser(full_run, tmp_path):
+    import json
+    df = full_run["df"]
+    harness = tmp_path / "harness.html"
+    harness.write_text(HARNESS % (full_run["out"] / "index.html").as_uri(), encoding="utf-8")
+    proc = run_chromium(harness, "--allow-file-access-from-files", "--window-size=1500,1000",
+                        "--virtual-time-budget=5000", "--dump-dom")
+    assert proc.returncode == 0 and console_lines(proc.stderr) == []
+    out = re.search(r'<pre id="out">([^<]*)</pre>', proc.stdout).group(1)
+    steps = json.loads(html.unescape(out))
+    first = df["outcome"].isin(["failed", "error", "xfail"])
+    with_passed = first | (df["outcome"] == "passed")
+    assert steps["start"] == first.sum()
+    assert steps["with_passed"] == with_passed.sum()
+    assert steps["w8a8"] == (with_passed & (df["mode"] == "w8a8")).sum()
+    assert steps["w8a8_matmul"] == (with_passed & (df["mode"] == "w8a8") & (df["subject"] == "MatMul")).sum() > 0
+    assert steps["label"] == f"{steps['w8a8_matmul']} of {len(df)}"
+    assert steps["after_reset"] == steps["start"]
+    # readable at this size: nothing wider than the window, and the page far from the 207 000 px
+    # of the unfolded report (measured: ~11 000 px for 7 700 cases)
+    assert steps["width"][0] <= steps["width"][1]
+    assert steps["height"] < 25_000, steps["height"]
+
+
+def run_chromium_url(url: str, *extra: str) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        return subprocess.run([chromium(), *FLAGS, f"--user-data-dir={profile}", *extra, url],
+                              capture_output=True, text=True, timeout=120)
