@@ -30,6 +30,7 @@ from fixtures.opcases import all_cases
 from rknn_diag import outcome, tolerances
 from rknn_diag.compare import Verdict, metrics
 from rknn_diag.platforms import RKNPU1
+from rknn_diag.quant.schemes import NONFINITE_OPS
 from rknn_diag.targets import BuildSpec
 
 from .conftest import judge, run_case
@@ -87,8 +88,9 @@ def _dataset(folder: Path, feeds: dict[str, np.ndarray], generation: str, count:
     return path
 
 
-NON_FINITE = ("NaN and infinity have no integer representation: quantizing the input turns NaN into "
-              "the zero point and infinity into the range limit, so the float model's answer is lost")
+NON_FINITE = ("NaN and infinity have no integer representation: quantizing the input turns NaN into the "
+              "lowest code and infinity into the range limit, so the float model's answer is lost (layers "
+              "that test for them, IsNaN/IsInf, stay float16 and are judged)")
 
 
 def _non_finite(case) -> bool:
@@ -99,7 +101,7 @@ def _non_finite(case) -> bool:
 def _rows():
     first_of_op: set[str] = set()
     for case in all_cases():
-        non_finite = _non_finite(case)
+        non_finite = _non_finite(case) and case.op not in NONFINITE_OPS
         ci_op = case.op not in first_of_op
         first_of_op.add(case.op)
         core_index = case.op in CORE_OPS
@@ -148,7 +150,7 @@ def test_op_quantized(case, mode, chip, method, target, record, tmp_path):
             judged.append("shape")
             continue
         if ref.dtype.kind != "f":   # integer and boolean outputs: exactly, where quantization cannot move them
-            if not (case.op in SHAPE_OPS or all(x.dtype.kind != "f" for x in feeds.values())):
+            if not (case.op in SHAPE_OPS + NONFINITE_OPS or all(x.dtype.kind != "f" for x in feeds.values())):
                 continue             # computed from quantized floats: the oracle's to judge, not float's
             judged.append("exact")
             if not np.array_equal(got.astype(ref.dtype), ref):

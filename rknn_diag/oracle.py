@@ -5,7 +5,7 @@ It reads the exported `.rknn` file — the graph with its float weights and the 
 per-tensor / per-weight scales and zero points — and builds an ONNX model that onnxruntime
 runs in float32 with fake quantization written out as plain ONNX ops at every stored tensor:
     y = (Clip(Round(x / scale) + zero_point, qmin, qmax) - zero_point) * scale
-(Round is half-to-even, the toolkit's documented tie rule, guide §1.4.1). Weights, data
+with NaN taken to qmin (Round is half-to-even, the toolkit's documented tie rule, guide §1.4.1). Weights, data
 constants and int32 biases are fake-quantized here with the same formula in numpy; the bias
 scale is input scale × weight scale, computed here. Layers stored as float16 (hybrid
 quantization, non-finite tests) get their float values rounded to half precision.
@@ -70,7 +70,8 @@ def fake_quant(x: np.ndarray, p: dict) -> np.ndarray:
     x = np.asarray(x, np.float32)
     s, z = _shaped(p, x.ndim, x.shape[1] if x.ndim > 1 else None)
     lo, hi = qrange(p["dtype"], bool(p.get("symmetric")))
-    q = np.clip(np.rint(x / s) + z, lo, hi)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = np.clip(np.nan_to_num(np.rint(x / s) + z, nan=lo, posinf=hi, neginf=lo), lo, hi)
     return ((q - z) * s).astype(np.float32)
 
 
@@ -94,7 +95,11 @@ class _OracleBuilder(GraphEmitter):
         self.node("Div", [src, s], [f"{tensor}__od"])
         self._round(f"{tensor}__od", f"{tensor}__or")
         self.node("Add", [f"{tensor}__or", z], [f"{tensor}__oa"])
-        self._clip(f"{tensor}__oa", f"{tensor}__oc", float(lo), float(hi))
+        self._clip(f"{tensor}__oa", f"{tensor}__ocl", float(lo), float(hi))
+        # NaN quantizes to the lowest code (the documented NaN rule), whatever Clip makes of it
+        self.node("IsNaN", [f"{tensor}__od"], [f"{tensor}__onan"])
+        self.node("Where", [f"{tensor}__onan", self.init(f"__qmin{lo}", np.float32(lo)), f"{tensor}__ocl"],
+                  [f"{tensor}__oc"])
         self.node("Sub", [f"{tensor}__oc", z], [f"{tensor}__ou"])
         self.node("Mul", [f"{tensor}__ou", s], [out])
         return out

@@ -24,7 +24,7 @@ from ..log import Logger
 from ..ops import run as run_op
 from . import roles
 from .observers import Observer
-from .schemes import MODES, QParams, Scheme, bias_params, params_from_range, weight_params
+from .schemes import MODES, NONFINITE_OPS, QParams, Scheme, bias_params, params_from_range, weight_params
 
 
 # ---- float32 reference execution ---------------------------------------------------------------
@@ -122,9 +122,13 @@ def assign(graph: Graph, ranges: dict[str, list[float]], mode: str, method: str,
         dt = layers.get(p.name) if p is not None else None
         return layer_scheme(m.act, dt) if dt and dt != "float16" else m.act
 
-    # activations and data constants from their ranges
+    # activations and data constants from their ranges; a graph input that only float16
+    # layers read stays float (its NaN/infinity reach them as they are)
+    float_inputs = {v.name for v in graph.inputs
+                    if consumers.get(v.name) and all(layers.get(c.name) == "float16" for c in consumers[v.name])}
     for name, (lo, hi) in ranges.items():
-        tensors[name] = params_from_range(lo, hi, act_scheme(name))
+        if name not in float_inputs:
+            tensors[name] = params_from_range(lo, hi, act_scheme(name))
     # shared scales, in topological order
     for node in graph.nodes:
         if node.op_type in roles.SHARE_SCALE and node.inputs and node.inputs[0] in tensors:
@@ -189,9 +193,23 @@ def build_quant(graph: Graph, cfg: RknnConfig, samples: Iterable[list[np.ndarray
     ranges = ranges_for(observed, MODES[mode].act)
     ranges.update(const_ranges(graph))
     method = resolve_method(cfg, mode)
+    layers = float_only_layers(graph, layers, log)
     q = assign(graph, ranges, mode, method, layers)
     return {"mode": mode, "method": method, "algorithm": cfg.quantized_algorithm, "ranges": ranges,
-            "layers": dict(layers or {}), **q}
+            "layers": layers, **q}
+
+
+def float_only_layers(graph: Graph, layers: dict[str, str] | None, log: Logger | None = None) -> dict[str, str]:
+    """The per-layer table with every layer that needs NaN/infinity (`schemes.NONFINITE_OPS`)
+    kept in float16, as the vendor keeps such layers out of the integer path: a quantized
+    IsNaN would silently answer False everywhere."""
+    out = dict(layers or {})
+    for node in graph.nodes:
+        if node.op_type in NONFINITE_OPS and out.get(node.name) != "float16":
+            out[node.name] = "float16"
+            if log is not None:
+                log.i(f"layer '{node.name}' ({node.op_type}) stays float16: NaN and infinity have no integer form")
+    return out
 
 
 def shift_to_int8(quant: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,9 @@ Rounding rules (every other module calls these functions, none re-implements the
   simulator quantize inputs and constants to the very same integers. The guide's
   §1.4.1 formula (`round(x/scale) + zero_point`, saturate) is this with that tie rule;
   dynamic fixed point is the special case ``scale = 2**-fl``, ``zero_point = 0``.
+* NaN has no integer: it quantizes to the range's lowest code (qmin), as onnxruntime's
+  QuantizeLinear gives on x86; +inf to qmax, -inf to qmin. Layers whose answer depends on NaN
+  or infinity (IsNaN, IsInf: `NONFINITE_OPS`) are kept in float16 in a quantized build.
 * integer -> float (`dequantize`): ``x = scale * (q - zero_point)`` in float32 (§1.4.1).
 * requantization inside the integer simulator (`requantize`): a real multiplier M is
   written as ``m0 * 2**-n`` with ``m0`` an integer of at most 31 bits (fewer when the
@@ -75,6 +78,9 @@ MODES: dict[str, Mode] = {
 
 BIAS = Scheme("int32", True)
 
+# Ops whose answer needs NaN/infinity, which no integer holds: float16 layers in quantized builds.
+NONFINITE_OPS = ("IsNaN", "IsInf")
+
 
 @dataclass
 class QParams:
@@ -140,7 +146,7 @@ def quantize(x: np.ndarray, qp: QParams) -> np.ndarray:
     lo, hi = qp.qrange
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         q = np.rint(x / s).astype(np.float64) + z
-    q = np.nan_to_num(q, nan=0.0, posinf=hi, neginf=lo)
+    q = np.nan_to_num(q, nan=lo, posinf=hi, neginf=lo)   # the NaN rule: see the module docstring
     return np.clip(q, lo, hi).astype(NUMPY[qp.dtype])
 
 

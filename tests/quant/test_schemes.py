@@ -130,3 +130,22 @@ def test_quantize_linear_kernel_agrees_with_the_schemes(xs, scale, zp):
     np.testing.assert_array_equal(q, quantize(x, qp))
     np.testing.assert_array_equal(run("DequantizeLinear", [q, np.float32(scale), np.uint8(zp)], {}, 13)[0],
                                   dequantize(q, qp))
+
+
+@pytest.mark.parametrize("dtype,zp", [("uint8", 128), ("int8", 10), ("int16", 5)])
+def test_nan_rule_matches_onnxruntime_quantizelinear(dtype, zp):
+    """One NaN rule: NaN -> the lowest code, +inf -> the highest, -inf -> the lowest, as
+    onnxruntime's QuantizeLinear answers (the simulator and the oracle follow it)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    et = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8, "int16": TensorProto.INT16}[dtype]
+    g = helper.make_graph([helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"])], "q",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                          [helper.make_tensor_value_info("y", et, [4])],
+                          [helper.make_tensor("s", TensorProto.FLOAT, [], [0.1]), helper.make_tensor("z", et, [], [zp])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)])
+    x = np.array([np.nan, np.inf, -np.inf, 0.25], np.float32)
+    want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = quantize(x, QParams(np.float32(0.1), np.int32(zp), dtype))
+    assert got.tolist() == want.tolist()
