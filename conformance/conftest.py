@@ -61,15 +61,23 @@ def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds
     try:
         result = target.run(str(path), spec, inputs)
     except RknnDiagError as e:
-        category = outcome.of_exception(e)
-        if not outcome.is_expected(category):
-            raise          # ours (product) or infrastructure: the plugin reports which
-        record["category"] = category
-        what = "does not support this case" if category == outcome.UNSUPPORTED else "failed this case"
-        pytest.xfail(f"{target.name} {what}: {e}")
+        expected_or_raise(target, record, e)
+        raise
     record["latency_ms"] = result.latency_ms
     record["versions"] = {k: str(v) for k, v in result.info.get("versions", {}).items()}
     return Executed(result, refs, [o.name for o in model.graph.output], feeds)
+
+
+def expected_or_raise(target, record: dict, exc: BaseException) -> None:
+    """A target's refusal or finding that is expected (the vendor's) ends the case as an
+    expected failure with its category; anything else returns, for the caller to re-raise:
+    ours (product) or infrastructure, which the plugin reports as such."""
+    category = outcome.of_exception(exc)
+    if not outcome.is_expected(category):
+        return
+    record["category"] = category
+    what = "does not support this case" if category == outcome.UNSUPPORTED else "failed this case"
+    pytest.xfail(f"{target.name} {what}: {exc}")
 
 
 @pytest.fixture
@@ -113,6 +121,11 @@ def judge(target, record: dict, verdict: Verdict) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Cases that take no `target` check our own toolchain (u8/int8 coupling, accuracy
     analysis): they belong to the simulator's run, not to another target's results."""
+    if config.getoption("target") == "board":   # real models check conversion, not the board path
+        real = [i for i in items if i.get_closest_marker("realmodel")]
+        if real:
+            config.hook.pytest_deselected(items=real)
+            items[:] = [i for i in items if i not in real]
     if config.getoption("target") == "simulator":
         return
     own = [i for i in items if "target" not in getattr(i, "fixturenames", ())]

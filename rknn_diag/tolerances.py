@@ -61,3 +61,40 @@ QUANT_OP_COSINE = {
     "dynamic_fixed_point-i16": QUANT_16BIT_COSINE, "w16a16i_dfp": QUANT_16BIT_COSINE,
 }
 QUANT_MODEL_COSINE = {**QUANT_OP_COSINE, "w4a16": QUANT_W4_MODEL_COSINE}
+
+
+# Real trained models (fixtures/realmodels, conformance/test_realmodels.py): cosine against
+# onnxruntime float32, mean over held-back images. float16 and 16-bit floors are the suite's;
+# the 8-bit floors are regression floors (what the toolkit reaches today less 0.01, measured
+# with bench/bench_realmodels.py): the goal, the vendor's w8a8 cosine on the same model and
+# data, is the bench's bar and not met on every model yet (README).
+REAL_MODEL_COSINE = {
+    "float16": FLOAT16_MODEL_COSINE, "dynamic_fixed_point-i16": QUANT_16BIT_COSINE,
+    "w16a16i_dfp": QUANT_16BIT_COSINE, "w8a16": QUANT_16BIT_COSINE,
+    "w8a8": QUANT_8BIT_COSINE, "asymmetric_quantized-u8": QUANT_8BIT_COSINE,
+    "dynamic_fixed_point-i8": QUANT_8BIT_COSINE, "w4a16": 0.95,
+}
+# (model, mode) -> (floor, why): measured exceptions, each with its reason.
+REAL_MODEL_EXCEPTIONS = {
+    ("ppocrv4_rec", "float16"): (0.995, "6625-way softmax of logits rounded to float16: the vendor's float16 "
+                                        "gives 0.9972 on the same images, ours 0.9971"),
+    ("ppocrv4_rec", "w8a16"): (0.995, "same float16-free limit: the softmax of 8-bit-weight logits"),
+    ("ppocrv4_det", "w8a8"): (0.965, "regression floor: 0.975 measured; vendor 0.989"),
+    ("ppocrv4_det", "asymmetric_quantized-u8"): (0.96, "regression floor: 0.969 measured; onnxruntime 0.965"),
+    ("ppocrv4_det", "dynamic_fixed_point-i8"): (0.9, "regression floor (power-of-two scales)"),
+    ("ppocrv4_det", "w4a16"): (0.9, "regression floor (int4 weights in every conv)"),
+    ("ppocrv4_rec", "w8a8"): (0.91, "regression floor: 0.92 measured; vendor 0.941"),
+    ("ppocrv4_rec", "asymmetric_quantized-u8"): (0.75, "regression floor: 0.78 measured; onnxruntime 0.714"),
+    ("ppocrv4_rec", "dynamic_fixed_point-i8"): (0.5, "regression floor (power-of-two scales)"),
+    ("ppocrv4_rec", "w4a16"): (0.8, "regression floor (int4 weights)"),
+    ("ppocr_cls", "w4a16"): (0.4, "regression floor: 0.53 measured — int4 weights flip a saturated 2-way "
+                                  "softmax on one of two images; w4a16 is meant for large matmuls"),
+}
+
+
+def real_model_floor(model: str, mode: str) -> float:
+    return REAL_MODEL_EXCEPTIONS.get((model, mode), (REAL_MODEL_COSINE[mode], ""))[0]
+
+
+def real_model_floor_why(model: str, mode: str) -> str:
+    return REAL_MODEL_EXCEPTIONS.get((model, mode), (0, "the suite's floor for the mode"))[1]
