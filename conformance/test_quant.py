@@ -134,11 +134,13 @@ def test_op_quantized(case, mode, chip, method, target, record, tmp_path):
     if method:
         config["quantized_method"] = method
     spec = BuildSpec(config=config, do_quantization=True, dataset=str(ds), data_format="nchw")
-    ex = run_case(target, record, tmp_path, model, feeds, spec)
+    ex = run_case(target, record, tmp_path, model, feeds, spec, case.reference)
     problems = []
     worst: dict[str, float] = {}
     floor = tolerances.QUANT_OP_COSINE[mode]
-    if target.name == "simulator" and _float32_only(model):
+    # The twin runs in onnxruntime: for cases whose reference is another runtime (onnxruntime
+    # lacks the op or departs from the spec) only the float floor applies.
+    if target.name == "simulator" and _float32_only(model) and case.reference == "onnxruntime":
         built = _build_in_process(tmp_path / "model.onnx", spec)
         twin = run_twin(export_twin(built.graph, built.quant), list(feeds.values()), list(feeds))
         tensors = built.quant["tensors"]

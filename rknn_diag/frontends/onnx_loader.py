@@ -17,7 +17,7 @@ from onnx import helper, numpy_helper, shape_inference
 
 from ..errors import ModelLoadError, UnsupportedOpError
 from ..ir import Graph, Node, Value
-from ..ops import check_node
+from ..ops import check_node, check_tensor_type
 
 MIN_OPSET = 7
 
@@ -148,8 +148,18 @@ def _cut(proto: onnx.ModelProto, inputs: list[str], outputs: list[str], where: s
                              fix="make sure the outputs depend only on the given inputs and constants") from None
 
 
+def _check_types(g: onnx.GraphProto, where: str) -> None:
+    """Refuse, at load, any tensor whose element type the toolkit does not run (bfloat16, float8 ...)."""
+    for t in g.initializer:
+        check_tensor_type(t.data_type, t.name, f"{where}, initializer")
+    for v in [*g.input, *g.output, *g.value_info]:
+        if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type:
+            check_tensor_type(v.type.tensor_type.elem_type, v.name, where)
+
+
 def _to_ir(proto: onnx.ModelProto, opset: int, where: str) -> Graph:
     g = proto.graph
+    _check_types(g, where)
     constants = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     inputs = [Value(i.name, _dims(i.type), _dtype(i.type)) for i in g.input if i.name not in constants]
     outputs = [Value(o.name, _dims(o.type), _dtype(o.type)) for o in g.output]

@@ -68,6 +68,38 @@ class _Required:
 
 REQUIRED = _Required()
 _REGISTRY: dict[str, OpSpec] = {}
+
+# ONNX TensorProto.DataType codes the toolkit runs: those with a plain numpy dtype. The
+# others (string, complex, bfloat16, the float8/float4 families, 4- and 2-bit integers) are
+# refused when the model is loaded (`check_tensor_type`), never accepted and failing later.
+TENSOR_TYPES: dict[int, np.dtype] = {
+    1: np.dtype(np.float32), 2: np.dtype(np.uint8), 3: np.dtype(np.int8), 4: np.dtype(np.uint16),
+    5: np.dtype(np.int16), 6: np.dtype(np.int32), 7: np.dtype(np.int64), 9: np.dtype(np.bool_),
+    10: np.dtype(np.float16), 11: np.dtype(np.float64), 12: np.dtype(np.uint32), 13: np.dtype(np.uint64),
+}
+_TYPE_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "string",
+               9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 14: "complex64",
+               15: "complex128", 16: "bfloat16", 17: "float8e4m3fn", 18: "float8e4m3fnuz", 19: "float8e5m2",
+               20: "float8e5m2fnuz", 21: "uint4", 22: "int4", 23: "float4e2m1", 24: "float8e8m0",
+               25: "uint2", 26: "int2"}
+
+
+def type_name(code: int) -> str:
+    return _TYPE_NAMES.get(int(code), f"type code {int(code)}")
+
+
+def check_tensor_type(code: int, tensor: str, where: str) -> np.dtype:
+    """The numpy dtype of ONNX element type `code`, or a load-time refusal naming the tensor."""
+    try:
+        return TENSOR_TYPES[int(code)]
+    except KeyError:
+        raise UnsupportedOpError(
+            f"tensor '{tensor}' has element type {type_name(code)}, which the toolkit does not run",
+            where=where,
+            fix=f"convert the model to float32 (or one of {', '.join(type_name(c) for c in TENSOR_TYPES)}) "
+                f"before loading; for low-precision weights keep them as QuantizeLinear/DequantizeLinear "
+                f"with int8/uint8/int16 tensors",
+            ref="1.3.5") from None
 # Fused activations (IR PostOp) are stored in their newest form: Clip bounds as inputs.
 POST_OP_OPSET = 13
 
