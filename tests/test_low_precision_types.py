@@ -83,3 +83,15 @@ def test_supported_types_still_load_and_run(tmp_path):
     x = np.array([[0.1, 2.5, -3.0], [100.0, 0.0, 1.0]], np.float32)
     (z,) = r.inference(inputs=[x])
     np.testing.assert_allclose(z, x.astype(np.float16).astype(np.float32))
+
+
+def test_undeclared_input_dtype_refused_at_load(tmp_path):
+    """An op on a type its registry entry does not declare (Erf on int32: valid ONNX) is refused by
+    load_onnx, naming the node and the supported types, instead of failing in inference."""
+    path = _save(tmp_path, [helper.make_node("Erf", ["x"], ["y"], name="erf_int")],
+                 [helper.make_tensor_value_info("x", TensorProto.INT32, [2, 3])],
+                 [helper.make_tensor_value_info("y", TensorProto.INT32, [2, 3])], opset=13)
+    ret, err = _load(path)
+    assert ret != 0
+    assert isinstance(err, UnsupportedOpError)
+    assert "erf_int" in str(err) and "int32" in str(err) and "float32" in str(err)

@@ -164,6 +164,8 @@ def _to_ir(proto: onnx.ModelProto, opset: int, where: str) -> Graph:
     inputs = [Value(i.name, _dims(i.type), _dtype(i.type)) for i in g.input if i.name not in constants]
     outputs = [Value(o.name, _dims(o.type), _dtype(o.type)) for o in g.output]
     shapes = {vi.name: _dims(vi.type) for vi in [*g.value_info, *g.input, *g.output]}
+    dtypes = {vi.name: _dtype(vi.type) for vi in [*g.value_info, *g.input, *g.output]}
+    dtypes.update({k: v.dtype for k, v in constants.items()})
     nodes: list[Node] = []
     for idx, n in enumerate(g.node):
         name = n.name or f"{n.op_type}_{idx}"
@@ -173,7 +175,7 @@ def _to_ir(proto: onnx.ModelProto, opset: int, where: str) -> Graph:
                                      fix="export with standard ONNX ops only", ref="1.3.5")
         try:
             attrs = {a.name: attr_value(a) for a in n.attribute}
-            check_node(n.op_type, attrs, name, len(n.input))
+            check_node(n.op_type, attrs, name, len(n.input), dtypes.get(n.input[0]) if n.input else None)
         except UnsupportedOpError as e:
             e.where = f"{where}, node '{name}' ({n.op_type})"
             raise UnsupportedOpError(e.message, where=e.where, fix=e.fix, ref=e.ref) from None

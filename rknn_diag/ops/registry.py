@@ -176,10 +176,17 @@ def supported_ops() -> dict[str, dict[str, Any]]:
     return {name: spec.describe() for name, spec in sorted(_REGISTRY.items())}
 
 
-def check_node(op_type: str, attrs: dict[str, Any], node_name: str, n_inputs: int) -> OpSpec:
-    """Refuse, at load time, an op, attribute or attribute value the kernel does not handle."""
+def check_node(op_type: str, attrs: dict[str, Any], node_name: str, n_inputs: int,
+               dtype: np.dtype | None = None) -> OpSpec:
+    """Refuse, at load time, an op, attribute, attribute value or first-input dtype (when known)
+    the kernel does not handle (tests/ops/test_registry_claims.py checks what is declared runs)."""
     spec = get(op_type)
     where = f"node '{node_name}' ({op_type})"
+    if dtype is not None and spec.inputs and str(np.dtype(dtype)) not in spec.dtypes:
+        raise UnsupportedOpError(
+            f"{op_type} on a {np.dtype(dtype)} {spec.inputs[0].rstrip('_')} is not supported", where=where,
+            fix=f"supported types of its first input: {', '.join(spec.dtypes)}; cast the tensor to one of them "
+                f"in the model", ref="1.3.5")
     for key, val in attrs.items():
         if key not in spec.attrs:
             raise UnsupportedOpError(
