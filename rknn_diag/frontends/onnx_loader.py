@@ -18,6 +18,7 @@ from onnx import helper, numpy_helper, shape_inference
 from ..errors import ModelLoadError, UnsupportedOpError
 from ..ir import Graph, Node, Value
 from ..ops import check_node, check_tensor_type
+from ..ops.registry import RUNTIME
 
 MIN_OPSET = 7
 
@@ -175,7 +176,8 @@ def _to_ir(proto: onnx.ModelProto, opset: int, where: str) -> Graph:
                                      fix="export with standard ONNX ops only", ref="1.3.5")
         try:
             attrs = {a.name: attr_value(a) for a in n.attribute}
-            check_node(n.op_type, attrs, name, len(n.input), dtypes.get(n.input[0]) if n.input else None)
+            check_node(n.op_type, attrs, name, len(n.input), dtypes.get(n.input[0]) if n.input else None,
+                       [constants.get(i, RUNTIME) if i else None for i in n.input])
         except UnsupportedOpError as e:
             e.where = f"{where}, node '{name}' ({n.op_type})"
             raise UnsupportedOpError(e.message, where=e.where, fix=e.fix, ref=e.ref) from None

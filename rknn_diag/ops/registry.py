@@ -47,6 +47,10 @@ class OpSpec:
     params: tuple[int, ...] = ()     # positions of parameter inputs (never rounded or quantized)
     doc: str = ""
     aliases: tuple[str, ...] = field(default=())
+    # Load-time check of the node's inputs: each a constant's array, RUNTIME for a tensor known
+    # only at run time, None for an omitted optional input:
+    # raises UnsupportedOpError for forms the kernel would refuse only at run time.
+    check: Callable[..., None] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -67,6 +71,7 @@ class _Required:
 
 
 REQUIRED = _Required()
+RUNTIME = "<run-time tensor>"   # in `check` inputs: not a constant
 _REGISTRY: dict[str, OpSpec] = {}
 
 # ONNX TensorProto.DataType codes the toolkit runs: those with a plain numpy dtype. The
@@ -113,7 +118,8 @@ def _jsonable(v: Any) -> Any:
 
 
 def register(op_type: str, *, dtypes: tuple[str, ...] = FLOAT, values: dict[str, tuple] | None = None,
-             aliases: tuple[str, ...] = (), params: tuple[str, ...] = ()) -> Callable:
+             aliases: tuple[str, ...] = (), params: tuple[str, ...] = (),
+             check: Callable[..., None] | None = None) -> Callable:
     """Decorator: register `fn` as the float kernel of `op_type` (and of each alias)."""
 
     def deco(fn: Callable) -> Callable:
@@ -146,7 +152,7 @@ def register(op_type: str, *, dtypes: tuple[str, ...] = FLOAT, values: dict[str,
             if name in _REGISTRY:
                 raise TypeError(f"op {name} registered twice")
             _REGISTRY[name] = OpSpec(name, fn, tuple(inputs), required, variadic, attrs, dict(values or {}),
-                                     tuple(dtypes), wants_opset, wants_n, param_pos, doc, tuple(aliases))
+                                     tuple(dtypes), wants_opset, wants_n, param_pos, doc, tuple(aliases), check)
         return fn
 
     return deco
@@ -177,7 +183,7 @@ def supported_ops() -> dict[str, dict[str, Any]]:
 
 
 def check_node(op_type: str, attrs: dict[str, Any], node_name: str, n_inputs: int,
-               dtype: np.dtype | None = None) -> OpSpec:
+               dtype: np.dtype | None = None, constants: list[np.ndarray | None] | None = None) -> OpSpec:
     """Refuse, at load time, an op, attribute, attribute value or first-input dtype (when known)
     the kernel does not handle (tests/ops/test_registry_claims.py checks what is declared runs)."""
     spec = get(op_type)
@@ -205,6 +211,12 @@ def check_node(op_type: str, attrs: dict[str, Any], node_name: str, n_inputs: in
         raise UnsupportedOpError(
             f"{op_type} got {n_inputs} inputs; it takes {spec.required_inputs}..{len(spec.inputs)}",
             where=where, fix="the model is malformed or uses a newer form of this op")
+    if spec.check is not None and constants is not None:
+        try:
+            spec.check(constants, attrs)
+        except UnsupportedOpError as e:
+            raise UnsupportedOpError(e.message, where=where + (f", {e.where}" if e.where else ""), fix=e.fix,
+                                     ref=e.ref) from None
     return spec
 
 

@@ -25,7 +25,26 @@ def identity(input):
     return np.array(input)
 
 
-@register("Dropout", dtypes=FLOATS_ALL)
+def _check_dropout(inputs, attrs) -> None:
+    """Training mode is random: refused at load unless training_mode is omitted or a constant
+    false (or the ratio a constant 0), so a model never builds and then fails in inference."""
+    mode = inputs[2] if len(inputs) > 2 else None
+    ratio = inputs[1] if len(inputs) > 1 else None
+    if mode is None:                       # omitted: inference mode
+        return
+    if isinstance(ratio, np.ndarray) and float(ratio.reshape(())) == 0:
+        return                             # training mode with ratio 0 is the identity
+    if isinstance(mode, np.ndarray) and not bool(mode.reshape(())):
+        return
+    raise UnsupportedOpError(
+        "Dropout in training mode is random and is not supported" if isinstance(mode, np.ndarray) else
+        "Dropout's training_mode is fed at run time, so training mode (random) cannot be ruled out",
+        where="input 'training_mode'",
+        fix="export the model in eval mode (model.eval(), torch.onnx.export(training=TrainingMode.EVAL)), "
+            "or make training_mode a constant false")
+
+
+@register("Dropout", dtypes=FLOATS_ALL, check=_check_dropout)
 def dropout(data, ratio_=None, training_mode=None, *, ratio=0.5, seed=None, opset=13):
     """Inference: the input unchanged, plus the optional mask output (as onnxruntime gives it)."""
     x = np.asarray(data)

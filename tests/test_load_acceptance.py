@@ -1,5 +1,6 @@
-"""Tensor types the toolkit does not run (bfloat16, float8, float4, 4- and 2-bit integers) are
-refused by load_onnx with a typed error naming the tensor — never accepted and failing later."""
+"""What load_onnx accepts runs: tensor types the toolkit does not run (bfloat16, float8, float4,
+4- and 2-bit integers), undeclared input types and training-mode Dropout are refused at load
+with a typed error naming the tensor or node — never accepted and failing in inference."""
 
 from __future__ import annotations
 
@@ -95,3 +96,19 @@ def test_undeclared_input_dtype_refused_at_load(tmp_path):
     assert ret != 0
     assert isinstance(err, UnsupportedOpError)
     assert "erf_int" in str(err) and "int32" in str(err) and "float32" in str(err)
+
+
+@pytest.mark.parametrize("form", ["constant_true", "runtime_input"])
+def test_training_dropout_refused_at_load(tmp_path, form):
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])]
+    inits = [helper.make_tensor("r", TensorProto.FLOAT, [], [0.5])]
+    if form == "constant_true":
+        inits.append(helper.make_tensor("t", TensorProto.BOOL, [], [True]))
+    else:
+        inputs.append(helper.make_tensor_value_info("t", TensorProto.BOOL, []))
+    path = _save(tmp_path, [helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="drop", seed=0)],
+                 inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])], inits, opset=13)
+    ret, err = _load(path)
+    assert ret != 0
+    assert isinstance(err, UnsupportedOpError)
+    assert "drop" in str(err) and "training_mode" in str(err) and "eval" in str(err)
