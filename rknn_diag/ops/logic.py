@@ -80,3 +80,43 @@ def is_inf(X, *, detect_negative=1, detect_positive=1):
     """True where X is +inf (if detect_positive) or -inf (if detect_negative)."""
     x = np.asarray(X)
     return (np.isposinf(x) & bool(detect_positive)) | (np.isneginf(x) & bool(detect_negative))
+
+
+# Bitwise ops: integer tensors only (bool has And/Or/Xor/Not).
+INTEGER = ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64")
+
+
+@register("BitwiseAnd", dtypes=INTEGER)
+def bitwise_and(A, B):
+    """A & B (broadcast)."""
+    return np.bitwise_and(A, B)
+
+
+@register("BitwiseOr", dtypes=INTEGER)
+def bitwise_or(A, B):
+    """A | B (broadcast)."""
+    return np.bitwise_or(A, B)
+
+
+@register("BitwiseXor", dtypes=INTEGER)
+def bitwise_xor(A, B):
+    """A ^ B (broadcast)."""
+    return np.bitwise_xor(A, B)
+
+
+@register("BitwiseNot", dtypes=INTEGER)
+def bitwise_not(X):
+    """~X."""
+    return np.invert(X)
+
+
+@register("BitShift", dtypes=("uint8", "uint16", "uint32", "uint64"), values={"direction": ("LEFT", "RIGHT")})
+def bit_shift(X, Y, *, direction):
+    """X << Y or X >> Y on unsigned integers; shifts past the width give 0 (as onnxruntime)."""
+    x, y = np.asarray(X), np.asarray(Y)
+    bits = x.dtype.itemsize * 8
+    shift = np.left_shift if direction in ("LEFT", b"LEFT") else np.right_shift
+    # numpy's shift by >= the width is undefined on some platforms: do it in uint64 and mask.
+    wide = shift(x.astype(np.uint64), np.minimum(y, bits).astype(np.uint64))
+    out = np.where(np.broadcast_to(y, wide.shape) >= bits, 0, wide)
+    return (out & np.uint64((1 << bits) - 1)).astype(x.dtype)
