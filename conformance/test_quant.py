@@ -60,6 +60,10 @@ FLOAT_FLOOR_NA = {
     "Softmax/large_values": "inputs span hundreds: one 8-bit input step shifts exp() by several percent",
     "LogSoftmax/large_values": "inputs span hundreds: one 8-bit input step is large against the log-sum",
 }
+# GridSample in nearest mode picks a pixel by rounding the grid position: a quantized grid moves
+# positions by a fraction of a pixel, and picks on the (float16-exact lattice) ties flip.
+FLOAT_FLOOR_NA.update({c.id: "nearest-mode GridSample is a step function of the quantized grid"
+                       for c in all_cases() if c.op == "GridSample" and "nearest" in c.id})
 
 
 def _is_cat_int(x: np.ndarray) -> bool:
