@@ -117,3 +117,109 @@ def grid_sample(X, grid, *, align_corners=0, mode="linear", padding_mode="zeros"
         vals = xc[(n_idx, *[c[0] for c in combo])]   # [N, *O, C]
         out += np.where(ok, w, F(0))[..., None] * vals
     return np.ascontiguousarray(np.moveaxis(out, -1, 1)).astype(out_dtype(X), copy=False)
+
+
+@register("MaxUnpool", dtypes=("float32", "float16", "float64"))
+def max_unpool(X, I, output_shape=None, *, kernel_shape, pads=None, strides=None):
+    """Scatter X into zeros at the flat indices I (MaxPool's Indices over the whole tensor);
+    the output size is output_shape, or (in - 1) * stride + kernel - pads."""
+    x = np.asarray(X)
+    nd = x.ndim - 2
+    strides = list(strides or [1] * nd)
+    pads = list(pads or [0] * (2 * nd))
+    if output_shape is not None and np.asarray(output_shape).size:
+        shape = [int(v) for v in np.asarray(output_shape).reshape(-1)]
+    else:
+        shape = list(x.shape[:2]) + [(n - 1) * s + k - pads[i] - pads[i + nd]
+                                     for i, (n, s, k) in enumerate(zip(x.shape[2:], strides, kernel_shape))]
+    y = np.zeros(int(np.prod(shape)), x.dtype)
+    idx = np.asarray(I, np.int64).reshape(-1)
+    if idx.size and (idx.min() < 0 or idx.max() >= y.size):
+        raise UnsupportedOpError(f"MaxUnpool index {int(idx.max())} is outside the output of {shape}",
+                                 fix="give output_shape matching the MaxPool input the indices came from")
+    y[idx] = x.reshape(-1)
+    return y.reshape(shape)
+
+
+@register("Col2Im")
+def col2im(input, image_shape, block_shape, *, dilations=None, pads=None, strides=None):
+    """Sum the sliding blocks of input [N, C * prod(block), L] back into an image [N, C, *image_shape]
+    (the inverse of im2col: torch.nn.Fold)."""
+    x = float32(input)
+    img = [int(v) for v in np.asarray(image_shape).reshape(-1)]
+    blk = [int(v) for v in np.asarray(block_shape).reshape(-1)]
+    nd = len(img)
+    dil = list(dilations or [1] * nd)
+    st = list(strides or [1] * nd)
+    pd = list(pads or [0] * (2 * nd))
+    nb = [(img[i] + pd[i] + pd[i + nd] - dil[i] * (blk[i] - 1) - 1) // st[i] + 1 for i in range(nd)]
+    N, CK, L = x.shape
+    K = int(np.prod(blk))
+    if CK % K or L != int(np.prod(nb)):
+        raise UnsupportedOpError(f"Col2Im input {x.shape} does not fit image {img}, block {blk}",
+                                 fix="input must be [N, C * prod(block_shape), number of blocks]")
+    C = CK // K
+    cols = x.reshape([N, C, *blk, *nb])
+    padded = np.zeros([N, C] + [img[i] + pd[i] + pd[i + nd] for i in range(nd)], F)
+    for kpos in itertools.product(*[range(b) for b in blk]):
+        sl = tuple(slice(k * d, k * d + (n - 1) * s + 1, s) for k, d, n, s in zip(kpos, dil, nb, st))
+        padded[(slice(None), slice(None), *sl)] += cols[(slice(None), slice(None), *kpos)]
+    crop = tuple(slice(pd[i], pd[i] + img[i]) for i in range(nd))
+    return np.ascontiguousarray(padded[(slice(None), slice(None), *crop)]).astype(out_dtype(input), copy=False)
+
+
+def _bilinear_zero(img: np.ndarray, h: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """img [C, H, W] at float positions h, w (any shape S) -> [C, *S]; 0 outside (h <= -1, h >= H ...),
+    each corner outside the image reads 0 (torchvision's deformable sampling)."""
+    H, W = img.shape[-2:]
+    inside = (h > -1) & (h < H) & (w > -1) & (w < W)
+    h0, w0 = np.floor(h), np.floor(w)
+    lh, lw = h - h0, w - w0
+    h0, w0 = h0.astype(np.int64), w0.astype(np.int64)
+    out = np.zeros((img.shape[0],) + h.shape, F)
+    for dh, dw, wt in ((0, 0, (1 - lh) * (1 - lw)), (0, 1, (1 - lh) * lw), (1, 0, lh * (1 - lw)), (1, 1, lh * lw)):
+        hh, ww = h0 + dh, w0 + dw
+        ok = inside & (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
+        v = img[:, np.clip(hh, 0, H - 1), np.clip(ww, 0, W - 1)]
+        out += np.where(ok, wt, F(0)).astype(F) * v
+    return out
+
+
+@register("DeformConv")
+def deform_conv(X, W, offset, B=None, mask=None, *, dilations=None, group=1, kernel_shape=None,
+                offset_group=1, pads=None, strides=None):
+    """2-D deformable convolution (v1; v2 with mask): each kernel tap reads X bilinearly at its
+    regular position plus a learned offset, scaled by the mask."""
+    x, w = float32(X), float32(W)
+    if x.ndim != 4:
+        raise UnsupportedOpError("DeformConv supports 2-D (4-D NCHW) inputs", fix="use a 2-D deformable conv")
+    N, C, H, Wd = x.shape
+    M, Cg, kh, kw = w.shape
+    sh, sw = strides or [1, 1]
+    dh, dw = dilations or [1, 1]
+    pt, pl, pb, pr = pads or [0, 0, 0, 0]
+    oh = (H + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    ow = (Wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    off = float32(offset).reshape(N, offset_group, kh * kw, 2, oh, ow)
+    msk = None if mask is None else float32(mask).reshape(N, offset_group, kh * kw, oh, ow)
+    base_h = (np.arange(oh) * sh - pt)[:, None] + (np.arange(kh) * dh).repeat(kw)[:, None, None]   # [K, oh, 1]
+    base_w = (np.arange(ow) * sw - pl)[None, :] + np.tile(np.arange(kw) * dw, kh)[:, None, None]   # [K, 1, ow]
+    cpg = C // offset_group
+    cols = np.zeros((N, C, kh * kw, oh, ow), F)
+    for n in range(N):
+        for g in range(offset_group):
+            hpos = base_h + off[n, g, :, 0]                       # [K, oh, ow]
+            wpos = base_w + off[n, g, :, 1]
+            v = _bilinear_zero(x[n, g * cpg:(g + 1) * cpg], hpos.astype(F), wpos.astype(F))   # [cpg, K, oh, ow]
+            if msk is not None:
+                v = v * msk[n, g][None]
+            cols[n, g * cpg:(g + 1) * cpg] = v
+    y = np.zeros((N, M, oh, ow), F)
+    mg = M // group
+    for gi in range(group):
+        wg = w[gi * mg:(gi + 1) * mg].reshape(mg, -1)                               # [mg, Cg*K]
+        cg = cols[:, gi * Cg:(gi + 1) * Cg].reshape(N, Cg * kh * kw, oh * ow)      # [N, Cg*K, oh*ow]
+        y[:, gi * mg:(gi + 1) * mg] = (wg @ cg).reshape(N, mg, oh, ow)
+    if B is not None:
+        y += float32(B).reshape(1, -1, 1, 1)
+    return y.astype(out_dtype(X), copy=False)
