@@ -112,3 +112,18 @@ def test_training_dropout_refused_at_load(tmp_path, form):
     assert ret != 0
     assert isinstance(err, UnsupportedOpError)
     assert "drop" in str(err) and "training_mode" in str(err) and "eval" in str(err)
+
+
+@pytest.mark.parametrize("acts,needle", [(["Sigmoid", "Gelu", "Tanh"], "Gelu"), (["Sigmoid", "Tanh"], "needs 3")])
+def test_recurrent_activations_checked_at_load(tmp_path, acts, needle):
+    """An LSTM with an activation the kernel lacks, or too few of them, is refused by load_onnx."""
+    H, I = 4, 3
+    inits = [helper.make_tensor("W", TensorProto.FLOAT, [1, 4 * H, I], np.zeros(4 * H * I).tolist()),
+             helper.make_tensor("R", TensorProto.FLOAT, [1, 4 * H, H], np.zeros(4 * H * H).tolist())]
+    path = _save(tmp_path, [helper.make_node("LSTM", ["x", "W", "R"], ["y"], name="lstm", hidden_size=H,
+                                             activations=acts)],
+                 [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 1, I])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits, opset=14)
+    ret, err = _load(path)
+    assert ret != 0
+    assert isinstance(err, UnsupportedOpError) and "lstm" in str(err) and needle in str(err)

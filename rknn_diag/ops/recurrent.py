@@ -58,14 +58,26 @@ def _activations(names, alphas, betas, count: int, default: list[str], op: str) 
     return out
 
 
-def _check_activations(inputs, attrs) -> None:
-    for n in attrs.get("activations") or []:
-        if as_str(n).lower() not in _ACTS:
-            raise UnsupportedOpError(f"activation {as_str(n)!r} is not supported",
-                                     fix=f"use one of {', '.join(sorted(_ACTS))}")
-    if as_str(attrs.get("direction", "forward")) not in DIRECTIONS:
-        raise UnsupportedOpError(f"direction {attrs.get('direction')!r} is not an ONNX value",
-                                 fix=f"use one of {', '.join(DIRECTIONS)}")
+def _check(per_direction: int):
+    """Load-time check of a recurrent node: known activation names, a count that fits the
+    direction, an ONNX direction value."""
+
+    def check(inputs, attrs) -> None:
+        direction = as_str(attrs.get("direction", "forward"))
+        if direction not in DIRECTIONS:
+            raise UnsupportedOpError(f"direction {direction!r} is not an ONNX value",
+                                     fix=f"use one of {', '.join(DIRECTIONS)}")
+        names = [as_str(n) for n in attrs.get("activations") or []]
+        for n in names:
+            if n.lower() not in _ACTS:
+                raise UnsupportedOpError(f"activation {n!r} is not supported",
+                                         fix=f"use one of {', '.join(sorted(_ACTS))}")
+        want = per_direction * (2 if direction == "bidirectional" else 1)
+        if names and len(names) != want:
+            raise UnsupportedOpError(f"{len(names)} activations given; {direction} needs {want}",
+                                     fix="give one set of activations per direction")
+
+    return check
 
 
 def _scan(X, seq_lens, states: list[np.ndarray], cell, reverse: bool):
@@ -90,7 +102,7 @@ def _scan(X, seq_lens, states: list[np.ndarray], cell, reverse: bool):
     return Y, states
 
 
-def _prepare(X, W, initial, layout: int, n_dir: int, H: int, n_states: int):
+def _prepare(X, initial, layout: int, n_dir: int, H: int, n_states: int):
     """X as [T, B, I] float32 and the initial states per direction ([B, H] each)."""
     x = float32(X)
     if layout:
@@ -134,7 +146,7 @@ def _bias(B, d: int, n: int, H: int):
     return b[:n * H], b[n * H:]
 
 
-@register("RNN", values={"direction": DIRECTIONS, "layout": (0, 1)}, check=_check_activations)
+@register("RNN", values={"direction": DIRECTIONS, "layout": (0, 1)}, check=_check(1))
 def rnn(X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
         activations=None, clip=None, direction="forward", hidden_size=None, layout=0):
     """Elman RNN: H_t = f(X_t W^T + H_{t-1} R^T + Wb + Rb)."""
@@ -142,7 +154,7 @@ def rnn(X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha
     Wf, Rf = float32(W), float32(R)
     H = Rf.shape[-1]
     acts = _activations(activations, activation_alpha, activation_beta, len(dirs), ["Tanh"], "RNN")
-    x, (h0,) = _prepare(X, W, [initial_h], layout, len(dirs), H, 1)
+    x, (h0,) = _prepare(X, [initial_h], layout, len(dirs), H, 1)
     Ys, finals = [], []
     for d, rev in enumerate(dirs):
         Wb, Rb = _bias(B, d, 1, H)
@@ -158,7 +170,7 @@ def rnn(X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha
 
 
 @register("GRU", values={"direction": DIRECTIONS, "layout": (0, 1), "linear_before_reset": (0, 1)},
-          check=_check_activations)
+          check=_check(2))
 def gru(X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
         activations=None, clip=None, direction="forward", hidden_size=None, layout=0, linear_before_reset=0):
     """GRU, gates z, r, h; linear_before_reset applies r after R_h (as cuDNN/PyTorch)."""
@@ -166,7 +178,7 @@ def gru(X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha
     Wf, Rf = float32(W), float32(R)
     H = Rf.shape[-1]
     acts = _activations(activations, activation_alpha, activation_beta, 2 * len(dirs), ["Sigmoid", "Tanh"], "GRU")
-    x, (h0,) = _prepare(X, W, [initial_h], layout, len(dirs), H, 1)
+    x, (h0,) = _prepare(X, [initial_h], layout, len(dirs), H, 1)
     Ys, finals = [], []
     for d, rev in enumerate(dirs):
         Wb, Rb = _bias(B, d, 3, H)
@@ -196,7 +208,7 @@ def gru(X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha
 
 
 @register("LSTM", values={"direction": DIRECTIONS, "layout": (0, 1), "input_forget": (0, 1)},
-          check=_check_activations)
+          check=_check(3))
 def lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, *, activation_alpha=None,
          activation_beta=None, activations=None, clip=None, direction="forward", hidden_size=None, input_forget=0,
          layout=0):
@@ -206,7 +218,7 @@ def lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=
     H = Rf.shape[-1]
     acts = _activations(activations, activation_alpha, activation_beta, 3 * len(dirs),
                         ["Sigmoid", "Tanh", "Tanh"], "LSTM")
-    x, (h0, c0) = _prepare(X, W, [initial_h, initial_c], layout, len(dirs), H, 2)
+    x, (h0, c0) = _prepare(X, [initial_h, initial_c], layout, len(dirs), H, 2)
     Ys, finals = [], []
     for d, rev in enumerate(dirs):
         Wb, Rb = _bias(B, d, 4, H)
