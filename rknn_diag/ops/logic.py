@@ -110,13 +110,22 @@ def bitwise_not(X):
     return np.invert(X)
 
 
-@register("BitShift", dtypes=("uint8", "uint16", "uint32", "uint64"), values={"direction": ("LEFT", "RIGHT")})
+@register("BitShift", dtypes=INTEGER, values={"direction": ("LEFT", "RIGHT")})
 def bit_shift(X, Y, *, direction):
-    """X << Y or X >> Y on unsigned integers; shifts past the width give 0 (as onnxruntime)."""
-    x, y = np.asarray(X), np.asarray(Y)
+    """X << Y or X >> Y. Shifts by a negative amount or past the width give 0 (right shift of a
+    negative signed value: -1); signed right shifts are arithmetic, signed left shifts wrap
+    (the bits of the unsigned shift, opset 28)."""
+    x, y = np.broadcast_arrays(np.asarray(X), np.asarray(Y))
     bits = x.dtype.itemsize * 8
-    shift = np.left_shift if direction in ("LEFT", b"LEFT") else np.right_shift
-    # numpy's shift by >= the width is undefined on some platforms: do it in uint64 and mask.
-    wide = shift(x.astype(np.uint64), np.minimum(y, bits).astype(np.uint64))
-    out = np.where(np.broadcast_to(y, wide.shape) >= bits, 0, wide)
-    return (out & np.uint64((1 << bits) - 1)).astype(x.dtype)
+    out_of_range = (y < 0) | (y >= bits)
+    amount = np.where(out_of_range, 0, y).astype(np.uint64)
+    unsigned = np.dtype(f"u{x.dtype.itemsize}")
+    if direction in ("LEFT", b"LEFT"):
+        shifted = np.left_shift(x.view(unsigned).astype(np.uint64), amount)
+        out = (shifted & np.uint64((1 << bits) - 1)).astype(unsigned).view(x.dtype)
+        return np.where(out_of_range, x.dtype.type(0), out)
+    if x.dtype.kind == "i":
+        out = np.right_shift(x.astype(np.int64), amount.astype(np.int64)).astype(x.dtype)
+        return np.where(out_of_range, np.where(x < 0, x.dtype.type(-1), x.dtype.type(0)), out)
+    out = np.right_shift(x.astype(np.uint64), amount).astype(x.dtype)
+    return np.where(out_of_range, x.dtype.type(0), out)

@@ -27,15 +27,19 @@ def _pairs(z: np.ndarray, like: np.ndarray) -> np.ndarray:
 
 @register("DFT", dtypes=("float32", "float16", "float64"), values={"inverse": (0, 1), "onesided": (0, 1)})
 def dft(input, dft_length=None, axis_=None, *, axis=1, inverse=0, onesided=0, opset=20):
-    """Discrete Fourier transform along one signal axis; onesided keeps the n // 2 + 1 unique bins."""
+    """Discrete Fourier transform along one signal axis; onesided keeps the n // 2 + 1 unique bins
+    (with inverse: the real inverse of such a one-sided spectrum)."""
     x = np.asarray(input)
     a = axis if opset < 20 else (-2 if axis_ is None else int(np.asarray(axis_).reshape(-1)[0]))
     a = a % x.ndim
     if a == x.ndim - 1:
         raise UnsupportedOpError("DFT axis is the real/imaginary axis", fix="give the signal axis")
-    if inverse and onesided:
-        raise UnsupportedOpError("DFT with inverse=1 and onesided=1 is not defined", fix="use onesided=0")
     z = _complex(x)
+    if inverse and onesided:
+        # Inverse of a one-sided spectrum: a real signal of dft_length (default 2 * (bins - 1)).
+        n = 2 * (z.shape[a] - 1) if dft_length is None else int(np.asarray(dft_length).reshape(-1)[0])
+        dt = x.dtype if x.dtype.kind == "f" else np.float32
+        return np.fft.irfft(z, n=n, axis=a)[..., None].astype(dt)
     n = z.shape[a] if dft_length is None else int(np.asarray(dft_length).reshape(-1)[0])
     y = np.fft.ifft(z, n=n, axis=a) if inverse else np.fft.fft(z, n=n, axis=a)
     if onesided:
