@@ -95,6 +95,16 @@ NON_FINITE = ("NaN and infinity have no integer representation: quantizing the i
               "the zero point and infinity into the range limit, so the float model's answer is lost")
 
 
+# Max/Min over an empty axis is -inf/+inf (ONNX's identity): no integer code holds it, and the
+# integer kernels (value-preserving on codes) return the type's limit instead.
+EMPTY_IDENTITY = ("the reduction of an empty axis is -inf/+inf, which no integer code represents "
+                  "(the integer kernel gives the code range's limit)")
+
+
+def _empty_extremum(case) -> bool:
+    return case.op in ("ReduceMax", "ReduceMin") and case.id.split("/", 1)[1] == "empty_set"   # float data
+
+
 def _non_finite(case) -> bool:
     _, feeds = case.build()
     return any(x.dtype.kind == "f" and not np.isfinite(x).all() for x in feeds.values())
@@ -120,6 +130,8 @@ def _rows():
                 marks = [pytest.mark.rknn_case(case=f"quant/{case.id}/{label}", op=case.op, mode=mode)]
                 if non_finite:
                     marks.append(pytest.mark.xfail(reason=NON_FINITE, strict=True))
+                elif _empty_extremum(case):
+                    marks.append(pytest.mark.xfail(reason=EMPTY_IDENTITY, strict=True))
                 elif case.xfail:
                     # the case's reason is about the float16 path; quantized builds may not share it
                     marks.append(pytest.mark.xfail(reason=f"float16 suite: {case.xfail}", strict=False))
