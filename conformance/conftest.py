@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import pytest
 
-from rknn_diag.compare import reference
+from rknn_diag.compare import REFERENCES
 from rknn_diag.compare import Verdict
 from rknn_diag import outcome
 from rknn_diag.errors import RknnDiagError
@@ -41,7 +41,7 @@ def _layout(inputs: list[np.ndarray], data_format: str) -> list[np.ndarray]:
 
 
 def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds: dict[str, np.ndarray],
-             spec: BuildSpec) -> Executed:
+             spec: BuildSpec, reference_name: str = "onnxruntime") -> Executed:
     """Save the model, run it on the target, run the reference. A target's refusal (an op or
     setting it does not support) and a vendor finding (its simulator crashed, hung or failed)
     become expected failures carrying the target's own message; infrastructure trouble
@@ -51,11 +51,13 @@ def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds
     record["_start"] = time.time()
     record["board"] = getattr(target, "serial", None)   # boards only: which one ran the case
     try:
-        refs = reference(str(path), feeds)
-    except Exception as e:  # onnxruntime's own errors: an older reference lacks the op/form
+        refs = REFERENCES[reference_name](str(path), feeds)
+    except Exception as e:  # the reference's own errors: an older reference lacks the op/form
+        import onnx as _onnx
         import onnxruntime
+        version = onnxruntime.__version__ if reference_name == "onnxruntime" else _onnx.__version__
         record["category"] = outcome.REFERENCE
-        pytest.xfail(f"the reference, onnxruntime {onnxruntime.__version__}, cannot run this case: "
+        pytest.xfail(f"the reference, {reference_name} {version}, cannot run this case: "
                      f"{str(e).splitlines()[0][:300]}")
     inputs = _layout(list(feeds.values()), spec.data_format)
     try:
@@ -82,8 +84,8 @@ def expected_or_raise(target, record: dict, exc: BaseException) -> None:
 
 @pytest.fixture
 def executed(job, target, record, tmp_path) -> Executed:
-    model, feeds, spec = job
-    ex = run_case(target, record, tmp_path, model, feeds, spec)
+    model, feeds, spec, *reference_name = job   # an optional 4th item names the reference
+    ex = run_case(target, record, tmp_path, model, feeds, spec, *reference_name)
     if target.name.startswith("board"):
         _board_against_simulator(ex, record, tmp_path, spec)
     return ex

@@ -37,7 +37,7 @@ def _params():
 @pytest.fixture
 def job(case, layout):
     model, feeds = case.build()
-    return model, feeds, BuildSpec(config=SPEC, data_format=layout)
+    return model, feeds, BuildSpec(config=SPEC, data_format=layout), case.reference
 
 
 @pytest.mark.parametrize("case,layout", list(_params()))

@@ -61,6 +61,10 @@ FLOAT_FLOOR_NA = {
     "Softmax/large_values": "inputs span hundreds: one 8-bit input step shifts exp() by several percent",
     "LogSoftmax/large_values": "inputs span hundreds: one 8-bit input step is large against the log-sum",
 }
+# GridSample in nearest mode picks a pixel by rounding the grid position: a quantized grid moves
+# positions by a fraction of a pixel, and picks on the (float16-exact lattice) ties flip.
+FLOAT_FLOOR_NA.update({c.id: "nearest-mode GridSample is a step function of the quantized grid"
+                       for c in all_cases() if c.op == "GridSample" and "nearest" in c.id})
 
 
 def _is_cat_int(x: np.ndarray) -> bool:
@@ -93,6 +97,16 @@ NON_FINITE = ("NaN and infinity have no integer representation: quantizing the i
               "that test for them, IsNaN/IsInf, stay float16 and are judged)")
 
 
+# Max/Min over an empty axis is -inf/+inf (ONNX's identity): no integer code holds it, and the
+# integer kernels (value-preserving on codes) return the type's limit instead.
+EMPTY_IDENTITY = ("the reduction of an empty axis is -inf/+inf, which no integer code represents "
+                  "(the integer kernel gives the code range's limit)")
+
+
+def _empty_extremum(case) -> bool:
+    return case.op in ("ReduceMax", "ReduceMin") and case.id.split("/", 1)[1] == "empty_set"   # float data
+
+
 def _non_finite(case) -> bool:
     _, feeds = case.build()
     return any(x.dtype.kind == "f" and not np.isfinite(x).all() for x in feeds.values())
@@ -118,6 +132,8 @@ def _rows():
                 marks = [pytest.mark.rknn_case(case=f"quant/{case.id}/{label}", op=case.op, mode=mode)]
                 if non_finite:
                     marks.append(pytest.mark.xfail(reason=NON_FINITE, strict=True))
+                elif _empty_extremum(case):
+                    marks.append(pytest.mark.xfail(reason=EMPTY_IDENTITY, strict=True))
                 elif case.xfail:
                     # the case's reason is about the float16 path; quantized builds may not share it
                     marks.append(pytest.mark.xfail(reason=f"float16 suite: {case.xfail}", strict=False))
@@ -134,7 +150,7 @@ def test_op_quantized(case, mode, chip, method, target, record, tmp_path):
         config["quantized_method"] = method
     spec = BuildSpec(config=config, do_quantization=True, dataset=str(ds), data_format="nchw",
                      export_path=str(tmp_path / "model.rknn"))
-    ex = run_case(target, record, tmp_path, model, feeds, spec)
+    ex = run_case(target, record, tmp_path, model, feeds, spec, case.reference)
     problems: list[str] = []
     worst: dict[str, float] = {}
     judged: list[str] = []

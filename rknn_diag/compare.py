@@ -22,6 +22,22 @@ def reference(model, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     return sess.run(None, feeds)
 
 
+def reference_onnx(model, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Run the model in onnx's ReferenceEvaluator: for ops or forms onnxruntime lacks or
+    implements against the spec (each case that uses it says why)."""
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    if isinstance(model, str):
+        model = onnx.load(model)
+    elif isinstance(model, bytes):
+        model = onnx.load_from_string(model)
+    return [np.asarray(o) for o in ReferenceEvaluator(model).run(None, feeds)]
+
+
+REFERENCES = {"onnxruntime": reference, "onnx": reference_onnx}
+
+
 def metrics(got: np.ndarray, ref: np.ndarray, topk: int = 5, classifier: bool = False) -> dict[str, float]:
     """cosine, Euclidean (raw and of the unit vectors), max/mean abs error, SQNR dB, and
     for classifier outputs ([N, classes]) top-1 / top-k agreement. Only for classifiers:

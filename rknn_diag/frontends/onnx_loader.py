@@ -17,8 +17,8 @@ from onnx import helper, numpy_helper, shape_inference
 
 from ..errors import ModelLoadError, UnsupportedOpError
 from ..ir import Graph, Node, Value
-from ..ops import check_node
-from ..ops.registry import is_custom
+from ..ops import check_node, check_tensor_type
+from ..ops.registry import RUNTIME, is_custom
 from . import qoperator
 
 MIN_OPSET = 7
@@ -155,12 +155,24 @@ def _cut(proto: onnx.ModelProto, inputs: list[str], outputs: list[str], where: s
                              fix="make sure the outputs depend only on the given inputs and constants") from None
 
 
+def _check_types(g: onnx.GraphProto, where: str) -> None:
+    """Refuse, at load, any tensor whose element type the toolkit does not run (bfloat16, float8 ...)."""
+    for t in g.initializer:
+        check_tensor_type(t.data_type, t.name, f"{where}, initializer")
+    for v in [*g.input, *g.output, *g.value_info]:
+        if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type:
+            check_tensor_type(v.type.tensor_type.elem_type, v.name, where)
+
+
 def _to_ir(proto: onnx.ModelProto, opset: int, where: str) -> Graph:
     g = proto.graph
+    _check_types(g, where)
     constants = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     inputs = [Value(i.name, _dims(i.type), _dtype(i.type)) for i in g.input if i.name not in constants]
     outputs = [Value(o.name, _dims(o.type), _dtype(o.type)) for o in g.output]
     shapes = {vi.name: _dims(vi.type) for vi in [*g.value_info, *g.input, *g.output]}
+    dtypes = {vi.name: _dtype(vi.type) for vi in [*g.value_info, *g.input, *g.output]}
+    dtypes.update({k: v.dtype for k, v in constants.items()})
     nodes: list[Node] = []
     for idx, n in enumerate(g.node):
         name = n.name or f"{n.op_type}_{idx}"
@@ -170,7 +182,8 @@ def _to_ir(proto: onnx.ModelProto, opset: int, where: str) -> Graph:
                                      fix="export with standard ONNX ops only", ref="1.3.5")
         try:
             attrs = {a.name: attr_value(a) for a in n.attribute}
-            check_node(n.op_type, attrs, name, len(n.input))
+            check_node(n.op_type, attrs, name, len(n.input), dtypes.get(n.input[0]) if n.input else None,
+                       [constants.get(i, RUNTIME) if i else None for i in n.input])
         except UnsupportedOpError as e:
             e.where = f"{where}, node '{name}' ({n.op_type})"
             raise UnsupportedOpError(e.message, where=e.where, fix=e.fix, ref=e.ref) from None

@@ -91,6 +91,15 @@ def selu(X, *, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875)
     return _back(g * np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))), X)
 
 
+@register("Shrink", dtypes=FLOATS_ALL + INTS)
+def shrink(input, *, bias=0.0, lambd=0.5):
+    """x + bias below -lambd, x - bias above lambd, 0 in between."""
+    x = np.asarray(input)
+    c = as_compute(x)
+    y = np.where(c < -lambd, c + bias, np.where(c > lambd, c - bias, 0))
+    return _back(np.asarray(y), x)
+
+
 @register("ThresholdedRelu", dtypes=FLOATS_ALL)
 def thresholded_relu(X, *, alpha=1.0):
     """X if X > alpha else 0."""

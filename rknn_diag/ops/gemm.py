@@ -1,4 +1,4 @@
-"""Gemm and MatMul."""
+"""Gemm, MatMul and Einsum."""
 
 from __future__ import annotations
 
@@ -28,3 +28,16 @@ def gemm(A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
 def matmul(A, B):
     """numpy.matmul semantics: N-D batch broadcasting, 1-D operands promoted and squeezed."""
     return np.matmul(float32(A), float32(B)).astype(out_dtype(A), copy=False)
+
+
+@register("Einsum", dtypes=("float32", "float16", "float64", "int32", "int64"))
+def einsum(*Inputs, equation):
+    """numpy.einsum of the equation (explicit '->' or implicit output, '...' broadcasting);
+    floats computed in float32 (float64 kept), integers exactly."""
+    eq = equation.decode() if isinstance(equation, bytes) else str(equation)
+    xs = [np.asarray(x) for x in Inputs]
+    if xs[0].dtype.kind == "f":
+        dt = out_dtype(xs[0])
+        xs = [x if x.dtype == np.float64 else float32(x) for x in xs]
+        return np.asarray(np.einsum(eq.replace(" ", ""), *xs)).astype(dt, copy=False)
+    return np.asarray(np.einsum(eq.replace(" ", ""), *xs)).astype(xs[0].dtype, copy=False)

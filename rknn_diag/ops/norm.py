@@ -82,10 +82,11 @@ def lrn(X, *, alpha=1e-4, beta=0.75, bias=1.0, size):
 
 @register("LpNormalization", values={"p": (1, 2)})
 def lp_normalization(input, *, axis=-1, p=2):
-    """x divided by its L1 or L2 norm along `axis`."""
+    """x divided by its L1 or L2 norm along `axis`; an all-zero slice stays 0 (as the spec and onnxruntime)."""
     x = float32(input)
     norm = np.abs(x).sum(axis=axis, keepdims=True) if p == 1 else np.sqrt(np.square(x).sum(axis=axis, keepdims=True))
-    return (x / norm).astype(out_dtype(input), copy=False)
+    y = x / np.where(norm == 0, np.float32(1), norm)
+    return y.astype(out_dtype(input), copy=False)
 
 
 @register("MeanVarianceNormalization")

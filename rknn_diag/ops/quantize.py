@@ -45,3 +45,39 @@ def dequantize_linear(x, x_scale, x_zero_point=None, *, axis=1, block_size=0):
     s = _shaped(np.asarray(x_scale, np.float32), x.ndim, axis)
     z = _shaped(np.asarray(x_zero_point if x_zero_point is not None else 0).astype(np.int64), x.ndim, axis)
     return ((x.astype(np.int64) - z).astype(np.float32) * s).astype(np.float32)
+
+
+@register("DynamicQuantizeLinear", dtypes=("float32",))
+def dynamic_quantize_linear(x):
+    """uint8 quantization of x over [min(x, 0), max(x, 0)]: y, y_scale, y_zero_point (ties to even)."""
+    x = np.asarray(x, np.float32)
+    lo = np.float32(min(float(x.min(initial=0.0)), 0.0))
+    hi = np.float32(max(float(x.max(initial=0.0)), 0.0))
+    scale = np.float32((hi - lo) / np.float32(255))
+    if scale == 0:
+        return np.zeros(x.shape, np.uint8), np.array(scale, np.float32), np.array(0, np.uint8)
+    zp = np.uint8(np.clip(np.rint(np.float32(0) - lo / scale), 0, 255))
+    y = np.clip(np.rint(x / scale) + np.float32(zp), 0, 255).astype(np.uint8)
+    return y, np.array(scale, np.float32), np.array(zp, np.uint8)
+
+
+@register("QLinearMatMul", dtypes=("uint8", "int8"))
+def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point):
+    """Quantized MatMul: exact integer products of (a - a_zp)(b - b_zp), rescaled by
+    a_scale * b_scale / y_scale (per tensor, or per row of a / column of b), ties to even, saturated."""
+    A = np.asarray(a).astype(np.int64) - _col(a_zero_point, 1)
+    B = np.asarray(b).astype(np.int64) - _col(b_zero_point, 0)
+    acc = np.matmul(A, B).astype(np.float64)
+    mult = _col(a_scale, 1, np.float32) * _col(b_scale, 0, np.float32) / np.asarray(y_scale, np.float32)
+    zp = np.asarray(y_zero_point)
+    lo, hi = _RANGE[zp.dtype]
+    y = np.rint((acc * mult.astype(np.float32)).astype(np.float32)) + zp.astype(np.float32)
+    return np.clip(y, lo, hi).astype(zp.dtype)
+
+
+def _col(v, side: int, dtype=np.int64) -> np.ndarray:
+    """A per-tensor scalar, or a per-row (a: side 1 -> [M, 1]) / per-column (b: side 0 -> [N]) vector."""
+    v = np.asarray(v).astype(dtype)
+    if v.size == 1:
+        return v.reshape(())
+    return v.reshape(-1, 1) if side == 1 else v.reshape(-1)

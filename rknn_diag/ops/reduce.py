@@ -31,17 +31,47 @@ def _reduce(fn, data, axes_in, axes_attr, keepdims: int, noop: int, opset: int, 
     return fresh(np.asarray(out).astype(x.dtype, copy=False), x)
 
 
+def _lowest(dtype: np.dtype):
+    """The identity of max (ONNX: the reduction over an empty set): -inf, the type's minimum, False."""
+    if dtype.kind == "f":
+        return -np.inf
+    return False if dtype.kind == "b" else np.iinfo(dtype).min
+
+
+def _highest(dtype: np.dtype):
+    """The identity of min: +inf, the type's maximum, True."""
+    if dtype.kind == "f":
+        return np.inf
+    return True if dtype.kind == "b" else np.iinfo(dtype).max
+
+
+def _max(x, ax):
+    return np.max(x, axis=ax, initial=_lowest(x.dtype))
+
+
+def _min(x, ax):
+    return np.min(x, axis=ax, initial=_highest(x.dtype))
+
+
+def _mean(x, ax):
+    # The spec leaves the mean of an empty set undefined; onnxruntime (our reference) gives 0.
+    n = int(np.prod([x.shape[a] for a in ax])) if ax else 1
+    return np.sum(x, axis=ax) / x.dtype.type(n) if n else np.sum(x, axis=ax)
+
+
 def _logsumexp(x, ax):
-    m = np.max(x, axis=ax, keepdims=True)
+    # Shift by the max so exp never overflows (float16 inputs of a few tens already would);
+    # an empty set gives log(0) = -inf, as ONNX defines.
+    m = np.max(x, axis=ax, keepdims=True, initial=-np.inf)
     m = np.where(np.isfinite(m), m, 0)
     return np.log(np.sum(np.exp(x - m), axis=ax)) + np.squeeze(m, ax)
 
 
 _FNS = {
     "ReduceSum": (lambda x, ax: np.sum(x, axis=ax), FLOATS_ALL + INTS, 13),
-    "ReduceMean": (lambda x, ax: np.mean(x, axis=ax), FLOATS_ALL + ("int32", "int64"), 18),
-    "ReduceMax": (lambda x, ax: np.max(x, axis=ax), FLOATS_ALL + INTS + ("bool",), 18),
-    "ReduceMin": (lambda x, ax: np.min(x, axis=ax), FLOATS_ALL + INTS + ("bool",), 18),
+    "ReduceMean": (_mean, FLOATS_ALL + ("int32", "int64"), 18),
+    "ReduceMax": (_max, FLOATS_ALL + INTS + ("bool",), 18),
+    "ReduceMin": (_min, FLOATS_ALL + INTS + ("bool",), 18),
     "ReduceProd": (lambda x, ax: np.prod(x, axis=ax), FLOATS_ALL + ("int32", "int64"), 18),
     "ReduceL1": (lambda x, ax: np.sum(np.abs(x), axis=ax), FLOATS_ALL + ("int32", "int64"), 18),
     "ReduceL2": (lambda x, ax: np.sqrt(np.sum(np.square(x), axis=ax)), FLOATS_ALL, 18),

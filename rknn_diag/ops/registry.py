@@ -53,6 +53,10 @@ class OpSpec:
     def family(self) -> str:
         """The module holding the kernel (conv, pool, activation ...): how listings and reports group ops."""
         return self.kernel.__module__.rsplit(".", 1)[-1]
+    # Load-time check of the node's inputs: each a constant's array, RUNTIME for a tensor known
+    # only at run time, None for an omitted optional input:
+    # raises UnsupportedOpError for forms the kernel would refuse only at run time.
+    check: Callable[..., None] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -74,10 +78,43 @@ class _Required:
 
 
 REQUIRED = _Required()
+RUNTIME = "<run-time tensor>"   # in `check` inputs: not a constant
 _REGISTRY: dict[str, OpSpec] = {}
 # Users' custom operators (the vendor's reg_custom_op / register_op): kept apart so they never
 # show in supported_ops(), and removed again when the RKNN object that added them is released.
 _CUSTOM: dict[str, OpSpec] = {}
+
+# ONNX TensorProto.DataType codes the toolkit runs: those with a plain numpy dtype. The
+# others (string, complex, bfloat16, the float8/float4 families, 4- and 2-bit integers) are
+# refused when the model is loaded (`check_tensor_type`), never accepted and failing later.
+TENSOR_TYPES: dict[int, np.dtype] = {
+    1: np.dtype(np.float32), 2: np.dtype(np.uint8), 3: np.dtype(np.int8), 4: np.dtype(np.uint16),
+    5: np.dtype(np.int16), 6: np.dtype(np.int32), 7: np.dtype(np.int64), 9: np.dtype(np.bool_),
+    10: np.dtype(np.float16), 11: np.dtype(np.float64), 12: np.dtype(np.uint32), 13: np.dtype(np.uint64),
+}
+_TYPE_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "string",
+               9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 14: "complex64",
+               15: "complex128", 16: "bfloat16", 17: "float8e4m3fn", 18: "float8e4m3fnuz", 19: "float8e5m2",
+               20: "float8e5m2fnuz", 21: "uint4", 22: "int4", 23: "float4e2m1", 24: "float8e8m0",
+               25: "uint2", 26: "int2"}
+
+
+def type_name(code: int) -> str:
+    return _TYPE_NAMES.get(int(code), f"type code {int(code)}")
+
+
+def check_tensor_type(code: int, tensor: str, where: str) -> np.dtype:
+    """The numpy dtype of ONNX element type `code`, or a load-time refusal naming the tensor."""
+    try:
+        return TENSOR_TYPES[int(code)]
+    except KeyError:
+        raise UnsupportedOpError(
+            f"tensor '{tensor}' has element type {type_name(code)}, which the toolkit does not run",
+            where=where,
+            fix=f"convert the model to float32 (or one of {', '.join(type_name(c) for c in TENSOR_TYPES)}) "
+                f"before loading; for low-precision weights keep them as QuantizeLinear/DequantizeLinear "
+                f"with int8/uint8/int16 tensors",
+            ref="1.3.5") from None
 # Fused activations (IR PostOp) are stored in their newest form: Clip bounds as inputs.
 POST_OP_OPSET = 13
 
@@ -91,7 +128,8 @@ def _jsonable(v: Any) -> Any:
 
 
 def register(op_type: str, *, dtypes: tuple[str, ...] = FLOAT, values: dict[str, tuple] | None = None,
-             aliases: tuple[str, ...] = (), params: tuple[str, ...] = ()) -> Callable:
+             aliases: tuple[str, ...] = (), params: tuple[str, ...] = (),
+             check: Callable[..., None] | None = None) -> Callable:
     """Decorator: register `fn` as the float kernel of `op_type` (and of each alias)."""
 
     def deco(fn: Callable) -> Callable:
@@ -124,7 +162,7 @@ def register(op_type: str, *, dtypes: tuple[str, ...] = FLOAT, values: dict[str,
             if name in _REGISTRY:
                 raise TypeError(f"op {name} registered twice")
             _REGISTRY[name] = OpSpec(name, fn, tuple(inputs), required, variadic, attrs, dict(values or {}),
-                                     tuple(dtypes), wants_opset, wants_n, param_pos, doc, tuple(aliases))
+                                     tuple(dtypes), wants_opset, wants_n, param_pos, doc, tuple(aliases), check=check)
         return fn
 
     return deco
@@ -190,10 +228,17 @@ def supported_ops() -> dict[str, dict[str, Any]]:
     return {name: spec.describe() for name, spec in sorted(_REGISTRY.items())}
 
 
-def check_node(op_type: str, attrs: dict[str, Any], node_name: str, n_inputs: int) -> OpSpec:
-    """Refuse, at load time, an op, attribute or attribute value the kernel does not handle."""
+def check_node(op_type: str, attrs: dict[str, Any], node_name: str, n_inputs: int,
+               dtype: np.dtype | None = None, constants: list[np.ndarray | None] | None = None) -> OpSpec:
+    """Refuse, at load time, an op, attribute, attribute value or first-input dtype (when known)
+    the kernel does not handle (tests/ops/test_registry_claims.py checks what is declared runs)."""
     spec = get(op_type)
     where = f"node '{node_name}' ({op_type})"
+    if dtype is not None and spec.inputs and str(np.dtype(dtype)) not in spec.dtypes:
+        raise UnsupportedOpError(
+            f"{op_type} on a {np.dtype(dtype)} {spec.inputs[0].rstrip('_')} is not supported", where=where,
+            fix=f"supported types of its first input: {', '.join(spec.dtypes)}; cast the tensor to one of them "
+                f"in the model", ref="1.3.5")
     for key, val in attrs.items():
         if spec.custom:
             break
@@ -214,6 +259,12 @@ def check_node(op_type: str, attrs: dict[str, Any], node_name: str, n_inputs: in
         raise UnsupportedOpError(
             f"{op_type} got {n_inputs} inputs; it takes {spec.required_inputs}..{len(spec.inputs)}",
             where=where, fix="the model is malformed or uses a newer form of this op")
+    if spec.check is not None and constants is not None:
+        try:
+            spec.check(constants, attrs)
+        except UnsupportedOpError as e:
+            raise UnsupportedOpError(e.message, where=where + (f", {e.where}" if e.where else ""), fix=e.fix,
+                                     ref=e.ref) from None
     return spec
 
 

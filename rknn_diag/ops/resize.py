@@ -22,8 +22,14 @@ F = np.float32
 NN_DTYPES = FLOAT + ("int8", "uint8", "int32", "int64")
 
 
-def _original_coords(n_out: int, n_in: int, scale, mode: str, start, end) -> np.ndarray:
-    """x_original for each output index along one axis (float32)."""
+def _original_coords(n_out: int, n_in: int, scale, mode: str, start, end, length=None) -> np.ndarray:
+    """x_original for each output index along one axis (float32).
+
+    `length` is ONNX's length_resized: n_in * scale when scales are given (not rounded to the
+    integer output size), n_out when sizes are. align_corners and tf_crop_and_resize divide by
+    it in align_corners mode, so a downsampling by 0.6 of 4 pixels spans 2.4, not 2 (the ONNX
+    spec and its reference evaluator; onnxruntime and torch use the integer size 2)."""
+    length = F(n_out) if length is None else F(length)
     x = np.arange(n_out, dtype=F)
     scale = F(scale)
     if mode == "half_pixel":
@@ -36,7 +42,7 @@ def _original_coords(n_out: int, n_in: int, scale, mode: str, start, end) -> np.
     if mode == "pytorch_half_pixel":
         return (x + F(0.5)) / scale - F(0.5) if n_out > 1 else np.zeros(n_out, F)
     if mode == "align_corners":
-        return x * F(n_in - 1) / F(n_out - 1) if n_out > 1 else np.zeros(n_out, F)
+        return x * F(n_in - 1) / (length - F(1)) if length != 1 else np.zeros(n_out, F)
     if mode == "asymmetric":
         return x / scale
     if mode == "tf_half_pixel_for_nn":
@@ -135,7 +141,7 @@ def _weights(x: np.ndarray, n_in: int, scale: float, mode: str, a: float, exclud
 
 
 def _resize(X, out_shape, scales, roi_lo, roi_hi, *, mode, coord_mode, nearest_mode, cubic_coeff_a,
-            exclude_outside, extrapolation_value, antialias):
+            exclude_outside, extrapolation_value, antialias, lengths=None):
     if tuple(int(o) for o in out_shape) == X.shape:
         return X.copy()  # onnxruntime copies the input whenever the shape does not change, whatever the scales
     floating = np.issubdtype(X.dtype, np.floating)
@@ -152,7 +158,8 @@ def _resize(X, out_shape, scales, roi_lo, roi_hi, *, mode, coord_mode, nearest_m
             # compared with) copies every axis whose scale is 1, and with antialias every axis
             # whose size does not change.
             continue
-        x = _original_coords(n_out, n_in, s, coord_mode, roi_lo[ax], roi_hi[ax])
+        x = _original_coords(n_out, n_in, s, coord_mode, roi_lo[ax], roi_hi[ax],
+                             None if lengths is None else lengths[ax])
         if coord_mode == "tf_crop_and_resize":
             o = (x < 0) | (x > n_in - 1)
             o = o.reshape([-1 if i == ax else 1 for i in range(X.ndim)])
@@ -210,6 +217,7 @@ def resize(X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None,
         if min(sc) <= 0:
             raise UnsupportedOpError(f"Resize scales {sc} must be positive", fix="fix the scales input")
         out = [int(np.floor(F(n) * s)) for n, s in zip(X.shape, sc)]
+        lengths = [F(n) * s for n, s in zip(X.shape, sc)]
     elif sizes is not None and np.asarray(sizes).size > 0:
         sz, ax_list = _full(np.asarray(sizes, np.int64), axes, rank, None, "sizes")
         sz = [X.shape[i] if v is None else int(v) for i, v in enumerate(sz)]
@@ -223,11 +231,12 @@ def resize(X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None,
             for a in ax_list:
                 out[a] = int(np.floor(F(X.shape[a]) * common + F(0.5)))
                 sc[a] = F(common)
+        lengths = None
     else:
         raise UnsupportedOpError("Resize needs scales or sizes", fix="give exactly one of scales, sizes")
     return _resize(X, out, sc, lo, hi, mode=mode, coord_mode=coord, nearest_mode=nm,
                    cubic_coeff_a=cubic_coeff_a, exclude_outside=exclude_outside,
-                   extrapolation_value=extrapolation_value, antialias=antialias)
+                   extrapolation_value=extrapolation_value, antialias=antialias, lengths=lengths)
 
 
 @register("Upsample", dtypes=NN_DTYPES, values={"mode": ("nearest", "linear")}, params=("scales_",))

@@ -1,5 +1,5 @@
 """Shape and layout ops: Identity, Dropout, Reshape, Flatten, Transpose, Squeeze,
-Unsqueeze, Concat, Split, Slice, Pad, Tile, Expand, Shape, Size.
+Unsqueeze, Concat, Split, Slice, Pad, Tile, Expand, Shape, Size, ReverseSequence, CenterCropPad.
 
 Several ops turned an attribute into an input of the same name (Slice starts/ends/
 axes at 10, Split split at 13, Squeeze/Unsqueeze axes at 13, Pad pads at 11). A
@@ -25,7 +25,26 @@ def identity(input):
     return np.array(input)
 
 
-@register("Dropout", dtypes=FLOATS_ALL)
+def _check_dropout(inputs, attrs) -> None:
+    """Training mode is random: refused at load unless training_mode is omitted or a constant
+    false (or the ratio a constant 0), so a model never builds and then fails in inference."""
+    mode = inputs[2] if len(inputs) > 2 else None
+    ratio = inputs[1] if len(inputs) > 1 else None
+    if mode is None:                       # omitted: inference mode
+        return
+    if isinstance(ratio, np.ndarray) and float(ratio.reshape(())) == 0:
+        return                             # training mode with ratio 0 is the identity
+    if isinstance(mode, np.ndarray) and not bool(mode.reshape(())):
+        return
+    raise UnsupportedOpError(
+        "Dropout in training mode is random and is not supported" if isinstance(mode, np.ndarray) else
+        "Dropout's training_mode is fed at run time, so training mode (random) cannot be ruled out",
+        where="input 'training_mode'",
+        fix="export the model in eval mode (model.eval(), torch.onnx.export(training=TrainingMode.EVAL)), "
+            "or make training_mode a constant false")
+
+
+@register("Dropout", dtypes=FLOATS_ALL, check=_check_dropout)
 def dropout(data, ratio_=None, training_mode=None, *, ratio=0.5, seed=None, opset=13):
     """Inference: the input unchanged, plus the optional mask output (as onnxruntime gives it)."""
     x = np.asarray(data)
@@ -256,3 +275,50 @@ def shape(data, *, start=0, end=None):
 def size(data):
     """The input's element count as an int64 scalar."""
     return np.asarray(np.asarray(data).size, dtype=np.int64)
+
+
+@register("ReverseSequence", dtypes=ANY, values={"batch_axis": (0, 1), "time_axis": (0, 1)})
+def reverse_sequence(input, sequence_lens, *, batch_axis=1, time_axis=0):
+    """Reverse the first sequence_lens[b] steps along time_axis of each batch entry b."""
+    x = np.asarray(input)
+    lens = np.asarray(sequence_lens, np.int64).reshape(-1)
+    b_ax, t_ax = norm_axis(batch_axis, x.ndim, "batch_axis"), norm_axis(time_axis, x.ndim, "time_axis")
+    T = x.shape[t_ax]
+    if lens.size != x.shape[b_ax] or (lens > T).any() or (lens < 0).any():
+        raise InputError(f"ReverseSequence sequence_lens {lens.tolist()} do not fit batch {x.shape[b_ax]} x time {T}",
+                         where="ReverseSequence input 'sequence_lens'", fix="one length per batch entry, each <= time")
+    t = np.arange(T)[None, :]
+    src = np.where(t < lens[:, None], lens[:, None] - 1 - t, t)        # [B, T]: source time index
+    shape = [1] * x.ndim
+    shape[b_ax], shape[t_ax] = src.shape[0], T
+    if b_ax > t_ax:
+        src = src.T
+    idx = np.broadcast_to(src.reshape(shape), x.shape)
+    return np.take_along_axis(x, idx, axis=t_ax)
+
+
+@register("CenterCropPad", dtypes=ANY)
+def center_crop_pad(input_data, shape, *, axes=None):
+    """Crop or zero-pad each listed axis to `shape`, centred: a crop starts at (in - out) // 2,
+    padding puts (out - in) // 2 zeros before the data."""
+    x = np.asarray(input_data)
+    sizes = int_list(shape, "CenterCropPad input 'shape'")
+    ax = list(range(x.ndim)) if axes is None else norm_axes(list(axes), x.ndim, "CenterCropPad axes")
+    if len(sizes) != len(ax):
+        raise InputError(f"CenterCropPad shape has {len(sizes)} values for {len(ax)} axes",
+                         where="CenterCropPad input 'shape'", fix="give one size per axis")
+    src = [slice(None)] * x.ndim
+    dst = [slice(None)] * x.ndim
+    out_shape = list(x.shape)
+    for a, n in zip(ax, sizes):
+        cur = x.shape[a]
+        out_shape[a] = n
+        if n <= cur:
+            start = (cur - n) // 2
+            src[a] = slice(start, start + n)
+        else:
+            start = (n - cur) // 2
+            dst[a] = slice(start, start + cur)
+    y = np.zeros(out_shape, x.dtype)
+    y[tuple(dst)] = x[tuple(src)]
+    return y

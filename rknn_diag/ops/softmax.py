@@ -40,3 +40,14 @@ def log_softmax(input, *, axis=None, opset=13):
     y = s - np.log(np.exp(s).sum(axis=ax, keepdims=True))
     return y.reshape(x.shape).astype(out_dtype(input), copy=False)
 
+
+
+@register("Hardmax", dtypes=("float32", "float16", "float64"))
+def hardmax(input, *, axis=None, opset=13):
+    """1 at the first largest element along `axis` (opset < 13: of the 2-D coercion), 0 elsewhere."""
+    x = np.asarray(input)
+    v, ax = _prepare(x, axis, opset)
+    idx = np.argmax(v, axis=ax)
+    y = np.zeros(v.shape, x.dtype)
+    np.put_along_axis(y, np.expand_dims(idx, ax), 1, axis=ax)
+    return y.reshape(x.shape)

@@ -8,23 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError, UnsupportedOpError
-from .registry import ANY, register
+from .registry import ANY, TENSOR_TYPES, check_tensor_type, register
 from ._tensor_util import FLOATS_ALL, fresh, int_list, norm_axis
 
-# ONNX TensorProto.DataType codes with a plain numpy equivalent (the ones we run).
-TENSOR_DTYPES: dict[int, np.dtype] = {
-    1: np.dtype(np.float32), 2: np.dtype(np.uint8), 3: np.dtype(np.int8), 4: np.dtype(np.uint16),
-    5: np.dtype(np.int16), 6: np.dtype(np.int32), 7: np.dtype(np.int64), 9: np.dtype(np.bool_),
-    10: np.dtype(np.float16), 11: np.dtype(np.float64), 12: np.dtype(np.uint32), 13: np.dtype(np.uint64),
-}
+TENSOR_DTYPES = TENSOR_TYPES   # the ONNX element types we run (one table, in the registry)
 
 
 def _np_dtype(code: int, where: str) -> np.dtype:
-    try:
-        return TENSOR_DTYPES[int(code)]
-    except KeyError:
-        raise UnsupportedOpError(f"tensor type code {code} is not supported", where=where,
-                                 fix=f"use one of the types {sorted(TENSOR_DTYPES)} (float, int, bool)") from None
+    return check_tensor_type(code, "Cast output", where)
 
 
 @register("Constant", dtypes=ANY)

@@ -44,9 +44,12 @@ def run_ort(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.nda
 
 
 def assert_agree(model: onnx.ModelProto, feeds: dict[str, np.ndarray], rtol: float = 1e-5,
-                 atol: float = 1e-5) -> list[np.ndarray]:
-    """Our outputs equal onnxruntime's: same dtype and shape; exact for int/bool, close for float."""
-    want = run_ort(model, feeds)
+                 atol: float = 1e-5, reference: str = "onnxruntime") -> list[np.ndarray]:
+    """Our outputs equal onnxruntime's (or the case's own reference): same dtype and shape; exact
+    for int/bool, close for float."""
+    from rknn_diag.compare import reference_onnx
+
+    want = run_ort(model, feeds) if reference == "onnxruntime" else reference_onnx(model, feeds)
     got = run_ours(model, feeds)
     assert len(got) == len(want), f"{len(got)} outputs, onnxruntime gave {len(want)}"
     for i, (g, w) in enumerate(zip(got, want)):

@@ -12,7 +12,7 @@ CASES = list(nn.cases())
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 def test_case_matches_onnxruntime(case):
     model, feeds = case.build()
-    assert_matches_ort(model, feeds)
+    assert_matches_ort(model, feeds, reference=case.reference)
 
 
 def test_every_nn_op_has_cases():

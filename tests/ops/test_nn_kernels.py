@@ -212,7 +212,17 @@ def resize_problem(draw):
 def test_resize_matches_onnxruntime(p):
     model, feeds = node_model("Resize", {"x": normal(p["seed"], p["shape"])}, p["attrs"], constants=p["consts"],
                               input_order=p["order"], opset=p["opset"])
-    assert_matches_ort(model, feeds)
+    assert_matches_ort(model, feeds, reference=_resize_reference(p))
+
+
+def _resize_reference(p) -> str:
+    """align_corners with scales whose product with the size is fractional: onnxruntime divides
+    by the integer output size, the spec (and its evaluator, our judge there) by size * scale."""
+    sc = p["consts"].get("scales")
+    if p["attrs"].get("coordinate_transformation_mode") != "align_corners" or sc is None or not np.size(sc):
+        return "onnxruntime"
+    fractional = any(float(np.float32(n) * np.float32(s)) % 1 for n, s in zip(p["shape"], np.asarray(sc).reshape(-1)))
+    return "onnx" if fractional else "onnxruntime"
 
 
 # --------------------------------------------------------------------------- Gemm / MatMul / Softmax
@@ -373,7 +383,7 @@ def resize_axes_problem(draw):
 def test_resize_axes_and_aspect_policy_match_onnxruntime(p):
     model, feeds = node_model("Resize", {"x": normal(p["seed"], p["shape"])}, p["attrs"], constants=p["consts"],
                               input_order=p["order"], opset=p["opset"])
-    assert_matches_ort(model, feeds)
+    assert_matches_ort(model, feeds, reference=_resize_reference(p))
 
 
 @FAST

@@ -17,7 +17,7 @@ def _param(c):
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_case_agrees_with_onnxruntime(case):
     model, feeds = case.build()
-    assert_agree(model, feeds)
+    assert_agree(model, feeds, reference=case.reference)
 
 
 def test_every_case_op_is_registered():

@@ -389,6 +389,8 @@ def _call_for(op: str, dtype: str):
         "GatherND": ([x, i64(1, 0)[None, :]], {}), "ScatterND": ([x, i64(1)[None, :], x[:1]], {}),
         "ScatterElements": ([x, i64(0, 1, 0)[None, :], x[:1]], {}), "TopK": ([x, i64(2)], {}),
         "CumSum": ([x, np.array(1)], {}),
+        "BitShift": ([x, np.ones_like(x)], {"direction": "LEFT"}), "CenterCropPad": ([x, i64(3, 2)], {}),
+        "ReverseSequence": ([x, i64(2, 1, 2)], {}),
         "OneHot": ([x, i64(5), np.array([0, 1], np.float32)], {}),
         # A float floor-mod (fmod=0) exists only from opset 28.
         "Mod": ([x, x], {"fmod": 1 if x.dtype.kind == "f" else 0}),
