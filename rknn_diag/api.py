@@ -98,8 +98,25 @@ class RKNN:
     def load_tflite(self, *a, **k) -> int:
         return self._unsupported_frontend("load_tflite")
 
-    def load_caffe(self, *a, **k) -> int:
-        return self._unsupported_frontend("load_caffe")
+    def _loaded(self, what: str, load) -> int:
+        """The common tail of the framework loaders: log, convert, forget an older build."""
+        if not self._cfg_set:
+            self.log.w(f"config() was not called; using defaults (target_platform={self.cfg.target_platform[0]})")
+        self.log.i(f"Loading : {what}")
+        self.graph = load()
+        self.model = None
+        return 0
+
+    @_api()
+    def load_caffe(self, model: str, blobs: str | None = None, proto: str = "caffe", input_name: str | None = None,
+                   **kwargs: Any) -> int:
+        from .frontends import caffe_loader
+        if blobs in caffe_loader.PROTOS and proto not in caffe_loader.PROTOS:   # toolkit 1.x order: model, proto, blobs
+            blobs, proto = proto, blobs
+        if kwargs:
+            raise ConfigError(f"load_caffe() got unknown argument(s) {sorted(kwargs)}",
+                              fix="load_caffe takes model, blobs, proto, input_name")
+        return self._loaded(str(model), lambda: caffe_loader.load(model, blobs, proto))
 
     def load_darknet(self, *a, **k) -> int:
         return self._unsupported_frontend("load_darknet")
