@@ -1,0 +1,287 @@
+"""Every framework frontend on the user's path, against the framework's own runtime.
+
+config(mean/std) -> load_<framework> -> build -> export_rknn -> load_rknn -> init_runtime ->
+inference on a pixel-range image, compared with the framework reference on the same
+normalised input: OpenCV DNN for Caffe and Darknet, torch for TorchScript. Single layers
+are judged by the float16 elementwise rule, whole models by cosine >= FLOAT16_MODEL_COSINE
+(and the same top-1 for classifiers). The guide's conversion failures (chapters 3 and 5)
+are refused with the guide's fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixtures import frontends as fx
+from fixtures.datasets import _image
+from rknn_diag import tolerances
+from rknn_diag.api import RKNN
+from rknn_diag.compare import check_float16, metrics
+
+cv2 = pytest.importorskip("cv2", reason="the frontends extra (opencv-python-headless<5) is not installed")
+
+MEAN, STD = [103.94, 116.78, 123.68], [58.4, 57.1, 57.4]
+
+
+def run_public(tmp_path: Path, load, shape_nchw, seed: int = 0):
+    """The user's path; returns (outputs, normalised NCHW input the reference gets, rknn of the build)."""
+    n, c, h, w = shape_nchw
+    rknn = RKNN()
+    assert rknn.config(mean_values=[MEAN[:c]], std_values=[STD[:c]], target_platform="rk3588") == 0
+    assert load(rknn) == 0, rknn.last_error
+    assert rknn.build(do_quantization=False) == 0, rknn.last_error
+    path = str(tmp_path / "model.rknn")
+    assert rknn.export_rknn(path) == 0
+    runner = RKNN()
+    assert runner.load_rknn(path) == 0
+    assert runner.init_runtime() == 0
+    img = _image(np.random.default_rng(seed), h, w, c)[None].astype(np.float32)
+    outs = runner.inference(inputs=[img])
+    assert outs is not None, runner.last_error
+    x = ((img - np.float32(MEAN[:c])) / np.float32(STD[:c])).transpose(0, 3, 1, 2).copy()
+    return outs, x, rknn
+
+
+def judge_layer(outs, refs):
+    v = check_float16(outs, refs)
+    assert v.ok, v.message
+
+
+def judge_model(outs, refs, classifier: bool):
+    assert len(outs) == len(refs)
+    for got, ref in zip(outs, refs):
+        assert got.shape == ref.shape, (got.shape, ref.shape)
+        m = metrics(got, ref, classifier=classifier)
+        assert m["cosine"] >= tolerances.FLOAT16_MODEL_COSINE, m
+        if classifier:
+            assert m["top1"] == 1.0, m
+
+
+def fails_with(load, *needles: str, code: int | None = None):
+    """A refused load: a vendor return code, and a message carrying each needle (the fix, the §)."""
+    rknn = RKNN()
+    rc = load(rknn)
+    assert rc < 0
+    if code is not None:
+        assert rc == code
+    text = str(rknn.last_error)
+    for needle in needles:
+        assert needle in text, f"{needle!r} not in {text!r}"
+    return text
+
+
+# ---- Caffe -------------------------------------------------------------------------------------------
+def _opencv_caffe(proto, weights, x):
+    net = cv2.dnn.readNetFromCaffe(str(proto), str(weights))
+    net.setInput(x)
+    names = net.getUnconnectedOutLayersNames()
+    return [np.asarray(o) for o in net.forward(names)]
+
+
+def _stem(n, ch=6):
+    return n.relu("stem_relu", n.conv("stem", "data", ch, k=3))
+
+
+CAFFE_LAYERS = {
+    "conv_k3_s1_p1": lambda n: n.conv("c", "data", 8, k=3),
+    "conv_k3_s2_p0_nobias": lambda n: n.conv("c", "data", 8, k=3, s=2, p=0, bias=False),
+    "conv_k5_group3": lambda n: n.conv("c", "data", 6, k=5, group=3),
+    "conv_depthwise": lambda n: n.conv("c", _stem(n), 6, k=3, group=6),
+    "conv_dilation2": lambda n: n.conv("c", "data", 8, k=3, dilation=2),
+    "conv_k1_s2": lambda n: n.conv("c", "data", 8, k=1, s=2, p=0),
+    "deconv_k4_s2_p1": lambda n: n.conv("d", "data", 4, k=4, s=2, p=1, deconv=True),
+    "deconv_group3": lambda n: n.conv("d", "data", 6, k=3, s=2, p=1, group=3, deconv=True),
+    "batchnorm_scale": lambda n: n.bn_scale("bn", _stem(n), factor=999.98),
+    "relu_leaky": lambda n: n.relu("r", _stem(n), slope=0.1),
+    "eltwise_sum": lambda n: n.layer("e", "Eltwise", [_stem(n), n.conv("b", "data", 6, k=1)], "e"),
+    "eltwise_sum_coeff": lambda n: n.layer("e", "Eltwise", [_stem(n), n.conv("b", "data", 6, k=1)], "e",
+                                           "eltwise_param { operation: SUM coeff: 0.5 coeff: -2 }"),
+    "eltwise_prod3": lambda n: n.layer("e", "Eltwise", [_stem(n), n.conv("b", "data", 6, k=1),
+                                                        n.conv("c", "data", 6, k=1)], "e",
+                                       "eltwise_param { operation: PROD }"),
+    "eltwise_max": lambda n: n.layer("e", "Eltwise", [_stem(n), n.conv("b", "data", 6, k=1)], "e",
+                                     "eltwise_param { operation: MAX }"),
+    "concat": lambda n: n.concat("cat", [_stem(n), n.conv("b", "data", 4, k=1)]),
+    "maxpool_ceil_k3_s2": lambda n: n.pool("p", _stem(n), k=3, s=2),
+    "maxpool_ceil_k3_s2_p1": lambda n: n.pool("p", _stem(n), k=3, s=2, p=1),
+    "maxpool_floor": lambda n: n.pool("p", _stem(n), k=3, s=2, ceil=False),
+    "avepool_ceil_k3_s2": lambda n: n.pool("p", _stem(n), kind="AVE", k=3, s=2),
+    "avepool_k3_s2_p1": lambda n: n.pool("p", _stem(n), kind="AVE", k=3, s=2, p=1),
+    "global_avepool": lambda n: n.pool("p", _stem(n), kind="AVE", global_=True),
+    "global_maxpool": lambda n: n.pool("p", _stem(n), global_=True),
+    "innerproduct": lambda n: n.fc("fc", _stem(n), 10),
+    "softmax": lambda n: n.layer("s", "Softmax", n.fc("fc", _stem(n), 10), "s"),
+    "softmax_channels": lambda n: n.layer("s", "Softmax", _stem(n), "s"),
+    "permute_flatten": lambda n: n.layer("f", "Flatten", n.layer("p", "Permute", _stem(n), "p",
+                                                                  "permute_param { order: 0 order: 2 order: 3 order: 1 }",
+                                                                  shape=[1, 16, 16, 6]), "f", shape=[1, 1536]),
+    "flatten_end_axis": lambda n: n.layer("f", "Flatten", _stem(n), "f", "flatten_param { axis: 1 end_axis: 2 }",
+                                          shape=[1, 96, 16]),
+    "reshape": lambda n: n.layer("r", "Reshape", _stem(n), "r", "reshape_param { shape { dim: 0 dim: 3 dim: -1 } }",
+                                 shape=[1, 3, 512]),
+    "slice": lambda n: n.concat("cat", ["s3", "s1", "s2"]) if n.layer(
+        "s", "Slice", _stem(n), ["s1", "s2", "s3"], "slice_param { axis: 1 slice_point: 1 slice_point: 4 }") else None,
+    "lrn": lambda n: n.layer("l", "LRN", _stem(n), "l", "lrn_param { local_size: 5 alpha: 0.0001 beta: 0.75 }"),
+    "prelu": lambda n: n.layer("p", "PReLU", n.conv("c", "data", 6, k=3), "p",
+                               blobs=[np.linspace(-0.5, 0.5, 6)]),
+    "sigmoid": lambda n: n.layer("s", "Sigmoid", n.conv("c", "data", 6, k=3), "s"),
+    "tanh": lambda n: n.layer("t", "TanH", n.conv("c", "data", 6, k=3), "t"),
+    "elu": lambda n: n.layer("e", "ELU", n.conv("c", "data", 6, k=3), "e", "elu_param { alpha: 0.5 }"),
+    "power": lambda n: n.layer("p", "Power", _stem(n), "p", "power_param { power: 2 scale: 0.5 shift: 1 }"),
+    # on the input itself: a conv before it would feed it float16 conv rounding amplified 20/|x| times
+    "normalize_ssd": lambda n: n.layer("norm", "Normalize", "data", "norm",
+                                       "norm_param { across_spatial: false channel_shared: false }",
+                                       blobs=[np.array([20.0, 10.0, 5.0])]),
+    "priorbox_ssd": lambda n: n.layer("pb", "PriorBox", [n.conv("c", "data", 6, k=3, s=4, p=1), "data"], "pb",
+                                      "prior_box_param { min_size: 8 max_size: 16 aspect_ratio: 2 flip: true "
+                                      "clip: false variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2 }"),
+    "dropout_split": lambda n: n.layer("e", "Eltwise", ["a", n.conv("c", "b", 4, k=1)], "e",
+                                       "eltwise_param { operation: MAX }") if n.layer(
+        "sp", "Split", n.layer("d", "Dropout", _stem(n, 4), "d"), ["a", "b"]) else None,
+}
+
+
+@pytest.mark.parametrize("case", sorted(CAFFE_LAYERS))
+def test_caffe_layer(case, tmp_path):
+    net = fx.CaffeNet(case, (1, 3, 16, 16), seed=sum(map(ord, case)))
+    CAFFE_LAYERS[case](net)
+    proto, weights = net.write(tmp_path)
+    outs, x, _ = run_public(tmp_path, lambda r: r.load_caffe(str(proto), str(weights)), (1, 3, 16, 16))
+    judge_layer(outs, _opencv_caffe(proto, weights, x))
+
+
+def test_caffe_lstm_is_refused_by_name(tmp_path):
+    net = fx.CaffeNet("lstm", (1, 3, 16, 16))
+    net.layer("lstm1", "LSTM", [net.fc("fc", "data", 8), "data"], "lstm1", "recurrent_param { num_output: 8 }")
+    proto, weights = net.write(tmp_path)
+    fails_with(lambda r: r.load_caffe(str(proto), str(weights), proto="lstm_caffe"), "'LSTM'", "lstm1",
+               "recurrent layers are not supported")
+
+
+@pytest.mark.parametrize("build", [fx.squeezenet_like, fx.mobilenet_like], ids=lambda f: f.__name__)
+def test_caffe_model(build, tmp_path):
+    net = build(seed=7)
+    proto, weights = net.write(tmp_path)
+    shape = net.shapes["data"]
+    outs, x, rknn = run_public(tmp_path, lambda r: r.load_caffe(str(proto), str(weights)), shape)
+    judge_model([o.reshape(o.shape[0], -1) for o in outs],
+                [r.reshape(r.shape[0], -1) for r in _opencv_caffe(proto, weights, x)], classifier=True)
+    # The merge record names the user's layers (layer dumps, accuracy_analysis): conv + BN + Scale + ReLU.
+    sources = {s for n in rknn.model.graph.nodes for s in n.source}
+    layer_names = {str(ln.split('name: "')[1].split('"')[0]) for ln in proto.read_text().splitlines()[2:]}
+    assert sources <= layer_names
+    if build is fx.mobilenet_like:
+        conv1 = next(n for n in rknn.model.graph.nodes if "conv1" in n.source)
+        assert {"conv1", "conv1_bn", "conv1_scale", "conv1/relu"} <= set(conv1.source)
+
+
+def test_caffe_toolkit1_argument_order(tmp_path):
+    """Toolkit 1.x scripts call load_caffe(model, proto, blobs)."""
+    proto, weights = fx.squeezenet_like().write(tmp_path)
+    rknn = RKNN()
+    assert rknn.load_caffe(str(proto), "caffe", str(weights)) == 0
+
+
+# The guide's chapter 3, each refusal with its fix.
+def _edit(tmp_path, build, old: str, new: str):
+    proto, weights = build().write(tmp_path)
+    text = proto.read_text()
+    assert old in text
+    proto.write_text(text.replace(old, new, 1))
+    return proto, weights
+
+
+def test_caffe_deprecated_input_syntax(tmp_path):  # §3.1
+    proto, weights = _edit(tmp_path, fx.squeezenet_like,
+                           'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 '
+                           'dim: 48 dim: 48 } } }',
+                           'input: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 48\ninput_dim: 48')
+    text = fails_with(lambda r: r.load_caffe(str(proto), str(weights)), "Deprecated caffe input usage",
+                      'type: "Input"', "input_param", "§3.1")
+    assert f"{proto}:2" in text   # the line of the deprecated field
+
+
+def test_caffe_round_mode(tmp_path):  # §3.2
+    proto, weights = _edit(tmp_path, fx.squeezenet_like, "pool: MAX kernel_size: 3", "pool: MAX round_mode: CEIL "
+                                                                                     "kernel_size: 3")
+    fails_with(lambda r: r.load_caffe(str(proto), str(weights)), "round_mode", "ceil_mode: true", "pool1", "§3.2")
+
+
+def test_caffe_invalid_scope_name(tmp_path):  # §3.3
+    proto, weights = _edit(tmp_path, fx.squeezenet_like, 'name: "fire2/concat"', 'name: "_plus0_17"')
+    fails_with(lambda r: r.load_caffe(str(proto), str(weights)), "'_plus0_17' is not a valid scope name",
+               "start with a letter, digit or '.'", "§3.3")
+
+
+def test_caffe_ssd_detection_output(tmp_path):  # §3.4
+    net = fx.CaffeNet("ssd", (1, 3, 16, 16))
+    loc, conf = net.conv("mbox_loc", "data", 8, k=3), net.conv("mbox_conf", "data", 4, k=3)
+    net.layer("detection_out", "DetectionOutput", [loc, conf, "data"], "detection_out",
+              "detection_output_param { num_classes: 2 }")
+    proto, weights = net.write(tmp_path)
+    fails_with(lambda r: r.load_caffe(str(proto), str(weights)), "DetectionOutput", "detection_out",
+               "delete the DetectionOutput layer", "CPU", "§3.4")
+
+
+def test_caffe_ssd_head_without_detection_output_keeps_the_priors(tmp_path):  # §3.5
+    """After deleting DetectionOutput, loc, conf and the prior boxes are all outputs (the priors folded)."""
+    net = fx.CaffeNet("ssd_head", (1, 3, 32, 32), seed=3)
+    feat = _stem(net)
+    net.layer("mbox_loc_perm", "Permute", net.conv("mbox_loc", feat, 16, k=3), "mbox_loc_perm",
+              "permute_param { order: 0 order: 2 order: 3 order: 1 }", shape=[1, 32, 32, 16])
+    net.layer("mbox_conf_perm", "Permute", net.conv("mbox_conf", feat, 8, k=3), "mbox_conf_perm",
+              "permute_param { order: 0 order: 2 order: 3 order: 1 }", shape=[1, 32, 32, 8])
+    net.layer("mbox_priorbox", "PriorBox", [feat, "data"], "mbox_priorbox",
+              "prior_box_param { min_size: 4 max_size: 9 aspect_ratio: 2 flip: true clip: true variance: 0.1 "
+              "variance: 0.1 variance: 0.2 variance: 0.2 step: 1 offset: 0.5 }")
+    proto, weights = net.write(tmp_path)
+    outs, x, _ = run_public(tmp_path, lambda r: r.load_caffe(str(proto), str(weights)), (1, 3, 32, 32))
+    assert len(outs) == 3
+    judge_layer(outs, _opencv_caffe(proto, weights, x))
+
+
+def test_caffe_python_proposal_layer(tmp_path):  # §3.6
+    net = fx.CaffeNet("frcnn", (1, 3, 16, 16))
+    net.layer("proposal", "Python", [net.conv("rpn_cls_prob_reshape", "data", 18, k=1),
+                                     net.conv("rpn_bbox_pred", "data", 36, k=1)], "rois",
+              "python_param { module: 'rpn.proposal_layer' layer: 'ProposalLayer' }")
+    proto, weights = net.write(tmp_path)
+    fails_with(lambda r: r.load_caffe(str(proto), str(weights)), "proposal", "type: 'proposal'", "feat_stride",
+               "§3.6")
+
+
+def test_caffe_v1_layers(tmp_path):  # §3.7
+    proto = tmp_path / "vgg_v1.prototxt"
+    proto.write_text('name: "vgg"\ninput: "data"\nlayers {\n  name: "conv1" type: CONVOLUTION bottom: "data" '
+                     'top: "conv1"\n}\n'.replace('input: "data"\n', ""))
+    fails_with(lambda r: r.load_caffe(str(proto), None), "v0 layer or v1 layer", "upgrade_net_proto_text",
+               "upgrade_net_proto_binary", "§3.7")
+
+
+def test_caffe_v1_caffemodel(tmp_path):  # §3.7, the binary side
+    from rknn_diag.frontends.caffe_proto import message_class
+    proto, _ = fx.squeezenet_like().write(tmp_path)
+    old = message_class("NetParameter")(name="old")
+    old.layers.add(name="conv1").blobs.add().data.extend([1.0])
+    weights = tmp_path / "old.caffemodel"
+    weights.write_bytes(old.SerializeToString())
+    fails_with(lambda r: r.load_caffe(str(proto), str(weights)), "upgrade_net_proto_binary", "§3.7")
+
+
+@pytest.mark.parametrize("damage", ["missing", "empty", "truncated", "text", "other_net"])
+def test_caffe_bad_weights_are_refused_with_the_file(damage, tmp_path):
+    proto, weights = fx.squeezenet_like().write(tmp_path)
+    if damage == "missing":
+        weights = tmp_path / "nope.caffemodel"
+    elif damage == "empty":
+        weights.write_bytes(b"")
+    elif damage == "truncated":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif damage == "text":
+        weights.write_bytes(proto.read_bytes())
+    else:
+        _, weights = fx.mobilenet_like().write(tmp_path)
+    text = fails_with(lambda r: r.load_caffe(str(proto), str(weights)))
+    assert (str(weights) in text or str(proto) in text) and "Fix:" in text
