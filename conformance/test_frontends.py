@@ -285,3 +285,90 @@ def test_caffe_bad_weights_are_refused_with_the_file(damage, tmp_path):
         _, weights = fx.mobilenet_like().write(tmp_path)
     text = fails_with(lambda r: r.load_caffe(str(proto), str(weights)))
     assert (str(weights) in text or str(proto) in text) and "Fix:" in text
+
+
+# ---- Darknet ---------------------------------------------------------------------------------------
+def _opencv_darknet(cfg, weights, x, outputs: list[str]):
+    """OpenCV's outputs for ours: a [yolo] head is compared before OpenCV's decoding (the layer
+    before its permute_<i>), anything else with OpenCV's final output."""
+    net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
+    names = list(net.getLayerNames())
+    wanted = [names[names.index(f"permute_{o.split('_')[1]}") - 1] if o.startswith(("yolo_", "region_")) else None
+              for o in outputs]
+    net.setInput(x)
+    if None in wanted:
+        return [np.asarray(net.forward())]
+    return [np.asarray(o) for o in net.forward(wanted)]
+
+
+def _darknet_case(tmp_path, name, cfg, seed=0):
+    cfg_path, weights = fx.darknet_files(tmp_path, name, cfg, seed)
+    secs = cfg.split("[net]", 1)[1]
+    size = int(secs.split("width=")[1].split()[0])
+    outs, x, rknn = run_public(tmp_path, lambda r: r.load_darknet(str(cfg_path), str(weights)), (1, 3, size, size))
+    names = [v.name for v in rknn.graph.outputs]
+    return outs, _opencv_darknet(cfg_path, weights, x, names), rknn
+
+
+def test_darknet_yolov3_tiny(tmp_path):
+    outs, refs, rknn = _darknet_case(tmp_path, "yolov3-tiny", fx.yolov3_tiny_cfg(), seed=5)
+    assert [v.name for v in rknn.graph.outputs] == ["yolo_16", "yolo_23"]
+    judge_model(outs, refs, classifier=False)
+
+
+_NET = "[net]\nwidth=32\nheight=32\nchannels=3\n\n"
+DARKNET_LAYERS = {
+    "conv_bn_leaky": fx._conv(16),
+    "conv_bias_linear": fx._conv(16, bn=0, act="linear"),
+    "conv_stride2": fx._conv(16, stride=2),
+    "conv_1x1_relu": fx._conv(16, size=1, act="relu"),
+    "conv_groups_mish": fx._conv(6, groups=3, act="mish"),
+    "conv_swish": fx._conv(8, act="swish"),
+    "conv_logistic": fx._conv(8, bn=0, act="logistic"),
+    "maxpool_2_2": fx._conv(8) + "[maxpool]\nsize=2\nstride=2\n\n",
+    "maxpool_2_1": fx._conv(8) + "[maxpool]\nsize=2\nstride=1\n\n",
+    "maxpool_3_1": fx._conv(8) + "[maxpool]\nsize=3\nstride=1\n\n",
+    "maxpool_5_1": fx._conv(8) + "[maxpool]\nsize=5\nstride=1\n\n",
+    "route_concat": fx._conv(8) + fx._conv(4, size=1) + "[route]\nlayers=-1,-2\n\n",
+    "route_groups": fx._conv(8) + "[route]\nlayers=-1\ngroups=2\ngroup_id=1\n\n" + fx._conv(4),
+    "shortcut": fx._conv(8) + fx._conv(8, size=1) + "[shortcut]\nfrom=-2\nactivation=linear\n\n",
+    "shortcut_leaky": fx._conv(8) + fx._conv(8) + "[shortcut]\nfrom=-2\nactivation=leaky\n\n",
+    "upsample": fx._conv(8) + "[upsample]\nstride=2\n\n",
+    "avgpool_connected_softmax": fx._conv(8, stride=2) + "[avgpool]\n\n[connected]\noutput=10\nactivation=linear\n\n"
+                                 "[softmax]\ngroups=1\n\n",
+    "dropout": fx._conv(8) + "[dropout]\nprobability=.5\n\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(DARKNET_LAYERS))
+def test_darknet_layer(case, tmp_path):
+    outs, refs, _ = _darknet_case(tmp_path, case, _NET + DARKNET_LAYERS[case], seed=sum(map(ord, case)))
+    judge_layer([o.reshape(refs[0].shape) if o.size == refs[0].size else o for o in outs], refs)
+
+
+def test_darknet_yolo_head_outputs_raw_tensors(tmp_path):
+    """[yolo]: the model outputs the head tensor before decoding, named after the yolo layer."""
+    cfg = _NET + fx._conv(16) + fx._conv(18, size=1, bn=0, act="linear") + \
+        "[yolo]\nmask=0,1,2\nanchors=10,14, 23,27, 37,58\nclasses=1\nnum=3\n\n"
+    outs, refs, rknn = _darknet_case(tmp_path, "yolo_head", cfg, seed=2)
+    assert [v.name for v in rknn.graph.outputs] == ["yolo_2"]
+    judge_layer(outs, refs)
+
+
+@pytest.mark.parametrize("damage", ["short", "long", "missing"])
+def test_darknet_weights_that_do_not_match_the_cfg(damage, tmp_path):
+    cfg, weights = fx.darknet_files(tmp_path, "m", _NET + fx._conv(8) + fx._conv(4), seed=0)
+    data = weights.read_bytes()
+    if damage == "missing":
+        weights = tmp_path / "nope.weights"
+    else:
+        weights.write_bytes(data[:-40] if damage == "short" else data + b"\0" * 40)
+    text = fails_with(lambda r: r.load_darknet(str(cfg), str(weights)), str(weights), "Fix:")
+    if damage != "missing":
+        assert "trained with this .cfg" in text
+
+
+def test_darknet_unknown_layer_is_named(tmp_path):
+    cfg, weights = fx.darknet_files(tmp_path, "m", _NET + fx._conv(8), seed=0)
+    cfg.write_text(cfg.read_text() + "[reorg3d]\nstride=2\n")
+    fails_with(lambda r: r.load_darknet(str(cfg), str(weights)), "[reorg3d]", "layer 1", f"{cfg}:")

@@ -118,8 +118,13 @@ class RKNN:
                               fix="load_caffe takes model, blobs, proto, input_name")
         return self._loaded(str(model), lambda: caffe_loader.load(model, blobs, proto))
 
-    def load_darknet(self, *a, **k) -> int:
-        return self._unsupported_frontend("load_darknet")
+    @_api()
+    def load_darknet(self, model: str, weight: str, **kwargs: Any) -> int:
+        from .frontends import darknet_loader
+        if kwargs:
+            raise ConfigError(f"load_darknet() got unknown argument(s) {sorted(kwargs)}",
+                              fix="load_darknet takes model (the .cfg) and weight (the .weights)")
+        return self._loaded(str(model), lambda: darknet_loader.load(model, weight))
 
     # ---- build and model files -------------------------------------------------------
     @_api()
