@@ -372,3 +372,125 @@ def test_darknet_unknown_layer_is_named(tmp_path):
     cfg, weights = fx.darknet_files(tmp_path, "m", _NET + fx._conv(8), seed=0)
     cfg.write_text(cfg.read_text() + "[reorg3d]\nstride=2\n")
     fails_with(lambda r: r.load_darknet(str(cfg), str(weights)), "[reorg3d]", "layer 1", f"{cfg}:")
+
+
+# ---- PyTorch (TorchScript) -------------------------------------------------------------------------
+def _torch_run(tmp_path, name, module, shape, seed=0):
+    torch = pytest.importorskip("torch", reason="the frontends extra (torch==2.13.0) is not installed")
+    pt = fx.torch_script(tmp_path, name, module, shape)
+    outs, x, rknn = run_public(tmp_path, lambda r: r.load_pytorch(str(pt), [list(shape)]), shape, seed)
+    with torch.no_grad():
+        ref = module(torch.from_numpy(x))
+    refs = [t.numpy() for t in (ref if isinstance(ref, (tuple, list)) else [ref])]
+    return outs, refs, rknn
+
+
+def _torch_layers():
+    import torch
+    from torch import nn
+    F = nn.functional
+
+    class Fn(nn.Module):
+        def __init__(self, fn, *mods):
+            super().__init__()
+            self.fn, self.mods = fn, nn.ModuleList(mods)
+
+        def forward(self, x):
+            return self.fn(x, *self.mods)
+
+    conv = lambda cin=3, cout=8, **k: nn.Conv2d(cin, cout, k.pop("k", 3), padding=k.pop("p", 1), **k)  # noqa: E731
+    return {
+        "conv2d": lambda: conv(),
+        "conv2d_stride2_nopad": lambda: conv(k=3, p=0, stride=2),
+        "conv2d_groups": lambda: conv(3, 6, groups=3),
+        "conv2d_dilation": lambda: conv(k=3, p=2, dilation=2),
+        "conv_transpose2d": lambda: nn.ConvTranspose2d(3, 4, 4, 2, 1),
+        "batchnorm2d": lambda: nn.Sequential(conv(), nn.BatchNorm2d(8)),
+        "relu6_leaky_prelu": lambda: nn.Sequential(conv(), nn.ReLU6(), conv(8, 8), nn.LeakyReLU(0.1), conv(8, 8),
+                                                   nn.PReLU(8)),
+        "silu_hardswish_hardsigmoid": lambda: nn.Sequential(conv(), nn.SiLU(), conv(8, 8), nn.Hardswish(),
+                                                            conv(8, 8), nn.Hardsigmoid()),
+        "gelu_elu_tanh_sigmoid": lambda: nn.Sequential(conv(), nn.GELU(), conv(8, 8), nn.ELU(), conv(8, 8),
+                                                       nn.Tanh(), conv(8, 8), nn.Sigmoid()),
+        "maxpool_ceil": lambda: nn.Sequential(conv(), nn.MaxPool2d(3, 2, ceil_mode=True)),
+        "avgpool_pad": lambda: nn.Sequential(conv(), nn.AvgPool2d(3, 2, 1)),
+        "adaptive_avgpool_linear": lambda: Fn(lambda x, c, l: l(torch.flatten(F.adaptive_avg_pool2d(c(x), 1), 1)),
+                                              conv(), nn.Linear(8, 5)),
+        "view_size0": lambda: Fn(lambda x, c: c(x).view(x.size(0), -1), conv(k=3, p=0, stride=2)),  # §5.1
+        "cat_add_mul": lambda: Fn(lambda x, a, b: torch.cat([a(x) + b(x), a(x) * b(x)], 1), conv(), conv()),
+        "permute_reshape_softmax": lambda: Fn(lambda x, c: torch.softmax(
+            c(x).permute(0, 2, 3, 1).reshape(1, -1, 8), dim=-1), conv()),
+        "interpolate_nearest": lambda: Fn(lambda x, c: F.interpolate(c(x), scale_factor=2, mode="nearest"), conv()),
+        "interpolate_bilinear": lambda: Fn(lambda x, c: F.interpolate(c(x), scale_factor=2, mode="bilinear",
+                                                                      align_corners=False), conv()),
+        "interpolate_bilinear_align": lambda: Fn(lambda x, c: F.interpolate(c(x), size=(20, 20), mode="bilinear",
+                                                                            align_corners=True), conv()),
+        "pad_chunk_mean": lambda: Fn(lambda x, c: sum(t.mean(dim=(2, 3), keepdim=True) for t in torch.chunk(
+            F.pad(c(x), (1, 2, 0, 1)), 2, dim=1)), conv()),
+        "layernorm_matmul": lambda: Fn(lambda x, c, ln: torch.matmul(ln(c(x).flatten(2).transpose(1, 2)),
+                                                                     c(x).flatten(2)), conv(), nn.LayerNorm(8)),
+    }
+
+
+TORCH_LAYERS = ["adaptive_avgpool_linear", "avgpool_pad", "batchnorm2d", "cat_add_mul", "conv2d", "conv2d_dilation",
+                "conv2d_groups", "conv2d_stride2_nopad", "conv_transpose2d", "gelu_elu_tanh_sigmoid",
+                "interpolate_bilinear", "interpolate_bilinear_align", "interpolate_nearest", "layernorm_matmul",
+                "maxpool_ceil", "pad_chunk_mean", "permute_reshape_softmax", "relu6_leaky_prelu",
+                "silu_hardswish_hardsigmoid", "view_size0"]
+
+
+@pytest.mark.parametrize("case", TORCH_LAYERS)
+def test_pytorch_layer(case, tmp_path):
+    torch = pytest.importorskip("torch", reason="the frontends extra (torch==2.13.0) is not installed")
+    torch.manual_seed(sum(map(ord, case)))
+    module = fx.torch_seeded(_torch_layers()[case]())
+    outs, refs, _ = _torch_run(tmp_path, case, module, (1, 3, 16, 16))
+    judge_layer(outs, refs)
+
+
+@pytest.mark.parametrize("build", [fx.resnet_like, fx.mobilenetv2_like], ids=lambda f: f.__name__)
+def test_pytorch_model(build, tmp_path):
+    pytest.importorskip("torch", reason="the frontends extra (torch==2.13.0) is not installed")
+    outs, refs, rknn = _torch_run(tmp_path, build.__name__, build(), (1, 3, 64, 64), seed=4)
+    judge_model(outs, refs, classifier=True)
+    # layer names are the module paths the user wrote
+    sources = {s for n in rknn.model.graph.nodes for s in n.source}
+    assert any(s.startswith("/layer1/") or s.startswith("/features/") for s in sources), sorted(sources)[:10]
+
+
+def test_pytorch_weights_only_pth(tmp_path):  # §5.2
+    torch = pytest.importorskip("torch", reason="the frontends extra (torch==2.13.0) is not installed")
+    pth = tmp_path / "mobilenet0.25_Final.pth"
+    torch.save(fx.resnet_like().state_dict(), str(pth))
+    fails_with(lambda r: r.load_pytorch(str(pth), [[1, 3, 64, 64]]), "weights only", "load_state_dict",
+               "torch.jit.trace", "§5.2")
+
+
+def test_pytorch_legacy_or_damaged_file(tmp_path):  # §5.2
+    pt = tmp_path / "old.pt"
+    pt.write_bytes(b"\x80\x02legacy torch.save stream" * 10)
+    fails_with(lambda r: r.load_pytorch(str(pt), [[1, 3, 64, 64]]), "PytorchStreamReader failed reading zip archive",
+               "torch.jit.trace", "§5.2")
+
+
+def test_pytorch_unknown_aten_op(tmp_path):  # §5.3
+    torch = pytest.importorskip("torch", reason="the frontends extra (torch==2.13.0) is not installed")
+
+    class Hist(torch.nn.Module):
+        def forward(self, x):
+            return torch.histc(x, 4)
+
+    pt = fx.torch_script(tmp_path, "hist", Hist(), (1, 3, 8, 8))
+    fails_with(lambda r: r.load_pytorch(str(pt), [[1, 3, 8, 8]]), "aten::histc", "replace it in forward()", "§5.3")
+
+
+def test_pytorch_op_the_registry_lacks_is_named(tmp_path):
+    """torch exports it, this toolkit has no kernel for it: the ONNX op is named (Unique: data-dependent shape)."""
+    torch = pytest.importorskip("torch", reason="the frontends extra (torch==2.13.0) is not installed")
+
+    class Uniq(torch.nn.Module):
+        def forward(self, x):
+            return torch.unique(torch.round(x * 4))
+
+    pt = fx.torch_script(tmp_path, "uniq", Uniq(), (1, 3, 8, 8))
+    fails_with(lambda r: r.load_pytorch(str(pt), [[1, 3, 8, 8]]), "Unique")

@@ -89,8 +89,13 @@ class RKNN:
                    f"and use load_onnx()")
         return RKNN_ERR_FAIL
 
-    def load_pytorch(self, *a, **k) -> int:
-        return self._unsupported_frontend("load_pytorch")
+    @_api()
+    def load_pytorch(self, model: str, input_size_list: list[list[int]], **kwargs: Any) -> int:
+        from .frontends import pytorch_loader
+        if kwargs:
+            raise ConfigError(f"load_pytorch() got unknown argument(s) {sorted(kwargs)}",
+                              fix="load_pytorch takes model (a TorchScript .pt) and input_size_list")
+        return self._loaded(str(model), lambda: pytorch_loader.load(model, input_size_list))
 
     def load_tensorflow(self, *a, **k) -> int:
         return self._unsupported_frontend("load_tensorflow")
