@@ -494,3 +494,118 @@ def test_pytorch_op_the_registry_lacks_is_named(tmp_path):
 
     pt = fx.torch_script(tmp_path, "uniq", Uniq(), (1, 3, 8, 8))
     fails_with(lambda r: r.load_pytorch(str(pt), [[1, 3, 8, 8]]), "Unique")
+
+
+# ---- TensorFlow Lite ----------------------------------------------------------------------------------
+def _litert(path, x_nhwc):
+    litert = pytest.importorskip("ai_edge_litert.interpreter", reason="the frontends extra (ai-edge-litert) is "
+                                                                       "not installed")
+    it = litert.Interpreter(str(path))
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x_nhwc)
+    it.invoke()
+    return [it.get_tensor(d["index"]) for d in it.get_output_details()], it.get_output_details()
+
+
+def _tflite_run(tmp_path, path, shape_nhwc, seed=0):
+    n, h, w, c = shape_nhwc
+    outs, x, rknn = run_public(tmp_path, lambda r: r.load_tflite(str(path)), (n, c, h, w), seed)
+    refs, _ = _litert(path, x.transpose(0, 2, 3, 1).copy())
+    return outs, refs, rknn
+
+
+def _tfl_stem(n, filters=6):
+    return n.conv("stem/Relu", "input", filters, act="RELU")
+
+
+TFLITE_LAYERS = {
+    "conv_same_relu": lambda n: n.conv("c", "input", 8, act="RELU"),
+    "conv_valid_stride2": lambda n: n.conv("c", "input", 8, s=2, padding="VALID", act="NONE"),
+    "conv_same_stride2_relu6": lambda n: n.conv("c", "input", 8, s=2, act="RELU6"),
+    "conv_dilation2": lambda n: n.conv("c", "input", 8, dilation=2, act="NONE"),
+    "conv_1x1_relu_n1_to_1": lambda n: n.conv("c", "input", 8, k=1, act="RELU_N1_TO_1"),
+    "conv_then_tanh": lambda n: n.unary("t", "TANH", n.conv("c", "input", 8, k=1, act="NONE")),
+    "depthwise": lambda n: n.conv("dw", _tfl_stem(n), 0, depthwise=True, act="RELU6"),
+    "depthwise_mult2_stride2": lambda n: n.conv("dw", "input", 0, depthwise=True, mult=2, s=2, act="NONE"),
+    "maxpool_valid": lambda n: n.pool("p", _tfl_stem(n)),
+    "maxpool_same_k3s2": lambda n: n.pool("p", _tfl_stem(n), k=3, s=2, padding="SAME"),
+    "avgpool_same_k3s2": lambda n: n.pool("p", _tfl_stem(n), kind="AVG", k=3, s=2, padding="SAME"),
+    "fully_connected_relu": lambda n: n.fc("fc", n.reshape("flat", _tfl_stem(n), [1, 1536]), 10, act="RELU"),
+    "add_relu": lambda n: n.binary("a", "ADD", _tfl_stem(n), n.conv("c", "input", 6, k=1, act="NONE"), act="RELU"),
+    "mul_channel_constant": lambda n: n.binary("m", "MUL", _tfl_stem(n), np.linspace(0.5, 2.0, 6)),
+    "sub_constant": lambda n: n.binary("s", "SUB", _tfl_stem(n), np.linspace(-1, 1, 6)),
+    "concat_channels": lambda n: n.concat("cat", [_tfl_stem(n), n.conv("c", "input", 4, k=1)]),
+    "reshape_softmax": lambda n: n.softmax("sm", n.reshape("r", _tfl_stem(n), [1, 256, 6])),
+    "softmax_beta": lambda n: n.softmax("sm", n.fc("fc", n.reshape("flat", _tfl_stem(n), [1, 1536]), 10), beta=0.5),
+    "mean_keepdims": lambda n: n.mean("m", _tfl_stem(n)),
+    "mean_flat": lambda n: n.mean("m", _tfl_stem(n), keep=False),
+    "pad": lambda n: n.pad("p", _tfl_stem(n), [[0, 0], [1, 2], [0, 1], [0, 0]]),
+    "resize_nearest": lambda n: n.resize("r", _tfl_stem(n), [32, 32]),
+    "resize_bilinear_half_pixel": lambda n: n.resize("r", _tfl_stem(n), [24, 24], mode="BILINEAR", half=True),
+    "resize_bilinear_align": lambda n: n.resize("r", _tfl_stem(n), [31, 31], mode="BILINEAR", align=True),
+    "logistic_hardswish": lambda n: n.unary("hs", "HARD_SWISH", n.unary("lg", "LOGISTIC", _tfl_stem(n))),
+    "leaky_relu": lambda n: n.unary("lr", "LEAKY_RELU", n.conv("c", "input", 6, act="NONE"), Alpha=0.2),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TFLITE_LAYERS))
+def test_tflite_layer(case, tmp_path):
+    net = fx.TFLiteNet(case, (1, 16, 16, 3), seed=sum(map(ord, case)))
+    TFLITE_LAYERS[case](net)
+    outs, refs, _ = _tflite_run(tmp_path, net.write(tmp_path), (1, 16, 16, 3))
+    judge_layer(outs, refs)
+
+
+def test_tflite_int8_model_keeps_its_own_quantization(tmp_path):
+    """A full-integer model: build(do_quantization=False) imports its scales (guide §1.4.1) and
+    matches the TFLite interpreter running the same int8 model."""
+    net = fx.tflite_int8_net(seed=3)
+    rng = np.random.default_rng(0)
+    calib = [((_image(rng, 16, 16, 3)[None].astype(np.float32) - np.float32(MEAN)) / np.float32(STD))
+             for _ in range(8)]
+    path = net.write_int8(tmp_path, calib)
+    outs, refs, rknn = _tflite_run(tmp_path, path, (1, 16, 16, 3), seed=11)
+    assert rknn.model.mode != "float16"
+    got, ref = outs[0], refs[0]
+    m = metrics(got, ref)
+    assert m["cosine"] >= tolerances.QUANT_TWIN_MODEL_COSINE, m
+    # within 2 LSB of the last layer's own output scale (1 LSB per op, NNAPI's rule, compounds over the net)
+    _, details = _litert(path, np.zeros((1, 16, 16, 3), np.float32))
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    scale = next(d["quantization"][0] for d in litert.Interpreter(str(path)).get_tensor_details()
+                 if d["name"] == "logits/MatMul")
+    assert np.abs(got - ref).max() <= 2 * tolerances.QUANT_LSB * scale, np.abs(got - ref).max() / scale
+
+
+def test_tflite_not_a_flatbuffer(tmp_path):
+    p = tmp_path / "model.tflite"
+    p.write_bytes(b"\x08\x01garbage" * 20)
+    fails_with(lambda r: r.load_tflite(str(p)), "TFL3", str(p), "Fix:")
+
+
+def test_tflite_unsupported_op_is_named(tmp_path):
+    m = fx.TFLiteModel()
+    x = m.input("input", [1, 4, 4, 3])
+    y = m.tensor("cos_out", [1, 4, 4, 3])
+    m.op("COS", [x], [y])
+    m.outputs = [y]
+    path = m.write(tmp_path / "cos.tflite")
+    fails_with(lambda r: r.load_tflite(str(path)), "COS", "cos_out", "supported:")
+
+
+def test_tflite_int8_input_is_refused_with_the_fix(tmp_path):
+    m = fx.TFLiteModel()
+    x = m.input("input", [1, 4, 4, 3], dtype="int8", scale=0.1, zero_point=0)
+    y = m.tensor("relu", [1, 4, 4, 3], "int8", scale=0.1, zero_point=0)
+    m.op("RELU", [x], [y])
+    m.outputs = [y]
+    path = m.write(tmp_path / "int8_io.tflite")
+    fails_with(lambda r: r.load_tflite(str(path)), "int8", "inference_input_type=tf.float32")
+
+
+def test_tflite_fused_tanh_is_refused(tmp_path):
+    """The schema allows a fused TANH, TFLite's conv kernels ignore it: refused, not guessed."""
+    net = fx.TFLiteNet("fused_tanh", (1, 8, 8, 3))
+    net.conv("conv/Tanh", "input", 4, k=1, act="TANH")
+    path = net.write(tmp_path)
+    fails_with(lambda r: r.load_tflite(str(path)), "conv/Tanh", "separate TANH op")

@@ -100,8 +100,13 @@ class RKNN:
     def load_tensorflow(self, *a, **k) -> int:
         return self._unsupported_frontend("load_tensorflow")
 
-    def load_tflite(self, *a, **k) -> int:
-        return self._unsupported_frontend("load_tflite")
+    @_api()
+    def load_tflite(self, model: str, **kwargs: Any) -> int:
+        from .frontends import tflite_loader
+        if kwargs:
+            raise ConfigError(f"load_tflite() got unknown argument(s) {sorted(kwargs)}",
+                              fix="load_tflite takes model (the .tflite file)")
+        return self._loaded(str(model), lambda: tflite_loader.load(model))
 
     def _loaded(self, what: str, load) -> int:
         """The common tail of the framework loaders: log, convert, forget an older build."""

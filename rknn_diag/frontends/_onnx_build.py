@@ -45,6 +45,10 @@ class OnnxBuilder:
         self.inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [int(d) for d in shape]))
         return name
 
+    def reserve(self, names: list[str]) -> None:
+        """Keep these value names for the caller to write last (the model's output names)."""
+        self._names.update(names)
+
     def has(self, blob: str) -> bool:
         return blob in self._cur
 
