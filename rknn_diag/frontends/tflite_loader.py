@@ -23,9 +23,9 @@ import numpy as np
 
 from ..errors import ModelLoadError, UnsupportedOpError
 from ..ir import Graph
+from ._nhwc import TO_NCHW, Layouts, nchw_constant, same_pads as _same_pads
 from ._onnx_build import OnnxBuilder
 
-TO_NCHW, TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
 DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64, 7: np.int16, 9: np.int8}
 QUANT_TYPES = (np.int8, np.uint8, np.int16)
 
@@ -43,20 +43,10 @@ def _names(enum_cls) -> dict[int, str]:
     return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
 
 
-def _same_pads(in_hw, k_hw, s_hw, d_hw) -> list[int]:
-    begin, end = [], []
-    for i, k, s, d in zip(in_hw, k_hw, s_hw, d_hw):
-        out = -(-i // s)
-        total = max((out - 1) * s + (k - 1) * d + 1 - i, 0)
-        begin.append(total // 2)
-        end.append(total - total // 2)
-    return begin + end
-
-
 class _Lower:
     def __init__(self, tfl, model, sg, b: OnnxBuilder, where: str):
         self.tfl, self.model, self.sg, self.b, self.where = tfl, model, sg, b, where
-        self.vals: dict[int, tuple[str, str]] = {}     # tensor -> (value, 'nchw' | 'tfl')
+        self.lay = Layouts(b)
         self.ops = _names(tfl.BuiltinOperator)
         self.opts = _names(tfl.BuiltinOptions)
 
@@ -92,7 +82,7 @@ class _Lower:
         return np.frombuffer(raw, self.dtype(i)).reshape(self.shape(i))
 
     def is_const(self, i) -> bool:
-        return int(i) not in self.vals and self.data(i) is not None
+        return int(i) not in self.lay and self.data(i) is not None
 
     def const_float(self, i) -> np.ndarray:
         """A constant in float (dequantized); for shapes, axes, paddings and non-weight operands."""
@@ -131,7 +121,7 @@ class _Lower:
     def get(self, i, layout: str) -> str:
         """Tensor i as a value in `layout` ('nchw' for 4-D, or 'tfl': the model's own)."""
         i = int(i)
-        if i not in self.vals:
+        if i not in self.lay:
             if self.data(i) is None:
                 raise ModelLoadError(f"tensor '{self.name(i)}' is read before any op writes it", where=self.where,
                                      fix="the model is damaged or uses an unsupported subgraph")
@@ -139,14 +129,11 @@ class _Lower:
             if layout == "nchw" and arr.ndim == 4:
                 arr = arr.transpose(TO_NCHW)
             return self.b.const(self.name(i), arr)
-        v, have = self.vals[i]
-        if have == layout or len(self.shape(i)) != 4:
-            return v
-        out = self.b.tmp(f"{v}_{layout}")
-        self.b.node("Transpose", [v], [out], f"{self.name(i)}/to_{layout}",
-                    perm=TO_NCHW if layout == "nchw" else TO_NHWC)
-        self.vals[i] = (out, layout)   # later readers reuse it
-        return out
+        return self.lay.get(i, "nhwc" if layout == "tfl" else layout, self.name(i))
+
+    def held(self, i) -> str:
+        """The layout tensor i is held in: 'nchw' or 'tfl'."""
+        return "nchw" if int(i) in self.lay and self.lay.layout(int(i)) == "nchw" else "tfl"
 
     def put(self, i, value: str, layout: str, layer: str) -> None:
         """Record op output i; a quantized output gets its QuantizeLinear/DequantizeLinear pair."""
@@ -160,7 +147,7 @@ class _Lower:
             self.b.node("QuantizeLinear", [value, s, z], [qv], layer)
             self.b.node("DequantizeLinear", [qv, s, z], [dq], layer)
             value = dq
-        self.vals[i] = (value, layout)
+        self.lay.put(i, value, "nhwc" if layout == "tfl" else layout, len(self.shape(i)))
 
     def act(self, value: str, fused: int, layer: str) -> str:
         if fused == 0:
@@ -262,9 +249,7 @@ class _Lower:
         args = []
         for i in ins:
             if layout == "nchw" and self.is_const(i) and len(self.shape(i)) < 4:
-                arr = self.const_float(i).astype(np.float32)
-                arr = arr.reshape((1,) * (4 - arr.ndim) + arr.shape).transpose(TO_NCHW)
-                args.append(self.b.const(self.name(i), arr))
+                args.append(self.b.const(self.name(i), nchw_constant(self.const_float(i).astype(np.float32))))
             else:
                 args.append(self.get(i, layout))
         y = self.b.tmp(layer)
@@ -290,7 +275,7 @@ class _Lower:
         self._binary("Min", *a)
 
     def _unary(self, op, ins, outs, layer, **attrs):
-        layout = self.vals.get(int(ins[0]), (None, "tfl"))[1]
+        layout = self.held(ins[0])
         y = self.b.tmp(layer)
         self.b.node(op, [self.get(ins[0], layout)], [y], layer, **attrs)
         self.put(outs[0], y, layout, layer)
@@ -311,12 +296,12 @@ class _Lower:
         self._unary("LeakyRelu", ins, outs, layer, alpha=o.Alpha())
 
     def o_RELU6(self, ins, outs, o, layer):
-        layout = self.vals.get(int(ins[0]), (None, "tfl"))[1]
+        layout = self.held(ins[0])
         self.put(outs[0], self.act(self.get(ins[0], layout), 3, layer), layout, layer)
 
     def o_DEQUANTIZE(self, ins, outs, o, layer):
         """Values are already dequantized in the IR: the tensor passes through (float16 weights: a float constant)."""
-        layout = self.vals.get(int(ins[0]), (None, "tfl"))[1]
+        layout = self.held(ins[0])
         y = self.b.tmp(layer)
         self.b.node("Identity", [self.get(ins[0], layout)], [y], layer)
         self.put(outs[0], y, layout, layer)
@@ -350,7 +335,7 @@ class _Lower:
 
     def o_SOFTMAX(self, ins, outs, o, layer):
         rank = len(self.shape(ins[0]))
-        layout = "nchw" if rank == 4 and self.vals.get(int(ins[0]), (None, "tfl"))[1] == "nchw" else "tfl"
+        layout = "nchw" if rank == 4 and self.held(ins[0]) == "nchw" else "tfl"
         x = self.get(ins[0], layout)
         if o is not None and o.Beta() != 1.0:
             xb = self.b.tmp(f"{layer}_beta")
@@ -439,10 +424,9 @@ def load(model: str | os.PathLike) -> Graph:
                                      fix="convert with inference_input_type=tf.float32 (the default); the int8 "
                                          "layers inside are kept")
         if len(shape) == 4:
-            nchw = b.input(low.name(i), [shape[d] for d in TO_NCHW])
-            low.vals[int(i)] = (nchw, "nchw")
+            low.lay.put(int(i), b.input(low.name(i), [shape[d] for d in TO_NCHW]), "nchw", 4)
         else:
-            low.vals[int(i)] = (b.input(low.name(i), shape), "tfl")
+            low.lay.put(int(i), b.input(low.name(i), shape), "nhwc", len(shape))
     out_names = [low.name(i) for i in sg.OutputsAsNumpy()]
     b.reserve(out_names)          # the outputs keep the model's tensor names
     for k in range(sg.OperatorsLength()):
