@@ -609,3 +609,105 @@ def test_tflite_fused_tanh_is_refused(tmp_path):
     net.conv("conv/Tanh", "input", 4, k=1, act="TANH")
     path = net.write(tmp_path)
     fails_with(lambda r: r.load_tflite(str(path)), "conv/Tanh", "separate TANH op")
+
+
+# ---- TensorFlow (frozen GraphDef) -------------------------------------------------------------------
+def _tf_case(tmp_path, name, fn, shape=(1, 16, 16, 3), seed=0, size=None):
+    pytest.importorskip("tensorflow", reason="the tensorflow extra (tensorflow-cpu) is not installed")
+    path, inp, out = fx.tf_frozen(tmp_path, name, fn, shape)
+    n, h, w, c = shape
+    outs, x, rknn = run_public(tmp_path, lambda r: r.load_tensorflow(str(path), [inp], [out],
+                                                                      [size or [h, w, c]]), (n, c, h, w), seed)
+    return outs, [fx.tf_run(path, inp, out, x.transpose(0, 2, 3, 1).copy())], rknn
+
+
+def _tf_layers():
+    import tensorflow as tf
+    rng = np.random.default_rng(42)
+    W, B = fx.tf_const(rng, (3, 3, 3, 8), 27), fx.tf_const(rng, (8,))
+    W2 = fx.tf_const(rng, (3, 3, 8, 8), 72)
+    DW = fx.tf_const(rng, (3, 3, 8, 2), 9)
+    FC = fx.tf_const(rng, (8, 10), 8)
+
+    def stem(x):
+        return tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, W, 1, "SAME"), B))
+
+    bn = [tf.constant(v.astype(np.float32)) for v in (rng.uniform(0.5, 1.5, 8), rng.normal(0, 0.2, 8),
+                                                      rng.normal(0, 0.5, 8), rng.uniform(0.5, 2, 8))]
+    return {
+        "conv_same_bias_relu": stem,
+        "conv_valid_stride2": lambda x: tf.nn.conv2d(x, W, 2, "VALID"),
+        "conv_dilation2": lambda x: tf.nn.conv2d(x, W, 1, "SAME", dilations=2),
+        "conv_explicit_paddings": lambda x: tf.nn.conv2d(x, W, 1, [[0, 0], [1, 2], [2, 1], [0, 0]]),  # §4.4
+        "depthwise_mult2": lambda x: tf.nn.depthwise_conv2d(stem(x), DW, [1, 2, 2, 1], "SAME"),
+        "fused_batchnorm_relu6": lambda x: tf.nn.relu6(tf.compat.v1.nn.fused_batch_norm(
+            tf.nn.conv2d(x, W, 1, "SAME"), *bn, epsilon=1e-3, is_training=False)[0]),
+        "maxpool_same": lambda x: tf.nn.max_pool2d(stem(x), 3, 2, "SAME"),
+        "avgpool_same": lambda x: tf.nn.avg_pool2d(stem(x), 3, 2, "SAME"),
+        "mean_matmul_softmax": lambda x: tf.nn.softmax(tf.matmul(tf.reduce_mean(stem(x), [1, 2]), FC)),
+        "add_mul_sub_const": lambda x: (stem(x) + tf.nn.conv2d(stem(x), W2, 1, "SAME")) * tf.constant(
+            np.linspace(0.5, 2, 8, dtype=np.float32)) - 0.25,
+        "concat_leaky_sigmoid": lambda x: tf.concat([tf.nn.leaky_relu(stem(x), 0.2), tf.sigmoid(stem(x))], axis=3),
+        "reshape_transpose": lambda x: tf.transpose(tf.reshape(stem(x), [1, 64, 32]), [0, 2, 1]),
+        "pad_tanh": lambda x: tf.tanh(tf.pad(stem(x), [[0, 0], [1, 2], [0, 1], [0, 0]])),
+        "resize_bilinear": lambda x: tf.compat.v1.image.resize_bilinear(stem(x), [24, 24], half_pixel_centers=True),
+        "resize_nearest_align": lambda x: tf.compat.v1.image.resize_nearest_neighbor(stem(x), [31, 31],
+                                                                                      align_corners=True),
+    }
+
+
+TF_LAYERS = ["add_mul_sub_const", "avgpool_same", "concat_leaky_sigmoid", "conv_dilation2", "conv_explicit_paddings",
+             "conv_same_bias_relu", "conv_valid_stride2", "depthwise_mult2", "fused_batchnorm_relu6",
+             "maxpool_same", "mean_matmul_softmax", "pad_tanh", "reshape_transpose", "resize_bilinear",
+             "resize_nearest_align"]
+
+
+@pytest.mark.parametrize("case", TF_LAYERS)
+def test_tensorflow_layer(case, tmp_path):
+    pytest.importorskip("tensorflow", reason="the tensorflow extra (tensorflow-cpu) is not installed")
+    outs, refs, _ = _tf_case(tmp_path, case, _tf_layers()[case])
+    judge_layer(outs, refs)   # also the shape: outputs keep TensorFlow's NHWC layout (§4.3)
+
+
+def test_tensorflow_mobilenet_like(tmp_path):
+    tf = pytest.importorskip("tensorflow", reason="the tensorflow extra (tensorflow-cpu) is not installed")
+    rng = np.random.default_rng(9)
+
+    def cbr(x, cin, cout, s=1, depthwise=False):
+        w = fx.tf_const(rng, (3, 3, cin, 1) if depthwise else (1 if cin != 3 else 3, 1 if cin != 3 else 3, cin, cout),
+                        9 if depthwise else cin * (9 if cin == 3 else 1))
+        y = tf.nn.depthwise_conv2d(x, w, [1, s, s, 1], "SAME") if depthwise else tf.nn.conv2d(x, w, s, "SAME")
+        c = cin if depthwise else cout
+        bn = [tf.constant(v.astype(np.float32)) for v in (rng.uniform(0.5, 1.5, c), rng.normal(0, 0.2, c),
+                                                          rng.normal(0, 0.5, c), rng.uniform(0.5, 2, c))]
+        return tf.nn.relu6(tf.compat.v1.nn.fused_batch_norm(y, *bn, epsilon=1e-3, is_training=False)[0])
+
+    fc = fx.tf_const(rng, (64, 10), 64)
+
+    def net(x):
+        x = cbr(x, 3, 16, 2)
+        for cin, cout, s in ((16, 32, 1), (32, 64, 2), (64, 64, 1)):
+            x = cbr(cbr(x, cin, cin, s, depthwise=True), cin, cout)
+        return tf.nn.softmax(tf.matmul(tf.reduce_mean(x, [1, 2]), fc))
+
+    outs, refs, _ = _tf_case(tmp_path, "mobilenet_like", net, (1, 32, 32, 3), seed=2)
+    judge_model(outs, refs, classifier=True)
+
+
+def test_tensorflow_wrong_node_names(tmp_path):  # §4.1
+    pytest.importorskip("tensorflow", reason="the tensorflow extra (tensorflow-cpu) is not installed")
+    path, inp, out = fx.tf_frozen(tmp_path, "m", _tf_layers()["conv_same_bias_relu"], (1, 16, 16, 3))
+    fails_with(lambda r: r.load_tensorflow(str(path), ["image_tensor"], [out], [[16, 16, 3]]), "image_tensor",
+               "'NoneType' object has no attribute 'op'", "Netron", "§4.1")
+
+
+def test_tensorflow_graph_not_frozen(tmp_path):  # §4.2
+    tf = pytest.importorskip("tensorflow", reason="the tensorflow extra (tensorflow-cpu) is not installed")
+    v = tf.Variable(np.ones((3, 3, 3, 4), np.float32))
+    concrete = tf.function(lambda x: tf.nn.conv2d(x, v, 1, "SAME")).get_concrete_function(
+        tf.TensorSpec((1, 8, 8, 3), tf.float32, name="input"))
+    path = tmp_path / "unfrozen.pb"
+    path.write_bytes(concrete.graph.as_graph_def().SerializeToString())
+    out = concrete.outputs[0].op.name
+    fails_with(lambda r: r.load_tensorflow(str(path), ["input"], [out], [[8, 8, 3]]), "not frozen",
+               "convert_variables_to_constants", "§4.2")

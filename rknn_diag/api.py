@@ -84,11 +84,6 @@ class RKNN:
         self.model = None
         return 0
 
-    def _unsupported_frontend(self, name: str) -> int:
-        self.log.e(f"{name}: this framework is not supported by rknn_diag yet; export the model to ONNX "
-                   f"and use load_onnx()")
-        return RKNN_ERR_FAIL
-
     @_api()
     def load_pytorch(self, model: str, input_size_list: list[list[int]], **kwargs: Any) -> int:
         from .frontends import pytorch_loader
@@ -97,8 +92,17 @@ class RKNN:
                               fix="load_pytorch takes model (a TorchScript .pt) and input_size_list")
         return self._loaded(str(model), lambda: pytorch_loader.load(model, input_size_list))
 
-    def load_tensorflow(self, *a, **k) -> int:
-        return self._unsupported_frontend("load_tensorflow")
+    @_api()
+    def load_tensorflow(self, tf_pb: str, inputs: list[str], outputs: list[str], input_size_list: list[list[int]],
+                        input_is_nchw: bool = False, predef_file: str | None = None, **kwargs: Any) -> int:
+        from .frontends import tf_loader
+        if kwargs:
+            raise ConfigError(f"load_tensorflow() got unknown argument(s) {sorted(kwargs)}",
+                              fix="load_tensorflow takes tf_pb, inputs, outputs, input_size_list")
+        if input_is_nchw or predef_file:
+            raise ConfigError("input_is_nchw=True / predef_file are not supported",
+                              fix="give NHWC sizes in input_size_list and a graph without predefined ops")
+        return self._loaded(str(tf_pb), lambda: tf_loader.load(tf_pb, inputs, outputs, input_size_list))
 
     @_api()
     def load_tflite(self, model: str, **kwargs: Any) -> int:

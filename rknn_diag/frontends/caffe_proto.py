@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from google.protobuf import descriptor_pb2, descriptor_pool
-
-F = descriptor_pb2.FieldDescriptorProto
-OPT, REP = F.LABEL_OPTIONAL, F.LABEL_REPEATED
+from ._proto_schema import F, OPT, REP, message_classes
 
 # message -> [(field, number, label, type, message type or None, packed)]
 SCHEMA = {
@@ -38,28 +35,6 @@ SCHEMA = {
 }
 
 
-def _file() -> descriptor_pb2.FileDescriptorProto:
-    fd = descriptor_pb2.FileDescriptorProto(name="rknn_diag_caffe_weights.proto", package="caffe",
-                                            syntax="proto2")
-    for msg, fields in SCHEMA.items():
-        m = fd.message_type.add(name=msg)
-        for name, number, label, ftype, type_name, packed in fields:
-            f = m.field.add(name=name, number=number, label=label, type=ftype)
-            if type_name:
-                f.type_name = f".caffe.{type_name}"
-            if packed:
-                f.options.packed = True
-    return fd
-
-
 @lru_cache(maxsize=None)
 def message_class(name: str):
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(_file())
-    desc = pool.FindMessageTypeByName(f"caffe.{name}")
-    try:
-        from google.protobuf.message_factory import GetMessageClass
-        return GetMessageClass(desc)
-    except ImportError:    # protobuf < 4.21
-        from google.protobuf.message_factory import MessageFactory
-        return MessageFactory(pool).GetPrototype(desc)
+    return message_classes("caffe", SCHEMA)[name]
