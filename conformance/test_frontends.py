@@ -638,7 +638,7 @@ def _tf_layers():
         "conv_same_bias_relu": stem,
         "conv_valid_stride2": lambda x: tf.nn.conv2d(x, W, 2, "VALID"),
         "conv_dilation2": lambda x: tf.nn.conv2d(x, W, 1, "SAME", dilations=2),
-        "conv_explicit_paddings": lambda x: tf.nn.conv2d(x, W, 1, [[0, 0], [1, 2], [2, 1], [0, 0]]),  # §4.4
+        "conv_explicit_paddings": lambda x: tf.nn.conv2d(x, W, 1, [[0, 0], [1, 3], [0, 2], [0, 0]]),  # §4.4
         "depthwise_mult2": lambda x: tf.nn.depthwise_conv2d(stem(x), DW, [1, 2, 2, 1], "SAME"),
         "fused_batchnorm_relu6": lambda x: tf.nn.relu6(tf.compat.v1.nn.fused_batch_norm(
             tf.nn.conv2d(x, W, 1, "SAME"), *bn, epsilon=1e-3, is_training=False)[0]),
