@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from fixtures import frontends as fx
-from fixtures.datasets import _image
+from fixtures.datasets import _image, image_dataset
 from rknn_diag import tolerances
 from rknn_diag.api import RKNN
 from rknn_diag.compare import check_float16, metrics
@@ -25,13 +25,16 @@ cv2 = pytest.importorskip("cv2", reason="the frontends extra (opencv-python-head
 MEAN, STD = [103.94, 116.78, 123.68], [58.4, 57.1, 57.4]
 
 
-def run_public(tmp_path: Path, load, shape_nchw, seed: int = 0):
-    """The user's path; returns (outputs, normalised NCHW input the reference gets, rknn of the build)."""
+def run_public(tmp_path: Path, load, shape_nchw, seed: int = 0, dataset: Path | None = None):
+    """The user's path; returns (outputs, normalised NCHW input the reference gets, rknn of the build).
+    With a dataset, the build quantizes (w8a8)."""
     n, c, h, w = shape_nchw
     rknn = RKNN()
     assert rknn.config(mean_values=[MEAN[:c]], std_values=[STD[:c]], target_platform="rk3588") == 0
     assert load(rknn) == 0, rknn.last_error
-    assert rknn.build(do_quantization=False) == 0, rknn.last_error
+    assert rknn.build(do_quantization=dataset is not None, dataset=str(dataset) if dataset else None) == 0, \
+        rknn.last_error
+    assert (rknn.model.mode != "float16") == (dataset is not None)
     path = str(tmp_path / "model.rknn")
     assert rknn.export_rknn(path) == 0
     runner = RKNN()
@@ -711,3 +714,58 @@ def test_tensorflow_graph_not_frozen(tmp_path):  # §4.2
     out = concrete.outputs[0].op.name
     fails_with(lambda r: r.load_tensorflow(str(path), ["input"], [out], [[8, 8, 3]]), "not frozen",
                "convert_variables_to_constants", "§4.2")
+
+
+
+# ---- Quantized (w8a8) builds of each frontend's model: the same floor as ONNX zoo models -------------------
+def _quant_caffe(tmp_path, ds):
+    net = fx.mobilenet_like(seed=7)
+    proto, weights = net.write(tmp_path)
+    outs, x, _ = run_public(tmp_path, lambda r: r.load_caffe(str(proto), str(weights)), net.shapes["data"], 1, ds)
+    return outs, _opencv_caffe(proto, weights, x)
+
+
+def _quant_darknet(tmp_path, ds):
+    cfg = _NET + fx._conv(16) + "[maxpool]\nsize=2\nstride=2\n\n" + fx._conv(32) + fx._conv(32, size=1) + \
+        "[shortcut]\nfrom=-2\nactivation=leaky\n\n" + fx._conv(18, size=1, bn=0, act="linear") + \
+        "[yolo]\nmask=0,1,2\nanchors=10,14, 23,27, 37,58\nclasses=1\nnum=3\n\n"
+    cfg_path, weights = fx.darknet_files(tmp_path, "tiny_head", cfg, seed=4)
+    outs, x, rknn = run_public(tmp_path, lambda r: r.load_darknet(str(cfg_path), str(weights)), (1, 3, 32, 32), 1, ds)
+    return outs, _opencv_darknet(cfg_path, weights, x, [v.name for v in rknn.graph.outputs])
+
+
+def _quant_pytorch(tmp_path, ds):
+    torch = pytest.importorskip("torch", reason="the frontends extra (torch==2.13.0) is not installed")
+    module = fx.resnet_like()
+    pt = fx.torch_script(tmp_path, "resnet_like", module, (1, 3, 32, 32))
+    outs, x, _ = run_public(tmp_path, lambda r: r.load_pytorch(str(pt), [[1, 3, 32, 32]]), (1, 3, 32, 32), 1, ds)
+    with torch.no_grad():
+        return outs, [module(torch.from_numpy(x)).numpy()]
+
+
+def _quant_tflite(tmp_path, ds):
+    net = fx.TFLiteNet("float_block", (1, 32, 32, 3), seed=5)
+    x = net.conv("dw/Relu6", net.conv("stem/Relu", "input", 8, s=2, act="RELU"), 0, depthwise=True, act="RELU6")
+    net.fc("logits", net.reshape("flat", net.mean("gap", net.conv("pw/Relu", x, 16, k=1)), [1, 16]), 10)
+    path = net.write(tmp_path)
+    outs, x, _ = run_public(tmp_path, lambda r: r.load_tflite(str(path)), (1, 3, 32, 32), 1, ds)
+    return outs, _litert(path, x.transpose(0, 2, 3, 1).copy())[0]
+
+
+def _quant_tensorflow(tmp_path, ds):
+    pytest.importorskip("tensorflow", reason="the tensorflow extra (tensorflow-cpu) is not installed")
+    path, inp, out = fx.tf_frozen(tmp_path, "mean_matmul", _tf_layers()["mean_matmul_softmax"], (1, 32, 32, 3))
+    outs, x, _ = run_public(tmp_path, lambda r: r.load_tensorflow(str(path), [inp], [out], [[32, 32, 3]]),
+                            (1, 3, 32, 32), 1, ds)
+    return outs, [fx.tf_run(path, inp, out, x.transpose(0, 2, 3, 1).copy())]
+
+
+@pytest.mark.parametrize("frontend", ["caffe", "darknet", "pytorch", "tflite", "tensorflow"])
+def test_frontend_model_w8a8(frontend, tmp_path):
+    size = 32
+    ds = image_dataset(tmp_path / "calib", size, size, formats=("png",), count=6, seed=3)
+    outs, refs = globals()[f"_quant_{frontend}"](tmp_path, ds)
+    assert len(outs) == len(refs)
+    for got, ref in zip(outs, refs):
+        m = metrics(got.reshape(ref.shape), ref)
+        assert m["cosine"] >= tolerances.QUANT_MODEL_COSINE["w8a8"], m
