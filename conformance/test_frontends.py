@@ -19,53 +19,92 @@ from fixtures.datasets import _image, image_dataset
 from rknn_diag import tolerances
 from rknn_diag.api import RKNN
 from rknn_diag.compare import check_float16, metrics
+from rknn_diag.errors import RknnDiagError
+from rknn_diag.frontends import darknet_loader
+from rknn_diag.targets import BuildSpec
 
 cv2 = pytest.importorskip("cv2", reason="the frontends extra (opencv-python-headless<5) is not installed")
 
 MEAN, STD = [103.94, 116.78, 123.68], [58.4, 57.1, 57.4]
 
 
-def run_public(tmp_path: Path, load, shape_nchw, seed: int = 0, dataset: Path | None = None):
-    """The user's path; returns (outputs, normalised NCHW input the reference gets, rknn of the build).
-    With a dataset, the build quantizes (w8a8)."""
+def _needs_tflite():
+    """The .tflite writer of the fixtures and the interpreter (absent where the frontends extra is, e.g. the
+    vendor's environment)."""
+    pytest.importorskip("tflite", reason="the frontends extra (tflite) is not installed")
+    pytest.importorskip("ai_edge_litert.interpreter", reason="the frontends extra (ai-edge-litert) is not installed")
+
+
+def run_public(target, tmp_path: Path, load: tuple[str, dict], shape_nchw, seed: int = 0,
+               dataset: Path | None = None):
+    """The user's path, on the --target: config(mean/std) -> load -> build -> export_rknn ->
+    load_rknn -> init_runtime -> inference on a pixel-range NHWC image. `load` is the loader and its
+    arguments, e.g. ("load_caffe", {"model": ..., "blobs": ...}); with a dataset the build quantizes.
+    Returns (outputs, the normalised NCHW input the reference gets, our RKNN of the build or None
+    on another target). A vendor's refusal or crash is its finding: an expected failure."""
     n, c, h, w = shape_nchw
+    img = _image(np.random.default_rng(seed), h, w, c)[None].astype(np.float32)
+    x = ((img - np.float32(MEAN[:c])) / np.float32(STD[:c])).transpose(0, 3, 1, 2).copy()
+    config = dict(mean_values=[MEAN[:c]], std_values=[STD[:c]], target_platform="rk3588")
+    if target.name != "simulator":
+        spec = BuildSpec(config=config, do_quantization=dataset is not None,
+                         dataset=str(dataset) if dataset else None, data_format="nhwc", load=load)
+        try:
+            return target.run(str(load[1].get("model") or load[1].get("tf_pb")), spec, [img]).outputs, x, None
+        except RknnDiagError as e:
+            if e.category not in ("unsupported", "vendor"):
+                raise
+            pytest.xfail(f"{target.name} {load[0]}: {e}")
+    method, kwargs = load
     rknn = RKNN()
-    assert rknn.config(mean_values=[MEAN[:c]], std_values=[STD[:c]], target_platform="rk3588") == 0
-    assert load(rknn) == 0, rknn.last_error
+    assert rknn.config(**config) == 0
+    assert getattr(rknn, method)(**kwargs) == 0, rknn.last_error
     assert rknn.build(do_quantization=dataset is not None, dataset=str(dataset) if dataset else None) == 0, \
         rknn.last_error
-    assert (rknn.model.mode != "float16") == (dataset is not None)
+    assert dataset is None or rknn.model.mode != "float16"
     path = str(tmp_path / "model.rknn")
     assert rknn.export_rknn(path) == 0
     runner = RKNN()
     assert runner.load_rknn(path) == 0
     assert runner.init_runtime() == 0
-    img = _image(np.random.default_rng(seed), h, w, c)[None].astype(np.float32)
     outs = runner.inference(inputs=[img])
     assert outs is not None, runner.last_error
-    x = ((img - np.float32(MEAN[:c])) / np.float32(STD[:c])).transpose(0, 3, 1, 2).copy()
     return outs, x, rknn
 
 
-def judge_layer(outs, refs):
+def _verdict(target, problems: list[str]) -> None:
+    """Our wrong answer fails the case; the vendor's is a finding (expected failure, listed)."""
+    if not problems:
+        return
+    if getattr(target, "vendor", False):
+        pytest.xfail(f"{target.name} differs from the framework: {'; '.join(problems)}")
+    pytest.fail("; ".join(problems), pytrace=False)
+
+
+def judge_layer(target, outs, refs):
     v = check_float16(outs, refs)
-    assert v.ok, v.message
+    _verdict(target, [] if v.ok else [v.message])
 
 
-def judge_model(outs, refs, classifier: bool):
-    assert len(outs) == len(refs)
+def judge_model(target, outs, refs, classifier: bool):
+    problems = [] if len(outs) == len(refs) else [f"{len(outs)} outputs, the framework has {len(refs)}"]
     for got, ref in zip(outs, refs):
-        assert got.shape == ref.shape, (got.shape, ref.shape)
+        if got.shape != ref.shape:
+            problems.append(f"shape {got.shape} != {ref.shape}")
+            continue
         m = metrics(got, ref, classifier=classifier)
-        assert m["cosine"] >= tolerances.FLOAT16_MODEL_COSINE, m
-        if classifier:
-            assert m["top1"] == 1.0, m
+        if m["cosine"] < tolerances.FLOAT16_MODEL_COSINE:
+            problems.append(f"cosine {m['cosine']:.6f} < {tolerances.FLOAT16_MODEL_COSINE}")
+        if classifier and m["top1"] != 1.0:
+            problems.append(f"top-1 changed ({m['top1']})")
+    _verdict(target, problems)
 
 
 def fails_with(load, *needles: str, code: int | None = None):
-    """A refused load: a vendor return code, and a message carrying each needle (the fix, the §)."""
+    """A refused load (a callable on RKNN, or (loader, kwargs)): a vendor return code, and a message
+    carrying each needle (the fix, the §)."""
     rknn = RKNN()
-    rc = load(rknn)
+    rc = getattr(rknn, load[0])(**load[1]) if isinstance(load, tuple) else load(rknn)
     assert rc < 0
     if code is not None:
         assert rc == code
@@ -147,12 +186,13 @@ CAFFE_LAYERS = {
 
 
 @pytest.mark.parametrize("case", sorted(CAFFE_LAYERS))
-def test_caffe_layer(case, tmp_path):
+def test_caffe_layer(case, target, tmp_path):
     net = fx.CaffeNet(case, (1, 3, 16, 16), seed=sum(map(ord, case)))
     CAFFE_LAYERS[case](net)
     proto, weights = net.write(tmp_path)
-    outs, x, _ = run_public(tmp_path, lambda r: r.load_caffe(str(proto), str(weights)), (1, 3, 16, 16))
-    judge_layer(outs, _opencv_caffe(proto, weights, x))
+    outs, x, _ = run_public(target, tmp_path, ("load_caffe", {"model": str(proto), "blobs": str(weights)}),
+                            (1, 3, 16, 16))
+    judge_layer(target, outs, _opencv_caffe(proto, weights, x))
 
 
 def test_caffe_lstm_is_refused_by_name(tmp_path):
@@ -164,13 +204,15 @@ def test_caffe_lstm_is_refused_by_name(tmp_path):
 
 
 @pytest.mark.parametrize("build", [fx.squeezenet_like, fx.mobilenet_like], ids=lambda f: f.__name__)
-def test_caffe_model(build, tmp_path):
+def test_caffe_model(build, target, tmp_path):
     net = build(seed=7)
     proto, weights = net.write(tmp_path)
     shape = net.shapes["data"]
-    outs, x, rknn = run_public(tmp_path, lambda r: r.load_caffe(str(proto), str(weights)), shape)
-    judge_model([o.reshape(o.shape[0], -1) for o in outs],
+    outs, x, rknn = run_public(target, tmp_path, ("load_caffe", {"model": str(proto), "blobs": str(weights)}), shape)
+    judge_model(target, [o.reshape(o.shape[0], -1) for o in outs],
                 [r.reshape(r.shape[0], -1) for r in _opencv_caffe(proto, weights, x)], classifier=True)
+    if rknn is None:
+        return
     # The merge record names the user's layers (layer dumps, accuracy_analysis): conv + BN + Scale + ReLU.
     sources = {s for n in rknn.model.graph.nodes for s in n.source}
     layer_names = {str(ln.split('name: "')[1].split('"')[0]) for ln in proto.read_text().splitlines()[2:]}
@@ -201,7 +243,7 @@ def test_caffe_deprecated_input_syntax(tmp_path):  # §3.1
                            'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 '
                            'dim: 48 dim: 48 } } }',
                            'input: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 48\ninput_dim: 48')
-    text = fails_with(lambda r: r.load_caffe(str(proto), str(weights)), "Deprecated caffe input usage",
+    text = fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}), "Deprecated caffe input usage",
                       'type: "Input"', "input_param", "§3.1")
     assert f"{proto}:2" in text   # the line of the deprecated field
 
@@ -209,12 +251,12 @@ def test_caffe_deprecated_input_syntax(tmp_path):  # §3.1
 def test_caffe_round_mode(tmp_path):  # §3.2
     proto, weights = _edit(tmp_path, fx.squeezenet_like, "pool: MAX kernel_size: 3", "pool: MAX round_mode: CEIL "
                                                                                      "kernel_size: 3")
-    fails_with(lambda r: r.load_caffe(str(proto), str(weights)), "round_mode", "ceil_mode: true", "pool1", "§3.2")
+    fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}), "round_mode", "ceil_mode: true", "pool1", "§3.2")
 
 
 def test_caffe_invalid_scope_name(tmp_path):  # §3.3
     proto, weights = _edit(tmp_path, fx.squeezenet_like, 'name: "fire2/concat"', 'name: "_plus0_17"')
-    fails_with(lambda r: r.load_caffe(str(proto), str(weights)), "'_plus0_17' is not a valid scope name",
+    fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}), "'_plus0_17' is not a valid scope name",
                "start with a letter, digit or '.'", "§3.3")
 
 
@@ -224,11 +266,11 @@ def test_caffe_ssd_detection_output(tmp_path):  # §3.4
     net.layer("detection_out", "DetectionOutput", [loc, conf, "data"], "detection_out",
               "detection_output_param { num_classes: 2 }")
     proto, weights = net.write(tmp_path)
-    fails_with(lambda r: r.load_caffe(str(proto), str(weights)), "DetectionOutput", "detection_out",
+    fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}), "DetectionOutput", "detection_out",
                "delete the DetectionOutput layer", "CPU", "§3.4")
 
 
-def test_caffe_ssd_head_without_detection_output_keeps_the_priors(tmp_path):  # §3.5
+def test_caffe_ssd_head_without_detection_output_keeps_the_priors(target, tmp_path):  # §3.5
     """After deleting DetectionOutput, loc, conf and the prior boxes are all outputs (the priors folded)."""
     net = fx.CaffeNet("ssd_head", (1, 3, 32, 32), seed=3)
     feat = _stem(net)
@@ -240,9 +282,9 @@ def test_caffe_ssd_head_without_detection_output_keeps_the_priors(tmp_path):  # 
               "prior_box_param { min_size: 4 max_size: 9 aspect_ratio: 2 flip: true clip: true variance: 0.1 "
               "variance: 0.1 variance: 0.2 variance: 0.2 step: 1 offset: 0.5 }")
     proto, weights = net.write(tmp_path)
-    outs, x, _ = run_public(tmp_path, lambda r: r.load_caffe(str(proto), str(weights)), (1, 3, 32, 32))
-    assert len(outs) == 3
-    judge_layer(outs, _opencv_caffe(proto, weights, x))
+    outs, x, _ = run_public(target, tmp_path, ("load_caffe", {"model": str(proto), "blobs": str(weights)}),
+                            (1, 3, 32, 32))
+    judge_layer(target, outs, _opencv_caffe(proto, weights, x))   # three outputs, as OpenCV
 
 
 def test_caffe_python_proposal_layer(tmp_path):  # §3.6
@@ -251,7 +293,7 @@ def test_caffe_python_proposal_layer(tmp_path):  # §3.6
                                      net.conv("rpn_bbox_pred", "data", 36, k=1)], "rois",
               "python_param { module: 'rpn.proposal_layer' layer: 'ProposalLayer' }")
     proto, weights = net.write(tmp_path)
-    fails_with(lambda r: r.load_caffe(str(proto), str(weights)), "proposal", "type: 'proposal'", "feat_stride",
+    fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}), "proposal", "type: 'proposal'", "feat_stride",
                "§3.6")
 
 
@@ -270,7 +312,7 @@ def test_caffe_v1_caffemodel(tmp_path):  # §3.7, the binary side
     old.layers.add(name="conv1").blobs.add().data.extend([1.0])
     weights = tmp_path / "old.caffemodel"
     weights.write_bytes(old.SerializeToString())
-    fails_with(lambda r: r.load_caffe(str(proto), str(weights)), "upgrade_net_proto_binary", "§3.7")
+    fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}), "upgrade_net_proto_binary", "§3.7")
 
 
 @pytest.mark.parametrize("damage", ["missing", "empty", "truncated", "text", "other_net"])
@@ -286,7 +328,7 @@ def test_caffe_bad_weights_are_refused_with_the_file(damage, tmp_path):
         weights.write_bytes(proto.read_bytes())
     else:
         _, weights = fx.mobilenet_like().write(tmp_path)
-    text = fails_with(lambda r: r.load_caffe(str(proto), str(weights)))
+    text = fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}))
     assert (str(weights) in text or str(proto) in text) and "Fix:" in text
 
 
@@ -304,19 +346,20 @@ def _opencv_darknet(cfg, weights, x, outputs: list[str]):
     return [np.asarray(o) for o in net.forward(wanted)]
 
 
-def _darknet_case(tmp_path, name, cfg, seed=0):
+def _darknet_case(target, tmp_path, name, cfg, seed=0):
     cfg_path, weights = fx.darknet_files(tmp_path, name, cfg, seed)
     secs = cfg.split("[net]", 1)[1]
     size = int(secs.split("width=")[1].split()[0])
-    outs, x, rknn = run_public(tmp_path, lambda r: r.load_darknet(str(cfg_path), str(weights)), (1, 3, size, size))
-    names = [v.name for v in rknn.graph.outputs]
-    return outs, _opencv_darknet(cfg_path, weights, x, names), rknn
+    outs, x, _ = run_public(target, tmp_path, ("load_darknet", {"model": str(cfg_path), "weight": str(weights)}),
+                            (1, 3, size, size))
+    names = [v.name for v in darknet_loader.load(cfg_path, weights).outputs]
+    return outs, _opencv_darknet(cfg_path, weights, x, names), names
 
 
-def test_darknet_yolov3_tiny(tmp_path):
-    outs, refs, rknn = _darknet_case(tmp_path, "yolov3-tiny", fx.yolov3_tiny_cfg(), seed=5)
-    assert [v.name for v in rknn.graph.outputs] == ["yolo_16", "yolo_23"]
-    judge_model(outs, refs, classifier=False)
+def test_darknet_yolov3_tiny(target, tmp_path):
+    outs, refs, names = _darknet_case(target, tmp_path, "yolov3-tiny", fx.yolov3_tiny_cfg(), seed=5)
+    assert names == ["yolo_16", "yolo_23"]
+    judge_model(target, outs, refs, classifier=False)
 
 
 _NET = "[net]\nwidth=32\nheight=32\nchannels=3\n\n"
@@ -344,18 +387,18 @@ DARKNET_LAYERS = {
 
 
 @pytest.mark.parametrize("case", sorted(DARKNET_LAYERS))
-def test_darknet_layer(case, tmp_path):
-    outs, refs, _ = _darknet_case(tmp_path, case, _NET + DARKNET_LAYERS[case], seed=sum(map(ord, case)))
-    judge_layer([o.reshape(refs[0].shape) if o.size == refs[0].size else o for o in outs], refs)
+def test_darknet_layer(case, target, tmp_path):
+    outs, refs, _ = _darknet_case(target, tmp_path, case, _NET + DARKNET_LAYERS[case], seed=sum(map(ord, case)))
+    judge_layer(target, [o.reshape(refs[0].shape) if o.size == refs[0].size else o for o in outs], refs)
 
 
-def test_darknet_yolo_head_outputs_raw_tensors(tmp_path):
+def test_darknet_yolo_head_outputs_raw_tensors(target, tmp_path):
     """[yolo]: the model outputs the head tensor before decoding, named after the yolo layer."""
     cfg = _NET + fx._conv(16) + fx._conv(18, size=1, bn=0, act="linear") + \
         "[yolo]\nmask=0,1,2\nanchors=10,14, 23,27, 37,58\nclasses=1\nnum=3\n\n"
-    outs, refs, rknn = _darknet_case(tmp_path, "yolo_head", cfg, seed=2)
-    assert [v.name for v in rknn.graph.outputs] == ["yolo_2"]
-    judge_layer(outs, refs)
+    outs, refs, names = _darknet_case(target, tmp_path, "yolo_head", cfg, seed=2)
+    assert names == ["yolo_2"]
+    judge_layer(target, outs, refs)
 
 
 @pytest.mark.parametrize("damage", ["short", "long", "missing"])
@@ -378,10 +421,11 @@ def test_darknet_unknown_layer_is_named(tmp_path):
 
 
 # ---- PyTorch (TorchScript) -------------------------------------------------------------------------
-def _torch_run(tmp_path, name, module, shape, seed=0):
+def _torch_run(target, tmp_path, name, module, shape, seed=0):
     torch = pytest.importorskip("torch", reason="the frontends extra (torch==2.13.0) is not installed")
     pt = fx.torch_script(tmp_path, name, module, shape)
-    outs, x, rknn = run_public(tmp_path, lambda r: r.load_pytorch(str(pt), [list(shape)]), shape, seed)
+    outs, x, rknn = run_public(target, tmp_path, ("load_pytorch", {"model": str(pt), "input_size_list": [list(shape)]}),
+                               shape, seed)
     with torch.no_grad():
         ref = module(torch.from_numpy(x))
     refs = [t.numpy() for t in (ref if isinstance(ref, (tuple, list)) else [ref])]
@@ -443,19 +487,21 @@ TORCH_LAYERS = ["adaptive_avgpool_linear", "avgpool_pad", "batchnorm2d", "cat_ad
 
 
 @pytest.mark.parametrize("case", TORCH_LAYERS)
-def test_pytorch_layer(case, tmp_path):
+def test_pytorch_layer(case, target, tmp_path):
     torch = pytest.importorskip("torch", reason="the frontends extra (torch==2.13.0) is not installed")
     torch.manual_seed(sum(map(ord, case)))
     module = fx.torch_seeded(_torch_layers()[case]())
-    outs, refs, _ = _torch_run(tmp_path, case, module, (1, 3, 16, 16))
-    judge_layer(outs, refs)
+    outs, refs, _ = _torch_run(target, tmp_path, case, module, (1, 3, 16, 16))
+    judge_layer(target, outs, refs)
 
 
 @pytest.mark.parametrize("build", [fx.resnet_like, fx.mobilenetv2_like], ids=lambda f: f.__name__)
-def test_pytorch_model(build, tmp_path):
+def test_pytorch_model(build, target, tmp_path):
     pytest.importorskip("torch", reason="the frontends extra (torch==2.13.0) is not installed")
-    outs, refs, rknn = _torch_run(tmp_path, build.__name__, build(), (1, 3, 64, 64), seed=4)
-    judge_model(outs, refs, classifier=True)
+    outs, refs, rknn = _torch_run(target, tmp_path, build.__name__, build(), (1, 3, 64, 64), seed=4)
+    judge_model(target, outs, refs, classifier=True)
+    if rknn is None:
+        return
     # layer names are the module paths the user wrote
     sources = {s for n in rknn.model.graph.nodes for s in n.source}
     assert any(s.startswith("/layer1/") or s.startswith("/features/") for s in sources), sorted(sources)[:10]
@@ -510,9 +556,9 @@ def _litert(path, x_nhwc):
     return [it.get_tensor(d["index"]) for d in it.get_output_details()], it.get_output_details()
 
 
-def _tflite_run(tmp_path, path, shape_nhwc, seed=0):
+def _tflite_run(target, tmp_path, path, shape_nhwc, seed=0):
     n, h, w, c = shape_nhwc
-    outs, x, rknn = run_public(tmp_path, lambda r: r.load_tflite(str(path)), (n, c, h, w), seed)
+    outs, x, rknn = run_public(target, tmp_path, ("load_tflite", {"model": str(path)}), (n, c, h, w), seed)
     refs, _ = _litert(path, x.transpose(0, 2, 3, 1).copy())
     return outs, refs, rknn
 
@@ -552,23 +598,25 @@ TFLITE_LAYERS = {
 
 
 @pytest.mark.parametrize("case", sorted(TFLITE_LAYERS))
-def test_tflite_layer(case, tmp_path):
+def test_tflite_layer(case, target, tmp_path):
+    _needs_tflite()
     net = fx.TFLiteNet(case, (1, 16, 16, 3), seed=sum(map(ord, case)))
     TFLITE_LAYERS[case](net)
-    outs, refs, _ = _tflite_run(tmp_path, net.write(tmp_path), (1, 16, 16, 3))
-    judge_layer(outs, refs)
+    outs, refs, _ = _tflite_run(target, tmp_path, net.write(tmp_path), (1, 16, 16, 3))
+    judge_layer(target, outs, refs)
 
 
-def test_tflite_int8_model_keeps_its_own_quantization(tmp_path):
+def test_tflite_int8_model_keeps_its_own_quantization(target, tmp_path):
     """A full-integer model: build(do_quantization=False) imports its scales (guide §1.4.1) and
     matches the TFLite interpreter running the same int8 model."""
+    _needs_tflite()
     net = fx.tflite_int8_net(seed=3)
     rng = np.random.default_rng(0)
     calib = [((_image(rng, 16, 16, 3)[None].astype(np.float32) - np.float32(MEAN)) / np.float32(STD))
              for _ in range(8)]
     path = net.write_int8(tmp_path, calib)
-    outs, refs, rknn = _tflite_run(tmp_path, path, (1, 16, 16, 3), seed=11)
-    assert rknn.model.mode != "float16"
+    outs, refs, rknn = _tflite_run(target, tmp_path, path, (1, 16, 16, 3), seed=11)
+    assert rknn is None or rknn.model.mode != "float16"
     got, ref = outs[0], refs[0]
     m = metrics(got, ref)
     assert m["cosine"] >= tolerances.QUANT_TWIN_MODEL_COSINE, m
@@ -587,40 +635,43 @@ def test_tflite_not_a_flatbuffer(tmp_path):
 
 
 def test_tflite_unsupported_op_is_named(tmp_path):
+    _needs_tflite()
     m = fx.TFLiteModel()
     x = m.input("input", [1, 4, 4, 3])
     y = m.tensor("cos_out", [1, 4, 4, 3])
     m.op("COS", [x], [y])
     m.outputs = [y]
     path = m.write(tmp_path / "cos.tflite")
-    fails_with(lambda r: r.load_tflite(str(path)), "COS", "cos_out", "supported:")
+    fails_with(("load_tflite", {"model": str(path)}), "COS", "cos_out", "supported:")
 
 
 def test_tflite_int8_input_is_refused_with_the_fix(tmp_path):
+    _needs_tflite()
     m = fx.TFLiteModel()
     x = m.input("input", [1, 4, 4, 3], dtype="int8", scale=0.1, zero_point=0)
     y = m.tensor("relu", [1, 4, 4, 3], "int8", scale=0.1, zero_point=0)
     m.op("RELU", [x], [y])
     m.outputs = [y]
     path = m.write(tmp_path / "int8_io.tflite")
-    fails_with(lambda r: r.load_tflite(str(path)), "int8", "inference_input_type=tf.float32")
+    fails_with(("load_tflite", {"model": str(path)}), "int8", "inference_input_type=tf.float32")
 
 
 def test_tflite_fused_tanh_is_refused(tmp_path):
     """The schema allows a fused TANH, TFLite's conv kernels ignore it: refused, not guessed."""
+    _needs_tflite()
     net = fx.TFLiteNet("fused_tanh", (1, 8, 8, 3))
     net.conv("conv/Tanh", "input", 4, k=1, act="TANH")
     path = net.write(tmp_path)
-    fails_with(lambda r: r.load_tflite(str(path)), "conv/Tanh", "separate TANH op")
+    fails_with(("load_tflite", {"model": str(path)}), "conv/Tanh", "separate TANH op")
 
 
 # ---- TensorFlow (frozen GraphDef) -------------------------------------------------------------------
-def _tf_case(tmp_path, name, fn, shape=(1, 16, 16, 3), seed=0, size=None):
+def _tf_case(target, tmp_path, name, fn, shape=(1, 16, 16, 3), seed=0, size=None):
     pytest.importorskip("tensorflow", reason="the tensorflow extra (tensorflow-cpu) is not installed")
     path, inp, out = fx.tf_frozen(tmp_path, name, fn, shape)
     n, h, w, c = shape
-    outs, x, rknn = run_public(tmp_path, lambda r: r.load_tensorflow(str(path), [inp], [out],
-                                                                      [size or [h, w, c]]), (n, c, h, w), seed)
+    outs, x, rknn = run_public(target, tmp_path, ("load_tensorflow", {"tf_pb": str(path), "inputs": [inp], "outputs": [out],
+                                                    "input_size_list": [size or [h, w, c]]}), (n, c, h, w), seed)
     return outs, [fx.tf_run(path, inp, out, x.transpose(0, 2, 3, 1).copy())], rknn
 
 
@@ -666,13 +717,13 @@ TF_LAYERS = ["add_mul_sub_const", "avgpool_same", "concat_leaky_sigmoid", "conv_
 
 
 @pytest.mark.parametrize("case", TF_LAYERS)
-def test_tensorflow_layer(case, tmp_path):
+def test_tensorflow_layer(case, target, tmp_path):
     pytest.importorskip("tensorflow", reason="the tensorflow extra (tensorflow-cpu) is not installed")
-    outs, refs, _ = _tf_case(tmp_path, case, _tf_layers()[case])
-    judge_layer(outs, refs)   # also the shape: outputs keep TensorFlow's NHWC layout (§4.3)
+    outs, refs, _ = _tf_case(target, tmp_path, case, _tf_layers()[case])
+    judge_layer(target, outs, refs)   # also the shape: outputs keep TensorFlow's NHWC layout (§4.3)
 
 
-def test_tensorflow_mobilenet_like(tmp_path):
+def test_tensorflow_mobilenet_like(target, tmp_path):
     tf = pytest.importorskip("tensorflow", reason="the tensorflow extra (tensorflow-cpu) is not installed")
     rng = np.random.default_rng(9)
 
@@ -693,8 +744,8 @@ def test_tensorflow_mobilenet_like(tmp_path):
             x = cbr(cbr(x, cin, cin, s, depthwise=True), cin, cout)
         return tf.nn.softmax(tf.matmul(tf.reduce_mean(x, [1, 2]), fc))
 
-    outs, refs, _ = _tf_case(tmp_path, "mobilenet_like", net, (1, 32, 32, 3), seed=2)
-    judge_model(outs, refs, classifier=True)
+    outs, refs, _ = _tf_case(target, tmp_path, "mobilenet_like", net, (1, 32, 32, 3), seed=2)
+    judge_model(target, outs, refs, classifier=True)
 
 
 def test_tensorflow_wrong_node_names(tmp_path):  # §4.1
@@ -718,54 +769,60 @@ def test_tensorflow_graph_not_frozen(tmp_path):  # §4.2
 
 
 # ---- Quantized (w8a8) builds of each frontend's model: the same floor as ONNX zoo models -------------------
-def _quant_caffe(tmp_path, ds):
+def _quant_caffe(target, tmp_path, ds):
     net = fx.mobilenet_like(seed=7)
     proto, weights = net.write(tmp_path)
-    outs, x, _ = run_public(tmp_path, lambda r: r.load_caffe(str(proto), str(weights)), net.shapes["data"], 1, ds)
+    outs, x, _ = run_public(target, tmp_path, ("load_caffe", {"model": str(proto), "blobs": str(weights)}), net.shapes["data"], 1, ds)
     return outs, _opencv_caffe(proto, weights, x)
 
 
-def _quant_darknet(tmp_path, ds):
+def _quant_darknet(target, tmp_path, ds):
     cfg = _NET + fx._conv(16) + "[maxpool]\nsize=2\nstride=2\n\n" + fx._conv(32) + fx._conv(32, size=1) + \
         "[shortcut]\nfrom=-2\nactivation=leaky\n\n" + fx._conv(18, size=1, bn=0, act="linear") + \
         "[yolo]\nmask=0,1,2\nanchors=10,14, 23,27, 37,58\nclasses=1\nnum=3\n\n"
     cfg_path, weights = fx.darknet_files(tmp_path, "tiny_head", cfg, seed=4)
-    outs, x, rknn = run_public(tmp_path, lambda r: r.load_darknet(str(cfg_path), str(weights)), (1, 3, 32, 32), 1, ds)
-    return outs, _opencv_darknet(cfg_path, weights, x, [v.name for v in rknn.graph.outputs])
+    outs, x, _ = run_public(target, tmp_path, ("load_darknet", {"model": str(cfg_path), "weight": str(weights)}),
+                            (1, 3, 32, 32), 1, ds)
+    return outs, _opencv_darknet(cfg_path, weights, x, [v.name for v in darknet_loader.load(cfg_path, weights).outputs])
 
 
-def _quant_pytorch(tmp_path, ds):
+def _quant_pytorch(target, tmp_path, ds):
     torch = pytest.importorskip("torch", reason="the frontends extra (torch==2.13.0) is not installed")
     module = fx.resnet_like()
     pt = fx.torch_script(tmp_path, "resnet_like", module, (1, 3, 32, 32))
-    outs, x, _ = run_public(tmp_path, lambda r: r.load_pytorch(str(pt), [[1, 3, 32, 32]]), (1, 3, 32, 32), 1, ds)
+    outs, x, _ = run_public(target, tmp_path, ("load_pytorch", {"model": str(pt), "input_size_list": [[1, 3, 32, 32]]}), (1, 3, 32, 32), 1, ds)
     with torch.no_grad():
         return outs, [module(torch.from_numpy(x)).numpy()]
 
 
-def _quant_tflite(tmp_path, ds):
+def _quant_tflite(target, tmp_path, ds):
+    _needs_tflite()
     net = fx.TFLiteNet("float_block", (1, 32, 32, 3), seed=5)
     x = net.conv("dw/Relu6", net.conv("stem/Relu", "input", 8, s=2, act="RELU"), 0, depthwise=True, act="RELU6")
     net.fc("logits", net.reshape("flat", net.mean("gap", net.conv("pw/Relu", x, 16, k=1)), [1, 16]), 10)
     path = net.write(tmp_path)
-    outs, x, _ = run_public(tmp_path, lambda r: r.load_tflite(str(path)), (1, 3, 32, 32), 1, ds)
+    outs, x, _ = run_public(target, tmp_path, ("load_tflite", {"model": str(path)}), (1, 3, 32, 32), 1, ds)
     return outs, _litert(path, x.transpose(0, 2, 3, 1).copy())[0]
 
 
-def _quant_tensorflow(tmp_path, ds):
+def _quant_tensorflow(target, tmp_path, ds):
     pytest.importorskip("tensorflow", reason="the tensorflow extra (tensorflow-cpu) is not installed")
     path, inp, out = fx.tf_frozen(tmp_path, "mean_matmul", _tf_layers()["mean_matmul_softmax"], (1, 32, 32, 3))
-    outs, x, _ = run_public(tmp_path, lambda r: r.load_tensorflow(str(path), [inp], [out], [[32, 32, 3]]),
+    outs, x, _ = run_public(target, tmp_path, ("load_tensorflow", {"tf_pb": str(path), "inputs": [inp], "outputs": [out],
+                                                "input_size_list": [[32, 32, 3]]}),
                             (1, 3, 32, 32), 1, ds)
     return outs, [fx.tf_run(path, inp, out, x.transpose(0, 2, 3, 1).copy())]
 
 
 @pytest.mark.parametrize("frontend", ["caffe", "darknet", "pytorch", "tflite", "tensorflow"])
-def test_frontend_model_w8a8(frontend, tmp_path):
+def test_frontend_model_w8a8(frontend, target, tmp_path):
+    pytest.importorskip("PIL", reason="the quant extra (Pillow) writes the calibration images")
     size = 32
     ds = image_dataset(tmp_path / "calib", size, size, formats=("png",), count=6, seed=3)
-    outs, refs = globals()[f"_quant_{frontend}"](tmp_path, ds)
-    assert len(outs) == len(refs)
+    outs, refs = globals()[f"_quant_{frontend}"](target, tmp_path, ds)
+    problems = [] if len(outs) == len(refs) else [f"{len(outs)} outputs, the framework has {len(refs)}"]
     for got, ref in zip(outs, refs):
         m = metrics(got.reshape(ref.shape), ref)
-        assert m["cosine"] >= tolerances.QUANT_MODEL_COSINE["w8a8"], m
+        if m["cosine"] < tolerances.QUANT_MODEL_COSINE["w8a8"]:
+            problems.append(f"cosine {m['cosine']:.5f} < {tolerances.QUANT_MODEL_COSINE['w8a8']}")
+    _verdict(target, problems)

@@ -23,6 +23,9 @@ class BuildSpec:
     load_inputs: list[str] | None = None                        # load_onnx(inputs=...)
     load_outputs: list[str] | None = None                       # load_onnx(outputs=...)
     input_size_list: list[list[int]] | None = None
+    # A framework loader instead of load_onnx(model_path): (method, kwargs), e.g.
+    # ("load_caffe", {"model": "m.prototxt", "blobs": "m.caffemodel"}); model_path is then a label.
+    load: tuple[str, dict[str, Any]] | None = None
 
     @property
     def mode(self) -> str:
