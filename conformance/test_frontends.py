@@ -115,6 +115,10 @@ def fails_with(load, *needles: str, code: int | None = None):
 
 
 # ---- Caffe -------------------------------------------------------------------------------------------
+def _caffe(proto, weights):
+    return "load_caffe", {"model": str(proto), "blobs": str(weights)}
+
+
 def _opencv_caffe(proto, weights, x):
     net = cv2.dnn.readNetFromCaffe(str(proto), str(weights))
     net.setInput(x)
@@ -157,7 +161,8 @@ CAFFE_LAYERS = {
     "softmax": lambda n: n.layer("s", "Softmax", n.fc("fc", _stem(n), 10), "s"),
     "softmax_channels": lambda n: n.layer("s", "Softmax", _stem(n), "s"),
     "permute_flatten": lambda n: n.layer("f", "Flatten", n.layer("p", "Permute", _stem(n), "p",
-                                                                  "permute_param { order: 0 order: 2 order: 3 order: 1 }",
+                                                                  "permute_param { order: 0 order: 2 order: 3 "
+                                                                  "order: 1 }",
                                                                   shape=[1, 16, 16, 6]), "f", shape=[1, 1536]),
     "flatten_end_axis": lambda n: n.layer("f", "Flatten", _stem(n), "f", "flatten_param { axis: 1 end_axis: 2 }",
                                           shape=[1, 96, 16]),
@@ -190,7 +195,7 @@ def test_caffe_layer(case, target, tmp_path):
     net = fx.CaffeNet(case, (1, 3, 16, 16), seed=sum(map(ord, case)))
     CAFFE_LAYERS[case](net)
     proto, weights = net.write(tmp_path)
-    outs, x, _ = run_public(target, tmp_path, ("load_caffe", {"model": str(proto), "blobs": str(weights)}),
+    outs, x, _ = run_public(target, tmp_path, _caffe(proto, weights),
                             (1, 3, 16, 16))
     judge_layer(target, outs, _opencv_caffe(proto, weights, x))
 
@@ -208,7 +213,7 @@ def test_caffe_model(build, target, tmp_path):
     net = build(seed=7)
     proto, weights = net.write(tmp_path)
     shape = net.shapes["data"]
-    outs, x, rknn = run_public(target, tmp_path, ("load_caffe", {"model": str(proto), "blobs": str(weights)}), shape)
+    outs, x, rknn = run_public(target, tmp_path, _caffe(proto, weights), shape)
     judge_model(target, [o.reshape(o.shape[0], -1) for o in outs],
                 [r.reshape(r.shape[0], -1) for r in _opencv_caffe(proto, weights, x)], classifier=True)
     if rknn is None:
@@ -243,7 +248,7 @@ def test_caffe_deprecated_input_syntax(tmp_path):  # §3.1
                            'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 '
                            'dim: 48 dim: 48 } } }',
                            'input: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 48\ninput_dim: 48')
-    text = fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}), "Deprecated caffe input usage",
+    text = fails_with(_caffe(proto, weights), "Deprecated caffe input usage",
                       'type: "Input"', "input_param", "§3.1")
     assert f"{proto}:2" in text   # the line of the deprecated field
 
@@ -251,12 +256,12 @@ def test_caffe_deprecated_input_syntax(tmp_path):  # §3.1
 def test_caffe_round_mode(tmp_path):  # §3.2
     proto, weights = _edit(tmp_path, fx.squeezenet_like, "pool: MAX kernel_size: 3", "pool: MAX round_mode: CEIL "
                                                                                      "kernel_size: 3")
-    fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}), "round_mode", "ceil_mode: true", "pool1", "§3.2")
+    fails_with(_caffe(proto, weights), "round_mode", "ceil_mode: true", "pool1", "§3.2")
 
 
 def test_caffe_invalid_scope_name(tmp_path):  # §3.3
     proto, weights = _edit(tmp_path, fx.squeezenet_like, 'name: "fire2/concat"', 'name: "_plus0_17"')
-    fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}), "'_plus0_17' is not a valid scope name",
+    fails_with(_caffe(proto, weights), "'_plus0_17' is not a valid scope name",
                "start with a letter, digit or '.'", "§3.3")
 
 
@@ -266,7 +271,7 @@ def test_caffe_ssd_detection_output(tmp_path):  # §3.4
     net.layer("detection_out", "DetectionOutput", [loc, conf, "data"], "detection_out",
               "detection_output_param { num_classes: 2 }")
     proto, weights = net.write(tmp_path)
-    fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}), "DetectionOutput", "detection_out",
+    fails_with(_caffe(proto, weights), "DetectionOutput", "detection_out",
                "delete the DetectionOutput layer", "CPU", "§3.4")
 
 
@@ -282,7 +287,7 @@ def test_caffe_ssd_head_without_detection_output_keeps_the_priors(target, tmp_pa
               "prior_box_param { min_size: 4 max_size: 9 aspect_ratio: 2 flip: true clip: true variance: 0.1 "
               "variance: 0.1 variance: 0.2 variance: 0.2 step: 1 offset: 0.5 }")
     proto, weights = net.write(tmp_path)
-    outs, x, _ = run_public(target, tmp_path, ("load_caffe", {"model": str(proto), "blobs": str(weights)}),
+    outs, x, _ = run_public(target, tmp_path, _caffe(proto, weights),
                             (1, 3, 32, 32))
     judge_layer(target, outs, _opencv_caffe(proto, weights, x))   # three outputs, as OpenCV
 
@@ -293,7 +298,7 @@ def test_caffe_python_proposal_layer(tmp_path):  # §3.6
                                      net.conv("rpn_bbox_pred", "data", 36, k=1)], "rois",
               "python_param { module: 'rpn.proposal_layer' layer: 'ProposalLayer' }")
     proto, weights = net.write(tmp_path)
-    fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}), "proposal", "type: 'proposal'", "feat_stride",
+    fails_with(_caffe(proto, weights), "proposal", "type: 'proposal'", "feat_stride",
                "§3.6")
 
 
@@ -312,7 +317,7 @@ def test_caffe_v1_caffemodel(tmp_path):  # §3.7, the binary side
     old.layers.add(name="conv1").blobs.add().data.extend([1.0])
     weights = tmp_path / "old.caffemodel"
     weights.write_bytes(old.SerializeToString())
-    fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}), "upgrade_net_proto_binary", "§3.7")
+    fails_with(_caffe(proto, weights), "upgrade_net_proto_binary", "§3.7")
 
 
 @pytest.mark.parametrize("damage", ["missing", "empty", "truncated", "text", "other_net"])
@@ -328,7 +333,7 @@ def test_caffe_bad_weights_are_refused_with_the_file(damage, tmp_path):
         weights.write_bytes(proto.read_bytes())
     else:
         _, weights = fx.mobilenet_like().write(tmp_path)
-    text = fails_with(("load_caffe", {"model": str(proto), "blobs": str(weights)}))
+    text = fails_with(_caffe(proto, weights))
     assert (str(weights) in text or str(proto) in text) and "Fix:" in text
 
 
@@ -670,8 +675,9 @@ def _tf_case(target, tmp_path, name, fn, shape=(1, 16, 16, 3), seed=0, size=None
     pytest.importorskip("tensorflow", reason="the tensorflow extra (tensorflow-cpu) is not installed")
     path, inp, out = fx.tf_frozen(tmp_path, name, fn, shape)
     n, h, w, c = shape
-    outs, x, rknn = run_public(target, tmp_path, ("load_tensorflow", {"tf_pb": str(path), "inputs": [inp], "outputs": [out],
-                                                    "input_size_list": [size or [h, w, c]]}), (n, c, h, w), seed)
+    load = ("load_tensorflow", {"tf_pb": str(path), "inputs": [inp], "outputs": [out],
+                                "input_size_list": [size or [h, w, c]]})
+    outs, x, rknn = run_public(target, tmp_path, load, (n, c, h, w), seed)
     return outs, [fx.tf_run(path, inp, out, x.transpose(0, 2, 3, 1).copy())], rknn
 
 
@@ -772,7 +778,7 @@ def test_tensorflow_graph_not_frozen(tmp_path):  # §4.2
 def _quant_caffe(target, tmp_path, ds):
     net = fx.mobilenet_like(seed=7)
     proto, weights = net.write(tmp_path)
-    outs, x, _ = run_public(target, tmp_path, ("load_caffe", {"model": str(proto), "blobs": str(weights)}), net.shapes["data"], 1, ds)
+    outs, x, _ = run_public(target, tmp_path, _caffe(proto, weights), net.shapes["data"], 1, ds)
     return outs, _opencv_caffe(proto, weights, x)
 
 
@@ -790,7 +796,8 @@ def _quant_pytorch(target, tmp_path, ds):
     torch = pytest.importorskip("torch", reason="the frontends extra (torch==2.13.0) is not installed")
     module = fx.resnet_like()
     pt = fx.torch_script(tmp_path, "resnet_like", module, (1, 3, 32, 32))
-    outs, x, _ = run_public(target, tmp_path, ("load_pytorch", {"model": str(pt), "input_size_list": [[1, 3, 32, 32]]}), (1, 3, 32, 32), 1, ds)
+    load = ("load_pytorch", {"model": str(pt), "input_size_list": [[1, 3, 32, 32]]})
+    outs, x, _ = run_public(target, tmp_path, load, (1, 3, 32, 32), 1, ds)
     with torch.no_grad():
         return outs, [module(torch.from_numpy(x)).numpy()]
 
@@ -808,8 +815,9 @@ def _quant_tflite(target, tmp_path, ds):
 def _quant_tensorflow(target, tmp_path, ds):
     pytest.importorskip("tensorflow", reason="the tensorflow extra (tensorflow-cpu) is not installed")
     path, inp, out = fx.tf_frozen(tmp_path, "mean_matmul", _tf_layers()["mean_matmul_softmax"], (1, 32, 32, 3))
-    outs, x, _ = run_public(target, tmp_path, ("load_tensorflow", {"tf_pb": str(path), "inputs": [inp], "outputs": [out],
-                                                "input_size_list": [[32, 32, 3]]}),
+    load = ("load_tensorflow", {"tf_pb": str(path), "inputs": [inp], "outputs": [out],
+                                "input_size_list": [[32, 32, 3]]})
+    outs, x, _ = run_public(target, tmp_path, load,
                             (1, 3, 32, 32), 1, ds)
     return outs, [fx.tf_run(path, inp, out, x.transpose(0, 2, 3, 1).copy())]
 

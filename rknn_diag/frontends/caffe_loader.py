@@ -103,7 +103,8 @@ def _read_blobs(blobs, where: str, proto: str) -> dict[str, list[np.ndarray]]:
         return {}
     path = Path(blobs)
     if not path.is_file():
-        raise ModelLoadError(f"Caffe weights file not found: {path}", fix="check the blobs= path passed to load_caffe()")
+        raise ModelLoadError(f"Caffe weights file not found: {path}",
+                             fix="check the blobs= path passed to load_caffe()")
     data = path.read_bytes()
     if not data:
         raise ModelLoadError("the caffemodel is empty", where=str(path), fix="copy the trained .caffemodel again")
@@ -138,7 +139,8 @@ def _read_blobs(blobs, where: str, proto: str) -> dict[str, list[np.ndarray]]:
 def _check_net(net: Message, where: str) -> None:
     old = [f for f in net.fields if f.name in ("input", "input_dim", "input_shape")]
     if old:
-        raise ModelLoadError(f"Deprecated caffe input usage: top-level '{old[0].name}:'", where=f"{where}:{old[0].line}",
+        raise ModelLoadError(f"Deprecated caffe input usage: top-level '{old[0].name}:'",
+                             where=f"{where}:{old[0].line}",
                              ref="3.1", fix='declare the input as a layer: layer { name: "data" type: "Input" '
                                             'top: "data" input_param { shape { dim: 1 dim: 3 dim: 224 dim: 224 } } }')
     v1 = net.messages("layers")
@@ -482,7 +484,8 @@ def _included(layer: Message) -> bool:
 
 def load(model: str | os.PathLike, blobs: str | os.PathLike | None, proto: str = "caffe") -> Graph:
     if proto not in PROTOS:
-        raise ModelLoadError(f"unknown Caffe protocol proto='{proto}'", fix=f"use one of {list(PROTOS)} (guide §1.3.1)")
+        raise ModelLoadError(f"unknown Caffe protocol proto='{proto}'",
+                             fix=f"use one of {list(PROTOS)} (guide §1.3.1)")
     where = str(model)
     net = _read_prototxt(model, where)
     _check_net(net, where)

@@ -228,8 +228,8 @@ class _Lower:
     def o_FULLY_CONNECTED(self, ins, outs, o, layer):
         k = self.shape(ins[1])[1]
         flat = self.b.tmp(f"{layer}_2d")
-        self.b.node("Reshape", [self.get(ins[0], "tfl"), self.b.const(f"{layer}_2d_shape", np.array([-1, k], np.int64))],
-                    [flat], layer)
+        shape = self.b.const(f"{layer}_2d_shape", np.array([-1, k], np.int64))
+        self.b.node("Reshape", [self.get(ins[0], "tfl"), shape], [flat], layer)
         args = [flat, self.weight(ins[1], None)]
         if len(ins) > 2 and ins[2] >= 0:
             args.append(self.weight(ins[2], None))
