@@ -98,7 +98,7 @@ def _read_prototxt(model, where: str) -> Message:
     return net
 
 
-def _read_blobs(blobs, where: str, proto: str) -> dict[str, list[np.ndarray]]:
+def _read_blobs(blobs) -> dict[str, list[np.ndarray]]:
     if blobs is None:
         return {}
     path = Path(blobs)
@@ -489,7 +489,7 @@ def load(model: str | os.PathLike, blobs: str | os.PathLike | None, proto: str =
     where = str(model)
     net = _read_prototxt(model, where)
     _check_net(net, where)
-    weights = _read_blobs(blobs, where, proto)
+    weights = _read_blobs(blobs)
     b = OnnxBuilder(str(net.get("name", Path(where).stem)), where)
     lower = _Lower(b, weights, where)
     for layer in net.messages("layer"):
