@@ -115,25 +115,61 @@ class RKNN:
         self.model = None
         return 0
 
-    def _unsupported_frontend(self, name: str) -> int:
-        self.log.e(f"{name}: this framework is not supported by rknn_diag yet; export the model to ONNX "
-                   f"and use load_onnx()")
-        return RKNN_ERR_FAIL
+    @_api()
+    def load_pytorch(self, model: str, input_size_list: list[list[int]], **kwargs: Any) -> int:
+        from .frontends import pytorch_loader
+        if kwargs:
+            raise ConfigError(f"load_pytorch() got unknown argument(s) {sorted(kwargs)}",
+                              fix="load_pytorch takes model (a TorchScript .pt) and input_size_list")
+        return self._loaded(str(model), lambda: pytorch_loader.load(model, input_size_list))
 
-    def load_pytorch(self, *a, **k) -> int:
-        return self._unsupported_frontend("load_pytorch")
+    @_api()
+    def load_tensorflow(self, tf_pb: str, inputs: list[str], outputs: list[str], input_size_list: list[list[int]],
+                        input_is_nchw: bool = False, predef_file: str | None = None, **kwargs: Any) -> int:
+        from .frontends import tf_loader
+        if kwargs:
+            raise ConfigError(f"load_tensorflow() got unknown argument(s) {sorted(kwargs)}",
+                              fix="load_tensorflow takes tf_pb, inputs, outputs, input_size_list")
+        if input_is_nchw or predef_file:
+            raise ConfigError("input_is_nchw=True / predef_file are not supported",
+                              fix="give NHWC sizes in input_size_list and a graph without predefined ops")
+        return self._loaded(str(tf_pb), lambda: tf_loader.load(tf_pb, inputs, outputs, input_size_list))
 
-    def load_tensorflow(self, *a, **k) -> int:
-        return self._unsupported_frontend("load_tensorflow")
+    @_api()
+    def load_tflite(self, model: str, **kwargs: Any) -> int:
+        from .frontends import tflite_loader
+        if kwargs:
+            raise ConfigError(f"load_tflite() got unknown argument(s) {sorted(kwargs)}",
+                              fix="load_tflite takes model (the .tflite file)")
+        return self._loaded(str(model), lambda: tflite_loader.load(model))
 
-    def load_tflite(self, *a, **k) -> int:
-        return self._unsupported_frontend("load_tflite")
+    def _loaded(self, what: str, load) -> int:
+        """The common tail of the framework loaders: log, convert, forget an older build."""
+        if not self._cfg_set:
+            self.log.w(f"config() was not called; using defaults (target_platform={self.cfg.target_platform[0]})")
+        self.log.i(f"Loading : {what}")
+        self.graph = load()
+        self.model = None
+        return 0
 
-    def load_caffe(self, *a, **k) -> int:
-        return self._unsupported_frontend("load_caffe")
+    @_api()
+    def load_caffe(self, model: str, blobs: str | None = None, proto: str = "caffe", input_name: str | None = None,
+                   **kwargs: Any) -> int:
+        from .frontends import caffe_loader
+        if blobs in caffe_loader.PROTOS and proto not in caffe_loader.PROTOS:   # toolkit 1.x order: model, proto, blobs
+            blobs, proto = proto, blobs
+        if kwargs:
+            raise ConfigError(f"load_caffe() got unknown argument(s) {sorted(kwargs)}",
+                              fix="load_caffe takes model, blobs, proto, input_name")
+        return self._loaded(str(model), lambda: caffe_loader.load(model, blobs, proto))
 
-    def load_darknet(self, *a, **k) -> int:
-        return self._unsupported_frontend("load_darknet")
+    @_api()
+    def load_darknet(self, model: str, weight: str, **kwargs: Any) -> int:
+        from .frontends import darknet_loader
+        if kwargs:
+            raise ConfigError(f"load_darknet() got unknown argument(s) {sorted(kwargs)}",
+                              fix="load_darknet takes model (the .cfg) and weight (the .weights)")
+        return self._loaded(str(model), lambda: darknet_loader.load(model, weight))
 
     # ---- custom operators (dropin.custom_op) -------------------------------------------
     @_api()

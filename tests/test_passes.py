@@ -64,3 +64,29 @@ def test_constant_output_branch_is_kept_as_constant():
     graph = optimize(load(m))
     assert [n.op_type for n in graph.nodes] == ["Relu"]
     np.testing.assert_array_equal(graph.constants["priors"], priors.reshape(-1))
+
+
+def test_activation_fused_into_a_folded_add_moves_to_the_conv():
+    """conv -> BN -> Mul -> Add -> Relu (Caffe's Convolution/BatchNorm/Scale(bias)/ReLU): the Relu
+    fuses into the Add one sweep before the Add folds into the conv; it must not be lost."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(3)
+    c = 4
+    consts = {"w": rng.standard_normal((c, 3, 3, 3)), "s": np.ones(c), "b": np.zeros(c),
+              "m": rng.standard_normal(c), "v": rng.uniform(0.5, 2, c),
+              "k": rng.uniform(0.5, 1.5, (c, 1, 1)), "a": rng.standard_normal((c, 1, 1))}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"], name="bn"),
+             helper.make_node("Mul", ["n", "k"], ["p"], name="scale"),
+             helper.make_node("Add", ["p", "a"], ["q"], name="scale_bias"),
+             helper.make_node("Relu", ["q"], ["y"], name="relu")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v.astype(np.float32), k) for k, v in consts.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    g = optimize(load(model))
+    assert [n.op_type for n in g.nodes] == ["Conv"]
+    assert [p.op_type for p in g.nodes[0].post_ops] == ["Relu"]
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(_execute(g, {"x": x})[0], reference(model, {"x": x})[0], rtol=1e-4, atol=1e-4)

@@ -36,6 +36,8 @@ def _set_params(graph: Graph, conv: Node, w: np.ndarray, b: np.ndarray, merged: 
     graph.constants[wname], graph.constants[bname] = w, b
     conv.inputs = [conv.inputs[0], wname, bname]
     conv.outputs = list(merged.outputs[:1])
+    # an activation already fused into the folded node now follows the conv (conv has none: checked)
+    conv.post_ops = list(merged.post_ops)
     conv.source.extend(s for s in merged.source if s not in conv.source)
     graph.nodes.remove(merged)
 

@@ -24,6 +24,9 @@ class BuildSpec:
     load_outputs: list[str] | None = None                       # load_onnx(outputs=...)
     input_size_list: list[list[int]] | None = None
     export_path: str | None = None                              # keep the built model file here
+    # A framework loader instead of load_onnx(model_path): (method, kwargs), e.g.
+    # ("load_caffe", {"model": "m.prototxt", "blobs": "m.caffemodel"}); model_path is then a label.
+    load: tuple[str, dict[str, Any]] | None = None
 
     @property
     def mode(self) -> str:

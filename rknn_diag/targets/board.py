@@ -44,6 +44,7 @@ def convert_with_project_api(model_path: str, spec: BuildSpec, rknn_path: str, f
     try:
         steps = [
             ("config", ConfigError, lambda: rknn.config(**config)),
+            (spec.load[0], ModelLoadError, lambda: getattr(rknn, spec.load[0])(**spec.load[1])) if spec.load else
             ("load_onnx", ModelLoadError, lambda: rknn.load_onnx(model=model_path, inputs=spec.load_inputs,
                                                                  outputs=spec.load_outputs,
                                                                  input_size_list=spec.input_size_list)),

@@ -35,8 +35,11 @@ class SimulatorTarget(Target):
             try:
                 built = Path(spec.export_path) if spec.export_path else Path(tmp) / "model.rknn"
                 _call(rknn, log, "config", **spec.config)
-                _call(rknn, log, "load_onnx", model=model_path, inputs=spec.load_inputs,
-                      outputs=spec.load_outputs, input_size_list=spec.input_size_list)
+                if spec.load:
+                    _call(rknn, log, spec.load[0], **spec.load[1])
+                else:
+                    _call(rknn, log, "load_onnx", model=model_path, inputs=spec.load_inputs,
+                          outputs=spec.load_outputs, input_size_list=spec.input_size_list)
                 _call(rknn, log, "build", do_quantization=spec.do_quantization, dataset=spec.dataset,
                       rknn_batch_size=spec.rknn_batch_size)
                 _call(rknn, log, "export_rknn", str(built))

@@ -140,6 +140,9 @@ def to_vendor(model_path: str, spec: BuildSpec, inputs: Sequence[np.ndarray], wo
         # float16 build: the vendor would still validate (and refuse) a 1.x name.
         notes.append(f"quantized_dtype {config.pop('quantized_dtype')!r} dropped: do_quantization=False")
 
+    if spec.load:
+        return _framework_plan(spec, config, inputs, workdir, notes)
+
     # --- load_onnx(): opset ---------------------------------------------------
     try:
         model = onnx.load(model_path)
@@ -191,6 +194,38 @@ def to_vendor(model_path: str, spec: BuildSpec, inputs: Sequence[np.ndarray], wo
         "inference": {"data_format": [fmt] * len(inputs)},
     }
     return VendorPlan(job=job, notes=notes, output_shapes=output_shapes)
+
+
+# The vendor's framework loaders and the arguments toolkit2 2.5.0 takes (our extras, e.g. the
+# toolkit-1 `proto=` of load_caffe, are dropped with a note).
+VENDOR_LOAD_ARGS = {"load_caffe": ("model", "blobs", "input_name"), "load_darknet": ("model", "weight"),
+                    "load_pytorch": ("model", "input_size_list"), "load_tflite": ("model",),
+                    "load_tensorflow": ("tf_pb", "inputs", "outputs", "input_size_list")}
+
+
+def _framework_plan(spec: BuildSpec, config: dict, inputs: Sequence[np.ndarray], workdir: str,
+                    notes: list[str]) -> VendorPlan:
+    """A case loaded by a framework loader: the same calls, that loader instead of load_onnx."""
+    method, kwargs = spec.load
+    if method not in VENDOR_LOAD_ARGS:
+        raise VendorUnsupported(f"{method} is not a loader of rknn-toolkit2", stage=method,
+                                fix="use load_caffe, load_darknet, load_pytorch, load_tflite or load_tensorflow")
+    args = {k: os.path.abspath(v) if k in ("model", "blobs", "weight", "tf_pb") and v else v
+            for k, v in kwargs.items() if k in VENDOR_LOAD_ARGS[method]}
+    dropped = sorted(set(kwargs) - set(args))
+    if dropped:
+        notes.append(f"{method}: {dropped} dropped (not in rknn-toolkit2's signature)")
+    dataset = spec.dataset
+    if spec.do_quantization and dataset:
+        shapes = [tuple(x.shape[i] for i in (0, 3, 1, 2)) if x.ndim == 4 and spec.data_format == "nhwc"
+                  else tuple(x.shape) for x in inputs]
+        dataset = _dataset_to_nchw(dataset, shapes, workdir, notes)
+    job = {"config": config, "load": {"method": method, "kwargs": args},
+           "build": {"do_quantization": bool(spec.do_quantization),
+                     "dataset": dataset if spec.do_quantization else None,
+                     "rknn_batch_size": spec.rknn_batch_size if spec.rknn_batch_size != 1 else None},
+           "inference": {"data_format": [spec.data_format.lower()] * len(inputs)}}
+    return VendorPlan(job=job, notes=notes, output_shapes=[])
 
 
 def from_vendor_outputs(outputs: list[np.ndarray], plan: VendorPlan) -> list[np.ndarray]:
@@ -478,8 +513,8 @@ class Toolkit2Target(Target):
         job_path = os.path.join(workdir, "job.json")
         if not os.path.exists(job_path):
             return
-        model = plan.job["load_onnx"]["model"]
-        if os.path.dirname(model) != workdir and os.path.exists(model):
+        model = plan.job.get("load_onnx", {}).get("model", "")
+        if model and os.path.dirname(model) != workdir and os.path.exists(model):
             local = os.path.join(workdir, "model.onnx")
             shutil.copyfile(model, local)
             plan.job["load_onnx"]["model"] = local

@@ -94,7 +94,10 @@ def run_job(job_dir: str) -> dict:
     try:
         t0 = time.perf_counter()
         _call("config", rknn.config, **job["config"])
-        _call("load_onnx", rknn.load_onnx, **job["load_onnx"])
+        if job.get("load"):   # a framework loader (load_caffe, load_darknet, ...)
+            _call(job["load"]["method"], getattr(rknn, job["load"]["method"]), **job["load"]["kwargs"])
+        else:
+            _call("load_onnx", rknn.load_onnx, **job["load_onnx"])
         _call("build", rknn.build, **job["build"])
         timings["convert_s"] = time.perf_counter() - t0
         if job.get("export"):

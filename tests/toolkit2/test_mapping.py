@@ -204,3 +204,24 @@ def test_vendor_reason_is_what_follows_the_last_frame():
 ])
 def test_classify_refusals_and_vendor_failures(stage, message, expected):
     assert classify(stage, message) is expected
+
+
+def test_framework_loader_replaces_load_onnx(tmp_path):
+    """A framework case (BuildSpec.load): the vendor gets that loader with its own signature —
+    absolute paths, our toolkit-1 extras (load_caffe's proto=) dropped with a note."""
+    spec = BuildSpec(config={"target_platform": "rk3588"}, data_format="nhwc",
+                     load=("load_caffe", {"model": "net.prototxt", "blobs": "net.caffemodel", "proto": "caffe"}))
+    x = np.zeros((1, 16, 16, 3), np.float32)
+    plan = to_vendor("net.prototxt", spec, [x], str(tmp_path))
+    assert "load_onnx" not in plan.job
+    assert plan.job["load"]["method"] == "load_caffe"
+    kwargs = plan.job["load"]["kwargs"]
+    assert set(kwargs) == {"model", "blobs"} and all(v.startswith("/") for v in kwargs.values())
+    assert any("proto" in n for n in plan.notes)
+    assert plan.job["inference"] == {"data_format": ["nhwc"]}
+
+
+def test_unknown_framework_loader_is_refused(tmp_path):
+    spec = BuildSpec(load=("load_mxnet", {"model": "m.json"}))
+    with pytest.raises(VendorUnsupported, match="load_mxnet"):
+        to_vendor("m.json", spec, [np.zeros((1, 3, 8, 8), np.float32)], str(tmp_path))

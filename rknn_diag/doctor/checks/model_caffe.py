@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
+from ...frontends.caffe_loader import PROPOSAL_FIELDS, SCOPE   # the rules the loader refuses by (§3.3, §3.6)
 from ..core import check, error, ok, skip
 from ..modelinfo import models_of
 from ..prototxt import Message, parse
 
-# §3.3: TensorFlow scope names, root scope: [A-Za-z0-9.][A-Za-z0-9_.\-/]*
-SCOPE = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/]*")
-# §3.6: the fields the guide's proposal layer carries in proposal_param.
-PROPOSAL_FIELDS = ("ratio", "scale", "base_size", "feat_stride", "pre_nms_topn", "post_nms_topn", "nms_thresh",
-                   "min_size")
 SHOW = 5
 
 
