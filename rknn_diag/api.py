@@ -25,7 +25,7 @@ from .frontends import onnx_loader
 from .log import Logger
 from .model import BuiltModel
 from .passes import optimize
-from .sim.float_sim import FloatSimulator
+from .sim import backend as sim_backend
 from .sim.preprocess import prepare
 
 
@@ -58,7 +58,7 @@ class RKNN:
         self._cfg_set = False
         self.graph = None
         self.model: BuiltModel | None = None
-        self.runtime: Any = None   # FloatSimulator or IntegerSimulator
+        self.runtime: Any = None   # a simulator of rknn_diag.sim.backend, or a board runtime
         self.last_error: Exception | None = None
         self.analysis = None   # accuracy_analysis() DataFrame
 
@@ -166,11 +166,7 @@ class RKNN:
             from .targets.board_runtime import BoardRuntime
             self.runtime = BoardRuntime(self.model, target, device_id, kwargs.get("adb_server"))
             return 0
-        if self.model.mode == "float16":
-            self.runtime = FloatSimulator(self.model.graph)
-        else:
-            from .sim.int_sim import IntegerSimulator
-            self.runtime = IntegerSimulator(self.model.graph, self.model.quant)
+        self.runtime = sim_backend.simulator(self.model.graph, self.model.mode, self.model.quant, log=self.log)
         return 0
 
     @_api(failure=None)

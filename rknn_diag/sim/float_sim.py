@@ -60,6 +60,8 @@ def parameter_constants(graph: Graph) -> set[str]:
 
 
 class FloatSimulator:
+    backend = "numpy"   # the reference (see sim.backend)
+
     def __init__(self, graph: Graph):
         self.graph = graph
         params = parameter_constants(graph)

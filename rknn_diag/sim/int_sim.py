@@ -51,10 +51,11 @@ from ..ir import Graph, Node
 from ..ops import run as run_op
 from ..ops._window import pad_to, per_axis, resolve_pads, windows
 from ..quant import roles
-from ..quant.quantizer import bias_qparams, run_node_float
+from ..quant.quantizer import bias_qparams
 from ..quant.schemes import (QParams, apply_fixed_point, dequantize, fixed_point, quantize, requantize,
                               shift_round, storage)
 from .float_sim import to_fp16
+from .reference import run_node_float
 
 EXACT_LIMIT = 2.0 ** 53
 
@@ -63,6 +64,8 @@ DumpHook = Callable[[Node, list[np.ndarray]], None]
 
 
 class IntegerSimulator:
+    backend = "numpy"   # the reference (see sim.backend)
+
     def __init__(self, graph: Graph, quant: dict):
         self.graph = graph
         self.quant = quant
