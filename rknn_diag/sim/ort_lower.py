@@ -97,19 +97,24 @@ class Emitter:
         return m
 
 
-def value_info(name: str, dtype) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(np.dtype(dtype)), None)
+def value_info(name: str, dtype, shape=None) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(np.dtype(dtype)), shape)
 
 
 def infer_types(graph: Graph, constants: dict[str, np.ndarray] | None = None) -> dict[str, np.dtype]:
     """Every value's dtype in float semantics (the graph lowered as it is, onnx type inference)."""
+    return infer_values(graph, constants)[0]
+
+
+def infer_values(graph: Graph, constants: dict[str, np.ndarray] | None = None):
+    """({value: dtype}, {value: static shape tuple}) in float semantics (onnx shape inference)."""
     e = Emitter(graph.opset)
     consts = graph.constants if constants is None else constants
     for k, v in consts.items():
         e.init(k, np.asarray(v))
     for n in graph.nodes:
         e.ir_node(n, list(n.inputs), list(n.outputs))
-    ins = [value_info(v.name, v.dtype or np.float32) for v in graph.inputs]
+    ins = [value_info(v.name, v.dtype or np.float32, v.shape if v.is_static() else None) for v in graph.inputs]
     outs = [value_info(v.name, v.dtype or np.float32) for v in graph.outputs]
     m = e.model(ins, outs)
     try:
@@ -117,11 +122,14 @@ def infer_types(graph: Graph, constants: dict[str, np.ndarray] | None = None) ->
     except Exception as err:   # onnx's InferenceError and friends
         raise LoweringError(f"onnx type inference failed on the lowered graph: {err}") from None
     types: dict[str, np.dtype] = {k: np.asarray(v).dtype for k, v in consts.items()}
+    shapes: dict[str, tuple] = {k: np.shape(v) for k, v in consts.items()}
     for vi in [*m.graph.input, *m.graph.value_info, *m.graph.output]:
-        et = vi.type.tensor_type.elem_type
-        if et != TensorProto.UNDEFINED:
-            types[vi.name] = np.dtype(helper.tensor_dtype_to_np_dtype(et))
-    return types
+        tt = vi.type.tensor_type
+        if tt.elem_type != TensorProto.UNDEFINED:
+            types[vi.name] = np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type))
+        if tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim):
+            shapes[vi.name] = tuple(int(d.dim_value) for d in tt.shape.dim)
+    return types, shapes
 
 
 def session(model: onnx.ModelProto, threads: int):
