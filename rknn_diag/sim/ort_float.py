@@ -22,9 +22,10 @@ from .float_sim import DumpHook, FloatSimulator
 from .ort_lower import Emitter, LoweringError, infer_types, session, value_info
 
 
-def lower_float16(graph: Graph, constants: dict[str, np.ndarray], *, expose: bool = False):
+def lower_float16(graph: Graph, constants: dict[str, np.ndarray], *, isolate: bool = False):
     """(model, input dtypes). `constants` are the float16 simulator's (rounded) constants.
-    `expose=True` also makes every node output a model output (for layer-by-layer checks)."""
+    `isolate=True` (layer-by-layer checks): every node reads its inputs from model inputs named
+    `<value>::in` instead of from the node before it, and every node output is a model output."""
     types = infer_types(graph, constants)
     e = Emitter(graph.opset)
     for k, v in constants.items():
@@ -38,7 +39,13 @@ def lower_float16(graph: Graph, constants: dict[str, np.ndarray], *, expose: boo
 
     in_dtypes = []
     ins = []
-    for v in graph.inputs:
+    if isolate:
+        feeds = [i for n in graph.nodes for i in n.inputs if i and i not in constants]
+        for name in dict.fromkeys(feeds):
+            if name not in types:
+                raise LoweringError(f"no type inferred for '{name}'")
+            ins.append(value_info(name + "::in", types[name]))
+    for v in ([] if isolate else graph.inputs):
         dt = np.dtype(v.dtype or np.float32)
         in_dtypes.append(dt)
         if dt.kind == "f":
@@ -54,14 +61,14 @@ def lower_float16(graph: Graph, constants: dict[str, np.ndarray], *, expose: boo
             if o and o not in types:
                 raise LoweringError(f"no type inferred for '{o}' (node '{n.name}', {n.op_type})")
             outs.append(e.fresh(o) if o and types[o].kind == "f" else o)
-        e.ir_node(n, list(n.inputs), outs)
+        e.ir_node(n, [i + "::in" if isolate and i and i not in constants else i for i in n.inputs], outs)
         for o, tmp in zip(n.outputs, outs):
             if tmp != o:
                 rounded(tmp, o, types[o])
             if o:
                 exposed.append(o)
-    names = [v.name for v in graph.outputs]
-    if expose:
+    names = [] if isolate else [v.name for v in graph.outputs]
+    if isolate:
         names += [o for o in exposed if o not in names]
     outputs = [value_info(o, types.get(o, np.float32)) for o in names]
     return e.model(ins, outputs, graph.name), in_dtypes

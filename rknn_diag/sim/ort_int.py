@@ -85,7 +85,9 @@ class OrtIntegerSimulator:
 
     backend = "ort"
 
-    def __init__(self, graph: Graph, quant: dict, threads: int = 1):
+    def __init__(self, graph: Graph, quant: dict, threads: int = 1, expose: bool = False):
+        """`expose=True`: every value an onnxruntime segment computes is handed back (`values`),
+        for value-by-value checks against the numpy reference."""
         self.graph = graph
         self.reference = ref = IntegerSimulator(graph, quant)
         self.fallback_ops = ref.fallback_ops
@@ -127,7 +129,7 @@ class OrtIntegerSimulator:
                     seg.produced.append(o)
         if not graph.nodes or lowered < MIN_SHARE * len(graph.nodes):
             raise LoweringError(f"only {lowered} of {len(graph.nodes)} layers have an exact onnxruntime form")
-        self.steps = self._finish(steps, threads)
+        self.steps = self._finish(steps, threads, expose)
         self.numpy_nodes = [s[1].name for s in self.steps if s[0] == "numpy"]
 
     # ---- running ---------------------------------------------------------------------------------
@@ -138,6 +140,14 @@ class OrtIntegerSimulator:
         ref = self.reference
         if dump is not None or trace is not None:   # per-layer values: the numpy reference walks the layers
             return ref.run(feeds, dump, raw, trace)
+        env = self.values(feeds)
+        vals = [env[v.name] for v in self.graph.outputs]
+        return [a for a, _ in vals] if raw else [IntegerSimulator._float(v) for v in vals]
+
+    def values(self, feeds: list[np.ndarray]) -> dict:
+        """Every value computed (as int_sim's env: (array, QParams or None)); with `expose=False`
+        only those the segments hand on."""
+        ref = self.reference
         env = dict(ref.base)
         for v, x in zip(self.graph.inputs, feeds):
             qp = ref.tensors.get(v.name)
@@ -152,8 +162,7 @@ class OrtIntegerSimulator:
             res = sess.run(outs, {n: np.asarray(env[n][0], self.kinds[n][0]) for n in ins})
             for name, val in zip(outs, res):
                 env[name] = (val, self.kinds[name][1])
-        vals = [env[v.name] for v in self.graph.outputs]
-        return [a for a, _ in vals] if raw else [IntegerSimulator._float(v) for v in vals]
+        return env
 
     # ---- planning --------------------------------------------------------------------------------
     def _merge(self, seg: _Segment, trial: _Segment) -> None:
@@ -163,7 +172,7 @@ class OrtIntegerSimulator:
             if i not in seg.produced and i not in seg.inputs:
                 seg.inputs.append(i)
 
-    def _finish(self, steps: list, threads: int) -> list:
+    def _finish(self, steps: list, threads: int, expose: bool) -> list:
         """Each segment's outputs: what later steps or the graph outputs read. Sessions made once."""
         wanted_after: list[set] = [set() for _ in steps]
         later = {v.name for v in self.graph.outputs}
@@ -176,7 +185,7 @@ class OrtIntegerSimulator:
             if kind == "numpy":
                 out.append((kind, step))
                 continue
-            outs = [o for o in step.produced if o in wanted]
+            outs = [o for o in step.produced if o in wanted or expose]
             if not outs:
                 continue
             model = step.e.model([value_info(i, self.kinds[i][0]) for i in step.inputs],
