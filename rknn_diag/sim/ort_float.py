@@ -44,6 +44,8 @@ def lower_float16(graph: Graph, constants: dict[str, np.ndarray], *, isolate: bo
         for name in dict.fromkeys(feeds):
             if name not in types:
                 raise LoweringError(f"no type inferred for '{name}'")
+            if types[name].kind == "f" and types[name] != np.float32:   # as for the whole model below
+                raise LoweringError(f"value '{name}' is {types[name]}; the float16 lowering handles float32 values")
             ins.append(value_info(name + "::in", types[name]))
     for v in ([] if isolate else graph.inputs):
         dt = np.dtype(v.dtype or np.float32)

@@ -250,8 +250,8 @@ class OrtIntegerSimulator:
 
     def _out(self, node: Node) -> tuple[str, QParams]:
         o = node.outputs[0]
-        qp = self.reference.tensors[o]
-        if not qp.per_tensor or qp.dtype not in ONNX_INT:
+        qp = self.reference.tensors.get(o)
+        if qp is None or not qp.per_tensor or qp.dtype not in ONNX_INT:
             raise _Skip
         return o, qp
 
