@@ -511,6 +511,10 @@ class OrtIntegerSimulator:
             x, xqp = self._q(seg, var[0])
             if self.shapes.get(o) != self.shapes.get(var[0]):   # the constants must not widen the shape
                 raise _Skip
+            if node.op_type == "Div" and len(consts) == 1:
+                quick = self._div_float32(node, seg, x, xqp, var[0], consts[0], oqp)
+                if quick is not None:
+                    return quick
             lo, hi = xqp.qrange
             env = dict(ref.base)
             env[var[0]] = (np.arange(lo, hi + 1).astype(storage(xqp.dtype)), xqp)
@@ -532,6 +536,34 @@ class OrtIntegerSimulator:
         else:
             raise _Skip
         return {o: (np.dtype(storage(oqp.dtype)), oqp)}
+
+    def _div_float32(self, node: Node, seg: _Segment, x: str, xqp: QParams, xname: str, cname: str,
+                     oqp: QParams):
+        """Div by (or of) a non-zero scalar constant as int_sim's fallback computes it, op for op in
+        float32: dequantize s·float32(q - z), divide (IEEE division is correctly rounded in
+        numpy and onnxruntime alike), quantize rint(y / s_out) + z_out, clamp. Every step is one
+        correctly rounded float32 operation on the same operands, so the integers are the
+        fallback's; no NaN can arise (finite / non-zero). None where that does not hold."""
+        ref = self.reference
+        arr, cqp = ref.base[cname]
+        c = ref._float((arr, cqp))
+        if np.asarray(c).dtype != np.float32 or not np.isfinite(c).all() or not np.all(c != 0):
+            return None
+        e = seg.e
+        f = e.one("Cast", [x], to=TensorProto.FLOAT)
+        if int(xqp.zero_point):
+            f = e.one("Sub", [f, e.const(np.float32(int(xqp.zero_point)), "z")])
+        f = e.one("Mul", [e.const(np.asarray(xqp.scale, np.float32).reshape(()), "s"), f])
+        cc = e.const(np.asarray(c, np.float32).reshape(()), "c")
+        f = e.one("Div", [f, cc] if node.inputs[0] == xname else [cc, f])
+        f = e.one("Round", [e.one("Div", [f, e.const(np.asarray(oqp.scale, np.float32).reshape(()), "so")])])
+        lo, hi = oqp.qrange
+        z = int(oqp.zero_point)
+        f = e.one("Clip", [f, e.const(np.float32(lo - z), "lo"), e.const(np.float32(hi - z), "hi")])
+        if z:
+            f = e.one("Add", [f, e.const(np.float32(z), "zp")])
+        e.op("Cast", [f], outputs=[node.outputs[0]], to=ONNX_INT[oqp.dtype])
+        return {node.outputs[0]: (np.dtype(storage(oqp.dtype)), oqp)}
 
     def _raw(self, node: Node, seg: _Segment):
         """Integer shape arithmetic: no float value in or out, so the op itself is exact."""

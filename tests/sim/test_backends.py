@@ -147,3 +147,28 @@ def test_a_missing_float16_rounding_is_caught(tmp_path, monkeypatch):
     monkeypatch.setattr(ort_float, "TensorProto", NoHalf)
     problems, _ = crosscheck.float16_layers(m.graph, xs)
     assert problems and any("not rounded to float16" in p for p in problems)
+
+
+@pytest.mark.parametrize("name,mode", [(n, m) for n in ("ppocr_cls", "ppocrv4_det", "ppocrv4_rec")
+                                       for m in ("float16", "w8a8")])
+def test_real_models_backends_agree(name, mode, tmp_path):
+    """The real-model corpus through the user's path: raw text images, mean/std in the config."""
+    from fixtures import realmodels
+    m = realmodels.get(name)
+    r = RKNN()
+    quant = mode != "float16"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert r.config(mean_values=[m.mean], std_values=[m.std], target_platform="rk3588",
+                        **({"quantized_dtype": mode} if quant else {})) == 0
+        assert r.load_onnx(str(m.onnx_path)) == 0, r.last_error
+        ds = str(realmodels.write_dataset(m, tmp_path / "ds", 4)) if quant else None
+        assert r.build(do_quantization=quant, dataset=ds) == 0, r.last_error
+    img = m.images(1, 0)[0]
+    x = ((img.astype(np.float32) - np.float32(m.mean)) / np.float32(m.std)).transpose(2, 0, 1)[None]
+    g = r.model.graph
+    if quant:
+        problems, compared = crosscheck.integer_values(g, r.model.quant, [x])
+    else:
+        problems, compared = crosscheck.float16_layers(g, [x])
+    assert not problems, problems
+    assert compared > len(g.nodes) // 2
