@@ -140,7 +140,13 @@ class OrtIntegerSimulator:
         ref = self.reference
         if dump is not None or trace is not None:   # per-layer values: the numpy reference walks the layers
             return ref.run(feeds, dump, raw, trace)
-        env = self.values(feeds)
+        if self.steps is None:   # a plan found wrong on an earlier run: the reference from then on
+            return ref.run(feeds, None, raw)
+        try:
+            env = self.values(feeds)
+        except LoweringError:
+            self.steps = None
+            return ref.run(feeds, None, raw)
         vals = [env[v.name] for v in self.graph.outputs]
         return [a for a, _ in vals] if raw else [IntegerSimulator._float(v) for v in vals]
 
@@ -159,7 +165,17 @@ class OrtIntegerSimulator:
                         env[name] = val
                 continue
             sess, ins, outs = step
-            res = sess.run(outs, {n: np.asarray(env[n][0], self.kinds[n][0]) for n in ins})
+            feed = {}
+            for n in ins:
+                arr, qp = env[n]
+                arr = np.asarray(arr)
+                if arr.dtype != self.kinds[n][0] or (qp is None) != (self.kinds[n][1] is None):
+                    # the plan expected another kind of value here: never guess, say where
+                    raise LoweringError(f"value '{n}' is {arr.dtype} "
+                                        f"{'quantized' if qp is not None else 'raw'}; the onnxruntime plan "
+                                        f"expected {self.kinds[n][0]}")
+                feed[n] = arr
+            res = sess.run(outs, feed)
             for name, val in zip(outs, res):
                 env[name] = (val, self.kinds[name][1])
         return env

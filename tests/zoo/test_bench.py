@@ -92,7 +92,7 @@ def test_simulator_rows_carry_ratio_and_cosine(tmp_path):
     assert row["ratio"] == pytest.approx(row["sim_ms"] / row["ort_1t_ms"])
     assert row["status"] == ("PASS" if row["ratio"] <= bench.TARGET_RATIO else "MISS")
     assert row["cosine_min"] == pytest.approx(1.0, abs=1e-9)
-    assert OrtBackedRKNN.released == 2    # the timed runtime and the fresh one for the memory figure
+    assert OrtBackedRKNN.released == 1
 
 
 def test_a_failing_simulator_gives_an_error_row_not_a_crash(tmp_path):
