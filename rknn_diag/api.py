@@ -26,7 +26,7 @@ from .frontends import onnx_loader
 from .log import Logger
 from .model import BuiltModel
 from .passes import optimize
-from .sim.float_sim import FloatSimulator
+from .sim import backend as sim_backend
 from .sim.preprocess import formats_per_input, prepare
 from .dropin import custom_op as custom_op_mod, dynamic, generation as gen_mod, io_nodes, pruning, vendor_args
 from .dropin.custom_op import IoMap, RKNNCustomOP, Shape  # noqa: F401  (1.x: from rknn.api import RKNNCustomOP)
@@ -77,7 +77,7 @@ class RKNN:
         self._cfg_set = False
         self.graph = None
         self.model: BuiltModel | None = None
-        self.runtime: Any = None   # FloatSimulator or IntegerSimulator
+        self.runtime: Any = None   # a simulator of rknn_diag.sim.backend, or a board runtime
         self.last_error: Exception | None = None
         self.analysis = None   # accuracy_analysis() DataFrame
         self.generation: str | None = None   # toolkit generation the script is written for (dropin.generation)
@@ -479,10 +479,8 @@ class RKNN:
 
 
 def _simulator(model: BuiltModel):
-    if model.mode == "float16":
-        return FloatSimulator(model.graph)
-    from .sim.int_sim import IntegerSimulator
-    return IntegerSimulator(model.graph, model.quant)
+    """The model's simulator on the chosen execution backend (RKNN_DIAG_BACKEND; sim.backend)."""
+    return sim_backend.simulator(model.graph, model.mode, model.quant)
 
 
 def _layer_dumper():

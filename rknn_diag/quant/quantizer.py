@@ -13,7 +13,7 @@ Biases are int32 at input scale × weight scale, derived (`bias_qparams`), not s
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -21,40 +21,11 @@ from ..config import RknnConfig
 from ..errors import ConfigError
 from ..ir import Graph, Node
 from ..log import Logger
-from ..ops import run as run_op
+# The float32 reference run lives in sim/ (quant calls down into sim); re-exported for callers.
+from ..sim.reference import run_float32, run_node_float  # noqa: F401
 from . import roles
 from .observers import Observer
 from .schemes import MODES, NONFINITE_OPS, QParams, Scheme, bias_params, params_from_range, weight_params
-
-
-# ---- float32 reference execution ---------------------------------------------------------------
-def run_float32(graph: Graph, feeds: list[np.ndarray],
-                hook: Callable[[Node, list[np.ndarray]], None] | None = None) -> dict[str, np.ndarray]:
-    """Run the graph in float32 (the calibration and accuracy-analysis reference); every value."""
-    env: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in graph.constants.items()}
-    for v, x in zip(graph.inputs, feeds):
-        env[v.name] = np.asarray(x)
-    for node in graph.nodes:
-        outs = run_node_float(node, [env[i] if i else None for i in node.inputs], graph.opset)
-        for name, val in zip(node.outputs, outs):
-            if name:
-                env[name] = val
-        if hook is not None:
-            hook(node, outs)
-    return env
-
-
-def run_node_float(node: Node, ins: list, opset: int) -> list[np.ndarray]:
-    """An IR node's float kernel and fused activations: `rknn_diag.ops.run_node` where the core
-    has it (it also gives ops like Split their declared output count), else the same by hand."""
-    try:
-        from ..ops import run_node
-    except ImportError:   # a core without ops.run_node
-        outs = run_op(node.op_type, ins, node.attrs, opset)
-        for post in node.post_ops:
-            outs[0] = run_op(post.op_type, [outs[0], *post.inputs], post.attrs, 13)[0]
-        return [np.asarray(o) for o in outs[:len(node.outputs)]]
-    return [np.asarray(o) for o in run_node(node, ins, opset)]
 
 
 # ---- calibration ---------------------------------------------------------------------------------

@@ -245,6 +245,8 @@ def shift_round(prod: np.ndarray, n: np.ndarray) -> np.ndarray:
     may be <= 0)."""
     prod = np.asarray(prod, np.int64)
     n = np.asarray(n, np.int64)
+    if (n > 62).any():   # |prod| < 2^62 <= 2^(n-1): the result is 0 (dead channels' tiny multipliers)
+        return np.where(n > 62, np.int64(0), shift_round(prod, np.minimum(n, 62)))
     if (n <= 0).any():   # rare (multipliers >= 2^30): exact left shifts where n <= 0
         pos = np.maximum(n, 1)
         return np.where(n > 0, shift_round(prod, pos), np.left_shift(prod, np.maximum(-n, 0)))

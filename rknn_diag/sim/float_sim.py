@@ -60,6 +60,13 @@ def parameter_constants(graph: Graph) -> set[str]:
 
 
 class FloatSimulator:
+    backend = "numpy"   # the reference (see sim.backend)
+
+    @property
+    def reference(self):
+        """The numpy oracle (this simulator itself; an ort simulator holds one)."""
+        return self
+
     def __init__(self, graph: Graph):
         self.graph = graph
         params = parameter_constants(graph)

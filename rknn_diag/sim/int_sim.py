@@ -51,10 +51,11 @@ from ..ir import Graph, Node
 from ..ops import run as run_op
 from ..ops._window import pad_to, per_axis, resolve_pads, windows
 from ..quant import roles
-from ..quant.quantizer import bias_qparams, run_node_float
+from ..quant.quantizer import bias_qparams
 from ..quant.schemes import (QParams, apply_fixed_point, dequantize, fixed_point, quantize, requantize,
                               shift_round, storage)
 from .float_sim import to_fp16
+from .reference import run_node_float
 
 EXACT_LIMIT = 2.0 ** 53
 
@@ -63,6 +64,13 @@ DumpHook = Callable[[Node, list[np.ndarray]], None]
 
 
 class IntegerSimulator:
+    backend = "numpy"   # the reference (see sim.backend)
+
+    @property
+    def reference(self):
+        """The numpy oracle (this simulator itself; an ort simulator holds one)."""
+        return self
+
     def __init__(self, graph: Graph, quant: dict):
         self.graph = graph
         self.quant = quant
@@ -294,6 +302,16 @@ def _finish(sim: IntegerSimulator, node: Node, acc: np.ndarray, mult: np.ndarray
     (Relu/Clip: a narrower clamp of the output integers; LeakyRelu: alpha·M for negative sums).
     Fixed-point multipliers and clamps are computed once per layer and kept."""
     out_qp = sim.tensors[node.outputs[0]]
+    (m0, n), neg, clamp = finish_constants(sim, node, mult, bound)
+    y = apply_fixed_point(acc, m0, n, out_qp, clamp, bound)
+    if neg is not None:
+        y = np.where(acc >= 0, y, apply_fixed_point(acc, neg[0], neg[1], out_qp, clamp, bound))
+    return [(y, out_qp)] + [(np.zeros(0), None)] * (len(node.outputs) - 1)
+
+
+def finish_constants(sim: IntegerSimulator, node: Node, mult: np.ndarray, bound: float):
+    """((m0, n), (m0, n) for negative sums under a fused LeakyRelu or None, (lo, hi) clamp),
+    computed on the layer's first run and kept."""
     key = (node.name, "finish")
     if key not in sim.memo:
         leaky = next((p for p in node.post_ops if p.op_type == "LeakyRelu"), None)
@@ -301,12 +319,8 @@ def _finish(sim: IntegerSimulator, node: Node, acc: np.ndarray, mult: np.ndarray
         if leaky is not None:
             alpha = float(leaky.attrs.get("alpha", 0.01))
             neg = fixed_point(np.asarray(mult) * alpha if alpha > 0 else np.asarray(mult) * 0, bound)
-        sim.memo[key] = (fixed_point(mult, bound), neg, _clamp(sim, node, out_qp))
-    (m0, n), neg, clamp = sim.memo[key]
-    y = apply_fixed_point(acc, m0, n, out_qp, clamp, bound)
-    if neg is not None:
-        y = np.where(acc >= 0, y, apply_fixed_point(acc, neg[0], neg[1], out_qp, clamp, bound))
-    return [(y, out_qp)] + [(np.zeros(0), None)] * (len(node.outputs) - 1)
+        sim.memo[key] = (fixed_point(mult, bound), neg, _clamp(sim, node, sim.tensors[node.outputs[0]]))
+    return sim.memo[key]
 
 
 def _weight_centered(sim: IntegerSimulator, name: str) -> tuple[np.ndarray, QParams]:
@@ -362,6 +376,19 @@ def _conv(sim: IntegerSimulator, node: Node, env: Env) -> list:
     if sim.weights[node.inputs[1]].group is not None:
         return _grouped(sim, node, env)
     x, xqp = sim._q(node.inputs[0], env)
+    w, w32, wqp, bias, gemm_bound, bound = conv_constants(sim, node, xqp)
+    M = w.shape[0]
+    xc = (x.astype(np.float32) - np.float32(xqp.zero_point)) if gemm_bound < FLOAT32_EXACT else _centered(x, xqp)
+    acc = _conv_acc(xc, w, node.attrs, gemm_bound, w32)
+    n = acc.ndim - 2
+    if bias is not None:
+        acc += bias.reshape(M, *([1] * n))    # exact: |acc| + |bias| <= bound < 2^53
+    return _finish(sim, node, acc, conv_multiplier(sim, node, xqp, wqp, n), bound)
+
+
+def conv_constants(sim: IntegerSimulator, node: Node, xqp: QParams):
+    """(centred integer weights, the same as float32, weight QParams, int64 bias or None,
+    bound of the weight sums, bound with the bias), computed on the layer's first run."""
     key = (node.name, "conv")
     if key not in sim.memo:
         w, wqp = _weight_centered(sim, node.inputs[1])
@@ -371,17 +398,15 @@ def _conv(sim: IntegerSimulator, node: Node, env: Env) -> list:
         bound = gemm_bound + (float(np.abs(bias).max(initial=0)) if bias is not None else 0.0)
         _check_exact(bound, node)
         sim.memo[key] = (w, w.astype(np.float32), wqp, bias, gemm_bound, bound)
-    w, w32, wqp, bias, gemm_bound, bound = sim.memo[key]
-    M = w.shape[0]
-    xc = (x.astype(np.float32) - np.float32(xqp.zero_point)) if gemm_bound < FLOAT32_EXACT else _centered(x, xqp)
-    acc = _conv_acc(xc, w, node.attrs, gemm_bound, w32)
-    n = acc.ndim - 2
-    if bias is not None:
-        acc += bias.reshape(M, *([1] * n))    # exact: |acc| + |bias| <= bound < 2^53
+    return sim.memo[key]
+
+
+def conv_multiplier(sim: IntegerSimulator, node: Node, xqp: QParams, wqp: QParams, n: int) -> np.ndarray:
+    """The real multiplier scale_x · scale_w / scale_out, per output channel (shaped for `n`
+    spatial axes) or a scalar."""
     ws = np.asarray(wqp.scale, np.float64).reshape(-1)
     mult = np.float64(xqp.scale) * ws / np.float64(sim.tensors[node.outputs[0]].scale)
-    mult = mult.reshape(-1, *([1] * n)) if mult.size > 1 else mult.reshape(())
-    return _finish(sim, node, acc, mult, bound)
+    return mult.reshape(-1, *([1] * n)) if mult.size > 1 else mult.reshape(())
 
 
 def _gemm(sim: IntegerSimulator, node: Node, env: Env) -> list:
@@ -390,6 +415,22 @@ def _gemm(sim: IntegerSimulator, node: Node, env: Env) -> list:
         return _grouped(sim, node, env)
     a, aqp = sim._q(node.inputs[0], env)
     ac = _centered(a, aqp).astype(np.float64)
+    b, bqp = (None, None) if roles.weight_name(sim.graph, node) is not None else sim._q(node.inputs[1], env)
+    wf, bound, mult, bias = gemm_constants(sim, node, aqp, b, bqp)
+    if bound < FLOAT32_EXACT:   # exact in float32 as well (see _conv)
+        ac, wf = ac.astype(np.float32), wf.astype(np.float32)
+    acc = np.matmul(ac, wf).astype(np.float64, copy=False)   # exact integers (bound checked above)
+    if bias is not None:
+        acc = acc + bias
+    mult = np.asarray(mult)
+    return _finish(sim, node, acc, mult if mult.size > 1 else mult.reshape(()), bound)
+
+
+def gemm_constants(sim: IntegerSimulator, node: Node, aqp: QParams, b: np.ndarray | None = None,
+                   bqp: QParams | None = None, kdim: int | None = None):
+    """(centred weights as float64 (K, N) or the centred second operand `b`, accumulator bound,
+    real multiplier (per output column or scalar), int64 bias or None). Without `b`'s values,
+    `kdim` gives the summed dimension of a second operand that is not a weight."""
     wname = roles.weight_name(sim.graph, node)
     out_scale = np.float64(sim.tensors[node.outputs[0]].scale)
     if wname is not None:
@@ -402,20 +443,14 @@ def _gemm(sim: IntegerSimulator, node: Node, env: Env) -> list:
         ws = np.asarray(wqp.scale, np.float64).reshape(-1)
         mult = np.float64(aqp.scale) * ws / out_scale
     else:
-        b, bqp = sim._q(node.inputs[1], env)
-        wf = _centered(b, bqp).astype(np.float64)
-        bound = float(wf.shape[-2] if wf.ndim >= 2 else wf.shape[0]) * _amax(aqp) * _amax(bqp)
+        wf = _centered(b, bqp).astype(np.float64) if b is not None else None
+        k = (wf.shape[-2] if wf.ndim >= 2 else wf.shape[0]) if wf is not None else kdim
+        bound = float(k) * _amax(aqp) * _amax(bqp)
         mult = np.float64(aqp.scale) * np.float64(bqp.scale) / out_scale
     bias = _bias(sim, node) if node.op_type == "Gemm" else None
     bound += float(np.abs(bias).max(initial=0)) if bias is not None else 0.0
     _check_exact(bound, node)
-    if bound < FLOAT32_EXACT:   # exact in float32 as well (see _conv)
-        ac, wf = ac.astype(np.float32), wf.astype(np.float32)
-    acc = np.matmul(ac, wf).astype(np.float64, copy=False)   # exact integers (bound checked above)
-    if bias is not None:
-        acc = acc + bias
-    mult = np.asarray(mult)
-    return _finish(sim, node, acc, mult if mult.size > 1 else mult.reshape(()), bound)
+    return wf, bound, mult, bias
 
 
 def _grouped_ok(sim: IntegerSimulator, node: Node) -> bool:
@@ -483,13 +518,7 @@ def _addsub(sim: IntegerSimulator, node: Node, env: Env) -> list:
         return sim._fallback(node, env)
     (a, aqp), (b, bqp) = sim._q(node.inputs[0], env), sim._q(node.inputs[1], env)
     oqp = sim.tensors[node.outputs[0]]
-    ma = np.float64(aqp.scale) / np.float64(oqp.scale)
-    mb = np.float64(bqp.scale) / np.float64(oqp.scale)
-    bound = float(_amax(aqp) + _amax(bqp))
-    m0, n = fixed_point(np.float64(max(ma, mb)), bound)
-    n = int(n)
-    ma0 = np.int64(np.rint(ma * 2.0 ** n))
-    mb0 = np.int64(np.rint(mb * 2.0 ** n))
+    ma0, mb0, n = addsub_constants(aqp, bqp, oqp)
     sign = -1 if node.op_type == "Sub" else 1
     acc = ma0 * _centered(a, aqp) + sign * mb0 * _centered(b, bqp)
     lo, hi = oqp.qrange
@@ -498,6 +527,17 @@ def _addsub(sim: IntegerSimulator, node: Node, env: Env) -> list:
         if p.op_type == "Relu":
             y = np.maximum(y, int(oqp.zero_point)).astype(y.dtype)
     return [(y, oqp)]
+
+
+def addsub_constants(aqp: QParams, bqp: QParams, oqp: QParams) -> tuple[np.int64, np.int64, int]:
+    """Both operands' multipliers scale_a/scale_out, scale_b/scale_out in fixed point with one
+    shared shift n: (ma0, mb0, n)."""
+    ma = np.float64(aqp.scale) / np.float64(oqp.scale)
+    mb = np.float64(bqp.scale) / np.float64(oqp.scale)
+    bound = float(_amax(aqp) + _amax(bqp))
+    _, n = fixed_point(np.float64(max(ma, mb)), bound)
+    n = int(n)
+    return np.int64(np.rint(ma * 2.0 ** n)), np.int64(np.rint(mb * 2.0 ** n)), n
 
 
 def _mul(sim: IntegerSimulator, node: Node, env: Env) -> list:
@@ -551,14 +591,7 @@ def _softmax(sim: IntegerSimulator, node: Node, env: Env) -> list:
     out_qp = sim.tensors[node.outputs[0]]
     opset = sim.graph.opset
     axis = int(node.attrs.get("axis", -1 if opset >= 13 else 1)) % max(x.ndim, 1)
-    key = (node.name, "softmax")
-    if key not in sim.memo:
-        lo, hi = xqp.qrange
-        table = np.rint(np.exp(-np.float64(xqp.scale) * np.arange(hi - lo + 1, dtype=np.float64))
-                        * 2.0 ** EXP_FRAC_BITS).astype(np.int64)
-        m0, n = fixed_point(np.float64(1.0) / np.float64(out_qp.scale), 2.0 ** (EXP_FRAC_BITS + 1))
-        sim.memo[key] = (table, int(m0), int(n))
-    table, m0, n = sim.memo[key]
+    table, m0, n = softmax_constants(sim, node, xqp, out_qp)
     shape = x.shape
     xi = x.astype(np.int64)
     if opset < 13:   # softmax over all axes from `axis` on, as a 2-D coercion
@@ -575,6 +608,18 @@ def _softmax(sim: IntegerSimulator, node: Node, env: Env) -> list:
     lo, hi = out_qp.qrange
     y = np.clip(y + np.int64(out_qp.zero_point), lo, hi).reshape(shape)
     return [(y.astype(storage(out_qp.dtype)), out_qp)]
+
+
+def softmax_constants(sim: IntegerSimulator, node: Node, xqp: QParams, out_qp: QParams):
+    """(exp table over max - q, m0, n with 1/scale_out ≈ m0·2^-n), built on the first run."""
+    key = (node.name, "softmax")
+    if key not in sim.memo:
+        lo, hi = xqp.qrange
+        table = np.rint(np.exp(-np.float64(xqp.scale) * np.arange(hi - lo + 1, dtype=np.float64))
+                        * 2.0 ** EXP_FRAC_BITS).astype(np.int64)
+        m0, n = fixed_point(np.float64(1.0) / np.float64(out_qp.scale), 2.0 ** (EXP_FRAC_BITS + 1))
+        sim.memo[key] = (table, int(m0), int(n))
+    return sim.memo[key]
 
 
 def _concat(sim: IntegerSimulator, node: Node, env: Env) -> list:
@@ -601,16 +646,20 @@ LUT_OPS = ("Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu",
 
 def _lut(sim: IntegerSimulator, node: Node, env: Env) -> list:
     x, xqp = sim._q(node.inputs[0], env)
-    out_qp = sim.tensors[node.outputs[0]]
+    table, lo = lut_table(sim, node, xqp)
+    return [(table[x.astype(np.int64) - lo], sim.tensors[node.outputs[0]])]
+
+
+def lut_table(sim: IntegerSimulator, node: Node, xqp: QParams) -> tuple[np.ndarray, int]:
+    """(Q(f(DQ(code))) for every input code from qmin up, qmin), built on the layer's first run."""
     key = (node.name, "lut")
     if key not in sim.memo:
         lo, hi = xqp.qrange
         codes = np.arange(lo, hi + 1, dtype=np.int64).astype(storage(xqp.dtype))
         ins = [dequantize(codes, xqp)] + [sim.graph.constants[i] if i else None for i in node.inputs[1:]]
-        table = quantize(_run_float(node, ins, sim.graph.opset)[0], out_qp)
+        table = quantize(_run_float(node, ins, sim.graph.opset)[0], sim.tensors[node.outputs[0]])
         sim.memo[key] = (table, lo)
-    table, lo = sim.memo[key]
-    return [(table[x.astype(np.int64) - lo], out_qp)]
+    return sim.memo[key]
 
 
 _KERNELS = {"Conv": _conv, "Gemm": _gemm, "MatMul": _gemm, "Add": _addsub, "Sub": _addsub, "Mul": _mul,

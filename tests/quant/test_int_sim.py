@@ -53,7 +53,7 @@ def test_every_mode_matches_its_qdq_twin_and_the_float_model(mode, tmp_path):
 @pytest.mark.parametrize("mode", ["asymmetric_quantized-u8", "w8a8", "dynamic_fixed_point-i16", "w4a16"])
 def test_integer_tensors_end_to_end(mode, tmp_path):
     r, samples = build(_models.small_cnn(), tmp_path, SHAPE, CHIPS[mode], quantized_dtype=mode)
-    sim: IntegerSimulator = r.runtime
+    sim: IntegerSimulator = r.runtime.reference   # the numpy kernels themselves
     act = MODES[mode].act.dtype
     seen = {}
     orig = sim.run_node
@@ -247,7 +247,7 @@ def test_lookup_tables_give_the_fallback_formula(mode, tmp_path):
     on any input it gives what the per-element fallback gives (up to 1 LSB where float32 libm
     differs between a vector lane and a scalar)."""
     r, samples = build(_models.small_cnn(), tmp_path, SHAPE, CHIPS[mode], quantized_dtype=mode)
-    sim = r.runtime
+    sim = r.runtime.reference   # the numpy kernels themselves
     node = next(n for n in r.model.graph.nodes if n.op_type == "Sigmoid")
     assert sim._lut_ok(node) and sim._integer(node)
     env = dict(sim.base)

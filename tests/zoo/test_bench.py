@@ -63,9 +63,9 @@ def test_ort_only_run_writes_a_row_per_model_and_the_environment(tmp_path, capsy
     assert [r["model"] for r in data["rows"]] == ["ssd_like", "resnet18_like"]
     for r in data["rows"]:
         assert r["status"] == "ORT-ONLY" and r["ort_1t_ms"] > 0 and r["ort_default_ms"] > 0
-    assert data["environment"]["target_ratio"] == bench.TARGET_RATIO == 3.0
+    assert data["environment"]["target_ratio"] == bench.TARGET_RATIO == bench.TARGETS["float16"] == 1.5
     table = capsys.readouterr().out
-    assert "ssd_like" in table and "target: sim ms / ort 1-thread ms <= 3" in table
+    assert "ssd_like" in table and "target: sim ms / ort 1-thread ms <= the mode's target" in table
 
 
 def test_missing_api_fails_clearly(monkeypatch, capsys):
@@ -109,7 +109,7 @@ def test_table_flags_wrong_outputs_and_shows_status():
              "cosine_min": 0.5, "status": "PASS"},
             {"model": "b", "ort_1t_ms": 1.0, "ort_default_ms": 0.5, "status": "ERROR", "error": "boom"}]
     lines = bench.format_table(rows).splitlines()
-    assert "0.50000!" in lines[2] and lines[2].endswith("PASS")
+    assert "0.50000!" in lines[2] and lines[2].endswith("PASS") and " float16 " in lines[2]
     assert lines[3].endswith("ERROR") and lines[4].strip() == "error: boom"
 
 
@@ -117,3 +117,29 @@ def test_cosine_handles_mismatched_and_zero_outputs():
     assert np.isnan(bench.cosine(np.ones(3), np.ones(4)))
     assert bench.cosine(np.zeros(3), np.zeros(3)) == 1.0
     assert bench.cosine(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == 0.0
+
+
+def test_modes_and_corpora_are_checked_before_timing(capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--modes", "w8a9"])
+    assert "w8a9" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--corpus", "hub"])
+    a = bench.parse_args(["--modes", "all", "--corpus", "zoo,real"])
+    assert a.modes == list(bench.TARGETS) and a.corpus == ["zoo", "real"]
+
+
+def test_quantized_rows_build_with_a_dataset_and_judge_by_the_mode_target(tmp_path):
+    from fixtures import zoo
+    from rknn_diag.api import RKNN
+    args = bench.parse_args(["--repeat", "1", "--warmup", "0", "--no-memory"])
+    row = bench.bench_model("ssd_like", zoo.get("ssd_like"), args, RKNN, tmp_path, "w8a8")
+    assert row["status"] in ("PASS", "MISS"), row
+    assert row["target"] == bench.TARGETS["w8a8"] == 2.0 and row["mode"] == "w8a8"
+    assert row["status"] == ("PASS" if row["ratio"] <= 2.0 else "MISS")
+    assert (tmp_path / "ssd_like-rknpu2-ds" / "dataset.txt").is_file()
+
+
+def test_peak_memory_sees_an_allocation():
+    mb = bench.peak_rise_mb(lambda: np.ones(64 * 1024 * 1024 // 8).sum())   # 64 MiB touched
+    assert mb is None or mb >= 48

@@ -1,0 +1,96 @@
+"""The float16 simulator on onnxruntime: the numpy float16 simulator's semantics, lowered.
+
+`FloatSimulator` (float_sim.py) rounds to half precision exactly here: the graph inputs, every
+constant except parameter inputs (Resize scales ...), and every float output of every node after
+its fused activations; each kernel computes in float32 in between. The lowering does the same:
+constants are the simulator's own (already rounded), inputs and node outputs pass through a
+Cast(float16) -> Cast(float) pair (onnxruntime's Cast rounds to nearest even, like numpy's),
+and the node with its fused activations runs as onnxruntime's float32 ops, which may fuse
+them. What can differ is the float32 arithmetic inside a layer (accumulation order of a
+convolution, exp/tanh implementations), so a layer's output may land on the neighbouring
+float16 value: at most one float16 ULP per layer output for the same inputs (the suite's
+cross-check holds it to that).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto
+
+from ..ir import Graph
+from .float_sim import DumpHook, FloatSimulator
+from .ort_lower import Emitter, LoweringError, infer_types, session, value_info
+
+
+def lower_float16(graph: Graph, constants: dict[str, np.ndarray], *, isolate: bool = False):
+    """(model, input dtypes). `constants` are the float16 simulator's (rounded) constants.
+    `isolate=True` (layer-by-layer checks): every node reads its inputs from model inputs named
+    `<value>::in` instead of from the node before it, and every node output is a model output."""
+    types = infer_types(graph, constants)
+    e = Emitter(graph.opset)
+    for k, v in constants.items():
+        e.init(k, np.asarray(v))
+
+    def rounded(src: str, dst: str, dtype: np.dtype) -> None:
+        if dtype != np.float32:
+            raise LoweringError(f"value '{dst}' is {dtype}; the float16 lowering handles float32 values")
+        half = e.one("Cast", [src], to=TensorProto.FLOAT16)
+        e.op("Cast", [half], outputs=[dst], to=TensorProto.FLOAT)
+
+    in_dtypes = []
+    ins = []
+    if isolate:
+        feeds = [i for n in graph.nodes for i in n.inputs if i and i not in constants]
+        for name in dict.fromkeys(feeds):
+            if name not in types:
+                raise LoweringError(f"no type inferred for '{name}'")
+            if types[name].kind == "f" and types[name] != np.float32:   # as for the whole model below
+                raise LoweringError(f"value '{name}' is {types[name]}; the float16 lowering handles float32 values")
+            ins.append(value_info(name + "::in", types[name]))
+    for v in ([] if isolate else graph.inputs):
+        dt = np.dtype(v.dtype or np.float32)
+        in_dtypes.append(dt)
+        if dt.kind == "f":
+            raw = e.fresh(v.name)
+            ins.append(value_info(raw, dt))
+            rounded(raw, v.name, dt)
+        else:
+            ins.append(value_info(v.name, dt))
+    exposed = []
+    for n in graph.nodes:
+        outs = []
+        for o in n.outputs:
+            if o and o not in types:
+                raise LoweringError(f"no type inferred for '{o}' (node '{n.name}', {n.op_type})")
+            outs.append(e.fresh(o) if o and types[o].kind == "f" else o)
+        e.ir_node(n, [i + "::in" if isolate and i and i not in constants else i for i in n.inputs], outs)
+        for o, tmp in zip(n.outputs, outs):
+            if tmp != o:
+                rounded(tmp, o, types[o])
+            if o:
+                exposed.append(o)
+    names = [] if isolate else [v.name for v in graph.outputs]
+    if isolate:
+        names += [o for o in exposed if o not in names]
+    outputs = [value_info(o, types.get(o, np.float32)) for o in names]
+    return e.model(ins, outputs, graph.name), in_dtypes
+
+
+class OrtFloatSimulator:
+    """Same interface and results as `FloatSimulator` (within one float16 ULP per layer)."""
+
+    backend = "ort"
+
+    def __init__(self, graph: Graph, threads: int = 1):
+        self.graph = graph
+        self.reference = FloatSimulator(graph)     # the rounded constants; dumps run on it
+        model, self.in_dtypes = lower_float16(graph, self.reference.constants)
+        self.session = session(model, threads)
+        self.in_names = [i.name for i in self.session.get_inputs()]
+        self.out_names = [v.name for v in graph.outputs]
+
+    def run(self, feeds: list[np.ndarray], dump: DumpHook | None = None) -> list[np.ndarray]:
+        if dump is not None:   # per-layer values: the numpy reference walks the layers
+            return self.reference.run(feeds, dump)
+        fd = {n: np.asarray(x, dt) for n, x, dt in zip(self.in_names, feeds, self.in_dtypes)}
+        return self.session.run(self.out_names, fd)

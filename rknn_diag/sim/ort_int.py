@@ -1,0 +1,642 @@
+"""The integer simulator on onnxruntime: `IntegerSimulator`'s integers, bit for bit.
+
+Every node takes the path the numpy simulator (int_sim.py) takes, and the lowering reproduces
+that path's integers exactly, using the very constants int_sim computes (its `*_constants`
+helpers: fixed-point multipliers, clamps, tables). Why each lowering is exact:
+
+  Conv, Gemm, MatMul (8-bit)  ConvInteger / MatMulInteger sum products of integers in int32;
+        int_sim's accumulator is the same integer sum (exact in float32/float64 below its
+        checked bound). Lowered only when bound < 2^31, so int32 cannot overflow. The int32
+        bias is added in int32 (same bound).
+  requantization  int_sim's `apply_fixed_point` float64 path: acc · (m0·2^-n), round half to
+        even, + zero point, clamp. Lowered as Cast(double) -> Mul -> Round (ONNX Round is half
+        to even) -> Add -> Max/Min -> Cast: the same IEEE double operations on the same values.
+        Only where that path is exact (|acc|·m0 < 2^53 for every admissible acc, n > 0); where
+        int_sim takes its int64 shift path the node runs on numpy.
+  Add, Sub   a·A + b·B + C in double with A = ma0·2^-n, B = ±mb0·2^-n, C = -(za·ma0 ± zb·mb0)·2^-n:
+        every term is an integer times 2^-n and the numerators stay below 2^53 (checked), so the
+        sum is int_sim's int64 accumulator scaled exactly; Round gives its shift_round (ties to even).
+  Mul, GlobalAveragePool   centred integer products / sums in double (exact below 2^53, checked),
+        then the requantization above.
+  Concat     inputs at the output's parameters are copied; others requantized as above (int_sim's
+        int64 path, exact in double since amax·m0 < 2^53).
+  Softmax    int_sim's integer algorithm in int64: max - q, the same exp table (Gather), row sums,
+        one floor division of non-negative integers per element.
+  lookup tables (Sigmoid, HardSigmoid, ...)   Gather on int_sim's own table.
+  Div with one variable 8/16-bit input and scalar constants, or two variable 8-bit inputs:
+        int_sim's fallback (dequantize -> float32 divide -> quantize) is a function of the input
+        codes alone (IEEE division is correctly rounded element by element), so it is tabulated
+        once from that very fallback over every code (pair) and looked up.
+  data movement, MaxPool, nearest Resize (int_sim's direct ops)   the same op on the integers
+        (onnxruntime's integer kernel where it has one, else Cast(float) -> op -> Cast, as int_sim).
+  integer shape arithmetic (Shape, Cast, Slice/Concat/Gather of int64 ...)   the same op.
+Everything else (the float fallbacks — ReduceMean, ConvTranspose, LayerNorm pieces —, 16-bit
+convolutions, grouped int4 weights, hybrid float16 layers) runs on int_sim's numpy kernels
+between onnxruntime segments, so the whole model's integers are int_sim's.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from onnx import TensorProto
+
+from ..ir import Graph, Node
+from ..quant import roles
+from ..quant.schemes import QParams, fixed_point, quantize, storage
+from .int_sim import (_KERNELS, IntegerSimulator, _amax, addsub_constants, conv_constants, conv_multiplier,
+                      finish_constants, gemm_constants, lut_table, softmax_constants)
+from .ort_lower import Emitter, LoweringError, infer_values, session, value_info
+
+EXACT = 2.0 ** 53
+INT32 = 2.0 ** 31
+EIGHT_BIT = ("uint8", "int8")
+ONNX_INT = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8, "int16": TensorProto.INT16}
+# Direct ops onnxruntime runs on integer tensors of every width (pure data movement).
+MOVE_ANY = ("Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Slice", "Gather", "Split", "Identity",
+            "Expand", "Tile")
+# ... and those it runs on 8-bit integers (from the opset given).
+MOVE_8BIT = {"MaxPool": 12, "Resize": 11, "Pad": 11, "ReduceMax": 12, "ReduceMin": 12}
+# Fallback ops whose float result is a function of the input codes alone (correctly rounded
+# elementwise IEEE arithmetic): tabulated from int_sim's own fallback.
+TABULATED = ("Div",)
+# Below this share of nodes on onnxruntime the segments' hand-offs cost more than they save.
+MIN_SHARE = 0.5
+
+Kind = tuple  # (numpy dtype, QParams or None): what int_sim's env holds for a value
+
+
+class _Skip(Exception):
+    """This node runs on numpy (no exact onnxruntime form)."""
+
+
+class _Segment:
+    def __init__(self, opset: int, ids):
+        self.e = Emitter(opset)
+        self.e._ids = ids
+        self.inputs: list[str] = []
+        self.produced: list[str] = []
+        self.nodes: list[Node] = []
+
+
+class OrtIntegerSimulator:
+    """Same interface and integers as `IntegerSimulator`."""
+
+    backend = "ort"
+
+    def __init__(self, graph: Graph, quant: dict, threads: int = 1, expose: bool = False):
+        """`expose=True`: every value an onnxruntime segment computes is handed back (`values`),
+        for value-by-value checks against the numpy reference."""
+        self.graph = graph
+        self.reference = ref = IntegerSimulator(graph, quant)
+        self.fallback_ops = ref.fallback_ops
+        if graph.opset < 11:
+            raise LoweringError(f"opset {graph.opset} < 11 (no Round op in onnx): integer model runs on numpy")
+        self.opset = graph.opset
+        self.types, self.shapes = infer_values(graph)
+        self.kinds: dict[str, Kind] = {k: (arr.dtype, qp) for k, (arr, qp) in ref.base.items()}
+        for v in graph.inputs:
+            qp = ref.tensors.get(v.name)
+            self.kinds[v.name] = (np.dtype(storage(qp.dtype)), qp) if qp is not None else \
+                (np.dtype(v.dtype or np.float32), None)
+        ids = itertools.count()
+        steps: list = []
+        seg: _Segment | None = None
+        lowered = 0
+        for node in graph.nodes:
+            trial = _Segment(self.opset, ids)
+            try:
+                out_kinds = self._lower(node, trial)
+            except _Skip:
+                out_kinds = None
+            if out_kinds is None:
+                steps.append(("numpy", node))
+                seg = None
+                for o in node.outputs:
+                    if o:
+                        self.kinds[o] = self._numpy_kind(node, o)
+                continue
+            lowered += 1
+            if seg is None:
+                seg = _Segment(self.opset, ids)
+                steps.append(("ort", seg))
+            self._merge(seg, trial)
+            seg.nodes.append(node)
+            for o in node.outputs:
+                if o:
+                    self.kinds[o] = out_kinds[o]
+                    seg.produced.append(o)
+        if not graph.nodes or lowered < MIN_SHARE * len(graph.nodes):
+            raise LoweringError(f"only {lowered} of {len(graph.nodes)} layers have an exact onnxruntime form")
+        self.steps = self._finish(steps, threads, expose)
+        self.numpy_nodes = [s[1].name for s in self.steps if s[0] == "numpy"]
+
+    # ---- running ---------------------------------------------------------------------------------
+    def passed_through(self, feeds, flags):
+        return self.reference.passed_through(feeds, flags)
+
+    def run(self, feeds: list[np.ndarray], dump=None, raw: bool = False, trace: dict | None = None):
+        ref = self.reference
+        if dump is not None or trace is not None:   # per-layer values: the numpy reference walks the layers
+            return ref.run(feeds, dump, raw, trace)
+        if self.steps is None:   # a plan found wrong on an earlier run: the reference from then on
+            return ref.run(feeds, None, raw)
+        try:
+            env = self.values(feeds)
+        except LoweringError:
+            self.steps = None
+            return ref.run(feeds, None, raw)
+        vals = [env[v.name] for v in self.graph.outputs]
+        return [a for a, _ in vals] if raw else [IntegerSimulator._float(v) for v in vals]
+
+    def values(self, feeds: list[np.ndarray]) -> dict:
+        """Every value computed (as int_sim's env: (array, QParams or None)); with `expose=False`
+        only those the segments hand on."""
+        ref = self.reference
+        env = dict(ref.base)
+        for v, x in zip(self.graph.inputs, feeds):
+            qp = ref.tensors.get(v.name)
+            env[v.name] = (quantize(x, qp), qp) if qp is not None else (np.asarray(x), None)
+        for kind, step in self.steps:
+            if kind == "numpy":
+                for name, val in zip(step.outputs, ref.run_node(step, env)):
+                    if name:
+                        env[name] = val
+                continue
+            sess, ins, outs = step
+            feed = {}
+            for n in ins:
+                arr, qp = env[n]
+                arr = np.asarray(arr)
+                if arr.dtype != self.kinds[n][0] or (qp is None) != (self.kinds[n][1] is None):
+                    # the plan expected another kind of value here: never guess, say where
+                    raise LoweringError(f"value '{n}' is {arr.dtype} "
+                                        f"{'quantized' if qp is not None else 'raw'}; the onnxruntime plan "
+                                        f"expected {self.kinds[n][0]}")
+                feed[n] = arr
+            res = sess.run(outs, feed)
+            for name, val in zip(outs, res):
+                env[name] = (val, self.kinds[name][1])
+        return env
+
+    # ---- planning --------------------------------------------------------------------------------
+    def _merge(self, seg: _Segment, trial: _Segment) -> None:
+        seg.e.nodes += trial.e.nodes
+        seg.e.inits.update(trial.e.inits)
+        for i in trial.inputs:
+            if i not in seg.produced and i not in seg.inputs:
+                seg.inputs.append(i)
+
+    def _finish(self, steps: list, threads: int, expose: bool) -> list:
+        """Each segment's outputs: what later steps or the graph outputs read. Sessions made once."""
+        wanted_after: list[set] = [set() for _ in steps]
+        later = {v.name for v in self.graph.outputs}
+        for k in range(len(steps) - 1, -1, -1):
+            wanted_after[k] = set(later)
+            kind, step = steps[k]
+            later |= {i for i in step.inputs if i} if kind == "numpy" else set(step.inputs)
+        out = []
+        for (kind, step), wanted in zip(steps, wanted_after):
+            if kind == "numpy":
+                out.append((kind, step))
+                continue
+            outs = [o for o in step.produced if o in wanted or expose]
+            if not outs:
+                continue
+            model = step.e.model([value_info(i, self.kinds[i][0]) for i in step.inputs],
+                                 [value_info(o, self.kinds[o][0]) for o in outs], self.graph.name)
+            out.append(("ort", (session(model, threads), list(step.inputs), outs)))
+        return out
+
+    def _numpy_kind(self, node: Node, o: str) -> Kind:
+        """What int_sim's run_node leaves in env for output `o` (see IntegerSimulator.run_node)."""
+        ref = self.reference
+        t = self.types.get(o)
+        if t is None:
+            raise LoweringError(f"no type inferred for '{o}' (node '{node.name}', {node.op_type})")
+        if ref.layers.get(node.name) == "float16":
+            return (np.dtype(np.float32) if t.kind == "f" else t, None)
+        if roles.is_direct(node) and ref._shares(node):
+            qp = self.kinds[node.inputs[0]][1] or ref.tensors[node.inputs[0]]
+            return (np.dtype(storage(qp.dtype)), qp) if t.kind == "f" else (t, None)
+        integer = ref._lut_ok(node) or (_KERNELS.get(node.op_type) is not None and ref._integer(node)
+                                         and not (node.op_type in ("Add", "Sub") and len(node.inputs) != 2))
+        if integer:
+            if o != node.outputs[0]:
+                raise LoweringError(f"node '{node.name}': a second output of an integer kernel")
+            qp = ref.tensors[o]
+            return (np.dtype(storage(qp.dtype)), qp)
+        qp = ref.tensors.get(o)
+        if qp is not None and t.kind == "f":
+            return (np.dtype(storage(qp.dtype)), qp)
+        return (t, None)
+
+    # ---- one node ----------------------------------------------------------------------------------
+    def _use(self, seg: _Segment, name: str) -> str:
+        if name in self.graph.constants:
+            if name not in seg.e.inits:
+                seg.e.init(name, self.reference.base[name][0])
+        elif name not in seg.inputs:
+            seg.inputs.append(name)
+        return name
+
+    def _q(self, seg: _Segment, name: str, bits8: bool = False) -> tuple[str, QParams]:
+        dt, qp = self.kinds.get(name, (None, None))
+        if qp is None or not qp.per_tensor or qp.dtype not in ONNX_INT or (bits8 and qp.dtype not in EIGHT_BIT):
+            raise _Skip
+        return self._use(seg, name), qp
+
+    def _lower(self, node: Node, seg: _Segment) -> dict[str, Kind] | None:
+        ref = self.reference
+        if ref.layers.get(node.name) == "float16":
+            return None
+        if roles.is_direct(node) and ref._shares(node):
+            return self._direct(node, seg)
+        if ref._lut_ok(node):
+            return self._lut(node, seg)
+        if node.op_type in _KERNELS and ref._integer(node):
+            fn = getattr(self, "_k_" + node.op_type.lower(), None)
+            if node.op_type in ("Add", "Sub") and len(node.inputs) != 2:
+                return self._fallback(node, seg)
+            if fn is None or len([o for o in node.outputs if o]) != 1:
+                return None
+            return fn(node, seg)
+        return self._fallback(node, seg)
+
+    def _out(self, node: Node) -> tuple[str, QParams]:
+        o = node.outputs[0]
+        qp = self.reference.tensors.get(o)
+        if qp is None or not qp.per_tensor or qp.dtype not in ONNX_INT:
+            raise _Skip
+        return o, qp
+
+    # requantization: int_sim's apply_fixed_point
+    def _requant(self, e: Emitter, acc_d: str, m0, n, zp: int, clamp, dtype: str, bound: float,
+                 out: str | None = None) -> str:
+        m0, n = np.asarray(m0, np.int64), np.asarray(n, np.int64)
+        if bound * float(np.max(m0, initial=0)) < EXACT and (n > 0).all():   # its float64 path
+            mult = np.asarray(m0, np.float64) * np.exp2(-np.asarray(n, np.float64))
+            y = e.one("Round", [e.one("Mul", [acc_d, e.const(mult, "M")])])
+        else:
+            y = self._shift_round(e, acc_d, m0, n)
+        return self._clamp_cast(e, y, zp, clamp, dtype, out)
+
+    def _shift_round(self, e: Emitter, acc_d: str, m0: np.ndarray, n: np.ndarray) -> str:
+        """int_sim's int64 path, schemes.shift_round(acc·m0, n), in int64 ops: p = acc·m0
+        (< 2^62 by fixed_point's choice of m0), r = p mod 2^n, q = (p - r) / 2^n (exact, so
+        floor), then +1 where r > 2^(n-1), or where r == 2^(n-1) and q is odd (ties to even).
+        Shifts n <= 0 are exact products p·2^-n. Returns the rounded value as double."""
+        if ((n <= 0).any() and (n > 0).any()) or (n >= 62).any() or (n <= -62).any():
+            raise _Skip   # mixed or out-of-range shifts: numpy
+        p = e.one("Mul", [e.one("Cast", [acc_d], to=TensorProto.INT64), e.const(m0, "m0")])
+        if (n <= 0).all():
+            y = e.one("Mul", [p, e.const(np.left_shift(np.int64(1), -n), "p2")])
+            return e.one("Cast", [y], to=TensorProto.DOUBLE)
+        one = np.int64(1)
+        div = e.const(np.left_shift(one, n), "p2")
+        half = e.const(np.left_shift(one, n - 1), "half")
+        r = e.one("Mod", [p, div], fmod=0)        # sign of the divisor: 0 <= r < 2^n
+        q = e.one("Div", [e.one("Sub", [p, r]), div])
+        odd = e.one("Equal", [e.one("Mod", [q, e.const(np.int64(2), "two")], fmod=0), e.const(one, "one")])
+        up = e.one("Or", [e.one("Greater", [r, half]), e.one("And", [e.one("Equal", [r, half]), odd])])
+        q = e.one("Add", [q, e.one("Cast", [up], to=TensorProto.INT64)])
+        return e.one("Cast", [q], to=TensorProto.DOUBLE)
+
+    def _clamp_cast(self, e: Emitter, y_d: str, zp: int, clamp, dtype: str, out: str | None) -> str:
+        """+ zero point, clamp, store. The rounded double goes to float32 first: exact for
+        |y| < 2^24, and a larger |y| stays beyond the clamp range, so the clamp result is the same."""
+        lo, hi = clamp
+        y = e.one("Cast", [y_d], to=TensorProto.FLOAT)
+        y = e.one("Clip", [y, e.const(np.float32(lo - zp), "lo"), e.const(np.float32(hi - zp), "hi")])
+        if zp:
+            y = e.one("Add", [y, e.const(np.float32(zp), "zp")])
+        return e.op("Cast", [y], outputs=[out] if out else None, to=ONNX_INT[dtype])[0]
+
+    def _double(self, e: Emitter, name: str, zp: int = 0) -> str:
+        d = e.one("Cast", [name], to=TensorProto.DOUBLE)
+        return e.one("Sub", [d, e.const(np.float64(zp), "z")]) if zp else d
+
+    def _reduce(self, e: Emitter, op: str, x: str, axes: list[int]) -> str:
+        as_input = self.opset >= (13 if op == "ReduceSum" else 18)
+        if as_input:
+            return e.one(op, [x, e.const(np.asarray(axes, np.int64), "axes")], keepdims=1)
+        return e.one(op, [x], axes=axes, keepdims=1)
+
+    def _finish_acc(self, node: Node, seg: _Segment, acc_i32: str | None, acc_d: str, mult, bound: float):
+        """int_sim's _finish: requantize, fused Relu/Clip as clamps, LeakyRelu's second multiplier."""
+        o, oqp = self._out(node)
+        (m0, n), neg, clamp = finish_constants(self.reference, node, mult, bound)
+        e = seg.e
+        if neg is None:
+            self._requant(e, acc_d, m0, n, int(oqp.zero_point), clamp, oqp.dtype, bound, o)
+        else:
+            pos = self._requant(e, acc_d, m0, n, int(oqp.zero_point), clamp, oqp.dtype, bound)
+            negv = self._requant(e, acc_d, neg[0], neg[1], int(oqp.zero_point), clamp, oqp.dtype, bound)
+            cond = e.one("Not", [e.one("Less", [acc_d, e.const(np.float64(0), "zero")])])
+            e.op("Where", [cond, pos, negv], outputs=[o])
+        return {o: (np.dtype(storage(oqp.dtype)), oqp)}
+
+    # ---- integer kernels -----------------------------------------------------------------------
+    def _k_conv(self, node: Node, seg: _Segment):
+        ref = self.reference
+        w = node.inputs[1]
+        if ref.weights[w].group is not None or len(self.shapes.get(node.inputs[0], ())) != 4:
+            raise _Skip
+        x, xqp = self._q(seg, node.inputs[0], bits8=True)
+        wmat, _, wqp, bias, gemm_bound, bound = conv_constants(ref, node, xqp)
+        if wqp.dtype not in EIGHT_BIT or gemm_bound >= INT32:
+            raise _Skip
+        e = seg.e
+        wname = e.const(ref.qweights[w], "w")
+        acc = e.one("ConvInteger", [x, wname, e.const(np.asarray(xqp.zero_point, storage(xqp.dtype)), "xz"),
+                                    self._wzp(seg, wqp)], **node.attrs)
+        acc_d = self._with_bias(e, acc, bias, bound, (-1, 1, 1))
+        return self._finish_acc(node, seg, acc, acc_d, conv_multiplier(ref, node, xqp, wqp, 2), bound)
+
+    def _with_bias(self, e: Emitter, acc: str, bias, bound: float, shape) -> str:
+        """acc + bias as double: added in int32 when the bound allows, else in double (exact)."""
+        if bias is None:
+            return self._double(e, acc)
+        if bound < INT32:
+            return self._double(e, e.one("Add", [acc, e.const(bias.astype(np.int32).reshape(shape), "b")]))
+        return e.one("Add", [self._double(e, acc), e.const(bias.astype(np.float64).reshape(shape), "b")])
+
+    def _wzp(self, seg: _Segment, wqp: QParams) -> str:
+        """A weight zero point onnxruntime takes: one per tensor (per-channel ones must be 0)."""
+        z = np.asarray(wqp.zero_point).reshape(-1)
+        if not wqp.per_tensor and z.any():
+            raise _Skip
+        return seg.e.const(np.asarray(z[0] if z.size else 0, storage(wqp.dtype)), "wz")
+
+    def _k_gemm(self, node: Node, seg: _Segment):
+        ref = self.reference
+        a, aqp = self._q(seg, node.inputs[0], bits8=True)
+        wname = roles.weight_name(self.graph, node)
+        e = seg.e
+        if wname is not None:
+            wqp = ref.weights[wname]
+            if wqp.dtype not in EIGHT_BIT or wqp.group is not None:
+                raise _Skip
+            _, bound, mult, bias = gemm_constants(ref, node, aqp)
+            wq = ref.qweights[wname]
+            if node.op_type == "Gemm" and node.attrs.get("transB", 0):
+                wq = np.ascontiguousarray(wq.T)
+            b = e.const(wq, "w")
+            bz = self._wzp(seg, wqp)
+        else:
+            b, bqp = self._q(seg, node.inputs[1], bits8=True)
+            shp = self.shapes.get(node.inputs[1])
+            if shp is None:
+                raise _Skip
+            _, bound, mult, bias = gemm_constants(ref, node, aqp, None, bqp, shp[-2] if len(shp) >= 2 else shp[0])
+            bz = e.const(np.asarray(bqp.zero_point, storage(bqp.dtype)), "bz")
+        gemm_bound = bound - (float(np.abs(bias).max(initial=0)) if bias is not None else 0.0)
+        if gemm_bound >= INT32:
+            raise _Skip
+        acc = e.one("MatMulInteger", [a, b, e.const(np.asarray(aqp.zero_point, storage(aqp.dtype)), "az"), bz])
+        acc_d = self._with_bias(e, acc, bias, bound, (-1,))
+        mult = np.asarray(mult)
+        return self._finish_acc(node, seg, acc, acc_d, mult if mult.size > 1 else mult.reshape(()), bound)
+
+    _k_matmul = _k_gemm
+
+    def _k_add(self, node: Node, seg: _Segment):
+        (a, aqp), (b, bqp) = self._q(seg, node.inputs[0]), self._q(seg, node.inputs[1])
+        o, oqp = self._out(node)
+        ma0, mb0, n = addsub_constants(aqp, bqp, oqp)
+        sign = -1 if node.op_type == "Sub" else 1
+        za, zb = int(aqp.zero_point), int(bqp.zero_point)
+        c = -(za * int(ma0) + sign * zb * int(mb0))
+        reach = lambda qp: max(abs(v) for v in qp.qrange)   # noqa: E731  largest |stored integer|
+        if abs(int(ma0)) * reach(aqp) + abs(int(mb0)) * reach(bqp) + abs(c) >= EXACT:
+            raise _Skip
+        e, scale = seg.e, 2.0 ** -n
+        y = e.one("Add", [e.one("Mul", [self._double(e, a), e.const(np.float64(int(ma0) * scale), "A")]),
+                          e.one("Mul", [self._double(e, b), e.const(np.float64(sign * int(mb0) * scale), "B")])])
+        if c:
+            y = e.one("Add", [y, e.const(np.float64(c * scale), "C")])
+        lo, hi = oqp.qrange
+        if any(p.op_type == "Relu" for p in node.post_ops):
+            lo = max(lo, int(oqp.zero_point))
+        self._clamp_cast(e, e.one("Round", [y]), int(oqp.zero_point), (lo, hi), oqp.dtype, o)
+        return {o: (np.dtype(storage(oqp.dtype)), oqp)}
+
+    _k_sub = _k_add
+
+    def _k_mul(self, node: Node, seg: _Segment):
+        (a, aqp), (b, bqp) = self._q(seg, node.inputs[0]), self._q(seg, node.inputs[1])
+        e = seg.e
+        acc = e.one("Mul", [self._double(e, a, int(aqp.zero_point)), self._double(e, b, int(bqp.zero_point))])
+        mult = np.float64(aqp.scale) * np.float64(bqp.scale) / np.float64(self.reference.tensors[node.outputs[0]].scale)
+        return self._finish_acc(node, seg, None, acc, mult, float(_amax(aqp) * _amax(bqp)))
+
+    def _k_globalaveragepool(self, node: Node, seg: _Segment):
+        x, xqp = self._q(seg, node.inputs[0])
+        shp = self.shapes.get(node.inputs[0])
+        if shp is None:
+            raise _Skip
+        count = int(np.prod(shp[2:]))
+        e = seg.e
+        acc = self._reduce(e, "ReduceSum", self._double(e, x), list(range(2, len(shp))))
+        if int(xqp.zero_point):
+            acc = e.one("Sub", [acc, e.const(np.float64(count * int(xqp.zero_point)), "cz")])
+        mult = np.float64(xqp.scale) / (count * np.float64(self.reference.tensors[node.outputs[0]].scale))
+        return self._finish_acc(node, seg, None, acc, mult, float(count * _amax(xqp)))
+
+    def _k_concat(self, node: Node, seg: _Segment):
+        o, oqp = self._out(node)
+        e = seg.e
+        parts = []
+        for name in node.inputs:
+            x, qp = self._q(seg, name)
+            if qp.same(oqp):
+                parts.append(x)
+                continue
+            m0, n = fixed_point(np.float64(qp.scale) / np.float64(oqp.scale), float(_amax(qp)))
+            if _amax(qp) * float(m0) >= EXACT:
+                raise _Skip
+            # int_sim's int64 shift path; exact in double here (also for n <= 0: then no rounding)
+            y = e.one("Mul", [self._double(e, x, int(qp.zero_point)),
+                              e.const(np.float64(float(m0) * 2.0 ** -int(n)), "M")])
+            parts.append(self._clamp_cast(e, e.one("Round", [y]), int(oqp.zero_point), oqp.qrange, oqp.dtype, None))
+        e.op("Concat", parts, outputs=[o], axis=int(node.attrs["axis"]))
+        return {o: (np.dtype(storage(oqp.dtype)), oqp)}
+
+    def _k_softmax(self, node: Node, seg: _Segment):
+        x, xqp = self._q(seg, node.inputs[0])
+        o, oqp = self._out(node)
+        shp = self.shapes.get(node.inputs[0])
+        if shp is None:
+            raise _Skip
+        table, m0, n = softmax_constants(self.reference, node, xqp, oqp)
+        axis = int(node.attrs.get("axis", -1 if self.opset >= 13 else 1)) % max(len(shp), 1)
+        e = seg.e
+        xi = e.one("Cast", [x], to=TensorProto.INT64)
+        if self.opset < 13:   # softmax over all axes from `axis` on, as a 2-D coercion
+            xi = e.one("Reshape", [xi, e.const(np.asarray([int(np.prod(shp[:axis], dtype=np.int64)), -1],
+                                                          np.int64), "shape")])
+            axis = 1
+        d = e.one("Sub", [self._reduce(e, "ReduceMax", xi, [axis]), xi])
+        ex = e.one("Gather", [e.const(table, "exp"), d], axis=0)
+        total = self._reduce(e, "ReduceSum", ex, [axis])
+        num = e.one("Mul", [ex, e.const(np.int64(m0 << max(-n, 0)), "m0")])
+        den = e.one("Mul", [total, e.const(np.int64(1 << max(n, 0)), "p2")]) if n > 0 else total
+        two = e.const(np.int64(2), "two")
+        y = e.one("Div", [e.one("Add", [e.one("Mul", [num, two]), den]), e.one("Mul", [den, two])])
+        if self.opset < 13:
+            y = e.one("Reshape", [y, e.const(np.asarray(shp, np.int64), "shape")])
+        self._clamp_cast(e, e.one("Cast", [y], to=TensorProto.DOUBLE), int(oqp.zero_point), oqp.qrange,
+                         oqp.dtype, o)
+        return {o: (np.dtype(storage(oqp.dtype)), oqp)}
+
+    # ---- tables, direct ops, integer shape arithmetic --------------------------------------------
+    def _gather(self, seg: _Segment, table: np.ndarray, idx: str, out: str) -> None:
+        seg.e.op("Gather", [seg.e.const(table, "table"), idx], outputs=[out], axis=0)
+
+    def _index(self, seg: _Segment, x: str, lo: int) -> str:
+        e = seg.e
+        i = e.one("Cast", [x], to=TensorProto.INT32)
+        return e.one("Add", [i, e.const(np.int32(-lo), "lo")]) if lo else i
+
+    def _lut(self, node: Node, seg: _Segment):
+        x, xqp = self._q(seg, node.inputs[0])
+        o, oqp = self._out(node)
+        table, lo = lut_table(self.reference, node, xqp)
+        self._gather(seg, table, self._index(seg, x, lo), o)
+        return {o: (np.dtype(storage(oqp.dtype)), oqp)}
+
+    def _fallback(self, node: Node, seg: _Segment):
+        if node.op_type in TABULATED:
+            return self._tabulated(node, seg)
+        return self._raw(node, seg)
+
+    def _tabulated(self, node: Node, seg: _Segment):
+        """int_sim's fallback over every input code (pair), looked up (see the module docstring)."""
+        ref = self.reference
+        if node.post_ops or len(node.outputs) != 1:
+            raise _Skip
+        o, oqp = self._out(node)
+        if ref.tensors.get(o) is None or self.types.get(o, np.dtype(np.int64)).kind != "f":
+            raise _Skip
+        var = [i for i in node.inputs if i and i not in self.graph.constants]
+        consts = [i for i in node.inputs if i and i in self.graph.constants]
+        if any(np.size(self.graph.constants[c]) != 1 for c in consts):
+            raise _Skip
+        if len(var) == 1:
+            x, xqp = self._q(seg, var[0])
+            if self.shapes.get(o) != self.shapes.get(var[0]):   # the constants must not widen the shape
+                raise _Skip
+            if node.op_type == "Div" and len(consts) == 1:
+                quick = self._div_float32(node, seg, x, xqp, var[0], consts[0], oqp)
+                if quick is not None:
+                    return quick
+            lo, hi = xqp.qrange
+            env = dict(ref.base)
+            env[var[0]] = (np.arange(lo, hi + 1).astype(storage(xqp.dtype)), xqp)
+            table = ref._fallback(node, env)[0][0].reshape(-1)
+            self._gather(seg, table, self._index(seg, x, lo), o)
+        elif len(var) == 2 and var[0] != var[1]:
+            (a, aqp), (b, bqp) = self._q(seg, var[0], bits8=True), self._q(seg, var[1], bits8=True)
+            (alo, ahi), (blo, bhi) = aqp.qrange, bqp.qrange
+            ca = np.arange(alo, ahi + 1).astype(storage(aqp.dtype))
+            cb = np.arange(blo, bhi + 1).astype(storage(bqp.dtype))
+            env = dict(ref.base)
+            env[var[0]] = (np.repeat(ca, cb.size), aqp)
+            env[var[1]] = (np.tile(cb, ca.size), bqp)
+            table = ref._fallback(node, env)[0][0].reshape(-1)
+            e = seg.e
+            idx = e.one("Add", [e.one("Mul", [self._index(seg, a, alo), e.const(np.int32(cb.size), "n")]),
+                                self._index(seg, b, blo)])
+            self._gather(seg, table, idx, o)
+        else:
+            raise _Skip
+        return {o: (np.dtype(storage(oqp.dtype)), oqp)}
+
+    def _div_float32(self, node: Node, seg: _Segment, x: str, xqp: QParams, xname: str, cname: str,
+                     oqp: QParams):
+        """Div by (or of) a non-zero scalar constant as int_sim's fallback computes it, op for op in
+        float32: dequantize s·float32(q - z), divide (IEEE division is correctly rounded in
+        numpy and onnxruntime alike), quantize rint(y / s_out) + z_out, clamp. Every step is one
+        correctly rounded float32 operation on the same operands, so the integers are the
+        fallback's; no NaN can arise (finite / non-zero). None where that does not hold."""
+        ref = self.reference
+        arr, cqp = ref.base[cname]
+        c = ref._float((arr, cqp))
+        if np.asarray(c).dtype != np.float32 or not np.isfinite(c).all() or not np.all(c != 0):
+            return None
+        e = seg.e
+        f = e.one("Cast", [x], to=TensorProto.FLOAT)
+        if int(xqp.zero_point):
+            f = e.one("Sub", [f, e.const(np.float32(int(xqp.zero_point)), "z")])
+        f = e.one("Mul", [e.const(np.asarray(xqp.scale, np.float32).reshape(()), "s"), f])
+        cc = e.const(np.asarray(c, np.float32).reshape(()), "c")
+        f = e.one("Div", [f, cc] if node.inputs[0] == xname else [cc, f])
+        f = e.one("Round", [e.one("Div", [f, e.const(np.asarray(oqp.scale, np.float32).reshape(()), "so")])])
+        lo, hi = oqp.qrange
+        z = int(oqp.zero_point)
+        f = e.one("Clip", [f, e.const(np.float32(lo - z), "lo"), e.const(np.float32(hi - z), "hi")])
+        if z:
+            f = e.one("Add", [f, e.const(np.float32(z), "zp")])
+        e.op("Cast", [f], outputs=[node.outputs[0]], to=ONNX_INT[oqp.dtype])
+        return {node.outputs[0]: (np.dtype(storage(oqp.dtype)), oqp)}
+
+    def _raw(self, node: Node, seg: _Segment):
+        """Integer shape arithmetic: no float value in or out, so the op itself is exact."""
+        if node.post_ops:
+            raise _Skip
+        outs = {}
+        for o in node.outputs:
+            t = self.types.get(o)
+            if not o or t is None or t.kind in "fc":
+                raise _Skip
+            outs[o] = (t, None)
+        shape_only = node.op_type in ("Shape", "Size")
+        for i in node.inputs:
+            if not i:
+                continue
+            dt, qp = self.kinds.get(i, (None, None))
+            if dt is None or (not shape_only and (qp is not None or dt.kind in "fc")):
+                raise _Skip
+        seg.e.ir_node(node, [self._use(seg, i) if i else "" for i in node.inputs], list(node.outputs))
+        return outs
+
+    def _direct(self, node: Node, seg: _Segment):
+        """int_sim's _direct: the op on the integers (Pad pads with the quantized pad value)."""
+        x, qp = self._q(seg, node.inputs[0])
+        e = seg.e
+        ins = [x]
+        for i in node.inputs[1:]:
+            if i and self.kinds.get(i, (None, 1))[1] is not None:
+                raise _Skip   # a quantized parameter input: int_sim dequantizes it
+            ins.append(self._use(seg, i) if i else "")
+        out_kinds = {}
+        for o in node.outputs:
+            t = self.types.get(o)
+            if o and t is None:
+                raise _Skip
+            if o:
+                out_kinds[o] = (np.dtype(storage(qp.dtype)), qp) if t.kind == "f" else (t, None)
+        if node.op_type == "Pad":
+            cv = self.graph.constants.get(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
+            if len(node.inputs) > 2 and node.inputs[2] and cv is None:
+                raise _Skip
+            cv = np.float32(0.0) if cv is None else cv
+            qcv = quantize(np.asarray(cv, np.float32), qp)
+            if len(node.inputs) > 2 and node.inputs[2] == "":
+                qcv = np.zeros((), storage(qp.dtype))   # int_sim leaves an omitted pad value at integer 0
+            ins = (ins + [""] * 3)[:max(3, len(ins))]
+            ins[2] = e.const(np.asarray(qcv, storage(qp.dtype)).reshape(()), "pad")
+        native = node.op_type in MOVE_ANY or (qp.dtype in EIGHT_BIT and self.opset >= MOVE_8BIT.get(node.op_type, 99))
+        if native:
+            e.ir_node(node, ins, list(node.outputs))
+            return out_kinds
+        if node.op_type == "Pad":
+            ins[2] = e.one("Cast", [ins[2]], to=TensorProto.FLOAT)
+        ins[0] = e.one("Cast", [x], to=TensorProto.FLOAT)
+        tmp = [e.fresh(o) if o and out_kinds[o][1] is not None else o for o in node.outputs]
+        e.ir_node(node, ins, tmp)
+        for o, t in zip(node.outputs, tmp):
+            if t != o:
+                e.op("Cast", [t], outputs=[o], to=ONNX_INT[qp.dtype])
+        return out_kinds

@@ -1,0 +1,146 @@
+"""IR -> ONNX for the onnxruntime backend: the pieces both lowerings (float16, integer) share.
+
+An IR node is already an ONNX node (same op type, ONNX-named attributes); what needs lowering
+is what the IR adds: fused activations (`post_ops`, kept in their opset-13 form), numpy
+constants, and the value types, which onnx's type inference supplies.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ..errors import RknnDiagError
+from ..ir import Graph, Node
+
+# onnxruntime reads models up to this IR version (onnx may write newer ones).
+IR_VERSION = 8
+
+
+class LoweringError(RknnDiagError):
+    """The graph (or one node) has no exact onnxruntime form; the numpy kernels run it."""
+
+
+def onnx_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in attrs.items():
+        if isinstance(v, np.ndarray):
+            v = numpy_helper.from_array(v)
+        elif isinstance(v, np.generic):
+            v = v.item()
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[k] = v
+    return out
+
+
+class Emitter:
+    """Collects ONNX nodes and initializers under fresh names."""
+
+    def __init__(self, opset: int):
+        self.opset = opset
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: dict[str, onnx.TensorProto] = {}
+        self._ids = itertools.count()
+
+    def fresh(self, hint: str) -> str:
+        return f"{hint}__ort{next(self._ids)}"
+
+    def const(self, value: np.ndarray, hint: str = "c") -> str:
+        name = self.fresh(hint)
+        self.inits[name] = numpy_helper.from_array(np.asarray(value), name)
+        return name
+
+    def init(self, name: str, value: np.ndarray) -> str:
+        self.inits[name] = numpy_helper.from_array(np.asarray(value), name)
+        return name
+
+    def op(self, op_type: str, inputs: list[str], n_out: int = 1, outputs: list[str] | None = None,
+           **attrs: Any) -> list[str]:
+        outs = outputs if outputs is not None else [self.fresh(op_type) for _ in range(n_out)]
+        self.nodes.append(helper.make_node(op_type, inputs, outs, **onnx_attrs(attrs)))
+        return outs
+
+    def one(self, op_type: str, inputs: list[str], **attrs: Any) -> str:
+        return self.op(op_type, inputs, **attrs)[0]
+
+    def ir_node(self, node: Node, inputs: list[str], outputs: list[str], post_dtype=np.float32) -> None:
+        """The node as its ONNX op, then its fused activations on the first output."""
+        if not node.post_ops:
+            self.op(node.op_type, inputs, outputs=outputs, **node.attrs)
+            return
+        first = self.fresh(outputs[0])
+        self.op(node.op_type, inputs, outputs=[first, *outputs[1:]], **node.attrs)
+        for k, post in enumerate(node.post_ops):
+            dst = outputs[0] if k == len(node.post_ops) - 1 else self.fresh(outputs[0])
+            ins, attrs = [first], dict(post.attrs)
+            if post.op_type == "Clip" and self.opset < 11:   # Clip took attributes before opset 11
+                lo, hi = (list(post.inputs) + [None, None])[:2]
+                attrs.update({k2: float(v) for k2, v in (("min", lo), ("max", hi)) if v is not None})
+            else:
+                ins += [self.const(np.asarray(v, post_dtype)) if v is not None else "" for v in post.inputs]
+            while ins and ins[-1] == "":
+                ins.pop()
+            self.op(post.op_type, ins, outputs=[dst], **attrs)
+            first = dst
+
+    def model(self, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto],
+              name: str = "lowered") -> onnx.ModelProto:
+        g = helper.make_graph(self.nodes, name, inputs, outputs, list(self.inits.values()))
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", max(self.opset, 7))],
+                              producer_name="rknn_diag")
+        m.ir_version = IR_VERSION
+        return m
+
+
+def value_info(name: str, dtype, shape=None) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(np.dtype(dtype)), shape)
+
+
+def infer_types(graph: Graph, constants: dict[str, np.ndarray] | None = None) -> dict[str, np.dtype]:
+    """Every value's dtype in float semantics (the graph lowered as it is, onnx type inference)."""
+    return infer_values(graph, constants)[0]
+
+
+def infer_values(graph: Graph, constants: dict[str, np.ndarray] | None = None):
+    """({value: dtype}, {value: static shape tuple}) in float semantics (onnx shape inference)."""
+    e = Emitter(graph.opset)
+    consts = graph.constants if constants is None else constants
+    for k, v in consts.items():
+        e.init(k, np.asarray(v))
+    for n in graph.nodes:
+        e.ir_node(n, list(n.inputs), list(n.outputs))
+    ins = [value_info(v.name, v.dtype or np.float32, v.shape if v.is_static() else None) for v in graph.inputs]
+    outs = [value_info(v.name, v.dtype or np.float32) for v in graph.outputs]
+    m = e.model(ins, outs)
+    try:
+        m = onnx.shape_inference.infer_shapes(m, strict_mode=False)
+    except Exception as err:   # onnx's InferenceError and friends
+        raise LoweringError(f"onnx type inference failed on the lowered graph: {err}") from None
+    types: dict[str, np.dtype] = {k: np.asarray(v).dtype for k, v in consts.items()}
+    shapes: dict[str, tuple] = {k: np.shape(v) for k, v in consts.items()}
+    for vi in [*m.graph.input, *m.graph.value_info, *m.graph.output]:
+        tt = vi.type.tensor_type
+        if tt.elem_type != TensorProto.UNDEFINED:
+            types[vi.name] = np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type))
+        if tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim):
+            shapes[vi.name] = tuple(int(d.dim_value) for d in tt.shape.dim)
+    return types, shapes
+
+
+def session(model: onnx.ModelProto, threads: int):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = 3
+    try:
+        return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    except Exception as err:   # onnxruntime raises its own exception types for unsupported ops
+        raise LoweringError(f"onnxruntime refused the lowered model: {str(err)[:400]}") from None
