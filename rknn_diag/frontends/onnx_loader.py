@@ -15,7 +15,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
-from ..errors import ModelLoadError, UnsupportedOpError
+from ..errors import ModelLoadError, RknnDiagError, UnsupportedOpError
+from ..graph_check import check_graph, check_shape
 from ..ir import Graph, Node, Value
 from ..ops import check_node
 
@@ -113,6 +114,21 @@ def _fix_input_sizes(proto: onnx.ModelProto, inputs: list[str], sizes: list[list
 
 def load(model: str | os.PathLike | bytes | onnx.ModelProto, inputs: list[str] | None = None,
          input_size_list: list[list[int]] | None = None, outputs: list[str] | None = None) -> Graph:
+    """Read, check and convert. Every refusal is a ModelLoadError (RKNN_ERR_MODEL_INVALID) or
+    UnsupportedOpError: a malformed file is bad input, never an internal error."""
+    where = "<ModelProto>" if isinstance(model, onnx.ModelProto) else (
+        "<bytes>" if isinstance(model, (bytes, bytearray)) else str(model))
+    try:
+        return _load(model, inputs, input_size_list, outputs)
+    except RknnDiagError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, MemoryError,
+            RecursionError, onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+        raise ModelLoadError(f"the ONNX model is malformed ({type(e).__name__}: {e})", where=where,
+                             fix="run onnx.checker.check_model(model, full_check=True) and re-export it") from None
+
+
+def _load(model, inputs, input_size_list, outputs) -> Graph:
     proto, where = _read(model)
     proto_copy = onnx.ModelProto()
     proto_copy.CopyFrom(proto)
@@ -126,12 +142,35 @@ def load(model: str | os.PathLike | bytes | onnx.ModelProto, inputs: list[str] |
         real_inputs = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
     if input_size_list is not None:
         _fix_input_sizes(proto, real_inputs, input_size_list, where)
+    as_given = proto
     try:
         proto = shape_inference.infer_shapes(proto, strict_mode=False, data_prop=True)
     except Exception as e:
         raise ModelLoadError(f"ONNX shape inference failed: {e}", where=where,
                              fix="run onnx.checker.check_model on the model; fix or re-export it") from None
-    return _to_ir(proto, opset, where)
+    graph = _to_ir(proto, opset, where)
+    check_graph(graph, where)
+    _onnx_checker(as_given, where)
+    return graph
+
+
+def _onnx_checker(proto: onnx.ModelProto, where: str) -> None:
+    """onnx's own checker on every node and initializer, after our checks (ours name the node
+    and the fix; it catches the rest: ill-typed attributes, bad tensor protos, ...). Not
+    check_model: it also demands shapes on graph outputs, which real exports often omit."""
+    ctx = onnx.checker.C.CheckerContext()
+    ctx.ir_version = proto.ir_version or onnx.IR_VERSION
+    ctx.opset_imports = {o.domain: o.version for o in proto.opset_import}
+    lex = onnx.checker.LEXICAL_SCOPE_CONTEXT
+    try:
+        for t in proto.graph.initializer:
+            onnx.checker.check_tensor(t, ctx)
+        for n in proto.graph.node:
+            onnx.checker.check_node(n, ctx, lex)
+    except onnx.checker.ValidationError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelLoadError(f"the ONNX checker refuses the model: {first}", where=where,
+                             fix="run onnx.checker.check_model(model) for details and re-export it") from None
 
 
 def _cut(proto: onnx.ModelProto, inputs: list[str], outputs: list[str], where: str) -> onnx.ModelProto:
@@ -150,6 +189,9 @@ def _cut(proto: onnx.ModelProto, inputs: list[str], outputs: list[str], where: s
 
 def _to_ir(proto: onnx.ModelProto, opset: int, where: str) -> Graph:
     g = proto.graph
+    for t in g.initializer:   # before to_array allocates what the header claims
+        check_shape(t.name, tuple(t.dims), where, dtype=helper.tensor_dtype_to_np_dtype(t.data_type)
+                    if t.data_type else None)
     constants = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     inputs = [Value(i.name, _dims(i.type), _dtype(i.type)) for i in g.input if i.name not in constants]
     outputs = [Value(o.name, _dims(o.type), _dtype(o.type)) for o in g.output]
