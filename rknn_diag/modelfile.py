@@ -25,6 +25,7 @@ import numpy as np
 from . import limits
 from .config import RknnConfig
 from .errors import ModelInvalidError, RknnDiagError
+from .fileio import atomic_write
 from .graph_check import check_graph
 from .ir import Graph, Node, PostOp, Value
 from .model import BuiltModel
@@ -112,10 +113,7 @@ def dumps(model: BuiltModel) -> bytes:
 
 def save(model: BuiltModel, path: str | os.PathLike) -> None:
     """Write atomically: a crash mid-write never leaves a half file under `path`."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(dumps(model))
-    os.replace(tmp, path)
+    atomic_write(path, dumps(model), what="model file")
 
 
 def _invalid(msg: str, where: str, fix: str = "rebuild and re-export the model") -> ModelInvalidError:

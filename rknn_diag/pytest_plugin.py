@@ -78,7 +78,11 @@ def target(request: pytest.FixtureRequest):
     if name == "board":
         # A board must run a known model right before it gets cases; one that cannot is
         # offline, and every case on it then ends as an infrastructure error, not a failure.
-        health = t.health_check()
+        try:
+            health = t.health_check()
+        except BaseException:
+            t.close()   # its work folder goes with it
+            raise
         if not health["ok"]:
             t.close()
             raise TargetError(f"board {opts['serial']} failed its health check: {health.get('reason')}",

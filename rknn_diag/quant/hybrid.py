@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import modelfile
 from ..errors import ConfigError, ModelInvalidError
+from ..fileio import atomic_write
 from ..model import BuiltModel
 from .quantizer import assign
 from .schemes import QParams
@@ -36,12 +37,12 @@ def step1(model: BuiltModel, name: str, folder: str | Path = ".") -> dict[str, P
     data = modelfile.dumps(model)
     paths = {"cfg": folder / f"{name}.quantization.cfg", "json": folder / f"{name}.json",
              "data": folder / f"{name}.data"}
-    paths["data"].write_bytes(data)
+    atomic_write(paths["data"], data, what="hybrid data file")
     layers = [{"name": n.name, "op": n.op_type, "outputs": [o for o in n.outputs if o], "source": n.source}
               for n in model.graph.nodes]
-    paths["json"].write_text(json.dumps({"model": name, "mode": model.mode, "layers": layers,
-                                         "data_sha256": hashlib.sha256(data).hexdigest()}, indent=1))
-    paths["cfg"].write_text(_cfg_text(model))
+    atomic_write(paths["json"], json.dumps({"model": name, "mode": model.mode, "layers": layers,
+                                            "data_sha256": hashlib.sha256(data).hexdigest()}, indent=1))
+    atomic_write(paths["cfg"], _cfg_text(model), what="hybrid config file")
     return paths
 
 
