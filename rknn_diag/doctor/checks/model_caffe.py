@@ -6,7 +6,7 @@ import re
 
 from ..core import check, error, ok, skip
 from ..modelinfo import models_of
-from ..prototxt import Message, parse
+from ..prototxt import Message, read
 
 # §3.3: TensorFlow scope names, root scope: [A-Za-z0-9.][A-Za-z0-9_.\-/]*
 SCOPE = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/]*")
@@ -20,7 +20,7 @@ def _nets(ctx):
     out = []
     for p in models_of(ctx, "caffe"):
         try:
-            out.append((p, ctx.cached(f"caffe:{p}", lambda p=p: parse(p.read_text(errors="replace"), str(p))), None))
+            out.append((p, ctx.cached(f"caffe:{p}", lambda p=p: read(p)), None))
         except Exception as e:
             out.append((p, None, e))
     return out
