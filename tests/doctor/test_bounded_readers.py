@@ -118,3 +118,30 @@ def test_bzip2_members_are_not_inflated(tmp_path):
     ctx = Context(models=[p], sys_path=[], environ={}, board_facts_provider=lambda c: [])
     found = run_one(all_checks()["model.pytorch.view_size"], ctx)
     assert [f.status for f in found] == ["warn"] and "code/b.py (NotImplementedError)" in found[0].message
+
+
+@pytest.mark.parametrize("suffix,check", [(".onnx", "model.onnx.load"), (".pb", "model.tf.explicit_paddings")])
+def test_protobuf_models_over_the_cap_are_reported_not_parsed(tmp_path, suffix, check):
+    from rknn_diag.doctor.modelinfo import MAX_GRAPH_BYTES
+    p = tmp_path / f"huge{suffix}"
+    with open(p, "wb") as f:
+        f.truncate(MAX_GRAPH_BYTES + 1)       # sparse: costs no disk
+    ctx = Context(models=[p], sys_path=[], environ={}, board_facts_provider=lambda c: [])
+    found = run_one(all_checks()[check], ctx)
+    assert found and all(f.status != "crash" for f in found)
+    assert any("over the 256 MiB" in f.message for f in found), [f.message for f in found]
+
+
+def test_a_huge_tflite_is_mapped_not_read(tmp_path):
+    p = tmp_path / "huge.tflite"
+    with open(p, "wb") as f:
+        f.write(b"\x10\x00\x00\x00TFL3")
+        f.truncate(1 << 30)
+    out = _under_512mb(f"""
+        from pathlib import Path
+        from rknn_diag.doctor.core import Context, all_checks, run_one
+        ctx = Context(models=[Path({str(p)!r})], sys_path=[], environ={{}}, board_facts_provider=lambda c: [])
+        for f in run_one(all_checks()["model.tflite.schema"], ctx):
+            print(f.status, f.message)
+    """)
+    assert out and "crash" not in out and "MemoryError" not in out
