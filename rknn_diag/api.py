@@ -26,7 +26,7 @@ from .log import Logger
 from .model import BuiltModel
 from .passes import optimize
 from .sim.float_sim import FloatSimulator
-from .sim.preprocess import prepare
+from .sim.preprocess import check_config, prepare
 
 
 def _api(failure: Any = RKNN_ERR_FAIL):
@@ -56,6 +56,7 @@ class RKNN:
         self.log = Logger(verbose, verbose_file)
         self.cfg = config_mod.RknnConfig()
         self._cfg_set = False
+        self._cfg_failed: RknnDiagError | None = None   # a config() that raised: nothing builds on defaults
         self.graph = None
         self.model: BuiltModel | None = None
         self.runtime: Any = None   # FloatSimulator or IntegerSimulator
@@ -65,7 +66,12 @@ class RKNN:
     # ---- configuration and loading -------------------------------------------------
     @_api()
     def config(self, **kwargs: Any) -> int:
-        self.cfg = config_mod.parse(**kwargs)
+        try:
+            self.cfg = config_mod.parse(**kwargs)
+        except RknnDiagError as e:
+            self._cfg_failed = e
+            raise
+        self._cfg_failed = None
         self._cfg_set = True
         for key in self.cfg.recorded:
             self.log.d(f"config: '{key}' is recorded in the model but does not change the simulation")
@@ -77,12 +83,18 @@ class RKNN:
         if kwargs:
             raise ConfigError(f"load_onnx() got unknown argument(s) {sorted(kwargs)}",
                               fix="load_onnx takes model, inputs, input_size_list, outputs")
+        self._config_ok()
         if not self._cfg_set:
             self.log.w(f"config() was not called; using defaults (target_platform={self.cfg.target_platform[0]})")
         self.log.i(f"Loading : {model if isinstance(model, (str, os.PathLike)) else '<in-memory model>'}")
         self.graph = onnx_loader.load(model, inputs, input_size_list, outputs)
         self.model = None
         return 0
+
+    def _config_ok(self) -> None:
+        if self._cfg_failed is not None:
+            raise ConfigError(f"config() failed earlier ({self._cfg_failed.message}); not building on defaults",
+                              fix="correct the config() call and call it again before loading/building")
 
     def _unsupported_frontend(self, name: str) -> int:
         self.log.e(f"{name}: this framework is not supported by rknn_diag yet; export the model to ONNX "
@@ -110,8 +122,10 @@ class RKNN:
               pre_compile: bool = False, **kwargs: Any) -> int:
         if self.graph is None:
             raise StateError("build() called before a model was loaded", fix="call load_onnx() first")
+        self._config_ok()
         if not isinstance(rknn_batch_size, int) or rknn_batch_size < 1:
             raise ConfigError(f"rknn_batch_size must be an integer >= 1; got {rknn_batch_size!r}", ref="1.5.5")
+        check_config(self.graph.inputs, self.cfg.preprocess)
         if do_quantization:
             if dataset is None:
                 raise ConfigError("do_quantization=True needs a dataset", fix="pass dataset='dataset.txt' "
