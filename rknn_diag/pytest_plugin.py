@@ -45,6 +45,21 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["RKNN_DIAG_RUN_ID"] = config.option.run_id  # xdist workers share it
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """An unusable target ends the run here, with one message and exit code 4 (usage error),
+    instead of one traceback per case. Once, in the controller (xdist workers skip it)."""
+    config = session.config
+    if hasattr(config, "workerinput") or config.getoption("collectonly", False):
+        return
+    from .errors import RknnDiagError
+    from .targets import preflight
+
+    try:
+        preflight(config.getoption("target"), config.getoption("device_id"), config.getoption("adb_server"))
+    except RknnDiagError as e:
+        raise pytest.UsageError(f"--target {config.getoption('target')} cannot be used: {e}") from None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     path = config.getoption("results")
     if not (config.getoption("skip_passed") and path):
