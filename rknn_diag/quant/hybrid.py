@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import modelfile
 from ..errors import ConfigError, ModelInvalidError
+from ..extras import require
 from ..fileio import atomic_write
 from ..model import BuiltModel
 from .quantizer import assign
@@ -68,7 +69,7 @@ def _line_of(node) -> int:
 
 def read_cfg(path: str | Path, model: BuiltModel) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """(layer overrides, edited tensor parameters) from a cfg; errors name the line."""
-    import yaml
+    yaml = require("yaml", "reading the hybrid quantization cfg")
 
     path = Path(path)
     if not path.is_file():
