@@ -21,6 +21,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--device-id", action="append", default=[], metavar="SERIAL",
                    help="board serial for --target board (repeatable)")
     p.add_argument("--adb-server", default=None, metavar="HOST:PORT", help="adb server for boards")
+    p.add_argument("--step-timeout", type=float, default=None, metavar="SECONDS",
+                   help="board: limit for each adb step (default 30)")
+    p.add_argument("--run-timeout", type=float, default=None, metavar="SECONDS",
+                   help="board: one on-board run; toolkit2: one vendor case (default 300)")
     p.add_argument("--suite", default=None,
                    help="the conformance folder (default: conformance/ of the checkout holding the working folder)")
     p.add_argument("--out", default=None, metavar="DIR",
@@ -57,6 +61,9 @@ def main(argv: list[str]) -> int:
         cmd += ["--device-id", d]
     if args.adb_server:
         cmd += ["--adb-server", args.adb_server]
+    for opt in ("step_timeout", "run_timeout"):
+        if getattr(args, opt) is not None:
+            cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
     if args.skip_passed:
         cmd.append("--skip-passed")
     if args.keyword:

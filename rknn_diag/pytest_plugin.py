@@ -36,6 +36,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--skip-passed", action="store_true",
                 help="skip cases that already passed on this target in the --results file")
     g.addoption("--run-id", default=None, help="tag written into every result line (default: random)")
+    g.addoption("--step-timeout", type=float, default=None, metavar="SECONDS",
+                help="board: limit for each adb step (push, pull, shell; default 30)")
+    g.addoption("--run-timeout", type=float, default=None, metavar="SECONDS",
+                help="board: limit for one on-board run; toolkit2: for one vendor case (default 300)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,6 +93,7 @@ def target(request: pytest.FixtureRequest):
         if not devices:
             raise pytest.UsageError("--target board needs --device-id SERIAL (repeatable)")
         opts = {"serial": _pick_board(request, devices), "adb_server": request.config.getoption("adb_server")}
+    opts.update(_timeouts(request.config, name))
     t = make_target(name, **opts)
     if name == "board":
         # A board must run a known model right before it gets cases; one that cannot is
@@ -104,6 +109,16 @@ def target(request: pytest.FixtureRequest):
                               fix="check the board's runtime and firmware (rknn-doctor --device-id SERIAL)")
     yield t
     t.close()
+
+
+def _timeouts(config: pytest.Config, name: str) -> dict:
+    """--step-timeout/--run-timeout as the target's own keyword arguments."""
+    step, run = config.getoption("step_timeout"), config.getoption("run_timeout")
+    if name == "board":
+        return {k: v for k, v in (("step_timeout", step), ("run_timeout", run)) if v is not None}
+    if name == "toolkit2" and run is not None:
+        return {"timeout": run}
+    return {}
 
 
 def _pick_board(request: pytest.FixtureRequest, devices: list[str]) -> str:

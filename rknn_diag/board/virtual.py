@@ -166,7 +166,9 @@ class VirtualBoard:
     async def _shell_service(self, stream: Stream, command: str) -> None:
         is_runner = "runner.py" in command
         if is_runner:
-            if self.faults.hang_on_runner:
+            if self.faults.hang_after_runs is not None and self.runs >= self.faults.hang_after_runs:
+                self.faults.hang = True       # N cases ran; now the whole board hangs
+            if self.faults.hang_on_runner or self.faults.hang:
                 await asyncio.Event().wait()  # never answers; cancelled when the connection ends
             limit = self.faults.disappear_after_runs
             if limit is not None and self.runs >= limit:
