@@ -202,7 +202,7 @@ def _check_model(model: BuiltModel, where: str) -> None:
     if q.get("mode") != mode:
         raise _invalid(f"the header says mode {mode!r} but the quantization table says {q.get('mode')!r}", where)
     tensors, weights = q.get("tensors"), q.get("weights", {})
-    if not isinstance(tensors, dict) or not tensors or not isinstance(weights, dict):
+    if not isinstance(tensors, dict) or not isinstance(weights, dict):   # empty is fine: a Q/DQ-only graph
         raise _invalid(f"a {mode} model file without quantization parameters", where)
     values = {v.name for v in g.inputs} | set(g.constants) | {o for n in g.nodes for o in n.outputs}
     layers = q.get("layers", {})
