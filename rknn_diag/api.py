@@ -27,7 +27,7 @@ from .log import Logger
 from .model import BuiltModel
 from .passes import optimize
 from .sim import backend as sim_backend
-from .sim.preprocess import formats_per_input, prepare
+from .sim.preprocess import check_config, formats_per_input, prepare
 from .dropin import custom_op as custom_op_mod, dynamic, generation as gen_mod, io_nodes, pruning, vendor_args
 from .dropin.custom_op import IoMap, RKNNCustomOP, Shape  # noqa: F401  (1.x: from rknn.api import RKNNCustomOP)
 
@@ -75,6 +75,7 @@ class RKNN:
         self.log = Logger(verbose, verbose_file)
         self.cfg = config_mod.RknnConfig()
         self._cfg_set = False
+        self._cfg_failed: RknnDiagError | None = None   # a config() that raised: nothing builds on defaults
         self.graph = None
         self.model: BuiltModel | None = None
         self.runtime: Any = None   # a simulator of rknn_diag.sim.backend, or a board runtime
@@ -88,7 +89,12 @@ class RKNN:
     # ---- configuration and loading -------------------------------------------------
     @_api()
     def config(self, **kwargs: Any) -> int:
-        self.cfg = config_mod.parse(**vendor_args.for_parse(kwargs))
+        try:
+            self.cfg = config_mod.parse(**vendor_args.for_parse(kwargs))
+        except RknnDiagError as e:
+            self._cfg_failed = e
+            raise
+        self._cfg_failed = None
         self._cfg_set = True
         self.generation = gen_mod.of_config(kwargs)
         vendor_args.config_settings(self.log, kwargs)
@@ -100,6 +106,7 @@ class RKNN:
         if kwargs:
             raise ConfigError(f"load_onnx() got unknown argument(s) {sorted(kwargs)}",
                               fix="load_onnx takes model, inputs, input_size_list, outputs")
+        self._config_ok()
         if not self._cfg_set:
             self.log.w(f"config() was not called; using defaults (target_platform={self.cfg.target_platform[0]})")
         self.log.i(f"Loading : {model if isinstance(model, (str, os.PathLike)) else '<in-memory model>'}")
@@ -114,6 +121,11 @@ class RKNN:
             self.graph = onnx_loader.load(model, inputs, input_size_list, outputs)
         self.model = None
         return 0
+
+    def _config_ok(self) -> None:
+        if self._cfg_failed is not None:
+            raise ConfigError(f"config() failed earlier ({self._cfg_failed.message}); not building on defaults",
+                              fix="correct the config() call and call it again before loading/building")
 
     @_api()
     def load_pytorch(self, model: str, input_size_list: list[list[int]], **kwargs: Any) -> int:
@@ -191,10 +203,12 @@ class RKNN:
               pre_compile: bool = False, **kwargs: Any) -> int:
         if self.graph is None:
             raise StateError("build() called before a model was loaded", fix="call load_onnx() first")
+        self._config_ok()
         vendor_args.note(self.log, "build", pre_compile=pre_compile)
         vendor_args.screen(self.log, "build", kwargs)
         if not isinstance(rknn_batch_size, int) or rknn_batch_size < 1:
             raise ConfigError(f"rknn_batch_size must be an integer >= 1; got {rknn_batch_size!r}", ref="1.5.5")
+        check_config(self.graph.inputs, self.cfg.preprocess)
         if do_quantization:
             if dataset is None:
                 raise ConfigError("do_quantization=True needs a dataset", fix="pass dataset='dataset.txt' "

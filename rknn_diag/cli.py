@@ -21,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rknn-diag", description=__doc__)
     parser.add_argument("command", choices=sorted(SUBCOMMANDS), help="; ".join(
         f"{k}: {v[1]}" for k, v in sorted(SUBCOMMANDS.items())))
+    if argv and argv[0] in ("-V", "--version"):
+        from . import __version__
+        print(f"rknn-diag (rknn_diag) {__version__}")
+        return 0
     if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0 if argv else 2

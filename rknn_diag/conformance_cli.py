@@ -1,5 +1,6 @@
 """`rknn-diag conformance`: run the conformance suite on a target, keep every result
-line, then write the report. The suite is the repository's `conformance/` folder."""
+line, then write the report. The suite is the repository's `conformance/` folder, found
+from the working folder (see `rknn_diag.resources`); every output goes under --out."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from .errors import RknnDiagError
+from .resources import default_gate, find_suite
 
 
 def main(argv: list[str]) -> int:
@@ -19,9 +21,15 @@ def main(argv: list[str]) -> int:
     p.add_argument("--device-id", action="append", default=[], metavar="SERIAL",
                    help="board serial for --target board (repeatable)")
     p.add_argument("--adb-server", default=None, metavar="HOST:PORT", help="adb server for boards")
-    p.add_argument("--suite", default=str(REPO / "conformance"), help="the conformance folder (default: %(default)s)")
+    p.add_argument("--step-timeout", type=float, default=None, metavar="SECONDS",
+                   help="board: limit for each adb step (default 30)")
+    p.add_argument("--run-timeout", type=float, default=None, metavar="SECONDS",
+                   help="board: one on-board run; toolkit2: one vendor case (default 300)")
+    p.add_argument("--suite", default=None,
+                   help="the conformance folder (default: conformance/ of the checkout holding the working folder)")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="output folder (default: reports/out/<target>-<timestamp>)")
+                   help="output folder, relative to the working folder "
+                        "(default: reports/out/<target>-<timestamp>)")
     p.add_argument("--results", default=None, metavar="PATH",
                    help="results file to append to (default: OUT/results.jsonl); reuse one with "
                         "--skip-passed to resume a run that was interrupted")
@@ -32,14 +40,19 @@ def main(argv: list[str]) -> int:
     p.add_argument("--baseline", nargs="*", default=None, help="baseline results for the report's diff")
     args, extra = p.parse_known_args(argv)
 
-    suite = Path(args.suite)
+    try:
+        suite = Path(args.suite).resolve() if args.suite else find_suite()
+    except RknnDiagError as e:
+        print(f"E {e}", file=sys.stderr)
+        return 2
     if not suite.is_dir():
         print(f"E conformance suite not found at {suite}; pass --suite PATH (the repository's conformance/ "
               f"folder)", file=sys.stderr)
         return 2
-    out = Path(args.out or REPO / "reports" / "out" / f"{args.target}-{time.strftime('%Y%m%d-%H%M%S')}")
+    # Absolute before pytest runs from the suite's checkout: --out is the user's working folder's.
+    out = Path(args.out or Path("reports") / "out" / f"{args.target}-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     out.mkdir(parents=True, exist_ok=True)
-    results = Path(args.results or out / "results.jsonl")
+    results = Path(args.results or out / "results.jsonl").resolve()
     cmd = [sys.executable, "-m", "pytest", str(suite), "--target", args.target, "--results", str(results),
            "-p", "no:cacheprovider", "-q", "-rfE"]
     if args.workers not in ("0", 0):
@@ -48,6 +61,9 @@ def main(argv: list[str]) -> int:
         cmd += ["--device-id", d]
     if args.adb_server:
         cmd += ["--adb-server", args.adb_server]
+    for opt in ("step_timeout", "run_timeout"):
+        if getattr(args, opt) is not None:
+            cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
     if args.skip_passed:
         cmd.append("--skip-passed")
     if args.keyword:
@@ -63,14 +79,10 @@ def main(argv: list[str]) -> int:
         print("E no results were written; nothing to report", file=sys.stderr)
         return code or 1
     from .report.cli import main as report_main
-    report_args = [str(results), "-o", str(out / "report")]
+    report_args = [str(results), "-o", str(out / "report"), "--gate", str(default_gate())]
     if args.baseline:
         report_args += ["--baseline", *args.baseline]
     gate = report_main(report_args)
-    latest = REPO / "reports" / "latest"
-    if latest.is_symlink() or not latest.exists():
-        latest.unlink(missing_ok=True)
-        latest.symlink_to(out.resolve(), target_is_directory=True)
-    print(f"I report: {out / 'report' / 'index.html'} (also reports/latest/)", file=sys.stderr)
+    print(f"I report: {out / 'report' / 'index.html'}", file=sys.stderr)
     # pytest's own failures decide first; a failed gate also fails the run.
     return code or gate

@@ -145,3 +145,7 @@ class VendorTimeout(VendorError, TargetTimeout):
 
 class PreloadServerError(TargetError):
     """The preload server (preload=True) could not start, refused to fork, or died."""
+
+
+class MissingExtra(ConfigError):
+    """An optional dependency (an extra of the package) is not installed."""

@@ -22,8 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from . import limits
 from .config import RknnConfig
-from .errors import ModelInvalidError
+from .errors import ModelInvalidError, RknnDiagError
+from .fileio import atomic_write
+from .graph_check import check_graph
 from .ir import Graph, Node, PostOp, Value
 from .model import BuiltModel
 
@@ -110,10 +113,7 @@ def dumps(model: BuiltModel) -> bytes:
 
 def save(model: BuiltModel, path: str | os.PathLike) -> None:
     """Write atomically: a crash mid-write never leaves a half file under `path`."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(dumps(model))
-    os.replace(tmp, path)
+    atomic_write(path, dumps(model), what="model file")
 
 
 def _invalid(msg: str, where: str, fix: str = "rebuild and re-export the model") -> ModelInvalidError:
@@ -131,6 +131,8 @@ def loads(data: bytes, where: str = "<bytes>") -> BuiltModel:
             raise _invalid("this is a vendor RKNN model file, not an rknn_diag one", where,
                            fix="run it with the vendor toolkit (target toolkit2) or on a board")
         raise _invalid("not an rknn_diag model file (bad magic)", where, fix="export it with export_rknn()")
+    if version < 1:
+        raise _invalid(f"model file format {version} does not exist (formats start at 1)", where)
     if version > FORMAT_VERSION:
         raise _invalid(f"model file format {version} is newer than this toolkit reads ({FORMAT_VERSION})", where,
                        fix="upgrade rknn_diag, or re-export the model with this version")
@@ -140,14 +142,91 @@ def loads(data: bytes, where: str = "<bytes>") -> BuiltModel:
     if _PREFIX.size + head_len > len(body):
         raise _invalid("header length runs past the end of the file", where)
     try:
-        header = json.loads(body[_PREFIX.size:_PREFIX.size + head_len].decode("utf-8"))
+        header = json.loads(body[_PREFIX.size:_PREFIX.size + head_len].decode("utf-8"),
+                            object_pairs_hook=_no_duplicate_keys)
         payload = memoryview(body)[_PREFIX.size + head_len:]
         arrays = [_array(spec, payload) for spec in header["tensors"]]
-        return _model(header, arrays)
+        model = _model(header, arrays)
     except ModelInvalidError:
         raise
     except Exception as e:  # a well-checksummed but inconsistent file: a writer bug or a forgery
         raise _invalid(f"the model file is inconsistent ({type(e).__name__}: {e})", where) from None
+    _check_model(model, where)
+    return model
+
+
+def _no_duplicate_keys(pairs: list) -> dict:
+    """JSON allows a key twice (last wins); a header that says two things is refused."""
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"header key '{k}' appears twice")
+        out[k] = v
+    return out
+
+
+def _check_model(model: BuiltModel, where: str) -> None:
+    """What the checksum cannot vouch for (anyone can recompute it): the header must describe
+    a model this toolkit would have built — a known mode that matches the content, outputs,
+    names that resolve, sizes within limits, op attributes in range. Else it never runs."""
+    from .ops import check_node
+    from .quant.schemes import MODES, RANGES, QParams
+
+    g = model.graph
+    try:
+        check_graph(g, where, ModelInvalidError)
+        for v in g.inputs:
+            if not v.is_static():
+                raise _invalid(f"input '{v.name}' has no fixed shape ({v.shape})", where)
+        for n in g.nodes:
+            check_node(n.op_type, n.attrs, n.name, len(n.inputs))
+            for p in n.post_ops:
+                check_node(p.op_type, p.attrs, n.name, 1 + len(p.inputs))
+    except ModelInvalidError:
+        raise
+    except RknnDiagError as e:   # an op or attribute no build of ours writes
+        raise _invalid(f"the model file holds what no build writes: {e.message}",
+                       f"{where}, {e.where}" if e.where else where) from None
+    if not isinstance(model.rknn_batch_size, int) or not 1 <= model.rknn_batch_size <= limits.MAX_DIM:
+        raise _invalid(f"rknn_batch_size {model.rknn_batch_size!r} is out of range", where)
+    mode, q = model.mode, model.quant
+    if not isinstance(mode, str) or (mode != "float16" and mode not in MODES):
+        raise _invalid(f"unknown model mode {mode!r}", where,
+                       fix=f"a model file's mode is float16 or one of {', '.join(MODES)}; rebuild it")
+    if not isinstance(q, dict):
+        raise _invalid("the quantization table is not a table", where)
+    if mode == "float16":
+        if q:
+            raise _invalid("a float16 model file carries quantization parameters", where)
+        return
+    if q.get("mode") != mode:
+        raise _invalid(f"the header says mode {mode!r} but the quantization table says {q.get('mode')!r}", where)
+    tensors, weights = q.get("tensors"), q.get("weights", {})
+    if not isinstance(tensors, dict) or not isinstance(weights, dict):   # empty is fine: a Q/DQ-only graph
+        raise _invalid(f"a {mode} model file without quantization parameters", where)
+    values = {v.name for v in g.inputs} | set(g.constants) | {o for n in g.nodes for o in n.outputs}
+    layers = q.get("layers", {})
+    nodes = {n.name for n in g.nodes}
+    if not isinstance(layers, dict) or any(k not in nodes or v not in ("float16", *RANGES)
+                                           for k, v in layers.items()):
+        raise _invalid("the per-layer quantization overrides name unknown layers or dtypes", where)
+    # A quantized/float or mode/dtype mismatch would run and give other numbers: refuse it.
+    allowed = {MODES[mode].act.dtype, MODES[mode].weight.dtype, *layers.values()} - {"float16"}
+    for table, names in (("tensors", tensors), ("weights", weights)):
+        for name, d in names.items():
+            if name not in (g.constants if table == "weights" else values):
+                raise _invalid(f"quantization parameters for '{name}', which the graph does not have", where)
+            try:
+                qp = QParams.from_dict(d)
+            except Exception as e:
+                raise _invalid(f"quantization parameters of '{name}' are malformed ({e})", where) from None
+            lo, hi = RANGES.get(qp.dtype, (1, 0))
+            if lo > hi or qp.dtype not in allowed:
+                raise _invalid(f"'{name}' is quantized to {qp.dtype!r}, which a {mode} model does not use", where)
+            if not (np.all(np.isfinite(qp.scale)) and np.all(qp.scale > 0)):
+                raise _invalid(f"'{name}' has a scale that is not a positive finite number", where)
+            if np.any(qp.zero_point < lo) or np.any(qp.zero_point > hi):
+                raise _invalid(f"'{name}' has a zero point outside {qp.dtype}'s range", where)
 
 
 def _array(spec: dict, payload: memoryview) -> np.ndarray:

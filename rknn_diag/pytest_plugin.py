@@ -36,6 +36,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--skip-passed", action="store_true",
                 help="skip cases that already passed on this target in the --results file")
     g.addoption("--run-id", default=None, help="tag written into every result line (default: random)")
+    g.addoption("--step-timeout", type=float, default=None, metavar="SECONDS",
+                help="board: limit for each adb step (push, pull, shell; default 30)")
+    g.addoption("--run-timeout", type=float, default=None, metavar="SECONDS",
+                help="board: limit for one on-board run; toolkit2: for one vendor case (default 300)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,6 +47,21 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("run_id", None):
         config.option.run_id = os.environ.get("RKNN_DIAG_RUN_ID") or uuid.uuid4().hex[:12]
         os.environ["RKNN_DIAG_RUN_ID"] = config.option.run_id  # xdist workers share it
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """An unusable target ends the run here, with one message and exit code 4 (usage error),
+    instead of one traceback per case. Once, in the controller (xdist workers skip it)."""
+    config = session.config
+    if hasattr(config, "workerinput") or config.getoption("collectonly", False):
+        return
+    from .errors import RknnDiagError
+    from .targets import preflight
+
+    try:
+        preflight(config.getoption("target"), config.getoption("device_id"), config.getoption("adb_server"))
+    except RknnDiagError as e:
+        raise pytest.UsageError(f"--target {config.getoption('target')} cannot be used: {e}") from None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -74,17 +93,32 @@ def target(request: pytest.FixtureRequest):
         if not devices:
             raise pytest.UsageError("--target board needs --device-id SERIAL (repeatable)")
         opts = {"serial": _pick_board(request, devices), "adb_server": request.config.getoption("adb_server")}
+    opts.update(_timeouts(request.config, name))
     t = make_target(name, **opts)
     if name == "board":
         # A board must run a known model right before it gets cases; one that cannot is
         # offline, and every case on it then ends as an infrastructure error, not a failure.
-        health = t.health_check()
+        try:
+            health = t.health_check()
+        except BaseException:
+            t.close()   # its work folder goes with it
+            raise
         if not health["ok"]:
             t.close()
             raise TargetError(f"board {opts['serial']} failed its health check: {health.get('reason')}",
                               fix="check the board's runtime and firmware (rknn-doctor --device-id SERIAL)")
     yield t
     t.close()
+
+
+def _timeouts(config: pytest.Config, name: str) -> dict:
+    """--step-timeout/--run-timeout as the target's own keyword arguments."""
+    step, run = config.getoption("step_timeout"), config.getoption("run_timeout")
+    if name == "board":
+        return {k: v for k, v in (("step_timeout", step), ("run_timeout", run)) if v is not None}
+    if name == "toolkit2" and run is not None:
+        return {"timeout": run}
+    return {}
 
 
 def _pick_board(request: pytest.FixtureRequest, devices: list[str]) -> str:

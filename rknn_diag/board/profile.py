@@ -41,6 +41,7 @@ class Faults:
     wrong_results: float = 0.0               # firmware bug: the runtime scales results by (1 + this),
                                              # written and hashed as if right (only comparison finds it)
     disappear_after_runs: int | None = None  # after N runner runs, the next runner command finds the board gone
+    hang_after_runs: int | None = None       # after N runner runs, the board stops answering anything
 
 
 @dataclass

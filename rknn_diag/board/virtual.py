@@ -3,7 +3,8 @@
 Start one, `adb connect 127.0.0.1:PORT` it to an adb server, and every adb
 client (the `adb` tool, adbutils) sees a board: `shell:` runs whitelisted
 commands from `vshell`, `sync:` pushes and pulls files inside a sandbox folder,
-`tcp:PORT` forwards to a loopback port. Models sent to the on-board runner are
+`tcp:PORT` reaches a service the board was given with `add_tcp_service` (and nothing
+else on the host: an adb client must not become a way into the host's loopback). Models sent to the on-board runner are
 run in-process by a pluggable model function (default: rknn_diag's simulator).
 Faults (`profile.Faults`) can be switched on and off while it runs.
 
@@ -59,6 +60,14 @@ class VirtualBoard:
         self._thread: threading.Thread | None = None
         self._connections: set[Connection] = set()
         self.gone = threading.Event()
+        self.tcp_services: dict[int, int] = {}   # board port -> host loopback port it stands for
+
+    def add_tcp_service(self, board_port: int, host_port: int | None = None) -> None:
+        """Offer `tcp:board_port` (adb forward), served by the host's 127.0.0.1:host_port (default
+        the same number): a service of this board, such as a stand-in for rknn_server."""
+        if not 0 < board_port < 65536 or not 0 < (host_port or board_port) < 65536:
+            raise ValueError(f"port out of range: {board_port} -> {host_port}")
+        self.tcp_services[board_port] = host_port or board_port
 
     # -- lifecycle --------------------------------------------------------------------
     @property
@@ -150,14 +159,16 @@ class VirtualBoard:
         if service == "sync:":
             return SyncService(self).serve
         m = re.fullmatch(r"tcp:(\d{1,5})", service)
-        if m and 0 < int(m.group(1)) < 65536:
-            return lambda stream: self._tcp_service(stream, int(m.group(1)))
+        if m and int(m.group(1)) in self.tcp_services:
+            return lambda stream: self._tcp_service(stream, self.tcp_services[int(m.group(1))])
         return None  # interactive shells, shell_v2, exec:, reverse: ... are not offered
 
     async def _shell_service(self, stream: Stream, command: str) -> None:
         is_runner = "runner.py" in command
         if is_runner:
-            if self.faults.hang_on_runner:
+            if self.faults.hang_after_runs is not None and self.runs >= self.faults.hang_after_runs:
+                self.faults.hang = True       # N cases ran; now the whole board hangs
+            if self.faults.hang_on_runner or self.faults.hang:
                 await asyncio.Event().wait()  # never answers; cancelled when the connection ends
             limit = self.faults.disappear_after_runs
             if limit is not None and self.runs >= limit:

@@ -10,9 +10,15 @@ from . import render
 from .core import Context, all_checks, parse_toolkit, run_checks
 
 
+def _version() -> str:
+    from .. import __version__
+    return f"rknn-doctor (rknn_diag) {__version__}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rknn-doctor", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="every finding with its fix, guide section and traceback")
+    p.add_argument("--version", action="version", version=_version())
     p.add_argument("--json", action="store_true", help='print {"checks": [...]} (see rknn_diag/doctor/schema.json)')
     p.add_argument("--list-checks", action="store_true", help="list the checks and exit")
     p.add_argument("--check", action="append", default=[], metavar="ID", help="run only this check (repeatable)")

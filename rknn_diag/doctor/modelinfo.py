@@ -8,6 +8,20 @@ KINDS = {".onnx": "onnx", ".pt": "pytorch", ".pth": "pytorch", ".prototxt": "caf
          ".tflite": "tflite"}
 
 
+# A protobuf model (ONNX with its weights inside, a frozen .pb) parses into about its own size
+# again in memory: above this the doctor does not read it (one input stays under ~512 MB).
+MAX_GRAPH_BYTES = 256 << 20
+
+
+def check_size(path: Path, limit: int = MAX_GRAPH_BYTES) -> None:
+    from ..errors import ModelLoadError
+    size = Path(path).stat().st_size
+    if size > limit:
+        raise ModelLoadError(f"{Path(path).name} is {size >> 20} MiB, over the {limit >> 20} MiB the doctor reads",
+                             where=str(path), fix="save the weights as ONNX external data (the graph alone "
+                             "is then small), or check the model with the toolkit itself")
+
+
 def kind(path: Path) -> str | None:
     return KINDS.get(path.suffix.lower())
 
@@ -21,6 +35,7 @@ def load_onnx(ctx, path: Path):
     """The ModelProto (external data not loaded: checks read the graph, not big weights)."""
     def load():
         import onnx
+        check_size(path)
         return onnx.load(str(path), load_external_data=False)
     return ctx.cached(f"onnx:{path}", load)
 

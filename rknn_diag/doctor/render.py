@@ -12,6 +12,18 @@ from typing import Iterable
 from .core import CATEGORIES, ISSUE_STATUSES, Check, Context, Finding
 
 MARK = {"ok": "✓", "warn": "!", "error": "✗", "crash": "☠", "skip": "-"}
+# For terminals that cannot show the marks above (LANG=C, a latin-1 console): "[?]" otherwise.
+ASCII_MARK = {"ok": "+", "warn": "!", "error": "x", "crash": "X", "skip": "-"}
+
+
+def marks_for(stream=None) -> dict[str, str]:
+    """MARK when `stream` (default stdout) can encode it, else ASCII_MARK."""
+    enc = getattr(stream or sys.stdout, "encoding", None) or "ascii"
+    try:
+        "".join(MARK.values()).encode(enc)
+    except (UnicodeEncodeError, LookupError):
+        return ASCII_MARK
+    return MARK
 # Packages worth naming in a bug report: the toolkits, their frameworks and our own stack.
 REPORT_PACKAGES = ("rknn-toolkit", "rknn-toolkit2", "rknn-toolkit-lite2", "numpy", "onnx", "onnxruntime",
                    "protobuf", "tensorflow", "tensorflow-cpu", "tflite", "torch", "torchvision", "mxnet",
@@ -19,18 +31,29 @@ REPORT_PACKAGES = ("rknn-toolkit", "rknn-toolkit2", "rknn-toolkit-lite2", "numpy
                    "adbutils", "packaging", "jsonschema")
 
 
-def _category_mark(fs: list[Finding]) -> str:
+def _category_mark(fs: list[Finding], mark: dict[str, str] = MARK) -> str:
     st = {f.status for f in fs}
     if st & {"error", "crash"}:
-        return "✗"
+        return mark["error"]
     if "warn" in st:
-        return "!"
+        return mark["warn"]
     if st == {"skip"}:
-        return "-"
-    return "✓"
+        return mark["skip"]
+    return mark["ok"]
 
 
-def summary(findings: list[Finding], verbose: bool = False) -> str:
+def _skips(fs: list[Finding], mark: dict[str, str]) -> list[str]:
+    """Checks that could not run, grouped by why (so the plain output says why, briefly)."""
+    why: dict[str, list[str]] = {}
+    for f in fs:
+        if f.status == "skip":
+            why.setdefault(f.message or "no reason given", []).append(f.id)
+    return [f"    {mark['skip']} skipped: {reason} ({', '.join(ids[:4])}{', ...' if len(ids) > 4 else ''})"
+            for reason, ids in why.items()]
+
+
+def summary(findings: list[Finding], verbose: bool = False, mark: dict[str, str] | None = None) -> str:
+    MARK = mark or marks_for()   # noqa: N806 - the marks this output can show
     lines = []
     for cat, title in CATEGORIES.items():
         fs = [f for f in findings if f.category == cat]
@@ -38,7 +61,9 @@ def summary(findings: list[Finding], verbose: bool = False) -> str:
             continue
         counts = {s: sum(f.status == s for f in fs) for s in MARK}
         tail = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        lines.append(f"[{_category_mark(fs)}] {title} ({tail})")
+        lines.append(f"[{_category_mark(fs, MARK)}] {title} ({tail})")
+        if not verbose:
+            lines.extend(_skips(fs, MARK))
         for f in fs:
             if not verbose and f.status not in ISSUE_STATUSES:
                 continue

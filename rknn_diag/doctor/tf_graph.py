@@ -71,6 +71,8 @@ def classes():
 
 def read_graph(path) -> "object":
     """A frozen graph (.pb) as a GraphDef message; ModelLoadError if it is not one."""
+    from .modelinfo import check_size
+    check_size(path)
     GraphDef, _, _ = classes()
     g = GraphDef()
     try:

@@ -8,6 +8,7 @@ changed (the vendor refuses anything above 19; we don't where nothing changed).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
-from ..errors import ModelLoadError, UnsupportedOpError
+from ..errors import ModelLoadError, RknnDiagError, UnsupportedOpError
+from ..graph_check import check_graph, check_shape
 from ..ir import Graph, Node, Value
 from ..ops import check_node, check_tensor_type
 from ..ops.registry import RUNTIME, is_custom
@@ -115,6 +117,21 @@ def _fix_input_sizes(proto: onnx.ModelProto, inputs: list[str], sizes: list[list
 
 def load(model: str | os.PathLike | bytes | onnx.ModelProto, inputs: list[str] | None = None,
          input_size_list: list[list[int]] | None = None, outputs: list[str] | None = None) -> Graph:
+    """Read, check and convert. Every refusal is a ModelLoadError (RKNN_ERR_MODEL_INVALID) or
+    UnsupportedOpError: a malformed file is bad input, never an internal error."""
+    where = "<ModelProto>" if isinstance(model, onnx.ModelProto) else (
+        "<bytes>" if isinstance(model, (bytes, bytearray)) else str(model))
+    try:
+        return _load(model, inputs, input_size_list, outputs)
+    except RknnDiagError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, MemoryError,
+            RecursionError, onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+        raise ModelLoadError(f"the ONNX model is malformed ({type(e).__name__}: {e})", where=where,
+                             fix="run onnx.checker.check_model(model, full_check=True) and re-export it") from None
+
+
+def _load(model, inputs, input_size_list, outputs) -> Graph:
     proto, where = _read(model)
     if qoperator.has_qoperator(proto):   # QLinearConv & co.: the same model in QDQ form (its own scales)
         proto = qoperator.to_qdq(proto, where)
@@ -130,6 +147,7 @@ def load(model: str | os.PathLike | bytes | onnx.ModelProto, inputs: list[str] |
         real_inputs = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
     if input_size_list is not None:
         _fix_input_sizes(proto, real_inputs, input_size_list, where)
+    as_given = proto
     try:
         proto = shape_inference.infer_shapes(proto, strict_mode=False, data_prop=True)
     except Exception as e:
@@ -138,7 +156,38 @@ def load(model: str | os.PathLike | bytes | onnx.ModelProto, inputs: list[str] |
     if any(is_custom(n.op_type) for n in proto.graph.node):   # users' ops: their own shape_infer
         from .custom_shapes import infer_custom
         proto = infer_custom(proto, where)
-    return _to_ir(proto, opset, where)
+    graph = _to_ir(proto, opset, where)
+    check_graph(graph, where)
+    _onnx_checker(as_given, where)
+    return graph
+
+
+_SCHEMA_ONLY = re.compile(r"is deprecated|No Op registered|No opset import for domain")
+
+
+def _onnx_checker(proto: onnx.ModelProto, where: str) -> None:
+    """onnx's own checker on every node and initializer, after our checks (ours name the node
+    and the fix; it catches the rest: ill-typed attributes, bad tensor protos, ...). Not
+    check_model: it also demands shapes on graph outputs, which real exports often omit."""
+    ctx = onnx.checker.C.CheckerContext()
+    ctx.ir_version = proto.ir_version or onnx.IR_VERSION
+    ctx.opset_imports = {o.domain: o.version for o in proto.opset_import}
+    lex = onnx.checker.LEXICAL_SCOPE_CONTEXT
+    try:
+        for t in proto.graph.initializer:
+            onnx.checker.check_tensor(t, ctx)
+        for n in proto.graph.node:
+            try:
+                onnx.checker.check_node(n, ctx, lex)
+            except onnx.checker.ValidationError as e:
+                # Our registry already judged the op itself (check_node in _to_ir): a schema the
+                # installed onnx deprecated or lacks for this opset is no fault of the file.
+                if not _SCHEMA_ONLY.search(str(e)):
+                    raise
+    except onnx.checker.ValidationError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelLoadError(f"the ONNX checker refuses the model: {first}", where=where,
+                             fix="run onnx.checker.check_model(model) for details and re-export it") from None
 
 
 def _cut(proto: onnx.ModelProto, inputs: list[str], outputs: list[str], where: str) -> onnx.ModelProto:
@@ -167,6 +216,9 @@ def _check_types(g: onnx.GraphProto, where: str) -> None:
 def _to_ir(proto: onnx.ModelProto, opset: int, where: str) -> Graph:
     g = proto.graph
     _check_types(g, where)
+    for t in g.initializer:   # before to_array allocates what the header claims
+        check_shape(t.name, tuple(t.dims), where, dtype=helper.tensor_dtype_to_np_dtype(t.data_type)
+                    if t.data_type else None)
     constants = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     inputs = [Value(i.name, _dims(i.type), _dtype(i.type)) for i in g.input if i.name not in constants]
     outputs = [Value(o.name, _dims(o.type), _dtype(o.type)) for o in g.output]

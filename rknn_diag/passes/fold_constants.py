@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Graph
+from ..graph_check import check_shape
+from ..ir import Graph, Node
 from ..ops import run_node
 
 _NEVER = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"}
@@ -18,6 +19,28 @@ def _static_shape(graph: Graph, name: str):
         return graph.constants[name].shape
     if shape is not None and all(isinstance(d, int) and d > 0 for d in shape):
         return tuple(shape)
+    return None
+
+
+def _planned_shape(node: Node, ins: list) -> tuple | None:
+    """The output shape of the ops that grow a tensor from a few bytes of constants, known
+    before running them, so a bomb is refused before it allocates (`limits`)."""
+    try:
+        if node.op_type == "ConstantOfShape":
+            return tuple(int(d) for d in np.asarray(ins[0]).reshape(-1))
+        if node.op_type == "Expand":
+            want = tuple(int(d) for d in np.asarray(ins[1]).reshape(-1))
+            have = np.shape(ins[0])
+            n = max(len(want), len(have))
+            want, have = (1,) * (n - len(want)) + want, (1,) * (n - len(have)) + have
+            return tuple(max(a, b) for a, b in zip(want, have))
+        if node.op_type == "Tile":
+            return tuple(int(a) * int(b) for a, b in zip(np.shape(ins[0]), np.asarray(ins[1]).reshape(-1)))
+        if node.op_type == "Range":
+            start, limit, delta = (float(np.asarray(v).reshape(-1)[0]) for v in ins[:3])
+            return (max(int(np.ceil((limit - start) / delta)), 0),) if delta else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None   # the kernel will refuse the malformed input with its own error
     return None
 
 
@@ -34,7 +57,13 @@ def fold_constants(graph: Graph) -> int:
                 outs = run_node(node, [dummy], graph.opset)
         elif all((not i) or i in graph.constants for i in node.inputs):
             ins = [graph.constants[i] if i else None for i in node.inputs]
+            where = f"{graph.meta.get('source', graph.name)}, node '{node.name}' ({node.op_type})"
+            planned = _planned_shape(node, ins)
+            if planned is not None:
+                check_shape(node.outputs[0], planned, where)
             outs = run_node(node, ins, graph.opset)
+            for name, value in zip(node.outputs, outs):
+                check_shape(name, np.shape(value), where)
         if outs is None:
             continue
         # A graph output may become a constant too (SSD prior boxes, guide §3.5): the

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..config import InputPreprocess, RknnConfig
 from ..errors import DatasetError, InputError
+from ..extras import available, require
 from ..ir import Value
 from ..log import Logger
 from ..platforms import RKNPU1
@@ -99,7 +100,8 @@ def _is_image_input(v: Value) -> bool:
 
 
 def _load_image(fp: Path, v: Value, where: str, log: Logger | None, warned: set | None = None) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    Image = require("PIL.Image", f"reading the image {fp.name} of the dataset")
+    UnidentifiedImageError = Image.UnidentifiedImageError
 
     c, h, w = v.shape[1], v.shape[2], v.shape[3]
     try:
@@ -178,6 +180,29 @@ def load_sample(line: Line, inputs: list[Value], cfg: RknnConfig, log: Logger | 
     return out
 
 
+class _LogProgress:
+    """Without tqdm (the quant extra), progress is a log line every 10 %."""
+
+    def __init__(self, total: int, log: Logger | None):
+        self.total, self.done, self.log, self.next = total, 0, log, max(total // 10, 1)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.log is not None and (self.done >= self.next or self.done == self.total):
+            self.log.i(f"calibration: {self.done}/{self.total} samples")
+            self.next = self.done + max(self.total // 10, 1)
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, log: Logger | None):
+    if available("tqdm"):
+        from tqdm import tqdm
+        return tqdm(total=total, desc="calibration", unit="sample", leave=False)
+    return _LogProgress(total, log)
+
+
 def stream(dataset: str | Path, inputs: list[Value], cfg: RknnConfig, log: Logger | None = None,
            progress: bool = True) -> Iterator[list[np.ndarray]]:
     """Yield calibration samples one at a time, loading a batch_size batch at a time."""
@@ -187,8 +212,7 @@ def stream(dataset: str | Path, inputs: list[Value], cfg: RknnConfig, log: Logge
     bar = None
     warned: set = set()
     if progress and total >= 50:
-        from tqdm import tqdm
-        bar = tqdm(total=total, desc="calibration", unit="sample", leave=False)
+        bar = _progress(total, log)
     try:
         for batch in batches:
             loaded = [load_sample(line, inputs, cfg, log, str(dataset), warned) for line in batch]

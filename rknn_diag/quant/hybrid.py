@@ -26,6 +26,8 @@ import numpy as np
 
 from .. import modelfile
 from ..errors import ConfigError, ModelInvalidError
+from ..extras import require
+from ..fileio import atomic_write
 from ..model import BuiltModel
 from .quantizer import assign
 from .schemes import QParams
@@ -42,12 +44,12 @@ def step1(model: BuiltModel, name: str, folder: str | Path = ".", model_ext: str
     data = modelfile.dumps(model)
     paths = {"cfg": folder / f"{name}.quantization.cfg", "json": folder / f"{name}.{model_ext}",
              "data": folder / f"{name}.data"}
-    paths["data"].write_bytes(data)
+    atomic_write(paths["data"], data, what="hybrid data file")
     layers = [{"name": n.name, "op": n.op_type, "outputs": [o for o in n.outputs if o], "source": n.source}
               for n in model.graph.nodes]
-    paths["json"].write_text(json.dumps({"model": name, "mode": model.mode, "layers": layers,
-                                         "data_sha256": hashlib.sha256(data).hexdigest()}, indent=1))
-    paths["cfg"].write_text(_cfg_text(model, layer_key, proposed))
+    atomic_write(paths["json"], json.dumps({"model": name, "mode": model.mode, "layers": layers,
+                                            "data_sha256": hashlib.sha256(data).hexdigest()}, indent=1))
+    atomic_write(paths["cfg"], _cfg_text(model, layer_key, proposed), what="hybrid config file")
     return paths
 
 
@@ -79,7 +81,7 @@ def _line_of(node) -> int:
 
 def read_cfg(path: str | Path, model: BuiltModel) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """(layer overrides, edited tensor parameters) from a cfg; errors name the line."""
-    import yaml
+    yaml = require("yaml", "reading the hybrid quantization cfg")
 
     path = Path(path)
     if not path.is_file():

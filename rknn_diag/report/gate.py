@@ -34,8 +34,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import GateError
+from ..resources import default_gate
 
-DEFAULT_GATE = Path(__file__).resolve().parents[2] / "reports" / "gate.toml"
+DEFAULT_GATE = default_gate()   # package data (reports/gate.toml links to it in a checkout)
 
 # section -> key -> (type, default). One place for the gate's vocabulary.
 _NUM = (int, float)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import InputPreprocess
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..ir import Value
 
 
@@ -58,6 +58,34 @@ def prepare(values: list[Value], pre: list[InputPreprocess], inputs: list, data_
     return out
 
 
+def check_config(values: list[Value], pre: list[InputPreprocess]) -> None:
+    """At build: mean/std/reorder given in config() fit the model's inputs (a mistake is
+    refused where it is made, not at the first inference on some board). Same rules as
+    `_image`/`_per_channel` apply at run time."""
+    used = [i for i, p in enumerate(pre) if p.mean or p.std or p.reorder]
+    if used and used[-1] >= len(values):
+        raise ConfigError(f"config() gives mean/std/reorder for {used[-1] + 1} inputs but the model has "
+                          f"{len(values)}: {[f'{v.name}{list(v.shape)}' for v in values]}",
+                          fix="give one list per model input, in the model's input order", ref="1.2.5")
+    for i in used:
+        v, p = values[i], pre[i]
+        if not _is_image(v):
+            raise ConfigError(f"config() gives mean/std/reorder for input {i} '{v.name}' of shape "
+                              f"{list(v.shape) if v.shape else '?'}, which is not a 4-D image: nothing would "
+                              f"apply them", fix="give None for non-image inputs, e.g. mean_values=[[...], None]",
+                              ref="1.2.5")
+        c = v.shape[1]
+        for name, vals, ok in (("mean_values", p.mean, (1, c)), ("std_values", p.std, (1, c)),
+                               ("reorder_channel", p.reorder, (c,))):
+            if vals and len(vals) not in ok:
+                raise ConfigError(f"{name} for input {i} '{v.name}' has {len(vals)} values {vals}, but the "
+                                  f"input has {c} channel{'s' if c != 1 else ''} (NHWC image "
+                                  f"[{v.shape[0]}, {v.shape[2]}, {v.shape[3]}, {c}])",
+                                  fix=f"give {c} value{'s' if c != 1 else ''}"
+                                      + (" (or 1 for all channels)" if name != "reorder_channel" else ""),
+                                  ref="1.2.4")
+
+
 def _expect(v: Value, batch: int) -> tuple:
     return (v.shape[0] * batch, *v.shape[1:])
 
@@ -79,12 +107,14 @@ def _image(v: Value, x: np.ndarray, p: InputPreprocess, data_format: str, batch:
                          f"of shape {list(x.shape)}",
                          fix=f"pass data_format='{'nchw' if data_format == 'nhwc' else 'nhwc'}' "
                              "if the layout is the other one")
+    given = x.shape
     if data_format == "nhwc":
         x = x.transpose(0, 3, 1, 2)
     if x.shape != want:
         hint = (f"concatenate {batch} images on axis 0 (rknn_batch_size={batch})" if x.shape[0] != want[0]
-                else f"resize the image to {want[2]}x{want[3]}")
-        raise InputError(f"input {i} '{v.name}' wants shape {list(want)} (nchw), got {list(x.shape)}",
+                else f"resize the image to {want[2]}x{want[3]} (height x width)")
+        shown = [want[0], want[2], want[3], want[1]] if data_format == "nhwc" else list(want)
+        raise InputError(f"input {i} '{v.name}' wants shape {shown} ({data_format}), got {list(given)}",
                          fix=hint, ref="1.5.5" if x.shape[0] != want[0] else None)
     x = x.astype(np.float32)
     if p.reorder:

@@ -21,4 +21,36 @@ def make_target(name: str, **options) -> Target:
     raise ValueError(f"unknown target '{name}'; choose one of {', '.join(TARGETS)}")
 
 
-__all__ = ["BuildSpec", "RunResult", "Target", "TARGETS", "make_target"]
+def preflight(name: str, device_ids: list[str] | None = None, adb_server: str | None = None) -> None:
+    """Can this target be used at all? Raises a TargetError/ConfigError that says why and what to
+    do, once, before any case runs (a run against an unusable target must not end as one
+    traceback per case). Cheap: it neither locks boards nor starts the vendor's servers."""
+    from ..errors import ConfigError, TargetError
+
+    if name == "simulator":
+        return
+    if name == "toolkit2":
+        from .toolkit2 import Toolkit2Target
+        Toolkit2Target(preload=False).versions()     # ToolkitNotInstalled names the interpreter and the fix
+        return
+    if name == "board":
+        if not device_ids:
+            raise ConfigError("--target board needs --device-id SERIAL (repeatable: one per board)",
+                              fix="`adb devices` lists the serials of attached boards", ref="1.7.2")
+        try:
+            from ..board.discovery import list_devices
+        except ImportError:
+            raise ConfigError("--target board needs the board extra (adbutils)",
+                              fix="pip install 'rknn_diag[board]'") from None
+        attached, _ = list_devices(adb_server)
+        missing = [d for d in device_ids if d not in attached]
+        if missing:
+            raise TargetError(f"board(s) {', '.join(missing)} not attached to the adb server "
+                              f"(it lists {', '.join(attached) or 'no boards'})",
+                              fix="check the cable/network and `adb devices`; pass the serials it lists",
+                              ref="1.7.2")
+        return
+    raise ValueError(f"unknown target '{name}'; choose one of {', '.join(TARGETS)}")
+
+
+__all__ = ["BuildSpec", "RunResult", "Target", "TARGETS", "make_target", "preflight"]

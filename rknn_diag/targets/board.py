@@ -24,7 +24,7 @@ from rknn_diag.board.facts import read_board_facts
 from rknn_diag.board.locks import BoardLock
 from rknn_diag.board.steps import DEFAULT_STEP_TIMEOUT, run_step, shell
 from rknn_diag.board.versions import server_runtime_mismatch
-from rknn_diag.errors import ConfigError, ModelLoadError, RknnDiagError, TargetError
+from rknn_diag.errors import ConfigError, ModelLoadError, RknnDiagError, TargetError, TargetTimeout
 from rknn_diag.targets.base import BuildSpec, RunResult, Target
 
 RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "board" / "runner.py"
@@ -84,6 +84,10 @@ class BoardTarget(Target):
         self._cases = itertools.count()
         self._runner_pushed = False
         self._facts: dict[str, Any] | None = None
+        # A timeout makes the board suspect; the next case first probes it (one step timeout)
+        # and, when it does not answer, quarantines it: every later case ends at once.
+        self.suspect: str | None = None
+        self.quarantined: str | None = None
         self._lock = BoardLock(serial, adb_server, lock_dir) if lock else None
         if self._lock:
             self._lock.acquire(lock_timeout)
@@ -141,6 +145,29 @@ class BoardTarget(Target):
                     "or bring a .rknn built by the vendor toolkit")
 
     def run(self, model_path: str, spec: BuildSpec, inputs: list[np.ndarray]) -> RunResult:
+        self._admit()
+        try:
+            return self._run(model_path, spec, inputs)
+        except TargetTimeout as e:
+            self.suspect = e.message
+            raise
+
+    def _admit(self) -> None:
+        """Quarantine: refuse at once on a quarantined board; probe a suspect one first."""
+        if self.quarantined is None and self.suspect is not None:
+            try:
+                self._shell_ok(["echo", "ok"], "probe after a timeout")
+                self.suspect = None          # it answers: that case was slow, the board is fine
+            except TargetError as e:
+                self.quarantined = f"{self.suspect}; then {e.message}"
+        if self.quarantined is not None:
+            raise TargetError(f"board {self.serial} is quarantined, case not run ({self.quarantined})",
+                              where=f"board {self.serial}, quarantine",
+                              fix="reboot or reconnect the board, then rerun with --skip-passed; "
+                                  "raise --step-timeout/--run-timeout if the board is only slow",
+                              ref="1.7.2")
+
+    def _run(self, model_path: str, spec: BuildSpec, inputs: list[np.ndarray]) -> RunResult:
         self.check_versions()
         case = f"case{next(self._cases)}"
         local = self.workdir / case

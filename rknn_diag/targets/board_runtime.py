@@ -40,14 +40,20 @@ class BoardRuntime:
                                   fix="pass init_runtime(device_id=SERIAL); `adb devices` lists them", ref="1.7.2")
             device_id = devices[0]
         self._dir = Path(tempfile.mkdtemp(prefix="rknn_diag_board_"))
-        self._model = self._dir / "model.rknn"
-        modelfile.save(model, self._model)
-        self.board = BoardTarget(device_id, adb_server, workdir=str(self._dir / "work"), convert=self._copy_model)
-        board_chip = self.board.facts().get("chip")
-        if board_chip != chip:
+        self.board = None
+        try:   # any failure from here on (board unreachable, wrong chip) leaves no temp folder
+            self._model = self._dir / "model.rknn"
+            modelfile.save(model, self._model)
+            self.board = BoardTarget(device_id, adb_server, workdir=str(self._dir / "work"),
+                                     convert=self._copy_model)
+            board_chip = self.board.facts().get("chip")
+            if board_chip != chip:
+                raise TargetError(f"board {device_id} is a {board_chip}, not the requested target '{chip}'",
+                                  fix=f"init_runtime(target='{board_chip}') with a model built for it",
+                                  ref="1.7.1")
+        except BaseException:
             self.close()
-            raise TargetError(f"board {device_id} is a {board_chip}, not the requested target '{chip}'",
-                              fix=f"init_runtime(target='{board_chip}') with a model built for it", ref="1.7.1")
+            raise
 
     def _copy_model(self, model_path, spec, rknn_path, facts) -> None:
         shutil.copyfile(self._model, rknn_path)
@@ -56,5 +62,6 @@ class BoardRuntime:
         return self.board.run(str(self._model), BuildSpec(data_format=data_format), list(inputs)).outputs
 
     def close(self) -> None:
-        self.board.close()
+        if self.board is not None:
+            self.board.close()
         shutil.rmtree(self._dir, ignore_errors=True)

@@ -43,3 +43,29 @@ def test_wrong_board_results_are_a_firmware_finding(adb_server, tmp_path):
     findings = [r for r in lines if r.status == "xfail"]
     assert findings and all(r.category == "vendor" and "firmware/driver finding" in r.message for r in findings)
     assert {r.status for r in lines} <= {"passed", "xfail"}, [(r.case, r.status, r.message[:200]) for r in lines]
+
+
+def test_a_hung_board_is_quarantined_after_at_most_two_step_timeouts(adb_server, tmp_path):
+    """The board hangs after the health check and one case. With --step-timeout 2 the hung
+    case costs one timeout, the probe before the next case a second; the rest end at once
+    as infrastructure errors naming the quarantine. Timeouts come from the command line."""
+    import time
+    res = tmp_path / "results.jsonl"
+    with attached_board(adb_server, "rk3588", faults=Faults(hang_after_runs=2)) as board:
+        start = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "rknn_diag.cli", "conformance", "--suite", str(REPO / "conformance"),
+             "--target", "board", "--device-id", board.serial, "--adb-server", adb_server.address,
+             "--step-timeout", "2", "--run-timeout", "2", "-n", "0", "-k", "test_zoo_float16", "--no-report",
+             "--results", str(res)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        took = time.monotonic() - start
+    lines = list(results.read([res]))
+    assert len(lines) == 5, (done.stdout + done.stderr)[-3000:]
+    statuses = [(r.status, r.category) for r in lines]
+    assert statuses[0] == ("passed", None) and statuses[1:] == [("error", "infrastructure")] * 4, statuses
+    assert "timed out after 2 s" in lines[1].message
+    assert all("quarantined" in r.message for r in lines[2:]), [r.message[:200] for r in lines]
+    quick = [r.duration for r in lines[3:]]
+    assert max(quick) < 1.0, quick          # after the quarantine no case waits for the board
+    assert took < 120, took

@@ -146,10 +146,28 @@ def test_tcp_forward_to_loopback_port(target):
             conn.sendall(conn.recv(1024).upper())
 
     threading.Thread(target=echo_once, daemon=True).start()
+    board.add_tcp_service(remote_port)
     local_port = t.device.forward_port(remote_port)
     with socket.create_connection(("127.0.0.1", local_port), timeout=10) as s:
         s.sendall(b"hello board")
         assert s.recv(1024) == b"HELLO BOARD"
+    listener.close()
+
+
+def test_tcp_forward_refuses_host_ports_that_are_not_the_boards(target):
+    """A host loopback service the board was not given stays unreachable through adb forward."""
+    import socket
+
+    board, t = target
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(2)
+    local_port = t.device.forward_port(listener.getsockname()[1])
+    with socket.create_connection(("127.0.0.1", local_port), timeout=10) as s:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        s.settimeout(10)
+        assert s.recv(1024) == b""          # the forward is closed at once
+    with pytest.raises(socket.timeout):
+        listener.accept()                   # and nothing ever reached the host's service
     listener.close()
 
 

@@ -12,10 +12,59 @@ def test_udev_rule_0666_ok(make_ctx, tmp_path):
     assert statuses(make_ctx(root=root), "host.udev_rule") == ["ok"]
 
 
-def test_udev_rule_without_0666_warns_with_where(make_ctx, tmp_path):
+def test_udev_rule_for_a_group_is_access_for_its_members(make_ctx, tmp_path):
     root = roots.rule(tmp_path / "r", "# comment 2207\n" + roots.RULE_0660, "51-android.rules")
     [f] = run(make_ctx(root=root), "host.udev_rule")
-    assert f.status == "warn" and "51-android.rules:2" in f.message and 'MODE="0666"' in f.fix
+    assert f.status == "ok" and "group 'plugdev'" in f.message and "51-android.rules:2" in f.message
+
+
+def test_udev_rule_that_grants_nobody_warns_with_where_and_never_suggests_0666(make_ctx, tmp_path):
+    root = roots.rule(tmp_path / "r", '# comment 2207\nSUBSYSTEM=="usb", ATTRS{idVendor}=="2207", MODE="0600"\n',
+                      "51-android.rules")
+    [f] = run(make_ctx(root=root), "host.udev_rule")
+    assert f.status == "warn" and "51-android.rules:2" in f.message
+    assert 'MODE="0660"' in f.fix and 'TAG+="uaccess"' in f.fix and 'MODE="0666"' not in f.fix
+
+
+# Debian's android-sdk-platform-tools-common 51-android.rules, shortened: the vendor line sets an
+# ENV flag; access is granted on a later line, after GOTO guards.
+DEBIAN_51_ANDROID = """\
+# Skip this section below if this device is not connected by USB
+SUBSYSTEM!="usb", GOTO="android_usb_rules_end"
+
+LABEL="android_universal"
+# Google
+ATTR{idVendor}=="18d1", ENV{adb_user}="yes"
+# Rockchip
+ATTR{idVendor}=="2207", ENV{adb_user}="yes"
+
+# Enable device as a user device if found
+ENV{adb_user}=="yes", MODE="0660", GROUP="plugdev", TAG+="uaccess"
+
+LABEL="android_usb_rules_end"
+"""
+
+
+def test_debians_adb_rules_grant_access_across_lines(make_ctx, tmp_path):
+    root = roots.rule(tmp_path / "r", DEBIAN_51_ANDROID, "51-android.rules")
+    [f] = run(make_ctx(root=root), "host.udev_rule")
+    assert f.status == "ok" and "uaccess" in f.message and "51-android.rules:11" in f.message
+
+
+def test_access_for_another_vendor_or_behind_a_goto_does_not_count(make_ctx, tmp_path):
+    other = DEBIAN_51_ANDROID.replace('ATTR{idVendor}=="2207", ENV{adb_user}="yes"', "")
+    assert run(make_ctx(root=roots.rule(tmp_path / "a", other, "51-android.rules")),
+               "host.udev_rule")[0].status == "warn"
+    skipped = ('ATTRS{idVendor}=="2207", GOTO="end"\n'
+               'ATTRS{idVendor}=="2207", MODE="0660", GROUP="plugdev"\nLABEL="end"\n')
+    [f] = run(make_ctx(root=roots.rule(tmp_path / "b", skipped)), "host.udev_rule")
+    assert f.status == "warn", f.message
+
+
+def test_continued_lines_are_one_rule(make_ctx, tmp_path):
+    text = 'SUBSYSTEM=="usb", \\\n  ATTRS{idVendor}=="2207", \\\n  MODE="0660", TAG+="uaccess"\n'
+    [f] = run(make_ctx(root=roots.rule(tmp_path / "r", text)), "host.udev_rule")
+    assert f.status == "ok" and "99-rk-usb.rules:1" in f.message
 
 
 def test_udev_no_rule_with_a_device_connected_is_an_error(make_ctx, tmp_path):

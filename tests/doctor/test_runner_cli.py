@@ -150,3 +150,35 @@ def test_every_check_is_named_in_a_test():
     text = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
     missing = [cid for cid in all_checks() if f'"{cid}"' not in text]
     assert not missing, f"checks without tests: {missing}"
+
+
+def _doctor(*args, env=None):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    return subprocess.run([sys.executable, "-m", "rknn_diag.doctor.cli", *args], capture_output=True,
+                          cwd=Path(__file__).resolve().parents[2], timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def test_plain_output_falls_back_to_ascii_on_a_non_utf8_terminal(tmp_path):
+    done = _doctor("--root", str(tmp_path), env={"PYTHONIOENCODING": "ascii", "LANG": "C", "LC_ALL": "C"})
+    out = done.stdout.decode("ascii")          # would raise on any ✓/✗ byte
+    assert "[?]" not in out and "\\u" not in out and "[-] Dataset" in out and "Traceback" not in done.stderr.decode()
+
+
+def test_plain_output_says_why_checks_were_skipped(tmp_path):
+    out = _doctor("--root", str(tmp_path)).stdout.decode()
+    assert "skipped: no --dataset given (dataset.file)" in out
+    assert "skipped: no ONNX --model given (model.onnx.load)" in out
+
+
+def test_version_flags():
+    from rknn_diag import __version__
+    assert _doctor("--version").stdout.decode().strip() == f"rknn-doctor (rknn_diag) {__version__}"
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "rknn_diag.cli", "--version"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == f"rknn-diag (rknn_diag) {__version__}"

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from ..core import check, error, ok, skip, warn
+from ..udev import evaluate, rule_files
 
 ROCKCHIP_VID = "2207"          # USB vendor id of Rockchip (guide §1.7.2 item 4: update_rk1808_usb_rule.sh)
 ADB_INTERFACE = ("ff", "42", "01")   # class/subclass/protocol of an adb interface (AOSP usb_vendors)
@@ -53,26 +54,23 @@ def _describe(devs: list[dict]) -> str:
 def udev_rule(ctx):
     if not _linux(ctx):
         return skip("udev rules are Linux only")
-    good, weak, seen = [], [], set()
-    for d in RULE_DIRS:
-        for f in sorted(ctx.path(d).glob("*.rules")):
-            if f.resolve() in seen:   # /lib is often a link to /usr/lib
-                continue
-            seen.add(f.resolve())
-            for n, line in enumerate(_read(f).splitlines(), 1):
-                if line.lstrip().startswith("#") or not re.search(r'ATTRS?\{idVendor\}\s*==\s*"2207"', line):
-                    continue
-                m = re.search(r'MODE\s*:?=\s*"(0?\d{3,4})"', line)
-                where = f"{d}/{f.name}:{n}"
-                (good if m and m.group(1).lstrip("0")[-3:] == "666" else weak).append(where)
-    if good:
-        return ok(f"vendor 2207 devices are read/write for all users ({', '.join(good)})")
-    fix = ('add /etc/udev/rules.d/99-rk-usb.rules with SUBSYSTEM=="usb", ATTRS{idVendor}=="2207", MODE="0666" '
-           "(the toolkit's update_rk1808_usb_rule.sh does this), then `udevadm control --reload` and replug")
-    if weak:
-        return warn(f"udev rules name vendor 2207 without MODE=\"0666\" ({', '.join(weak[:3])}"
-                    f"{', ...' if len(weak) > 3 else ''}): only some users may open the device, and init_runtime "
-                    "then fails with RKNN_ERR_DEVICE_UNAVAILABLE", fix)
+    files = rule_files([ctx.path(d) for d in RULE_DIRS])
+    root = ctx.path("/")
+    acc = evaluate([("/" + str(f.relative_to(root)), _read(f)) for f in files])
+    where = ", ".join(dict.fromkeys(acc.where[-3:]))
+    if acc.granted:
+        how = ("the logged-in user (TAG+=\"uaccess\")" if acc.uaccess else
+               f"members of group '{acc.group}' (check with `id -nG`)" if acc.group_rw else "every user")
+        return ok(f"vendor 2207 USB devices are opened by {how} ({where})")
+    fix = ('add /etc/udev/rules.d/51-rockchip.rules with SUBSYSTEM=="usb", ATTRS{idVendor}=="2207", '
+           'MODE="0660", GROUP="plugdev", TAG+="uaccess" and add yourself to plugdev (`sudo usermod -aG plugdev '
+           '$USER`, then log in again); then `udevadm control --reload` and replug. Do not make the device '
+           "world-writable (0666): any local user could then reflash the board")
+    if acc.mentions:
+        return warn(f"udev rules name vendor 2207 ({', '.join(acc.mentions[:3])}"
+                    f"{', ...' if len(acc.mentions) > 3 else ''}) but grant no user access (mode "
+                    f"{oct(acc.mode) if acc.mode is not None else 'default'}, no group, no uaccess tag): "
+                    "init_runtime then fails with RKNN_ERR_DEVICE_UNAVAILABLE", fix)
     if rockchip_usb(ctx):
         return error("Rockchip USB devices are connected but no udev rule grants access to vendor 2207", fix)
     return warn("no udev rule for vendor 2207: a compute stick or NTB-mode RK1808 will not be usable", fix)

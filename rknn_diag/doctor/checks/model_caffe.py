@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...frontends.caffe_loader import PROPOSAL_FIELDS, SCOPE   # the rules the loader refuses by (§3.3, §3.6)
 from ..core import check, error, ok, skip
 from ..modelinfo import models_of
-from ..prototxt import Message, parse
+from ..prototxt import Message, read
 
 SHOW = 5
 
@@ -14,7 +14,7 @@ def _nets(ctx):
     out = []
     for p in models_of(ctx, "caffe"):
         try:
-            out.append((p, ctx.cached(f"caffe:{p}", lambda p=p: parse(p.read_text(errors="replace"), str(p))), None))
+            out.append((p, ctx.cached(f"caffe:{p}", lambda p=p: read(p)), None))
         except Exception as e:
             out.append((p, None, e))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 
 from ..core import check, error, ok, skip, warn
@@ -26,21 +27,36 @@ def files(ctx):
 
 
 def tflite_schema(data: bytes) -> tuple[bytes, int | None]:
-    """(file identifier, Model.version) of a TF Lite flatbuffer, read from its root table."""
+    """(file identifier, Model.version) of a TF Lite flatbuffer, read from its root table.
+    `data`: bytes, or a `_FileBytes` that reads only the few bytes asked for."""
     if len(data) < 8:
         raise ValueError("shorter than a flatbuffer header")
     ident = data[4:8]
-    (root,) = struct.unpack_from("<I", data, 0)
-    (vt_back,) = struct.unpack_from("<i", data, root)
+    (root,) = struct.unpack("<I", data[0:4])
+    (vt_back,) = struct.unpack("<i", data[root:root + 4])
     vtable = root - vt_back
-    (vt_size,) = struct.unpack_from("<H", data, vtable)
+    (vt_size,) = struct.unpack("<H", data[vtable:vtable + 2])
     if vt_size < 6:           # no slot for field 0 (Model.version)
         return ident, None
-    (off,) = struct.unpack_from("<H", data, vtable + 4)
+    (off,) = struct.unpack("<H", data[vtable + 4:vtable + 4 + 2])
     if off == 0:
         return ident, None
-    (version,) = struct.unpack_from("<I", data, root + off)
+    (version,) = struct.unpack("<I", data[root + off:root + off + 4])
     return ident, version
+
+
+class _FileBytes:
+    """A file seen as bytes, read slice by slice with pread: a 2 GB model costs a few bytes."""
+
+    def __init__(self, fd: int):
+        self.fd, self.size = fd, os.fstat(fd).st_size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, s: slice) -> bytes:
+        start, stop, _ = s.indices(self.size)
+        return os.pread(self.fd, max(stop - start, 0), start) if start >= 0 else b""
 
 
 @check("model.tflite.schema", "models", "1.3.1 note 2", "TF Lite models of the schema version the toolkit reads")
@@ -51,7 +67,8 @@ def tflite(ctx):
     out = []
     for p in paths:
         try:
-            ident, version = tflite_schema(p.read_bytes())
+            with open(p, "rb") as f:
+                ident, version = tflite_schema(_FileBytes(f.fileno()))
         except (ValueError, struct.error) as e:
             out.append(error(f"{p.name}: not a TF Lite flatbuffer ({e})", "export the model again with TFLiteConverter"))
             continue

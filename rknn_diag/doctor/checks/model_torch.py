@@ -19,6 +19,18 @@ from ..modelinfo import models_of
 SIZE_CALL = re.compile(r"(?:torch\.size\(\s*[\w.]+\s*,\s*0\s*\)|[\w.\]\)]\.size\(\s*0\s*\))")
 VIEW_CALL = re.compile(r"(?:\.view\(|torch\.view\(|\.reshape\(|torch\.reshape\(|\.flatten\()")
 MAX_CODE_BYTES = 8 << 20    # code members are small text; do not read a huge one whole
+MAX_TOTAL_BYTES = 64 << 20  # all code members of one archive: bounds memory and time per input
+
+
+def read_capped(z: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes | None:
+    """A member's bytes, or None when it inflates past `cap`. Reads the stream, not the
+    declared size: a member may claim 1 KB and inflate to gigabytes."""
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        # torch writes stored members; bzip2/lzma inflate without a per-read bound
+        raise NotImplementedError(f"compression {info.compress_type}")
+    with z.open(info) as f:
+        data = f.read(cap + 1)
+    return None if len(data) > cap else data
 
 
 def members(path) -> list[str] | None:
@@ -76,27 +88,33 @@ def view_size(ctx):
         return skip("no TorchScript --model given")
     out = []
     for p in paths:
-        hits, unreadable = [], []
+        hits, unreadable, budget = [], [], MAX_TOTAL_BYTES
         with zipfile.ZipFile(p) as z:
             for info in z.infolist():
                 inner = info.filename.split("/", 1)[-1]
                 if not (inner.startswith("code/") and inner.endswith(".py")):
                     continue
-                if info.file_size > MAX_CODE_BYTES:
-                    unreadable.append(f"{inner} (over {MAX_CODE_BYTES >> 20} MiB)")
-                    continue
+                cap = min(MAX_CODE_BYTES, budget)
                 try:
-                    text = z.read(info).decode("utf-8", "replace")
-                except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as e:
+                    data = read_capped(z, info, cap)
+                except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error,
+                        NotImplementedError, RuntimeError) as e:   # damaged, odd compression, encrypted
                     unreadable.append(f"{inner} ({type(e).__name__})")
                     continue
+                if data is None:
+                    unreadable.append(f"{inner} (over {cap >> 20} MiB inflated)")
+                    if cap < MAX_CODE_BYTES:
+                        break   # the archive's whole budget is spent
+                    continue
+                budget -= len(data)
+                text = data.decode("utf-8", "replace")
                 if not VIEW_CALL.search(text):
                     continue
                 for n, line in enumerate(text.splitlines(), 1):
                     if SIZE_CALL.search(line):
                         hits.append(f"{inner}:{n}: {line.strip()[:80]}")
         if unreadable:
-            out.append(warn(f"{p.name}: damaged code members not checked: {', '.join(unreadable[:3])}",
+            out.append(warn(f"{p.name}: damaged or oversized code members not checked: {', '.join(unreadable[:3])}",
                             "save the TorchScript file again"))
         if hits:
             out.append(error(f"{p.name}: a batch size read at run time feeds view/reshape "
