@@ -39,9 +39,11 @@ def test_training_learns(fitted):
     m, t = fitted
     print(f"{m.name}: accuracy {t.accuracy_before:.3f} -> {t.accuracy:.3f} (chance {t.chance:.3f}), "
           f"loss {t.loss_first:.3f} -> {t.loss_last:.3f}")
+    # 384 test images: at these accuracies one standard error is about 0.02, so +0.1 is
+    # five of them (the untrained net sits at chance: the most frequent class's share).
     assert t.loss_last < 0.85 * t.loss_first
-    assert t.accuracy >= t.accuracy_before + 0.15
-    assert t.accuracy >= t.chance + 0.15
+    assert t.accuracy >= t.accuracy_before + 0.1
+    assert t.accuracy >= t.chance + 0.1
 
 
 def test_export_agrees_with_torch_and_keeps_batchnorm(fitted):
