@@ -60,6 +60,8 @@ def test_export_agrees_with_torch_and_keeps_batchnorm(fitted):
             want = t.module(torch.from_numpy(feed)).numpy()
         got = reference(model, {"input": feed})[0]
         assert metrics(got, want)["cosine"] >= trained.MIN_AGREEMENT
+        # Cosine forgives one small logit being off; float32 engines agree far closer than this.
+        assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
 
 
 def test_build_is_cached_and_keyed_by_recipe_and_source(fitted, tmp_path, monkeypatch):
