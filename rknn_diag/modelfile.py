@@ -212,6 +212,8 @@ def _check_model(model: BuiltModel, where: str) -> None:
         raise _invalid("the per-layer quantization overrides name unknown layers or dtypes", where)
     # A quantized/float or mode/dtype mismatch would run and give other numbers: refuse it.
     allowed = {MODES[mode].act.dtype, MODES[mode].weight.dtype, *layers.values()} - {"float16"}
+    if q.get("method") == "imported":   # QDQ/QOperator models keep their own dtypes (quant.qdq_import)
+        allowed = set(RANGES)
     for table, names in (("tensors", tensors), ("weights", weights)):
         for name, d in names.items():
             if name not in (g.constants if table == "weights" else values):

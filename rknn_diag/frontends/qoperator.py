@@ -40,7 +40,8 @@ _DROP_ATTRS = {"channels_last", "opset"}   # QLinear-only attributes with no flo
 # Ops onnxruntime runs directly on 8-bit tensors: their output keeps the input's parameters.
 _DIRECT = {"MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Resize", "Slice", "Split",
            "Gather", "Pad", "DepthToSpace", "SpaceToDepth", "Identity", "Expand", "Tile"}
-_DYNAMIC = {"MatMulInteger", "ConvInteger", "DynamicQuantizeLinear"}
+# (DynamicQuantizeLinear alone is an op with a kernel; with these it is a dynamically quantized model)
+_DYNAMIC = {"MatMulInteger", "ConvInteger"}
 
 
 def has_qoperator(proto: onnx.ModelProto) -> bool:

@@ -19,13 +19,15 @@ from onnx import TensorProto
 
 from ..ir import Graph
 from .float_sim import DumpHook, FloatSimulator
-from .ort_lower import Emitter, LoweringError, infer_types, session, value_info
+from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_types, is_ort_refusal, session,
+                        value_info)
 
 
 def lower_float16(graph: Graph, constants: dict[str, np.ndarray], *, isolate: bool = False):
     """(model, input dtypes). `constants` are the float16 simulator's (rounded) constants.
     `isolate=True` (layer-by-layer checks): every node reads its inputs from model inputs named
     `<value>::in` instead of from the node before it, and every node output is a model output."""
+    check_ort_semantics(graph)
     types = infer_types(graph, constants)
     e = Emitter(graph.opset)
     for k, v in constants.items():
@@ -92,5 +94,13 @@ class OrtFloatSimulator:
     def run(self, feeds: list[np.ndarray], dump: DumpHook | None = None) -> list[np.ndarray]:
         if dump is not None:   # per-layer values: the numpy reference walks the layers
             return self.reference.run(feeds, dump)
+        if self.session is None:   # onnxruntime refused this model at run time once: the reference
+            return self.reference.run(feeds)
         fd = {n: np.asarray(x, dt) for n, x, dt in zip(self.in_names, feeds, self.in_dtypes)}
-        return self.session.run(self.out_names, fd)
+        try:
+            return self.session.run(self.out_names, fd)
+        except Exception as e:  # noqa: BLE001 - only onnxruntime's own refusals fall back
+            if not is_ort_refusal(e):
+                raise
+            self.session = None   # an op form onnxruntime lacks (e.g. an Attention mask it rejects)
+            return self.reference.run(feeds)

@@ -47,7 +47,8 @@ from ..quant import roles
 from ..quant.schemes import QParams, fixed_point, quantize, storage
 from .int_sim import (_KERNELS, IntegerSimulator, _amax, addsub_constants, conv_constants, conv_multiplier,
                       finish_constants, gemm_constants, lut_table, softmax_constants)
-from .ort_lower import Emitter, LoweringError, infer_values, session, value_info
+from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_values, is_ort_refusal, session,
+                        value_info)
 
 EXACT = 2.0 ** 53
 INT32 = 2.0 ** 31
@@ -93,6 +94,7 @@ class OrtIntegerSimulator:
         self.fallback_ops = ref.fallback_ops
         if graph.opset < 11:
             raise LoweringError(f"opset {graph.opset} < 11 (no Round op in onnx): integer model runs on numpy")
+        check_ort_semantics(graph)
         self.opset = graph.opset
         self.types, self.shapes = infer_values(graph)
         self.kinds: dict[str, Kind] = {k: (arr.dtype, qp) for k, (arr, qp) in ref.base.items()}
@@ -144,7 +146,9 @@ class OrtIntegerSimulator:
             return ref.run(feeds, None, raw)
         try:
             env = self.values(feeds)
-        except LoweringError:
+        except Exception as e:  # noqa: BLE001 - a lowering found wrong, or onnxruntime's own refusal
+            if not (isinstance(e, LoweringError) or is_ort_refusal(e)):
+                raise
             self.steps = None
             return ref.run(feeds, None, raw)
         vals = [env[v.name] for v in self.graph.outputs]

@@ -144,3 +144,24 @@ def session(model: onnx.ModelProto, threads: int):
         return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
     except Exception as err:   # onnxruntime raises its own exception types for unsupported ops
         raise LoweringError(f"onnxruntime refused the lowered model: {str(err)[:400]}") from None
+
+
+def is_ort_refusal(e: BaseException) -> bool:
+    """An error raised by onnxruntime itself (an op form or shape it does not run): the model
+    then runs on the numpy reference, which is the semantics anyway."""
+    return type(e).__module__.startswith("onnxruntime")
+
+
+def check_ort_semantics(graph) -> None:
+    """Raise LoweringError when an op of the graph has a form whose onnxruntime kernel departs
+    from the ONNX spec that our kernels follow (the model then runs on the numpy reference):
+    Resize with align_corners and scales (onnxruntime divides by the rounded output size, the
+    spec by size x scale; onnx/onnx#2462)."""
+    for n in graph.nodes:
+        if n.op_type == "Resize":
+            mode = n.attrs.get("coordinate_transformation_mode", "half_pixel")
+            mode = mode.decode() if isinstance(mode, bytes) else mode
+            scales = n.inputs[2] if len(n.inputs) > 2 else ""
+            sizes = n.inputs[3] if len(n.inputs) > 3 else ""
+            if mode == "align_corners" and scales and not sizes:
+                raise LoweringError(f"Resize '{n.name}': align_corners with scales differs in onnxruntime")
