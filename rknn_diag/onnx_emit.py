@@ -120,3 +120,20 @@ class GraphEmitter:
         while ins and ins[-1] == "":
             ins.pop()
         self.node("Clip", ins, [dst])
+
+    def finish(self, name: str, cur: dict[str, str], float_outputs) -> onnx.ModelProto:
+        """The model: each graph output an Identity of the value `cur` maps it to (a constant
+        output from its initializer); outputs in `float_outputs` typed float32 (dequantized)."""
+        g = self.g
+        outputs = []
+        for v in g.outputs:
+            src = cur.get(v.name, v.name)
+            if src == v.name:   # a constant output (the graph folded to it)
+                src = self.init(f"{v.name}__const", g.constants[v.name])
+            self.node("Identity", [src], [v.name])
+            et = TensorProto.FLOAT if v.name in float_outputs or v.dtype is None else \
+                helper.np_dtype_to_tensor_dtype(np.dtype(v.dtype))
+            outputs.append(helper.make_tensor_value_info(v.name, et, None))
+        inputs = [helper.make_tensor_value_info(v.name, helper.np_dtype_to_tensor_dtype(np.dtype(v.dtype or np.float32)),
+                                                list(v.shape) if v.shape else None) for v in g.inputs]
+        return self.model(name, inputs, outputs)

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from onnx import TensorProto, helper
 
 from .ir import Graph
 from .onnx_emit import GraphEmitter
@@ -160,16 +159,7 @@ class _OracleBuilder(GraphEmitter):
                 if fp16 and o in self.tensors:
                     src = self.fp16(src)
                 self.cur[o] = self.fq(o, src) if o in self.tensors and not fp16 else src
-        outputs = []
-        for v in g.outputs:
-            src = self.cur.get(v.name) or self.init(f"{v.name}__const", g.constants[v.name])
-            self.node("Identity", [src], [v.name])
-            et = TensorProto.FLOAT if v.name in self.tensors or v.dtype is None else \
-                helper.np_dtype_to_tensor_dtype(np.dtype(v.dtype))
-            outputs.append(helper.make_tensor_value_info(v.name, et, None))
-        inputs = [helper.make_tensor_value_info(v.name, helper.np_dtype_to_tensor_dtype(np.dtype(v.dtype or np.float32)),
-                                                list(v.shape) if v.shape else None) for v in g.inputs]
-        return self.model(f"{g.name}_oracle", inputs, outputs)
+        return self.finish(f"{g.name}_oracle", self.cur, self.tensors)
 
 
 class Oracle:

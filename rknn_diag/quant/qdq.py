@@ -132,18 +132,7 @@ class _Builder(GraphEmitter):
                     self.node("Identity", [self.fp16(f"{o}__f32")], [f"{o}__f"])
                 if o in self.tensors and not fp16:
                     self.cur[o] = self.qdq(o, f"{o}__f")
-        outputs = []
-        for v in g.outputs:
-            src = self.cur[v.name]
-            if src == v.name:   # a constant output (the graph folded to it)
-                src = self.init(f"{v.name}__const", g.constants[v.name])
-            self.node("Identity", [src], [v.name])
-            et = TensorProto.FLOAT if v.name in self.tensors or v.dtype is None else \
-                helper.np_dtype_to_tensor_dtype(np.dtype(v.dtype))
-            outputs.append(helper.make_tensor_value_info(v.name, et, None))
-        inputs = [helper.make_tensor_value_info(v.name, helper.np_dtype_to_tensor_dtype(np.dtype(v.dtype or np.float32)),
-                                                list(v.shape) if v.shape else None) for v in g.inputs]
-        return self.model(f"{g.name}_qdq_twin", inputs, outputs)
+        return self.finish(f"{g.name}_qdq_twin", self.cur, self.tensors)
 
 
 def export_twin(graph: Graph, quant: dict) -> onnx.ModelProto:
