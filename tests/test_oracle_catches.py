@@ -3,7 +3,8 @@ the real conformance suite red, as a PRODUCT failure — in pytest's verdict and
 file alike — never as a pass, an expected failure or an infrastructure error.
 
 Each fault runs the suite in its own process (`-p tests.faults.plant`, RKNN_DIAG_PLANT=...),
-on a slice chosen to meet the fault, through the simulator target's full user path."""
+on a slice chosen to meet the fault, through the simulator target's full user path, on the
+numpy reference backend (RKNN_DIAG_BACKEND=numpy) where the planted kernels run."""
 
 from __future__ import annotations
 
@@ -34,7 +35,9 @@ SLICES = {
 def _run(fault: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, list[dict]]:
     suite, select = SLICES[fault]
     results = tmp_path / "results.jsonl"
-    env = {**os.environ, "RKNN_DIAG_PLANT": fault}
+    # The numpy kernels are the reference the faults are planted in; on the default onnxruntime
+    # backend the float path does not run them (tests/sim/test_backends.py cross-checks the two).
+    env = {**os.environ, "RKNN_DIAG_PLANT": fault, "RKNN_DIAG_BACKEND": "numpy"}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.faults.plant", "-p", "no:cacheprovider",
                            "-n", "0", "-q", "-rfE", suite, "-k", select, "--results", str(results)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
