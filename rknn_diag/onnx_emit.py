@@ -97,7 +97,24 @@ class GraphEmitter:
         first, outs = outs[0], list(outs)
         if n.post_ops:
             outs[0] = f"{stem}__pre"
-        self.node(n.op_type, ins, outs, **n.attrs)
+        if n.op_type == "HardSwish" and self.opset < 14:   # fused by the passes in any model
+            self.node("HardSigmoid", ins[:1], [f"{stem}__hsig"], alpha=1.0 / 6, beta=0.5)
+            self.node("Mul", [ins[0], f"{stem}__hsig"], outs[:1])
+        elif n.op_type == "LayerNormalization" and self.opset < 17 and n.attrs.get("axis", -1) == -1:
+            eps = self.init(f"{stem}__eps", np.float32(n.attrs.get("epsilon", 1e-5)))
+            self.node("ReduceMean", ins[:1], [f"{stem}__mu"], axes=[-1])
+            self.node("Sub", [ins[0], f"{stem}__mu"], [f"{stem}__d"])
+            self.node("Mul", [f"{stem}__d", f"{stem}__d"], [f"{stem}__d2"])
+            self.node("ReduceMean", [f"{stem}__d2"], [f"{stem}__var"], axes=[-1])
+            self.node("Add", [f"{stem}__var", eps], [f"{stem}__ve"])
+            self.node("Sqrt", [f"{stem}__ve"], [f"{stem}__sd"])
+            self.node("Div", [f"{stem}__d", f"{stem}__sd"], [f"{stem}__n"])
+            last = outs[0] if len(ins) < 3 or not ins[2] else f"{stem}__ng"
+            self.node("Mul", [f"{stem}__n", ins[1]], [last])
+            if last != outs[0]:
+                self.node("Add", [last, ins[2]], outs[:1])
+        else:
+            self.node(n.op_type, ins, outs, **n.attrs)
         src = outs[0]
         for k, p in enumerate(n.post_ops):
             dst = first if k == len(n.post_ops) - 1 else f"{stem}__post{k}"

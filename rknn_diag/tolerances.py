@@ -80,10 +80,15 @@ REAL_MODEL_EXCEPTIONS = {
     ("ppocrv4_det", "asymmetric_quantized-u8"): (0.96, "regression floor: 0.969 measured; onnxruntime 0.965"),
     ("ppocrv4_det", "dynamic_fixed_point-i8"): (0.9, "regression floor (power-of-two scales)"),
     ("ppocrv4_det", "w4a16"): (0.9, "regression floor (int4 weights in every conv)"),
-    ("ppocrv4_rec", "w8a8"): (0.955, "regression floor: 0.967 measured; vendor 0.941"),
+    ("ppocrv4_rec", "w8a8"): (0.91, "regression floor: 0.921 measured with the suite's 8 calibration "
+                                    "images (0.967 with the bench's 16); vendor 0.941 with 16"),
     ("ppocrv4_rec", "asymmetric_quantized-u8"): (0.75, "regression floor: 0.78 measured; onnxruntime 0.714"),
     ("ppocrv4_rec", "dynamic_fixed_point-i8"): (0.5, "regression floor (power-of-two scales)"),
     ("ppocrv4_rec", "w4a16"): (0.8, "regression floor (int4 weights)"),
+    ("mobilenetv3s_trained", "dynamic_fixed_point-i8"): (0.97, "regression floor: 0.981 measured; "
+                                                              "power-of-two scales waste up to a bit"),
+    ("efficientnetb0_trained", "dynamic_fixed_point-i8"): (0.93, "regression floor: 0.944 measured; "
+                                                                "power-of-two scales waste up to a bit"),
     ("ppocr_cls", "w4a16"): (0.4, "regression floor: 0.53 measured — int4 weights flip a saturated 2-way "
                                   "softmax on one of two images; w4a16 is meant for large matmuls"),
 }

@@ -71,10 +71,10 @@ class Emitter:
     def ir_node(self, node: Node, inputs: list[str], outputs: list[str], post_dtype=np.float32) -> None:
         """The node as its ONNX op, then its fused activations on the first output."""
         if not node.post_ops:
-            self.op(node.op_type, inputs, outputs=outputs, **node.attrs)
+            self._op_compat(node, inputs, outputs)
             return
         first = self.fresh(outputs[0])
-        self.op(node.op_type, inputs, outputs=[first, *outputs[1:]], **node.attrs)
+        self._op_compat(node, inputs, [first, *outputs[1:]])
         for k, post in enumerate(node.post_ops):
             dst = outputs[0] if k == len(node.post_ops) - 1 else self.fresh(outputs[0])
             ins, attrs = [first], dict(post.attrs)
@@ -87,6 +87,28 @@ class Emitter:
                 ins.pop()
             self.op(post.op_type, ins, outputs=[dst], **attrs)
             first = dst
+
+    def _op_compat(self, node: Node, inputs: list[str], outputs: list[str]) -> None:
+        """An IR node whose op the model's opset lacks, in older ops: HardSwish (opset 14; the
+        passes fuse decomposed ones in any model) as x * HardSigmoid(x, 1/6, 1/2)."""
+        if node.op_type == "HardSwish" and self.opset < 14:
+            hs = self.one("HardSigmoid", inputs[:1], alpha=1.0 / 6, beta=0.5)
+            self.op("Mul", [inputs[0], hs], outputs=outputs[:1])
+            return
+        if node.op_type == "LayerNormalization" and self.opset < 17:   # the passes fuse it in any model
+            if node.attrs.get("axis", -1) != -1:
+                raise LoweringError(f"LayerNormalization '{node.name}' over several axes before opset 17")
+            x = inputs[0]
+            eps = self.const(np.asarray(node.attrs.get("epsilon", 1e-5), np.float32))
+            d = self.one("Sub", [x, self.one("ReduceMean", [x], axes=[-1])])
+            var = self.one("ReduceMean", [self.one("Mul", [d, d])], axes=[-1])
+            y = self.one("Mul", [self.one("Div", [d, self.one("Sqrt", [self.one("Add", [var, eps])])]), inputs[1]])
+            if len(inputs) > 2 and inputs[2]:
+                self.op("Add", [y, inputs[2]], outputs=outputs[:1])
+            else:
+                self.op("Identity", [y], outputs=outputs[:1])
+            return
+        self.op(node.op_type, inputs, outputs=outputs, **node.attrs)
 
     def model(self, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto],
               name: str = "lowered") -> onnx.ModelProto:

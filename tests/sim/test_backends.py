@@ -12,7 +12,7 @@ import io
 import numpy as np
 import pytest
 
-from conformance.test_quant import CORE_OPS, MODES, _dataset
+from conformance.test_quant import CORE_OPS, EMPTY_IDENTITY, MODES, _dataset, _empty_extremum
 from fixtures import zoo
 from fixtures.opcases import all_cases
 from rknn_diag.api import RKNN
@@ -46,6 +46,11 @@ def test_op_float16_backends_agree(case, tmp_path):
     problems, values = crosscheck.float16_layers(m.graph, xs)
     assert not problems, problems
     # every layer's outputs were compared, or the model has no onnxruntime form and runs on numpy
+    # (at construction, or when onnxruntime refuses it at run time: then the answer is numpy's)
+    if values == crosscheck.REFUSED_AT_RUN:
+        sim = simulator(m.graph, m.mode, backend="ort")
+        np.testing.assert_array_equal(sim.run(xs)[0], sim.reference.run(xs)[0])
+        return
     assert values >= len(m.graph.nodes) or simulator(m.graph, m.mode, backend="ort").backend == "numpy"
 
 
@@ -56,7 +61,9 @@ def _quant_rows():
         seen.add(case.op)
         for mode, chip in MODES.items():
             if mode in EIGHT_BIT or (first and case.op in CORE_OPS):
-                yield pytest.param(case, mode, chip, id=f"{case.id}-{mode}")
+                # +-inf of an empty reduction has no integer code: the backends' codes mean nothing
+                marks = [pytest.mark.xfail(reason=EMPTY_IDENTITY, strict=False)] if _empty_extremum(case) else []
+                yield pytest.param(case, mode, chip, id=f"{case.id}-{mode}", marks=marks)
 
 
 @pytest.mark.parametrize("case,mode,chip", list(_quant_rows()))
