@@ -76,6 +76,9 @@ REAL_MODEL_COSINE = {
 }
 # (model, mode) -> (floor, why): measured exceptions, each with its reason.
 REAL_MODEL_EXCEPTIONS = {
+    ("ppocrv4_rec", "float16"): (0.9995, "a 6625-way softmax amplifies 1-ULP float16 differences in the logits: "
+                                         "0.99998 on the numpy reference backend, 0.99962 on the onnxruntime "
+                                         "backend (layers agree within 1 ULP); the vendor's float16: 0.99724"),
     ("ppocrv4_det", "w8a8"): (0.965, "regression floor: 0.975 measured; vendor 0.989"),
     ("ppocrv4_det", "asymmetric_quantized-u8"): (0.96, "regression floor: 0.969 measured; onnxruntime 0.965"),
     ("ppocrv4_det", "dynamic_fixed_point-i8"): (0.9, "regression floor (power-of-two scales)"),
