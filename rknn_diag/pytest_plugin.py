@@ -178,8 +178,13 @@ def _case_of_report(report: pytest.TestReport) -> bool | None:
 def _status(report: pytest.TestReport, call: pytest.CallInfo, rec: dict) -> tuple[str, str | None]:
     if hasattr(report, "wasxfail"):
         if report.skipped:
-            # xfail() calls in the suite name their category; a marker is a declared exemption
-            return "xfail", rec.get("category") or outcome.EXEMPT
+            # xfail() calls in the suite name their category, or were made while handling a
+            # target's error (whose type names it); a marker is a declared exemption
+            category = rec.get("category")
+            cause = call.excinfo.value.__context__ if call.excinfo is not None else None
+            if category is None and cause is not None and outcome.is_expected(outcome.of_exception(cause)):
+                category = outcome.of_exception(cause)
+            return "xfail", category or outcome.EXEMPT
         return "xpass", None
     if report.passed:
         return "passed", None

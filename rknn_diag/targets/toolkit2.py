@@ -155,7 +155,7 @@ def to_vendor(model_path: str, spec: BuildSpec, inputs: Sequence[np.ndarray], wo
         from onnx import version_converter
         try:
             model = version_converter.convert_version(model, MAX_OPSET)
-        except (RuntimeError, ValueError, onnx.checker.ValidationError) as e:
+        except (RuntimeError, ValueError, IndexError, onnx.checker.ValidationError) as e:   # the converter's limits
             raise VendorUnsupported(
                 f"opset {opset} > {MAX_OPSET} (the vendor's limit) and onnx.version_converter "
                 f"could not down-convert it: {e}", stage="load_onnx", where=where,
