@@ -388,6 +388,8 @@ def test_zoo_quantized(name, mode, target, record, tmp_path):
     ex = run_case(target, record, tmp_path, model, feeds, spec)
     problems, worst = [], {}
     floor = tolerances.QUANT_MODEL_COSINE[mode] if (name, mode) not in ZOO_NO_FLOOR else -1.0
+    if (name, mode) in ZOO_NO_FLOOR:
+        worst["floor_exempt"] = 1.0   # accuracy_analysis judges this variant (it must name the layer)
     for out, got, ref in zip(ex.output_names, ex.result.outputs, ex.refs):
         m = metrics(got, ref)
         worst["cosine"] = min(worst.get("cosine", 1.0), m["cosine"])

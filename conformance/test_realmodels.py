@@ -83,6 +83,8 @@ def test_real_model(name, mode, target, record, tmp_path):
         worst["top1"] = float(np.mean(top1))
     record["latency_ms"] = float(np.median([r.latency_ms for r in runs if r.latency_ms is not None] or [np.nan]))
     floor = tolerances.real_model_floor(name, mode)
+    if (name, mode) in tolerances.REAL_MODEL_EXCEPTIONS:
+        worst["floor_exempt"] = 1.0   # judged here by its measured floor, not by the gate's mode floor
     problems = []
     if worst["cosine"] < floor:
         problems.append(f"cosine {worst['cosine']:.5f} against float32 is below the {mode} floor {floor} "

@@ -181,6 +181,8 @@ def _status(report: pytest.TestReport, call: pytest.CallInfo, rec: dict) -> tupl
             # xfail() calls in the suite name their category, or were made while handling a
             # target's error (whose type names it); a marker is a declared exemption
             category = rec.get("category")
+            if not outcome.is_expected(category):   # a declared xfail of our own wrong answer: exempt
+                category = None
             cause = call.excinfo.value.__context__ if call.excinfo is not None else None
             if category is None and cause is not None and outcome.is_expected(outcome.of_exception(cause)):
                 category = outcome.of_exception(cause)
