@@ -165,14 +165,10 @@ def _agree_with_outcome(report: pytest.TestReport, call: pytest.CallInfo) -> Non
     during setup, where any exception would be an ERROR; our own crash or refusal there is a
     product FAILURE, and infrastructure trouble met in a test body (a board lost in a drawn
     case) is an ERROR. pytest tells the two apart by the phase, so the phase is set to match."""
-    if not report.failed or report.when == "teardown" or _case_of_report(report) is None:
+    if not report.failed or report.when == "teardown" or "rknn_case" not in report.keywords:
         return
     category = outcome.of_exception(call.excinfo.value if call.excinfo else None)
     report.when = "setup" if category == outcome.INFRASTRUCTURE else "call"
-
-
-def _case_of_report(report: pytest.TestReport) -> bool | None:
-    return True if any(k == "rknn_case" for k in getattr(report, "keywords", {})) else None
 
 
 def _status(report: pytest.TestReport, call: pytest.CallInfo, rec: dict) -> tuple[str, str | None]:
