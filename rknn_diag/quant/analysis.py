@@ -66,6 +66,7 @@ def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path, 
 
     sim.run(feeds, keep)
     rows: list[dict[str, Any]] = []
+    saturated = model.quant.get("saturated", {})
     for idx, node in enumerate(g.nodes):
         env = dict(sim.base)
         for name in node.inputs:
@@ -76,6 +77,8 @@ def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path, 
             if not name or np.asarray(fenv[name]).dtype.kind != "f":
                 continue
             f, e, i = np.asarray(fenv[name]), np.asarray(entire[name]), np.asarray(indiv[k])
+            # judged against float clamped where its readers saturate: they cannot tell those apart
+            fj = np.clip(f, *saturated[name]).astype(f.dtype) if name in saturated else f
             if layout == "toolkit1":
                 fn = f"{idx:04d}_{_safe(name)}.npy"
                 np.save(dirs["fp32"] / fn, f, allow_pickle=False)
@@ -85,8 +88,8 @@ def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path, 
                 fn = f"{_safe(name)}.txt"
                 np.savetxt(dirs["golden"] / fn, f.astype(np.float64).reshape(-1), fmt="%.6f")
                 np.savetxt(dirs["simulator"] / fn, e.astype(np.float64).reshape(-1), fmt="%.6f")
-            me, mi = metrics(e, f), metrics(i, f)
-            own = _own_error(sim, node, name, f, g.constants)
+            me, mi = metrics(e, fj), metrics(i, fj)
+            own = _own_error(sim, node, name, fj, g.constants)
             rows.append({"index": idx, "layer": node.name, "op": node.op_type, "tensor": name,
                          "source": "+".join(node.source),
                          "entire_cosine": me["cosine"], "entire_euclidean": me["euclidean"],

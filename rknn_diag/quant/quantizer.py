@@ -8,6 +8,7 @@
     tensors       {tensor: QParams dict} every quantized activation and data constant
     weights       {constant: QParams dict} every quantized weight
     layers        {node: 'float16' | 'int16' | 'int8' | 'uint8'} per-layer overrides (hybrid quantization)
+    saturated     {tensor: [lo, hi]} ranges narrowed to where their readers saturate (quant.saturation)
 Biases are int32 at input scale × weight scale, derived (`bias_qparams`), not stored.
 """
 
@@ -25,6 +26,7 @@ from ..log import Logger
 from ..sim.reference import run_float32, run_node_float  # noqa: F401
 from . import roles
 from .observers import Observer
+from .saturation import clip_ranges
 from .schemes import MODES, NONFINITE_OPS, QParams, Scheme, bias_params, params_from_range, weight_params
 
 
@@ -95,6 +97,8 @@ def assign(graph: Graph, ranges: dict[str, list[float]], mode: str, method: str,
 
     # activations and data constants from their ranges; a graph input that only float16
     # layers read stays float (its NaN/infinity reach them as they are)
+    calibrated = ranges
+    ranges = clip_ranges(graph, ranges, act_scheme, {n for n, d in layers.items() if d == "float16"})
     float_inputs = {v.name for v in graph.inputs
                     if consumers.get(v.name) and all(layers.get(c.name) == "float16" for c in consumers[v.name])}
     for name, (lo, hi) in ranges.items():
@@ -133,7 +137,10 @@ def assign(graph: Graph, ranges: dict[str, list[float]], mode: str, method: str,
         if w in edits:
             weights[w] = QParams.from_dict({**weights[w].to_dict(), **edits[w]})
     return {"tensors": {k: v.to_dict() for k, v in tensors.items()},
-            "weights": {k: v.to_dict() for k, v in weights.items()}}
+            "weights": {k: v.to_dict() for k, v in weights.items()},
+            # ranges narrowed to their readers' saturation (quant.saturation): accuracy_analysis
+            # compares such a tensor with its float value clamped the same way
+            "saturated": {k: v for k, v in ranges.items() if v != calibrated.get(k)}}
 
 
 def bias_qparams(graph: Graph, node: Node, tensors: dict[str, QParams], weights: dict[str, QParams]) -> QParams | None:
