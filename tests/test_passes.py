@@ -90,3 +90,66 @@ def test_activation_fused_into_a_folded_add_moves_to_the_conv():
     assert [p.op_type for p in g.nodes[0].post_ops] == ["Relu"]
     x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
     np.testing.assert_allclose(_execute(g, {"x": x})[0], reference(model, {"x": x})[0], rtol=1e-4, atol=1e-4)
+
+
+def _linear_model(x_shape: list[int], bias_first: bool, relu: bool = False):
+    """x @ W + b (a PyTorch Linear as exported), optionally followed by Relu."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(7)
+    k, m = x_shape[-1], 5
+    w = rng.standard_normal((k, m)).astype(np.float32)
+    b = rng.standard_normal(m).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["mm"], name="fc/MatMul"),
+             helper.make_node("Add", ["b", "mm"] if bias_first else ["mm", "b"], ["lin"], name="fc/Add")]
+    out = "lin"
+    if relu:
+        nodes.append(helper.make_node("Relu", ["lin"], ["y"], name="act"))
+        out = "y"
+    g = helper.make_graph(nodes, "linear", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                          [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_matmul_bias_becomes_one_layer_with_the_bias_inside():
+    # (a Relu after the transpose back stays a layer of its own: it shares that tensor's scale)
+    cases = [([4, 6], False, ["Gemm"]),
+             ([1, 3, 6], True, ["Transpose", "Conv", "Transpose", "Relu"]),
+             ([2, 3, 4, 6], False, ["Transpose", "Conv", "Transpose", "Relu"])]
+    for shape, bias_first, ops in cases:
+        model = _linear_model(shape, bias_first, relu=True)
+        g = optimize(load(model))
+        assert [n.op_type for n in g.nodes] == ops, shape
+        layer = next(n for n in g.nodes if n.op_type in ("Gemm", "Conv"))
+        assert len(layer.inputs) == 3 and layer.source[:2] == ["fc/MatMul", "fc/Add"]
+        x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(_execute(g, {"x": x})[0], reference(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
+
+
+def test_matmul_whose_output_is_also_read_elsewhere_stays_apart():
+    model = _linear_model([1, 3, 6], False)
+    model.graph.output.append(model.graph.output[0].__class__(name="mm"))
+    g = optimize(load(model))
+    assert [n.op_type for n in g.nodes] == ["MatMul", "Add"]
+
+
+def test_conv_transpose_head_bias_and_bn_fold_into_it():
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((3, 4, 2, 2)).astype(np.float32)          # (C_in, C_out, k, k)
+    bias = rng.standard_normal((1, 4, 1, 1)).astype(np.float32)
+    bn = [rng.uniform(0.5, 2, 4).astype(np.float32), rng.standard_normal(4).astype(np.float32),
+          rng.standard_normal(4).astype(np.float32), rng.uniform(0.5, 2, 4).astype(np.float32)]
+    nodes = [helper.make_node("ConvTranspose", ["x", "w"], ["ct"], strides=[2, 2], name="up"),
+             helper.make_node("Add", ["ct", "bias"], ["ctb"], name="up_bias"),
+             helper.make_node("BatchNormalization", ["ctb", "s", "o", "mu", "var"], ["y"], name="bn")]
+    inits = [numpy_helper.from_array(a, n) for a, n in zip([w, bias, *bn], ["w", "bias", "s", "o", "mu", "var"])]
+    g = helper.make_graph(nodes, "head", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 5, 5])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    ir = optimize(load(model))
+    assert [n.op_type for n in ir.nodes] == ["ConvTranspose"] and ir.nodes[0].source == ["up", "up_bias", "bn"]
+    x = rng.standard_normal((1, 3, 5, 5)).astype(np.float32)
+    np.testing.assert_allclose(_execute(ir, {"x": x})[0], reference(model, {"x": x})[0], rtol=1e-4, atol=1e-4)

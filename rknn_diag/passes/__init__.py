@@ -10,8 +10,9 @@ from .fold_bn import fold_batchnorm
 from .fold_constants import fold_constants
 from .fuse_activation import fuse_activations
 from .fuse_decomposed import fuse_decomposed
+from .fuse_matmul_bias import fuse_matmul_bias
 
-PIPELINE = (remove_identities, fold_constants, fold_batchnorm, fuse_decomposed, fuse_activations)
+PIPELINE = (remove_identities, fold_constants, fold_batchnorm, fuse_decomposed, fuse_matmul_bias, fuse_activations)
 
 
 def optimize(graph: Graph, level: int = 3) -> Graph:
