@@ -8,7 +8,7 @@
     tensors       {tensor: QParams dict} every quantized activation and data constant
     weights       {constant: QParams dict} every quantized weight
     layers        {node: 'float16' | 'int16' | 'int8' | 'uint8'} per-layer overrides (hybrid quantization)
-Biases are int32 at input scale × weight scale, derived (`bias_qparams`), not stored.
+Biases are int32 at input scale × weight scale, derived (`qrules.roles.bias_qparams`), not stored.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from ..config import RknnConfig
 from ..errors import ConfigError
 from ..ir import Graph, Node
 from ..log import Logger
+from ..qrules import roles
+from ..qrules.schemes import MODES, NONFINITE_OPS, QParams, Scheme, params_from_range, weight_params
 # The float32 reference run lives in sim/ (quant calls down into sim); re-exported for callers.
 from ..sim.reference import run_float32, run_node_float  # noqa: F401
-from . import roles
 from .observers import Observer
-from .schemes import MODES, NONFINITE_OPS, QParams, Scheme, bias_params, params_from_range, weight_params
 
 
 # ---- calibration ---------------------------------------------------------------------------------
@@ -134,18 +134,6 @@ def assign(graph: Graph, ranges: dict[str, list[float]], mode: str, method: str,
             weights[w] = QParams.from_dict({**weights[w].to_dict(), **edits[w]})
     return {"tensors": {k: v.to_dict() for k, v in tensors.items()},
             "weights": {k: v.to_dict() for k, v in weights.items()}}
-
-
-def bias_qparams(graph: Graph, node: Node, tensors: dict[str, QParams], weights: dict[str, QParams]) -> QParams | None:
-    """int32 bias parameters of a weight op (input scale × weight scale), or None."""
-    b = roles.bias_name(graph, node)
-    w = roles.weight_name(graph, node)
-    if b is None or w not in weights or node.inputs[0] not in tensors:
-        return None
-    wq = weights[w]
-    if wq.group is not None or not tensors[node.inputs[0]].per_tensor:
-        return None
-    return bias_params(tensors[node.inputs[0]].scale, wq)
 
 
 def resolve_method(cfg: RknnConfig, mode: str) -> str:

@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from ..quant.schemes import MODES as QUANT_MODES
+from ..qrules.schemes import MODES as QUANT_MODES
 from .data import OUTCOMES, SEVERITY
 
 MODE_ORDER = ("float16", *QUANT_MODES)

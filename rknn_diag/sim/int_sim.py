@@ -2,7 +2,7 @@
 
 Activations are uint8/int8/int16 at their tensor's parameters, weights int8/uint8/int16/int4,
 biases int32 at input scale × weight scale, accumulators int64. Rounding and
-requantization rules live in `rknn_diag.quant.schemes` (one place).
+requantization rules live in `rknn_diag.qrules.schemes` (one place).
 
 Integer kernels (bit-exact and deterministic; the only float math is exact — integers in
 float BLAS below 2^24/2^53 — or per-layer tables built once):
@@ -50,9 +50,9 @@ import numpy as np
 from ..ir import Graph, Node
 from ..ops import run as run_op
 from ..ops._window import pad_to, per_axis, resolve_pads, windows
-from ..quant import roles
-from ..quant.quantizer import bias_qparams
-from ..quant.schemes import (QParams, apply_fixed_point, dequantize, fixed_point, quantize, requantize,
+from ..qrules import roles
+from ..qrules.roles import bias_qparams
+from ..qrules.schemes import (QParams, apply_fixed_point, dequantize, fixed_point, quantize, requantize,
                               shift_round, storage)
 from .float_sim import to_fp16
 from .reference import run_node_float

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Node
+from .schemes import QParams, bias_params
 
 # Ops whose input 1 is a weight (quantized with the weight scheme) and input 2 a bias (int32).
 WEIGHT_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
@@ -95,3 +96,15 @@ def granularity_for(node: Node, w: np.ndarray, wanted: str) -> str:
     if wanted.startswith("group") and weight_axis(node, w) != 0:
         return "channel"
     return wanted
+
+
+def bias_qparams(graph: Graph, node: Node, tensors: dict[str, QParams], weights: dict[str, QParams]) -> QParams | None:
+    """int32 bias parameters of a weight op (input scale × weight scale), or None."""
+    b = bias_name(graph, node)
+    w = weight_name(graph, node)
+    if b is None or w not in weights or node.inputs[0] not in tensors:
+        return None
+    wq = weights[w]
+    if wq.group is not None or not tensors[node.inputs[0]].per_tensor:
+        return None
+    return bias_params(tensors[node.inputs[0]].scale, wq)
