@@ -30,7 +30,7 @@ from fixtures.opcases import all_cases
 from rknn_diag import outcome, tolerances
 from rknn_diag.compare import Verdict, metrics
 from rknn_diag.platforms import CHIPS, MODE_CHIP, QUANTIZED_MODES, RKNPU1
-from rknn_diag.qrules.schemes import NONFINITE_OPS
+from rknn_diag.qrules.roles import AMPLIFYING, NONFINITE_OPS, WEIGHT_OPS
 from rknn_diag.targets import BuildSpec
 
 from .conftest import judge, run_case
@@ -40,18 +40,12 @@ FULL = os.environ.get("RKNN_DIAG_QUANT_QUICK") != "1"
 
 # mode -> a chip that has it
 MODES = {m: MODE_CHIP[m] for m in QUANTIZED_MODES}
-WEIGHT_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 CORE_OPS = ("Conv", "Gemm", "MatMul", "Add", "Mul", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool",
             "Relu", "Clip", "LeakyRelu", "Sigmoid", "Softmax", "Reshape", "Transpose", "Resize", "Pad",
             "ConvTranspose", "BatchNormalization")
-# Ops whose output error is not bounded by the input's quantization error relative to the
-# output's magnitude (division by values near 0, discontinuities, exponentials, ranks): the
-# twin check still applies, the float floor is recorded only.
-AMPLIFYING = {
-    "Div", "Pow", "Reciprocal", "Log", "Mod", "Floor", "Ceil", "Round", "Sign", "Exp", "Sqrt", "ReduceProd",
-    "ReduceLogSum", "ReduceLogSumExp", "ThresholdedRelu", "Erf", "LRN", "InstanceNormalization",
-    "LayerNormalization", "Softplus", "Cast", "CastLike", "Sin", "Cos", "Range", "ReduceL2", "Tan",
-}
+# AMPLIFYING (the registry's `Quant.amplifies`): ops whose output error is not bounded by the
+# input's quantization error relative to the output's magnitude; the twin check still applies,
+# the float floor is recorded only.
 
 # Single cases whose inputs are built to stress the float path beyond what 8 bits resolve.
 FLOAT_FLOOR_NA = {

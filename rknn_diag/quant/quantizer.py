@@ -19,10 +19,10 @@ import numpy as np
 
 from ..config import RknnConfig
 from ..errors import ConfigError
-from ..ir import Graph, Node
+from ..ir import Graph
 from ..log import Logger
 from ..qrules import roles
-from ..qrules.schemes import MODES, NONFINITE_OPS, QParams, Scheme, params_from_range, weight_params
+from ..qrules.schemes import MODES, QParams, Scheme, params_from_range, weight_params
 # The float32 reference run lives in sim/ (quant calls down into sim); re-exported for callers.
 from ..sim.reference import run_float32, run_node_float  # noqa: F401
 from .observers import Observer
@@ -159,12 +159,12 @@ def build_quant(graph: Graph, cfg: RknnConfig, samples: Iterable[list[np.ndarray
 
 
 def float_only_layers(graph: Graph, layers: dict[str, str] | None, log: Logger | None = None) -> dict[str, str]:
-    """The per-layer table with every layer that needs NaN/infinity (`schemes.NONFINITE_OPS`)
+    """The per-layer table with every layer that needs NaN/infinity (`roles.NONFINITE_OPS`)
     kept in float16, as the vendor keeps such layers out of the integer path: a quantized
     IsNaN would silently answer False everywhere."""
     out = dict(layers or {})
     for node in graph.nodes:
-        if node.op_type in NONFINITE_OPS and out.get(node.name) != "float16":
+        if node.op_type in roles.NONFINITE_OPS and out.get(node.name) != "float16":
             out[node.name] = "float16"
             if log is not None:
                 log.i(f"layer '{node.name}' ({node.op_type}) stays float16: NaN and infinity have no integer form")
