@@ -42,11 +42,13 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 
+from rknn_diag.platforms import CHIPS, MODE_CHIP, RKNPU1  # noqa: E402
+
 TARGET_RATIO = 3.0
 ACC_SLACK = 0.002
-MODES = {"u8": ("asymmetric_quantized-u8", "rk1808"), "dfp8": ("dynamic_fixed_point-i8", "rk1808"),
-         "dfp16": ("dynamic_fixed_point-i16", "rk1808"), "w8a8": ("w8a8", "rk3588"),
-         "w8a16": ("w8a16", "rk3562"), "w16a16i_dfp": ("w16a16i_dfp", "rv1106"), "w4a16": ("w4a16", "rk3576")}
+MODES = {short: (mode, MODE_CHIP[mode]) for short, mode in (
+    ("u8", "asymmetric_quantized-u8"), ("dfp8", "dynamic_fixed_point-i8"), ("dfp16", "dynamic_fixed_point-i16"),
+    ("w8a8", "w8a8"), ("w8a16", "w8a16"), ("w16a16i_dfp", "w16a16i_dfp"), ("w4a16", "w4a16"))}
 
 
 def _ort_session(model_path: str):
@@ -111,7 +113,7 @@ def run(args) -> int:
             lines = []
             for i, im in enumerate(images):
                 a = im[None].astype(np.float32)
-                if chip == "rk1808":
+                if CHIPS[chip] == RKNPU1:
                     a = a.transpose(0, 2, 3, 1)   # RKNPU1 npy samples are NHWC (§1.4.6)
                 np.save(tmp / f"{mode}_{i}.npy", a, allow_pickle=False)
                 lines.append(f"{mode}_{i}.npy")

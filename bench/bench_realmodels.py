@@ -34,16 +34,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from rknn_diag.platforms import CHIPS, MODE_CHIP  # noqa: E402
+
 # mode -> (chip, bar): 'vendor' / 'ort' mean "at least that tool's cosine"
-MODES = {
-    "float16": ("rk3588", 0.9999),
-    "w8a8": ("rk3588", "vendor"),
-    "asymmetric_quantized-u8": ("rk1808", "ort"),
-    "dynamic_fixed_point-i16": ("rk1808", 0.999),
-    "w16a16i_dfp": ("rv1106", 0.999),
-    "w8a16": ("rk3562", 0.999),
-    "w4a16": ("rk3576", None),
-}
+MODES = {mode: (MODE_CHIP[mode], bar) for mode, bar in (
+    ("float16", 0.9999), ("w8a8", "vendor"), ("asymmetric_quantized-u8", "ort"),
+    ("dynamic_fixed_point-i16", 0.999), ("w16a16i_dfp", 0.999), ("w8a16", 0.999), ("w4a16", None))}
 SHORT = {"asymmetric_quantized-u8": "u8", "dynamic_fixed_point-i16": "dfp16"}
 VENDOR_MODES = ("float16", "w8a8", "w8a16", "w16a16i_dfp", "w4a16")
 ORT_MODES = {"w8a8": "int8", "asymmetric_quantized-u8": "uint8"}
@@ -127,7 +123,7 @@ def run(args) -> int:
         inputs_list = [[im] for im in eval_imgs]
         for mode in modes:
             chip, bar = MODES[mode]
-            gen = "rknpu1" if chip == "rk1808" else "rknpu2"
+            gen = CHIPS[chip]
             ds = realmodels.write_dataset(m, tmp / gen, args.calib, seed=0, generation=gen)
             spec = spec_for(m, mode, ds)
             row = {"model": name, "mode": mode, "chip": chip}

@@ -18,7 +18,7 @@ from rknn_diag.compare import REFERENCES
 from rknn_diag.compare import Verdict
 from rknn_diag import outcome
 from rknn_diag.errors import RknnDiagError
-from rknn_diag.targets import BuildSpec, RunResult
+from rknn_diag.targets import BuildSpec, RunResult, target_class
 
 
 @dataclass
@@ -86,7 +86,7 @@ def expected_or_raise(target, record: dict, exc: BaseException) -> None:
 def executed(job, target, record, tmp_path) -> Executed:
     model, feeds, spec, *reference_name = job   # an optional 4th item names the reference
     ex = run_case(target, record, tmp_path, model, feeds, spec, *reference_name)
-    if target.name.startswith("board"):
+    if target.compares_with_simulator:
         _board_against_simulator(ex, record, tmp_path, spec)
     return ex
 
@@ -113,7 +113,7 @@ def judge(target, record: dict, verdict: Verdict) -> None:
     record.setdefault("metrics", {}).update(verdict.metrics)
     if verdict.ok:
         return
-    category = outcome.of_wrong_answer(getattr(target, "vendor", False))
+    category = outcome.of_wrong_answer(target.vendor)
     record["category"] = category
     if outcome.is_expected(category):
         pytest.xfail(f"{target.name} differs from onnxruntime: {verdict.message}")
@@ -123,12 +123,13 @@ def judge(target, record: dict, verdict: Verdict) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Cases that take no `target` check our own toolchain (u8/int8 coupling, accuracy
     analysis): they belong to the simulator's run, not to another target's results."""
-    if config.getoption("target") == "board":   # real models check conversion, not the board path
+    cls = target_class(config.getoption("target"))
+    if not cls.runs_real_models:   # a board: real models check conversion, not the board path
         real = [i for i in items if i.get_closest_marker("realmodel")]
         if real:
             config.hook.pytest_deselected(items=real)
             items[:] = [i for i in items if i not in real]
-    if config.getoption("target") == "simulator":
+    if cls.own_toolchain:
         return
     own = [i for i in items if "target" not in getattr(i, "fixturenames", ())]
     if own:

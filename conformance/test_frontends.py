@@ -46,7 +46,7 @@ def run_public(target, tmp_path: Path, load: tuple[str, dict], shape_nchw, seed:
     img = _image(np.random.default_rng(seed), h, w, c)[None].astype(np.float32)
     x = ((img - np.float32(MEAN[:c])) / np.float32(STD[:c])).transpose(0, 3, 1, 2).copy()
     config = dict(mean_values=[MEAN[:c]], std_values=[STD[:c]], target_platform="rk3588")
-    if target.name != "simulator":
+    if not target.own_toolchain:
         spec = BuildSpec(config=config, do_quantization=dataset is not None,
                          dataset=str(dataset) if dataset else None, data_format="nhwc", load=load)
         try:

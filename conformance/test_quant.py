@@ -29,8 +29,8 @@ import pytest
 from fixtures.opcases import all_cases
 from rknn_diag import outcome, tolerances
 from rknn_diag.compare import Verdict, metrics
-from rknn_diag.platforms import RKNPU1
-from rknn_diag.quant.schemes import NONFINITE_OPS
+from rknn_diag.platforms import CHIPS, MODE_CHIP, QUANTIZED_MODES, RKNPU1
+from rknn_diag.qrules.roles import AMPLIFYING, NONFINITE_OPS, WEIGHT_OPS
 from rknn_diag.targets import BuildSpec
 
 from .conftest import judge, run_case
@@ -39,22 +39,13 @@ from .conftest import judge, run_case
 FULL = os.environ.get("RKNN_DIAG_QUANT_QUICK") != "1"
 
 # mode -> a chip that has it
-MODES = {
-    "asymmetric_quantized-u8": "rk1808", "dynamic_fixed_point-i8": "rk1808", "dynamic_fixed_point-i16": "rk1808",
-    "w8a8": "rk3588", "w8a16": "rk3562", "w16a16i_dfp": "rv1106", "w4a16": "rk3576",
-}
-WEIGHT_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+MODES = {m: MODE_CHIP[m] for m in QUANTIZED_MODES}
 CORE_OPS = ("Conv", "Gemm", "MatMul", "Add", "Mul", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool",
             "Relu", "Clip", "LeakyRelu", "Sigmoid", "Softmax", "Reshape", "Transpose", "Resize", "Pad",
             "ConvTranspose", "BatchNormalization")
-# Ops whose output error is not bounded by the input's quantization error relative to the
-# output's magnitude (division by values near 0, discontinuities, exponentials, ranks): the
-# twin check still applies, the float floor is recorded only.
-AMPLIFYING = {
-    "Div", "Pow", "Reciprocal", "Log", "Mod", "Floor", "Ceil", "Round", "Sign", "Exp", "Sqrt", "ReduceProd",
-    "ReduceLogSum", "ReduceLogSumExp", "ThresholdedRelu", "Erf", "LRN", "InstanceNormalization",
-    "LayerNormalization", "Softplus", "Cast", "CastLike", "Sin", "Cos", "Range", "ReduceL2", "Tan",
-}
+# AMPLIFYING (the registry's `Quant.amplifies`): ops whose output error is not bounded by the
+# input's quantization error relative to the output's magnitude; the twin check still applies,
+# the float floor is recorded only.
 
 # Single cases whose inputs are built to stress the float path beyond what 8 bits resolve.
 FLOAT_FLOOR_NA = {
@@ -143,7 +134,7 @@ def _rows():
 @pytest.mark.parametrize("case,mode,chip,method", list(_rows()))
 def test_op_quantized(case, mode, chip, method, target, record, tmp_path):
     model, feeds = case.build()
-    gen = "rknpu1" if chip == "rk1808" else "rknpu2"
+    gen = CHIPS[chip]
     ds = _dataset(tmp_path / "ds", feeds, gen)
     config = {"target_platform": chip, "quantized_dtype": mode}
     if method:
@@ -156,7 +147,7 @@ def test_op_quantized(case, mode, chip, method, target, record, tmp_path):
     judged: list[str] = []
     # the oracle runs in onnxruntime: cases whose reference is another runtime (onnxruntime lacks
     # the op or departs from the spec there) are judged by the float floor against that reference
-    if target.name == "simulator" and _float32_only(model) and case.reference == "onnxruntime":
+    if target.own_toolchain and _float32_only(model) and case.reference == "onnxruntime":
         found = _against_oracle(Path(spec.export_path), ex, worst)
         if found is not None:      # None: onnxruntime cannot run the oracle (a form it lacks)
             judged.append("oracle")
@@ -302,7 +293,7 @@ def test_op_u8_int8_coupling(case, record, tmp_path):
 
     from rknn_diag.quant.qdq import export_twin, run_twin
     from rknn_diag.quant.quantizer import shift_to_int8
-    from rknn_diag.quant.schemes import QParams
+    from rknn_diag.qrules.schemes import QParams
     from rknn_diag.sim.int_sim import IntegerSimulator
 
     model, feeds = case.build()
@@ -382,7 +373,7 @@ def test_zoo_quantized(name, mode, target, record, tmp_path):
 
     model, feeds, meta = zoo.get(name)
     chip = MODES[mode]
-    ds = _zoo_dataset(tmp_path / "ds", meta, "rknpu1" if chip == "rk1808" else "rknpu2")
+    ds = _zoo_dataset(tmp_path / "ds", meta, CHIPS[chip])
     spec = BuildSpec(config={"target_platform": chip, "quantized_dtype": mode}, do_quantization=True,
                      dataset=str(ds), data_format="nchw")
     ex = run_case(target, record, tmp_path, model, feeds, spec)
@@ -396,7 +387,7 @@ def test_zoo_quantized(name, mode, target, record, tmp_path):
         worst["sqnr_db"] = min(worst.get("sqnr_db", np.inf), m["sqnr_db"])
         if m["cosine"] < floor:
             problems.append(f"{out}: cosine {m['cosine']:.5f} against float is below the {mode} floor {floor}")
-    if target.name == "simulator":
+    if target.own_toolchain:
         built = _build_in_process(tmp_path / "model.onnx", spec)
         per_layer = layerwise_lsb(built.graph, built.quant, list(feeds.values()))
         worst["twin_layer_lsb"] = max(per_layer.values(), default=0.0)

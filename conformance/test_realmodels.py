@@ -24,16 +24,13 @@ import pytest
 from fixtures import realmodels
 from rknn_diag import tolerances
 from rknn_diag.compare import Verdict, metrics
+from rknn_diag.platforms import CHIPS, MODE_CHIP
 from rknn_diag.targets import BuildSpec
 
 from .conftest import judge
 
 FULL = os.environ.get("RKNN_DIAG_REAL_FULL") == "1"
-MODES = {   # mode -> a chip that has it
-    "float16": "rk3588", "w8a8": "rk3588", "asymmetric_quantized-u8": "rk1808",
-    "dynamic_fixed_point-i8": "rk1808", "dynamic_fixed_point-i16": "rk1808", "w8a16": "rk3562",
-    "w16a16i_dfp": "rv1106", "w4a16": "rk3576",
-}
+MODES = MODE_CHIP   # mode -> a chip that has it
 QUICK_MODES = ("float16", "w8a8", "w16a16i_dfp")
 CALIBRATION_IMAGES = 8
 HELD_BACK_IMAGES = 2
@@ -62,7 +59,7 @@ def _reference(m, images: list[np.ndarray]) -> list[list[np.ndarray]]:
 def test_real_model(name, mode, target, record, tmp_path):
     m = realmodels.get(name)
     chip = MODES[mode]
-    gen = "rknpu1" if chip == "rk1808" else "rknpu2"
+    gen = CHIPS[chip]
     config = {"mean_values": [list(m.mean)], "std_values": [list(m.std)], "target_platform": chip}
     if mode != "float16":
         config["quantized_dtype"] = mode

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from .errors import RknnDiagError
 from .resources import default_gate, find_suite
+from .targets import TARGETS
 
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="rknn-diag conformance", description=__doc__)
-    p.add_argument("--target", default="simulator", choices=("simulator", "toolkit2", "board"),
+    p.add_argument("--target", default="simulator", choices=TARGETS,
                    help="where the cases run (default: simulator)")
     p.add_argument("--device-id", action="append", default=[], metavar="SERIAL",
                    help="board serial for --target board (repeatable)")

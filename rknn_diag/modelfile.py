@@ -170,7 +170,7 @@ def _check_model(model: BuiltModel, where: str) -> None:
     a model this toolkit would have built — a known mode that matches the content, outputs,
     names that resolve, sizes within limits, op attributes in range. Else it never runs."""
     from .ops import check_node
-    from .quant.schemes import MODES, RANGES, QParams
+    from .qrules.schemes import MODES, RANGES, QParams
 
     g = model.graph
     try:

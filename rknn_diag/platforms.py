@@ -1,8 +1,13 @@
-"""Chip facts: which NPU generation a chip is, and the quantized dtypes it has.
+"""Chip facts: which NPU generation a chip is, and the quantized dtypes it has — the one
+chip table and the one mode -> chip table; the doctor, the board layer, the suite and the
+benches import them (tests/test_platforms.py).
 
 Sources: RKNN-Toolkit 1.x user guide (RKNPU1 chips, v1 dtype names, §1.4.1 of
-the troubleshooting guide); rknn-toolkit2 2.5.0 (RKNPU2 chips; `config()`
-accepts exactly w8a8, w8a16, w16a16i_dfp, w4a16 — checked, VENDOR_TOOLKIT.md).
+the troubleshooting guide); rknn-toolkit2 2.5.0 (RKNPU2 chips: the `target_platform` list of its
+`RKNN.config()` docstring — rv1103 / rv1103b / rv1106 / rv1106b / rv1126b / rk2118 / rk3562 /
+rk3566 / rk3568 / rk3576 / rk3588; `config()` accepts exactly w8a8, w8a16, w16a16i_dfp, w4a16 —
+checked, VENDOR_TOOLKIT.md). rv1126b is an RKNPU2 chip despite the name it shares with the
+RKNPU1 rv1126.
 """
 
 from __future__ import annotations
@@ -37,17 +42,29 @@ V1_DTYPES = ("asymmetric_quantized-u8", "dynamic_fixed_point-i8", "dynamic_fixed
 _V2_COMMON = ("w8a8",)
 
 
+# RKNPU2 chips with a quantized dtype beyond w8a8.
+_V2_EXTRA: dict[str, tuple[str, ...]] = {
+    "rk3562": ("w8a16",),
+    "rv1103": ("w16a16i_dfp",), "rv1106": ("w16a16i_dfp",),
+    "rv1103b": ("w16a16i_dfp",), "rv1106b": ("w16a16i_dfp",),
+    "rk3576": ("w4a16",), "rv1126b": ("w4a16",),
+}
+FLOAT16 = "float16"   # the unquantized build (do_quantization=False): every chip has it
+
+
 def dtypes_for(chip: str) -> tuple[str, ...]:
     """The canonical quantized dtypes `chip` has; the first is its default."""
     if CHIPS[chip] == RKNPU1:
         return V1_DTYPES
-    extra = {
-        "rk3562": ("w8a16",),
-        "rv1103": ("w16a16i_dfp",), "rv1106": ("w16a16i_dfp",),
-        "rv1103b": ("w16a16i_dfp",), "rv1106b": ("w16a16i_dfp",),
-        "rk3576": ("w4a16",), "rv1126b": ("w4a16",),
-    }.get(chip, ())
-    return _V2_COMMON + extra
+    return _V2_COMMON + _V2_EXTRA.get(chip, ())
+
+
+# The chip a run that takes each mode once builds for: each family's usual board first
+# (rk3588, rk1808), then the first chip with each remaining mode.
+_PREFERRED = ("rk3588", "rk1808", "rk3562", "rv1106", "rk3576")
+QUANTIZED_MODES: tuple[str, ...] = tuple(dict.fromkeys(m for c in (*_PREFERRED, *CHIPS) for m in dtypes_for(c)))
+MODE_CHIP: dict[str, str] = {FLOAT16: _PREFERRED[0], **{
+    m: next(c for c in (*_PREFERRED, *CHIPS) if m in dtypes_for(c)) for m in QUANTIZED_MODES}}
 
 
 def generation(platforms: list[str]) -> str:

@@ -18,6 +18,7 @@ import pytest
 
 from . import outcome, results
 from .errors import TargetError
+from .targets import TARGETS
 
 _RECORD = pytest.StashKey[dict]()
 _ALREADY_PASSED = pytest.StashKey[bool]()
@@ -25,7 +26,7 @@ _ALREADY_PASSED = pytest.StashKey[bool]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("rknn_diag", "rknn_diag hardware-in-the-loop")
-    g.addoption("--target", default="simulator", choices=("simulator", "toolkit2", "board"),
+    g.addoption("--target", default="simulator", choices=TARGETS,
                 help="where conformance cases run (default: simulator)")
     g.addoption("--device-id", action="append", default=[], metavar="SERIAL",
                 help="board serial for --target board (repeatable: one xdist group per board)")
@@ -84,18 +85,20 @@ def _case_of(item: pytest.Item) -> dict | None:
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest):
     """The target named by --target, ready to run cases."""
-    from .targets import make_target
+    from .targets import target_class
 
     name = request.config.getoption("target")
+    cls = target_class(name)
     opts = {}
-    if name == "board":
+    if cls.needs_device_id:
         devices = request.config.getoption("device_id")
         if not devices:
-            raise pytest.UsageError("--target board needs --device-id SERIAL (repeatable)")
+            raise pytest.UsageError(f"--target {name} needs --device-id SERIAL (repeatable)")
         opts = {"serial": _pick_board(request, devices), "adb_server": request.config.getoption("adb_server")}
-    opts.update(_timeouts(request.config, name))
-    t = make_target(name, **opts)
-    if name == "board":
+    opts.update(cls.timeout_options(request.config.getoption("step_timeout"),
+                                    request.config.getoption("run_timeout")))
+    t = cls(**opts)
+    if cls.checked_before_use:
         # A board must run a known model right before it gets cases; one that cannot is
         # offline, and every case on it then ends as an infrastructure error, not a failure.
         try:
@@ -105,20 +108,10 @@ def target(request: pytest.FixtureRequest):
             raise
         if not health["ok"]:
             t.close()
-            raise TargetError(f"board {opts['serial']} failed its health check: {health.get('reason')}",
+            raise TargetError(f"{t.name} failed its health check: {health.get('reason')}",
                               fix="check the board's runtime and firmware (rknn-doctor --device-id SERIAL)")
     yield t
     t.close()
-
-
-def _timeouts(config: pytest.Config, name: str) -> dict:
-    """--step-timeout/--run-timeout as the target's own keyword arguments."""
-    step, run = config.getoption("step_timeout"), config.getoption("run_timeout")
-    if name == "board":
-        return {k: v for k, v in (("step_timeout", step), ("run_timeout", run)) if v is not None}
-    if name == "toolkit2" and run is not None:
-        return {"timeout": run}
-    return {}
 
 
 def _pick_board(request: pytest.FixtureRequest, devices: list[str]) -> str:

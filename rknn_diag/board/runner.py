@@ -39,7 +39,8 @@ def rknnlite_infer(model_path, inputs, data_format):
 
 
 def infer_with(rt, model_path, inputs, data_format):
-    """One inference through a vendor-style runtime object (RKNNLite, or rknn_diag's RKNN)."""
+    """One inference through a vendor-style runtime object (RKNNLite, or rknn_diag's Toolchain, which
+    raises its typed errors instead of returning codes)."""
     try:
         if rt.load_rknn(model_path) != 0:
             raise RuntimeError(f"load_rknn({model_path}) failed")

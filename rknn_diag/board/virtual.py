@@ -38,10 +38,10 @@ ModelFn = Callable[[str, list, str], list]
 
 
 def simulator_model_fn(model_path: str, inputs: list, data_format: str) -> list:
-    """Run a model with rknn_diag's own simulator through the vendor-style API."""
-    from rknn_diag.api import RKNN  # imported lazily: the board layer does not need it otherwise
+    """Run a model with rknn_diag's own simulator (the pipeline behind the vendor-style API)."""
+    from rknn_diag.pipeline import Toolchain  # imported lazily: the board layer does not need it otherwise
 
-    return board_runner.infer_with(RKNN(), model_path, inputs, data_format)
+    return board_runner.infer_with(Toolchain(), model_path, inputs, data_format)
 
 
 class VirtualBoard:

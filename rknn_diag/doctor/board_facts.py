@@ -22,7 +22,7 @@ import importlib
 import re
 from typing import Any
 
-from .tables_board import CHIP_GENERATION
+from ..platforms import CHIPS as CHIP_GENERATION   # chip -> NPU generation: the one chip table
 
 FACT_KEYS = ("serial", "chip", "generation", "rknn_server", "npu_driver", "runtime", "mini_driver", "error")
 

@@ -26,10 +26,4 @@ TOOLKIT1_DEFAULT_TARGETS = ("rk1806", "rk1808", "rk3399pro")
 # Guide §1.7.2 item 9: Mini Driver on RV1109/RV1126 does not support online debugging.
 MINI_DRIVER_CHIPS = ("rv1109", "rv1126")
 
-# Chip -> NPU generation. RKNPU1 chips: those named in the guide (§1.7.1, §1.7.2).
-# RKNPU2 chips: the target_platform values rknn-toolkit2 2.x accepts (its config() docs).
-CHIP_GENERATION = {
-    "rk1806": "rknpu1", "rk1808": "rknpu1", "rk3399pro": "rknpu1", "rv1109": "rknpu1", "rv1126": "rknpu1",
-    "rk3562": "rknpu2", "rk3566": "rknpu2", "rk3568": "rknpu2", "rk3576": "rknpu2", "rk3588": "rknpu2",
-    "rv1103": "rknpu2", "rv1106": "rknpu2", "rv1103b": "rknpu2", "rk2118": "rknpu2",
-}
+# Chip -> NPU generation is `rknn_diag.platforms.CHIPS` (the one chip table).

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ..log import Logger
 from ..model import BuiltModel
-from ..quant.schemes import QParams
+from ..qrules.schemes import QParams
 
 
 def _params(model: BuiltModel, name: str) -> str:

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..errors import InputError
-from .registry import register
+from .registry import TABLE, Quant, register
 from ._tensor_util import FLOATS_ALL, INTS, as_compute, fresh
 from .elementwise import erf64
 
@@ -23,7 +23,7 @@ def _back(out: np.ndarray, like: np.ndarray) -> np.ndarray:
     return fresh(np.asarray(out).astype(np.asarray(like).dtype, copy=False), like)
 
 
-@register("Relu", dtypes=FLOATS_ALL + SIGNED)
+@register("Relu", dtypes=FLOATS_ALL + SIGNED, quant=Quant(TABLE, shares_scale=True))
 def relu(X):
     """max(X, 0)."""
     X = np.asarray(X)
@@ -32,7 +32,7 @@ def relu(X):
 
 # The Clip-11 inputs `min`/`max` share their names with the Clip-6 attributes, and a
 # Python signature cannot hold both, so the inputs are named min_/max_ here.
-@register("Clip", dtypes=FLOATS_ALL + INTS)
+@register("Clip", dtypes=FLOATS_ALL + INTS, quant=Quant(TABLE, shares_scale=True))
 def clip(input, min_=None, max_=None, *, min=-FLOAT_MAX, max=FLOAT_MAX, opset=13):
     """Clamp to [min, max]: attributes before opset 11, optional scalar inputs since."""
     x = np.asarray(input)
@@ -50,7 +50,7 @@ def clip(input, min_=None, max_=None, *, min=-FLOAT_MAX, max=FLOAT_MAX, opset=13
     return _back(out, x)
 
 
-@register("LeakyRelu", dtypes=FLOATS_ALL)
+@register("LeakyRelu", dtypes=FLOATS_ALL, quant=Quant(TABLE))
 def leaky_relu(X, *, alpha=0.01):
     """X if X >= 0 else alpha * X."""
     x = as_compute(X)
@@ -68,14 +68,14 @@ def prelu(X, slope):
     return _back(np.where(x >= 0, x, x * s), X)
 
 
-@register("Elu", dtypes=FLOATS_ALL)
+@register("Elu", dtypes=FLOATS_ALL, quant=Quant(TABLE))
 def elu(X, *, alpha=1.0):
     """X if X > 0 else alpha * (exp(X) - 1)."""
     x = as_compute(X)
     return _back(np.where(x > 0, x, np.asarray(alpha, x.dtype) * np.expm1(np.minimum(x, 0))), X)
 
 
-@register("Celu", dtypes=FLOATS_ALL)
+@register("Celu", dtypes=FLOATS_ALL, quant=Quant(TABLE))
 def celu(X, *, alpha=1.0):
     """max(0, X) + min(0, alpha * (exp(X / alpha) - 1))."""
     x = as_compute(X)
@@ -83,7 +83,7 @@ def celu(X, *, alpha=1.0):
     return _back(np.maximum(x, 0) + np.minimum(0, a * np.expm1(np.minimum(x, 0) / a)), X)
 
 
-@register("Selu", dtypes=FLOATS_ALL)
+@register("Selu", dtypes=FLOATS_ALL, quant=Quant(TABLE))
 def selu(X, *, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875):
     """gamma * (X if X > 0 else alpha * (exp(X) - 1))."""
     x = as_compute(X)
@@ -100,7 +100,7 @@ def shrink(input, *, bias=0.0, lambd=0.5):
     return _back(np.asarray(y), x)
 
 
-@register("ThresholdedRelu", dtypes=FLOATS_ALL)
+@register("ThresholdedRelu", dtypes=FLOATS_ALL, quant=Quant(TABLE, amplifies=True))
 def thresholded_relu(X, *, alpha=1.0):
     """X if X > alpha else 0."""
     x = as_compute(X)
@@ -113,46 +113,46 @@ def sigmoid32(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-@register("Sigmoid", dtypes=FLOATS_ALL)
+@register("Sigmoid", dtypes=FLOATS_ALL, quant=Quant(TABLE))
 def sigmoid(X):
     """1 / (1 + exp(-X))."""
     return _back(sigmoid32(as_compute(X)), X)
 
 
-@register("HardSigmoid", dtypes=FLOATS_ALL)
+@register("HardSigmoid", dtypes=FLOATS_ALL, quant=Quant(TABLE))
 def hard_sigmoid(X, *, alpha=0.2, beta=0.5):
     """clip(alpha * X + beta, 0, 1)."""
     x = as_compute(X)
     return _back(np.clip(x * np.asarray(alpha, x.dtype) + np.asarray(beta, x.dtype), 0, 1), X)
 
 
-@register("HardSwish", dtypes=FLOATS_ALL)
+@register("HardSwish", dtypes=FLOATS_ALL, quant=Quant(TABLE))
 def hard_swish(X):
     """X * clip(X / 6 + 1/2, 0, 1)."""
     x = as_compute(X)
     return _back(x * np.clip(x * np.asarray(1 / 6, x.dtype) + np.asarray(0.5, x.dtype), 0, 1), X)
 
 
-@register("Tanh", dtypes=FLOATS_ALL)
+@register("Tanh", dtypes=FLOATS_ALL, quant=Quant(TABLE))
 def tanh(input):
     """Hyperbolic tangent."""
     return _back(np.tanh(as_compute(input)), input)
 
 
-@register("Softplus", dtypes=FLOATS_ALL)
+@register("Softplus", dtypes=FLOATS_ALL, quant=Quant(TABLE, amplifies=True))
 def softplus(X):
     """log(1 + exp(X)), without overflow."""
     return _back(np.logaddexp(0, as_compute(X)), X)
 
 
-@register("Softsign", dtypes=FLOATS_ALL)
+@register("Softsign", dtypes=FLOATS_ALL, quant=Quant(TABLE))
 def softsign(input):
     """X / (1 + |X|)."""
     x = as_compute(input)
     return _back(x / (1 + np.abs(x)), input)
 
 
-@register("Mish", dtypes=FLOATS_ALL)
+@register("Mish", dtypes=FLOATS_ALL, quant=Quant(TABLE))
 def mish(X):
     """X * tanh(softplus(X))."""
     x = as_compute(X)
@@ -162,7 +162,7 @@ def mish(X):
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 
-@register("Gelu", dtypes=FLOATS_ALL, values={"approximate": ("none", "tanh")})
+@register("Gelu", dtypes=FLOATS_ALL, values={"approximate": ("none", "tanh")}, quant=Quant(TABLE))
 def gelu(X, *, approximate="none"):
     """X * Phi(X) (opset 20); approximate='tanh' uses the tanh formula."""
     x = as_compute(X)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from ._window import as_str, check_rank, float32, out_dtype, pad_to, per_axis, resolve_pads, windows
-from .registry import register
+from .registry import KERNEL, Quant, register
 
 # Largest im2col block (elements) built at once; bigger convolutions go in blocks of output rows.
 IM2COL_ELEMENTS = 1 << 24
@@ -22,7 +22,7 @@ def _check_groups(c_in: int, group: int, w: np.ndarray) -> None:
                 "a multiple of group); re-export it")
 
 
-@register("Conv")
+@register("Conv", quant=Quant(KERNEL, weights=True))
 def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
          strides=None):
     """N-D grouped convolution: im2col + batched matmul, with depthwise and pointwise fast paths."""
@@ -122,7 +122,7 @@ def _transpose_pads(in_sizes, kernel, strides, dilations, pads, auto_pad, output
     return pb, [t - b for t, b in zip(total, pb)], out
 
 
-@register("ConvTranspose")
+@register("ConvTranspose", quant=Quant(weights=True))
 def conv_transpose(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
                    output_padding=None, output_shape=None, pads=None, strides=None):
     """N-D grouped transposed convolution: one matmul, then a scatter-add per kernel tap."""

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .registry import register
+from .registry import ALL_INPUTS, KERNEL, TABLE, Quant, register
 from ._tensor_util import FLOATS_ALL, INTS, as_compute, floatop, fresh
 
 SIGNED = ("int8", "int16", "int32", "int64")
@@ -26,19 +26,19 @@ def _binary(fn, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return fresh(np.asarray(out).astype(a.dtype, copy=False), a, b)
 
 
-@register("Add", dtypes=FLOAT_NUM)
+@register("Add", dtypes=FLOAT_NUM, quant=Quant(KERNEL, data=ALL_INPUTS))
 def add(A, B):
     """A + B with broadcasting."""
     return _binary(np.add, A, B)
 
 
-@register("Sub", dtypes=FLOAT_NUM)
+@register("Sub", dtypes=FLOAT_NUM, quant=Quant(KERNEL, data=ALL_INPUTS))
 def sub(A, B):
     """A - B with broadcasting."""
     return _binary(np.subtract, A, B)
 
 
-@register("Mul", dtypes=FLOAT_NUM)
+@register("Mul", dtypes=FLOAT_NUM, quant=Quant(KERNEL, data=ALL_INPUTS))
 def mul(A, B):
     """A * B with broadcasting."""
     return _binary(np.multiply, A, B)
@@ -51,7 +51,7 @@ def _trunc_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return q + inexact.astype(q.dtype)
 
 
-@register("Div", dtypes=FLOAT_NUM)
+@register("Div", dtypes=FLOAT_NUM, quant=Quant(data=ALL_INPUTS, amplifies=True))
 def div(A, B):
     """A / B with broadcasting; integer division truncates toward zero."""
     if np.asarray(A).dtype.kind in "iu":
@@ -59,7 +59,7 @@ def div(A, B):
     return _binary(np.divide, A, B)
 
 
-@register("Mod", dtypes=FLOAT_NUM, values={"fmod": (0, 1)})
+@register("Mod", dtypes=FLOAT_NUM, values={"fmod": (0, 1)}, quant=Quant(amplifies=True))
 def mod(A, B, *, fmod=0):
     """Remainder: sign of the divisor (fmod=0, integers) or of the dividend (fmod=1, C fmod)."""
     return _binary(np.fmod if fmod else np.mod, A, B)
@@ -74,7 +74,7 @@ def _pow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.power(a, b.astype(a.dtype))
 
 
-@register("Pow", dtypes=FLOAT_NUM)
+@register("Pow", dtypes=FLOAT_NUM, quant=Quant(amplifies=True))
 def pow_(X, Y):
     """X ** Y with broadcasting; the result has X's dtype (Y may be another type)."""
     return _binary(_pow, X, Y)
@@ -87,25 +87,25 @@ def _variadic(fn, inputs) -> np.ndarray:
     return fresh(np.asarray(out).astype(first.dtype, copy=False), *inputs)
 
 
-@register("Max", dtypes=FLOAT_NUM)
+@register("Max", dtypes=FLOAT_NUM, quant=Quant(data=ALL_INPUTS))
 def max_(*data_0):
     """Elementwise maximum of all inputs (broadcast)."""
     return _variadic(np.maximum, data_0)
 
 
-@register("Min", dtypes=FLOAT_NUM)
+@register("Min", dtypes=FLOAT_NUM, quant=Quant(data=ALL_INPUTS))
 def min_(*data_0):
     """Elementwise minimum of all inputs (broadcast)."""
     return _variadic(np.minimum, data_0)
 
 
-@register("Sum", dtypes=FLOATS_ALL)
+@register("Sum", dtypes=FLOATS_ALL, quant=Quant(data=ALL_INPUTS))
 def sum_(*data_0):
     """Elementwise sum of all inputs (broadcast)."""
     return _variadic(np.add, data_0)
 
 
-@register("Mean", dtypes=FLOATS_ALL)
+@register("Mean", dtypes=FLOATS_ALL, quant=Quant(data=ALL_INPUTS))
 def mean(*data_0):
     """Elementwise mean of all inputs (broadcast)."""
     first = np.asarray(data_0[0])
@@ -115,25 +115,25 @@ def mean(*data_0):
 
 # --- unary -----------------------------------------------------------------
 
-@register("Neg", dtypes=FLOATS_ALL + SIGNED)
+@register("Neg", dtypes=FLOATS_ALL + SIGNED, quant=Quant(TABLE))
 def neg(X):
     """-X."""
     return np.negative(X)
 
 
-@register("Abs", dtypes=FLOAT_NUM)
+@register("Abs", dtypes=FLOAT_NUM, quant=Quant(TABLE))
 def abs_(X):
     """|X|."""
     return np.abs(X)
 
 
-@register("Sign", dtypes=FLOAT_NUM)
+@register("Sign", dtypes=FLOAT_NUM, quant=Quant(TABLE, amplifies=True))
 def sign(input):
     """-1, 0 or 1 by the sign of the input."""
     return np.sign(input)
 
 
-def _unary_float(name: str, fn, doc: str) -> None:
+def _unary_float(name: str, fn, doc: str, quant: Quant = Quant()) -> None:
     wrapped = floatop(fn)
 
     def kernel(X):
@@ -142,19 +142,19 @@ def _unary_float(name: str, fn, doc: str) -> None:
 
     kernel.__name__ = name.lower()
     kernel.__doc__ = doc
-    register(name, dtypes=FLOATS_ALL)(kernel)
+    register(name, dtypes=FLOATS_ALL, quant=quant)(kernel)
 
 
-_unary_float("Exp", np.exp, "e ** X.")
-_unary_float("Log", np.log, "Natural log; -inf at 0, NaN below.")
-_unary_float("Sqrt", np.sqrt, "Square root; NaN below 0.")
-_unary_float("Reciprocal", lambda x: np.asarray(1, x.dtype) / x, "1 / X.")
-_unary_float("Floor", np.floor, "Round toward -inf.")
-_unary_float("Ceil", np.ceil, "Round toward +inf.")
-_unary_float("Round", np.round, "Round half to even (as ONNX and numpy do).")
-_unary_float("Sin", np.sin, "Sine.")
-_unary_float("Cos", np.cos, "Cosine.")
-_unary_float("Tan", np.tan, "Tangent.")
+_unary_float("Exp", np.exp, "e ** X.", Quant(TABLE, amplifies=True))
+_unary_float("Log", np.log, "Natural log; -inf at 0, NaN below.", Quant(TABLE, amplifies=True))
+_unary_float("Sqrt", np.sqrt, "Square root; NaN below 0.", Quant(TABLE, amplifies=True))
+_unary_float("Reciprocal", lambda x: np.asarray(1, x.dtype) / x, "1 / X.", Quant(TABLE, amplifies=True))
+_unary_float("Floor", np.floor, "Round toward -inf.", Quant(TABLE, amplifies=True))
+_unary_float("Ceil", np.ceil, "Round toward +inf.", Quant(TABLE, amplifies=True))
+_unary_float("Round", np.round, "Round half to even (as ONNX and numpy do).", Quant(TABLE, amplifies=True))
+_unary_float("Sin", np.sin, "Sine.", Quant(TABLE, amplifies=True))
+_unary_float("Cos", np.cos, "Cosine.", Quant(TABLE, amplifies=True))
+_unary_float("Tan", np.tan, "Tangent.", Quant(amplifies=True))
 _unary_float("Asin", np.arcsin, "Arcsine; NaN outside [-1, 1].")
 _unary_float("Acos", np.arccos, "Arccosine; NaN outside [-1, 1].")
 _unary_float("Atan", np.arctan, "Arctangent.")
@@ -201,7 +201,7 @@ def erf64(x: np.ndarray) -> np.ndarray:
     return np.copysign(out, x)
 
 
-@register("Erf", dtypes=FLOATS_ALL)
+@register("Erf", dtypes=FLOATS_ALL, quant=Quant(TABLE, amplifies=True))
 def erf(input):
     """The error function (float64 internally, rounded to the input's dtype)."""
     x = np.asarray(input)

@@ -6,10 +6,10 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from ._window import float32, out_dtype
-from .registry import register
+from .registry import KERNEL, Quant, register
 
 
-@register("Gemm")
+@register("Gemm", quant=Quant(KERNEL, weights=True))
 def gemm(A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
     """alpha * A' @ B' + beta * C, C broadcast to (M, N) and optional (opset 11+)."""
     a, b = float32(A), float32(B)
@@ -24,7 +24,7 @@ def gemm(A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
     return y.astype(out_dtype(A), copy=False)
 
 
-@register("MatMul")
+@register("MatMul", quant=Quant(KERNEL, data=(0, 1), weights=True))
 def matmul(A, B):
     """numpy.matmul semantics: N-D batch broadcasting, 1-D operands promoted and squeezed."""
     return np.matmul(float32(A), float32(B)).astype(out_dtype(A), copy=False)

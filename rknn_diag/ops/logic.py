@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import ANY, NUMERIC, register
+from .registry import ALL_INPUTS, ANY, KEEP_FLOAT16, NUMERIC, Quant, register
 
 BOOL = ("bool",)
 
@@ -14,31 +14,31 @@ def _cmp(fn, a, b) -> np.ndarray:
     return np.asarray(fn(np.asarray(a), np.asarray(b)), dtype=bool)
 
 
-@register("Equal", dtypes=ANY)
+@register("Equal", dtypes=ANY, quant=Quant(data=ALL_INPUTS))
 def equal(A, B):
     """A == B."""
     return _cmp(np.equal, A, B)
 
 
-@register("Greater", dtypes=NUMERIC)
+@register("Greater", dtypes=NUMERIC, quant=Quant(data=ALL_INPUTS))
 def greater(A, B):
     """A > B."""
     return _cmp(np.greater, A, B)
 
 
-@register("Less", dtypes=NUMERIC)
+@register("Less", dtypes=NUMERIC, quant=Quant(data=ALL_INPUTS))
 def less(A, B):
     """A < B."""
     return _cmp(np.less, A, B)
 
 
-@register("GreaterOrEqual", dtypes=NUMERIC)
+@register("GreaterOrEqual", dtypes=NUMERIC, quant=Quant(data=ALL_INPUTS))
 def greater_or_equal(A, B):
     """A >= B."""
     return _cmp(np.greater_equal, A, B)
 
 
-@register("LessOrEqual", dtypes=NUMERIC)
+@register("LessOrEqual", dtypes=NUMERIC, quant=Quant(data=ALL_INPUTS))
 def less_or_equal(A, B):
     """A <= B."""
     return _cmp(np.less_equal, A, B)
@@ -68,14 +68,14 @@ def xor(A, B):
     return _cmp(np.logical_xor, A, B)
 
 
-@register("IsNaN", dtypes=("float32", "float16", "float64"))
+@register("IsNaN", dtypes=("float32", "float16", "float64"), quant=Quant(KEEP_FLOAT16))
 def is_nan(X):
     """True where X is NaN."""
     return np.isnan(X)
 
 
 @register("IsInf", dtypes=("float32", "float16", "float64"),
-          values={"detect_negative": (0, 1), "detect_positive": (0, 1)})
+          values={"detect_negative": (0, 1), "detect_positive": (0, 1)}, quant=Quant(KEEP_FLOAT16))
 def is_inf(X, *, detect_negative=1, detect_positive=1):
     """True where X is +inf (if detect_positive) or -inf (if detect_negative)."""
     x = np.asarray(X)

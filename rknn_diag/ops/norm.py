@@ -7,7 +7,7 @@ from onnx import helper
 
 from ..errors import UnsupportedOpError
 from ._window import float32, out_dtype
-from .registry import register
+from .registry import Quant, register
 
 
 def _channel_param(p: np.ndarray, x: np.ndarray, spatial: int) -> np.ndarray:
@@ -31,7 +31,7 @@ def batch_normalization(X, scale, B, input_mean, input_var, *, epsilon=1e-5, mom
     return ((x - m) * k + b).astype(out_dtype(X), copy=False)
 
 
-@register("InstanceNormalization")
+@register("InstanceNormalization", quant=Quant(amplifies=True))
 def instance_normalization(input, scale, B, *, epsilon=1e-5):
     """Normalise each (n, c) plane over its spatial axes, then scale and shift per channel."""
     x = float32(input)
@@ -46,7 +46,7 @@ def instance_normalization(input, scale, B, *, epsilon=1e-5):
 _STASH = {1: np.float32, 11: np.float64}
 
 
-@register("LayerNormalization", values={"stash_type": tuple(_STASH)})
+@register("LayerNormalization", values={"stash_type": tuple(_STASH)}, quant=Quant(amplifies=True))
 def layer_normalization(X, Scale, B=None, *, axis=-1, epsilon=1e-5, stash_type=1):
     """Normalise over axes [axis, rank); outputs Y, Mean and InvStdDev (statistics in the stash type)."""
     st = _STASH.get(stash_type)
@@ -65,7 +65,7 @@ def layer_normalization(X, Scale, B=None, *, axis=-1, epsilon=1e-5, stash_type=1
     return y.astype(out_dtype(X), copy=False), mean.astype(st), inv.astype(st)
 
 
-@register("LRN")
+@register("LRN", quant=Quant(amplifies=True))
 def lrn(X, *, alpha=1e-4, beta=0.75, bias=1.0, size):
     """x / (bias + alpha/size * sum of squares over a window of `size` channels) ** beta."""
     x = float32(X)

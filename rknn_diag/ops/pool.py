@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from ._window import check_rank, float32, out_dtype, pad_to, per_axis, resolve_pads, windows
-from .registry import FLOAT, register
+from .registry import DIRECT, FLOAT, KERNEL, Quant, register
 
 
 def _geometry(op, x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode):
@@ -23,7 +23,7 @@ def _geometry(op, x, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode
     return n, kernel, strides, dilations, pb, pe, out, lengths
 
 
-@register("MaxPool", dtypes=FLOAT + ("int8", "uint8"))
+@register("MaxPool", dtypes=FLOAT + ("int8", "uint8"), quant=Quant(DIRECT, shares_scale=True))
 def max_pool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None,
              storage_order=0, strides=None):
     """Max over each window; second output the flat argmax Indices (row- or column-major)."""
@@ -46,7 +46,7 @@ def max_pool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape,
     return y.astype(yd, copy=False), sp_idx + base
 
 
-@register("AveragePool")
+@register("AveragePool", quant=Quant(KERNEL))
 def average_pool(X, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape,
                  pads=None, strides=None):
     """Mean over each window; the divisor counts pads only with count_include_pad, never the ceil overhang."""
@@ -65,13 +65,13 @@ def average_pool(X, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dila
     return (s / np.maximum(cnt, 1)).astype(out_dtype(X), copy=False)
 
 
-@register("GlobalAveragePool")
+@register("GlobalAveragePool", quant=Quant(KERNEL))
 def global_average_pool(X):
     """Mean over all spatial axes, kept as size-1 axes."""
     return float32(X).mean(axis=tuple(range(2, X.ndim)), keepdims=True).astype(out_dtype(X), copy=False)
 
 
-@register("GlobalMaxPool")
+@register("GlobalMaxPool", quant=Quant(DIRECT, shares_scale=True))
 def global_max_pool(X):
     """Max over all spatial axes, kept as size-1 axes."""
     return X.max(axis=tuple(range(2, X.ndim)), keepdims=True)

@@ -1,7 +1,7 @@
 """QuantizeLinear and DequantizeLinear (ONNX QDQ models, e.g. from onnxruntime's
 quantize_static): per tensor or per axis, uint8/int8/int16/int32, with ONNX's semantics
 (half-to-even, saturate). Kernels depend on nothing above `ops`, so this does not import
-`rknn_diag.quant.schemes`; tests/quant/test_schemes.py checks the two agree. A model
+`rknn_diag.qrules.schemes`; tests/quant/test_schemes.py checks the two agree. A model
 containing these ops and built with do_quantization=False keeps its own parameters
 (rknn_diag.quant.qdq_import)."""
 

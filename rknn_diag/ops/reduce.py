@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import register
+from .registry import DIRECT, Quant, register
 from ._tensor_util import FLOATS_ALL, INTS, as_compute, fresh, int_list, norm_axes, norm_axis
 
 
@@ -80,6 +80,13 @@ _FNS = {
     "ReduceLogSumExp": (_logsumexp, FLOATS_ALL, 18),
 }
 
+# Quantization traits (registry `quant=`) of the reductions that are not plain FALLBACK ops.
+_QUANT = {
+    "ReduceMax": Quant(DIRECT, shares_scale=True), "ReduceMin": Quant(DIRECT, shares_scale=True),
+    "ReduceProd": Quant(amplifies=True), "ReduceLogSum": Quant(amplifies=True),
+    "ReduceLogSumExp": Quant(amplifies=True), "ReduceL2": Quant(amplifies=True),
+}
+
 
 def _make(op: str) -> None:
     fn, dtypes, since = _FNS[op]
@@ -90,7 +97,8 @@ def _make(op: str) -> None:
     kernel.__name__ = op.lower()
     kernel.__doc__ = (f"{op} over `axes` (attribute before opset {since}, input since; none = all axes "
                       f"unless noop_with_empty_axes), keepdims.")
-    register(op, dtypes=dtypes, values={"keepdims": (0, 1), "noop_with_empty_axes": (0, 1)})(kernel)
+    register(op, dtypes=dtypes, values={"keepdims": (0, 1), "noop_with_empty_axes": (0, 1)},
+             quant=_QUANT.get(op, Quant()))(kernel)
 
 
 for _op in _FNS:

@@ -12,6 +12,10 @@ an attribute. Inputs whose ONNX name is also an attribute name (Clip `min`,
 Reduce `axes` ...) end in `_` in the signature; descriptions show the ONNX name.
 `params=` names the inputs that are parameters, not tensors (Resize `scales`):
 simulators keep them at full precision, quantizers leave them alone.
+`quant=` classifies the op for quantized builds (`Quant`): which inputs carry data, whether the
+output shares input 0's parameters, and how the integer simulator runs it. The quantizer's
+roles (`qrules.roles`), both integer backends' dispatch and the quantized suite's exemptions
+are derived from it (tests/ops/test_quant_traits.py checks every op is classified).
 
 The conformance suite, the doctor and the reports read `supported_ops()`;
 nobody keeps a second list by hand.
@@ -30,6 +34,41 @@ from ..errors import UnsupportedOpError
 FLOAT = ("float32", "float16")
 NUMERIC = ("float32", "float16", "float64", "int8", "uint8", "int16", "int32", "int64")
 ANY = NUMERIC + ("bool",)
+
+
+# How the integer simulator runs an op in a quantized build:
+KERNEL = "kernel"     # a dedicated integer kernel (sim.int_sim)
+DIRECT = "direct"     # on the integers themselves: it only moves or selects values (output at input 0's parameters)
+TABLE = "table"       # elementwise of one input: a lookup table over every input code, built per layer
+FALLBACK = "float"    # dequantize the inputs, the float32 kernel, quantize the result (what the QDQ twin does)
+KEEP_FLOAT16 = "float16"   # kept in float16 in a quantized build (its answer depends on NaN / infinity)
+PATHS = (KERNEL, DIRECT, TABLE, FALLBACK, KEEP_FLOAT16)
+ALL_INPUTS = None     # Quant.data: every input carries data
+
+
+@dataclass(frozen=True)
+class Quant:
+    """An op's quantization traits (its registry entry's `quant`)."""
+
+    path: str = FALLBACK
+    data: tuple[int, ...] | None = (0,)   # inputs that carry data (quantized); the others are passed raw
+    shares_scale: bool = False            # the output takes input 0's parameters
+    weights: bool = False                 # input 1 a weight (weight scheme), input 2 an int32 bias
+    # A DIRECT op that is value-preserving only for some attributes (nearest Resize): the test;
+    # otherwise the op takes the FALLBACK path.
+    direct_if: Callable[[dict[str, Any]], bool] | None = None
+    # Its output error is not bounded by its inputs' quantization error relative to the
+    # output's size (division near 0, discontinuities, exponentials): the quantized suite
+    # records its float floor instead of judging it (the QDQ twin and the oracle still do).
+    amplifies: bool = False
+
+    def __post_init__(self) -> None:
+        if self.path not in PATHS:
+            raise TypeError(f"quantization path {self.path!r} is not one of {PATHS}")
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": self.path, "data_inputs": None if self.data is None else list(self.data),
+                "shares_scale": self.shares_scale, "weights": self.weights}
 
 
 @dataclass(frozen=True)
@@ -57,6 +96,7 @@ class OpSpec:
     # only at run time, None for an omitted optional input:
     # raises UnsupportedOpError for forms the kernel would refuse only at run time.
     check: Callable[..., None] | None = None
+    quant: Quant = Quant()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -67,6 +107,7 @@ class OpSpec:
             "attribute_values": {k: list(v) for k, v in self.values.items()},
             "dtypes": list(self.dtypes),
             "parameter_inputs": [self.inputs[i].rstrip("_") for i in self.params],
+            "quantization": self.quant.describe(),
             "doc": self.doc,
             "family": self.family,
         }
@@ -129,7 +170,7 @@ def _jsonable(v: Any) -> Any:
 
 def register(op_type: str, *, dtypes: tuple[str, ...] = FLOAT, values: dict[str, tuple] | None = None,
              aliases: tuple[str, ...] = (), params: tuple[str, ...] = (),
-             check: Callable[..., None] | None = None) -> Callable:
+             check: Callable[..., None] | None = None, quant: Quant = Quant()) -> Callable:
     """Decorator: register `fn` as the float kernel of `op_type` (and of each alias)."""
 
     def deco(fn: Callable) -> Callable:
@@ -162,7 +203,8 @@ def register(op_type: str, *, dtypes: tuple[str, ...] = FLOAT, values: dict[str,
             if name in _REGISTRY:
                 raise TypeError(f"op {name} registered twice")
             _REGISTRY[name] = OpSpec(name, fn, tuple(inputs), required, variadic, attrs, dict(values or {}),
-                                     tuple(dtypes), wants_opset, wants_n, param_pos, doc, tuple(aliases), check=check)
+                                     tuple(dtypes), wants_opset, wants_n, param_pos, doc, tuple(aliases), check=check,
+                                     quant=quant)
         return fn
 
     return deco
@@ -220,6 +262,19 @@ def get(op_type: str) -> OpSpec:
                 f"supported ops: {', '.join(sorted(_REGISTRY))}",
             ref="1.3.5",
         ) from None
+
+
+def specs() -> dict[str, OpSpec]:
+    """Every built-in op's registry entry (not users' custom ops)."""
+    _load_all()
+    return dict(_REGISTRY)
+
+
+def quant_traits(op_type: str) -> Quant:
+    """The op's quantization traits; a custom op (or one no longer registered) takes the defaults."""
+    _load_all()
+    spec = _REGISTRY.get(op_type)
+    return spec.quant if spec is not None else Quant()
 
 
 def supported_ops() -> dict[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from ._window import as_str, float32
-from .registry import FLOAT, register
+from .registry import DIRECT, FLOAT, Quant, register
 
 COORD_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
                "tf_half_pixel_for_nn", "tf_crop_and_resize")
@@ -187,10 +187,22 @@ def _full(values, axes, rank, fill, what):
     return out, axes
 
 
+def _nearest(attrs: dict) -> bool:
+    """Quantized builds: nearest-neighbour resizing only picks input values, so it runs on the
+    integers as they are — except tf_crop_and_resize, which writes extrapolation_value (a float)
+    outside the box."""
+    def attr(k, d):
+        v = attrs.get(k, d)
+        return v.decode() if isinstance(v, bytes) else str(v)
+    return (attr("mode", "nearest") == "nearest"
+            and attr("coordinate_transformation_mode", "half_pixel") != "tf_crop_and_resize")
+
+
 @register("Resize", dtypes=NN_DTYPES, params=("roi", "scales", "sizes"),
           values={"mode": ("nearest", "linear", "cubic"), "coordinate_transformation_mode": COORD_MODES,
                   "nearest_mode": NEAREST_MODES,
-                  "keep_aspect_ratio_policy": ("stretch", "not_larger", "not_smaller")})
+                  "keep_aspect_ratio_policy": ("stretch", "not_larger", "not_smaller")},
+          quant=Quant(DIRECT, shares_scale=True, direct_if=_nearest))
 def resize(X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None,
            coordinate_transformation_mode="half_pixel", cubic_coeff_a=-0.75, exclude_outside=0,
            extrapolation_value=0.0, keep_aspect_ratio_policy="stretch", mode="nearest",
@@ -239,7 +251,8 @@ def resize(X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None,
                    extrapolation_value=extrapolation_value, antialias=antialias, lengths=lengths)
 
 
-@register("Upsample", dtypes=NN_DTYPES, values={"mode": ("nearest", "linear")}, params=("scales_",))
+@register("Upsample", dtypes=NN_DTYPES, values={"mode": ("nearest", "linear")}, params=("scales_",),
+          quant=Quant(DIRECT, shares_scale=True, direct_if=_nearest))
 def upsample(X, scales_=None, /, *, mode="nearest", scales=None):
     """Deprecated Resize: asymmetric coordinates; scales an attribute (opset 7-8) or input (opset 9)."""
     sc = scales_ if scales_ is not None else scales  # input (opset 9) or attribute (opset 7-8)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError, UnsupportedOpError
-from .registry import ANY, register
+from .registry import ALL_INPUTS, ANY, DIRECT, KERNEL, Quant, register
 from ._tensor_util import FLOATS_ALL, int_list, norm_axes, norm_axis
 
 
-@register("Identity", dtypes=ANY)
+@register("Identity", dtypes=ANY, quant=Quant(DIRECT, shares_scale=True))
 def identity(input):
     """The input, unchanged."""
     return np.array(input)
@@ -44,7 +44,7 @@ def _check_dropout(inputs, attrs) -> None:
             "or make training_mode a constant false")
 
 
-@register("Dropout", dtypes=FLOATS_ALL, check=_check_dropout)
+@register("Dropout", dtypes=FLOATS_ALL, check=_check_dropout, quant=Quant(shares_scale=True))
 def dropout(data, ratio_=None, training_mode=None, *, ratio=0.5, seed=None, opset=13):
     """Inference: the input unchanged, plus the optional mask output (as onnxruntime gives it)."""
     x = np.asarray(data)
@@ -62,7 +62,7 @@ def dropout(data, ratio_=None, training_mode=None, *, ratio=0.5, seed=None, opse
     return x.copy(), np.zeros(x.shape, dtype=bool if opset >= 10 else x.dtype)
 
 
-@register("Reshape", dtypes=ANY, values={"allowzero": (0, 1)})
+@register("Reshape", dtypes=ANY, values={"allowzero": (0, 1)}, quant=Quant(DIRECT, shares_scale=True))
 def reshape(data, shape, *, allowzero=0):
     """Reshape; 0 copies the input dim (unless allowzero=1), -1 is inferred."""
     x = np.asarray(data)
@@ -81,7 +81,7 @@ def reshape(data, shape, *, allowzero=0):
                          fix="the shape tensor disagrees with the input's size; check the input shape") from None
 
 
-@register("Flatten", dtypes=ANY)
+@register("Flatten", dtypes=ANY, quant=Quant(DIRECT, shares_scale=True))
 def flatten(input, *, axis=1):
     """2-D: dims before `axis` times dims from `axis` on."""
     x = np.asarray(input)
@@ -92,7 +92,7 @@ def flatten(input, *, axis=1):
     return np.array(x.reshape(int(np.prod(x.shape[:a], dtype=np.int64)), int(np.prod(x.shape[a:], dtype=np.int64))))
 
 
-@register("Transpose", dtypes=ANY)
+@register("Transpose", dtypes=ANY, quant=Quant(DIRECT, shares_scale=True))
 def transpose(data, *, perm=None):
     """Permute axes (default: reverse them)."""
     x = np.asarray(data)
@@ -101,7 +101,7 @@ def transpose(data, *, perm=None):
     return np.array(x.transpose(norm_axes(list(perm), x.ndim, "Transpose attribute 'perm'")))
 
 
-@register("Squeeze", dtypes=ANY)
+@register("Squeeze", dtypes=ANY, quant=Quant(DIRECT, shares_scale=True))
 def squeeze(data, axes_=None, *, axes=None, opset=13):
     """Drop size-1 axes: the listed ones (attribute before 13, input since) or all."""
     x = np.asarray(data)
@@ -116,7 +116,7 @@ def squeeze(data, axes_=None, *, axes=None, opset=13):
     return np.array(x.reshape([d for i, d in enumerate(x.shape) if i not in ax]))
 
 
-@register("Unsqueeze", dtypes=ANY)
+@register("Unsqueeze", dtypes=ANY, quant=Quant(DIRECT, shares_scale=True))
 def unsqueeze(data, axes_=None, *, axes=None, opset=13):
     """Insert size-1 axes at positions of the output (attribute before 13, input since)."""
     x = np.asarray(data)
@@ -127,7 +127,7 @@ def unsqueeze(data, axes_=None, *, axes=None, opset=13):
     return np.array(x.reshape([1 if i in ax else next(dims) for i in range(rank)]))
 
 
-@register("Concat", dtypes=ANY)
+@register("Concat", dtypes=ANY, quant=Quant(KERNEL, data=ALL_INPUTS))
 def concat(*inputs, axis):
     """Join along `axis` (negative counts from the end)."""
     arrs = [np.asarray(i) for i in inputs]
@@ -135,7 +135,7 @@ def concat(*inputs, axis):
 
 
 # Split's output count lives on the node: the registry passes it as n_outputs.
-@register("Split", dtypes=ANY)
+@register("Split", dtypes=ANY, quant=Quant(DIRECT, shares_scale=True))
 def split(input, split_=None, *, axis=0, split=None, num_outputs=None, opset=13, n_outputs=None):
     """Split along `axis` by sizes (attribute before 13, input since) or into num_outputs parts."""
     x = np.asarray(input)
@@ -179,7 +179,7 @@ def _slice_bounds(start: int, end: int, step: int, dim: int) -> slice:
     return slice(start, None if end < 0 else end, step)
 
 
-@register("Slice", dtypes=ANY)
+@register("Slice", dtypes=ANY, quant=Quant(DIRECT, shares_scale=True))
 def slice_(data, starts_=None, ends_=None, axes_=None, steps=None, *, starts=None, ends=None, axes=None,
            opset=13):
     """Slice by starts/ends/axes/steps (attributes before opset 10, inputs since)."""
@@ -212,7 +212,8 @@ def _pad_spec(rank: int, pads: list[int], axes: list[int] | None, where: str) ->
     return spec
 
 
-@register("Pad", dtypes=ANY, values={"mode": ("constant", "reflect", "edge", "wrap")})
+@register("Pad", dtypes=ANY, values={"mode": ("constant", "reflect", "edge", "wrap")},
+          quant=Quant(DIRECT, shares_scale=True))
 def pad(data, pads_=None, constant_value=None, axes_=None, *, mode="constant", pads=None, value=0.0, opset=13):
     """Pad (negative pads crop): pads/value attributes before opset 11; pads, constant_value
     and (18) axes inputs since; modes constant, reflect, edge, wrap (19)."""
@@ -240,7 +241,7 @@ def pad(data, pads_=None, constant_value=None, axes_=None, *, mode="constant", p
     return np.pad(x, grow, mode=mode)
 
 
-@register("Tile", dtypes=ANY)
+@register("Tile", dtypes=ANY, quant=Quant(DIRECT, shares_scale=True))
 def tile(input, repeats):
     """Repeat the input `repeats[i]` times along axis i."""
     x = np.asarray(input)
@@ -251,7 +252,7 @@ def tile(input, repeats):
     return np.tile(x, reps)
 
 
-@register("Expand", dtypes=ANY)
+@register("Expand", dtypes=ANY, quant=Quant(DIRECT, shares_scale=True))
 def expand(input, shape):
     """Broadcast the input and `shape` against each other (either may grow)."""
     x = np.asarray(input)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._window import float32, out_dtype
-from .registry import register
+from .registry import KERNEL, Quant, register
 
 
 def _prepare(x: np.ndarray, axis, opset: int):
@@ -21,7 +21,7 @@ def _prepare(x: np.ndarray, axis, opset: int):
     return x, (-1 if axis is None else axis)
 
 
-@register("Softmax")
+@register("Softmax", quant=Quant(KERNEL))
 def softmax(input, *, axis=None, opset=13):
     """exp(x - max) / sum, in float32."""
     x = float32(input)

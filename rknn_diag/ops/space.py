@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from ._window import as_str
-from .registry import ANY, register
+from .registry import ANY, DIRECT, Quant, register
 
 
 def _own(out: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -26,7 +26,7 @@ def _check(op: str, x, blocksize: int, channels: bool) -> None:
                                  fix="the model is malformed; re-export it")
 
 
-@register("DepthToSpace", dtypes=ANY, values={"mode": ("DCR", "CRD")})
+@register("DepthToSpace", dtypes=ANY, values={"mode": ("DCR", "CRD")}, quant=Quant(DIRECT, shares_scale=True))
 def depth_to_space(input, *, blocksize, mode="DCR"):
     """Move channel blocks to space: DCR (depth-column-row) or CRD (column-row-depth) order."""
     _check("DepthToSpace", input, blocksize, True)
@@ -39,7 +39,7 @@ def depth_to_space(input, *, blocksize, mode="DCR"):
     return _own(t.reshape(N, C // (b * b), H * b, W * b), input)
 
 
-@register("SpaceToDepth", dtypes=ANY)
+@register("SpaceToDepth", dtypes=ANY, quant=Quant(DIRECT, shares_scale=True))
 def space_to_depth(input, *, blocksize):
     """Move spatial blocks to channels (the inverse of DepthToSpace DCR)."""
     _check("SpaceToDepth", input, blocksize, False)

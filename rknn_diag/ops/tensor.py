@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError, UnsupportedOpError
-from .registry import ANY, TENSOR_TYPES, check_tensor_type, register
+from .registry import ANY, DIRECT, TENSOR_TYPES, check_tensor_type, Quant, register
 from ._tensor_util import FLOATS_ALL, fresh, int_list, norm_axis
 
 TENSOR_DTYPES = TENSOR_TYPES   # the ONNX element types we run (one table, in the registry)
@@ -18,7 +18,7 @@ def _np_dtype(code: int, where: str) -> np.dtype:
     return check_tensor_type(code, "Cast output", where)
 
 
-@register("Constant", dtypes=ANY)
+@register("Constant", dtypes=ANY, quant=Quant(data=()))   # no inputs
 def constant(*, value=None, value_float=None, value_floats=None, value_int=None, value_ints=None):
     """The tensor held in whichever one `value*` attribute is set (no inputs)."""
     given = {k: v for k, v in dict(value=value, value_float=value_float, value_floats=value_floats,
@@ -44,7 +44,7 @@ def constant_of_shape(input, *, value=None):
     return np.full(dims, fill[0], dtype=fill.dtype)
 
 
-@register("Range", dtypes=FLOATS_ALL + ("int16", "int32", "int64"))
+@register("Range", dtypes=FLOATS_ALL + ("int16", "int32", "int64"), quant=Quant(amplifies=True))
 def range_(start, limit, delta, *, stash_type=1):
     """start, start+delta, ... up to (not including) limit; count max(ceil((limit-start)/delta), 0)."""
     s, l, d = (np.asarray(v).reshape(()) for v in (start, limit, delta))
@@ -76,7 +76,7 @@ def _norm_indices(indices, dim: int, where: str) -> np.ndarray:
     return np.where(idx < 0, idx + dim, idx)
 
 
-@register("Gather", dtypes=ANY)
+@register("Gather", dtypes=ANY, quant=Quant(DIRECT, shares_scale=True))
 def gather(data, indices, *, axis=0):
     """Pick slices along `axis` by (possibly negative) indices: output rank r + q - 1."""
     x = np.asarray(data)
@@ -84,7 +84,7 @@ def gather(data, indices, *, axis=0):
     return np.take(x, _norm_indices(indices, x.shape[a], "Gather input 'indices'"), axis=a)
 
 
-@register("GatherElements", dtypes=ANY)
+@register("GatherElements", dtypes=ANY, quant=Quant(DIRECT, shares_scale=True))
 def gather_elements(data, indices, *, axis=0):
     """out[i][j][k] = data[index][j][k] (axis 0) etc.; indices shaped like the output."""
     x = np.asarray(data)
@@ -108,19 +108,19 @@ def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 # `saturate` and `round_mode` only change float8 casts, which we do not run.
-@register("Cast", dtypes=ANY, values={"to": tuple(TENSOR_DTYPES)})
+@register("Cast", dtypes=ANY, values={"to": tuple(TENSOR_DTYPES)}, quant=Quant(amplifies=True))
 def cast(input, *, to, saturate=1, round_mode="up"):
     """Convert to the TensorProto type `to` (float -> int truncates, nonzero -> true)."""
     return _cast(np.asarray(input), _np_dtype(to, "Cast attribute 'to'"))
 
 
-@register("CastLike", dtypes=ANY)
+@register("CastLike", dtypes=ANY, quant=Quant(amplifies=True))
 def cast_like(input, target_type, *, saturate=1, round_mode="up"):
     """Convert to the dtype of `target_type`."""
     return _cast(np.asarray(input), np.asarray(target_type).dtype)
 
 
-@register("Where", dtypes=("bool",))
+@register("Where", dtypes=("bool",), quant=Quant(data=(1, 2)))
 def where(condition, X, Y):
     """X where condition else Y (all three broadcast)."""
     x = np.asarray(X)

@@ -12,11 +12,13 @@ Modes (`config(quantized_dtype=...)`; aliases and the chip table in `rknn_diag.p
     w4a16                     int16 symmetric        int4 symmetric, groups of 32..256 input channels
                                                                                      rk3576/rv1126b
 
-Modules: `schemes` (the formulas and rounding rules, one place), `dataset` (dataset.txt),
-`observers` (normal / kl_divergence / mmse), `roles` (which inputs are data, weights, biases),
+Modules: `dataset` (dataset.txt), `observers` (normal / kl_divergence / mmse),
 `quantizer` (graph -> `BuiltModel.quant`), `qdq` (the ONNX QDQ twin, the quantized reference),
 `qdq_import` (QDQ models built with do_quantization=False), `analysis` (accuracy_analysis),
 `hybrid` (hybrid_quantization_step1/2). The integer simulator is `rknn_diag.sim.int_sim`.
+The rules both use sit below both in `rknn_diag.qrules`: `schemes` (the formulas and rounding
+rules, one place) and `roles` (which inputs are data, weights, biases — derived from each op's
+registry entry, `OpSpec.quant`).
 """
 
 from __future__ import annotations

@@ -150,7 +150,7 @@ def _channel_cosine(a: np.ndarray, b: np.ndarray, axis: int) -> float:
 
 def _own_error(sim: IntegerSimulator, node, tensor: str, f: np.ndarray, constants: dict) -> tuple[float, float]:
     """(output quantization, weight quantization) per-channel cosines of one layer."""
-    from .schemes import dequantize, quantize
+    from ..qrules.schemes import dequantize, quantize
 
     out_cos = 1.0
     qp = sim.tensors.get(tensor)

@@ -30,7 +30,7 @@ from ..extras import require
 from ..fileio import atomic_write
 from ..model import BuiltModel
 from .quantizer import assign
-from .schemes import QParams
+from ..qrules.schemes import QParams
 
 LAYER_DTYPES = {"float16": "float16", "float32": "float16", "int16": "int16", "i16": "int16",
                 "dynamic_fixed_point-i16": "int16", "dynamic_fixed_point-16": "int16", "int8": "int8",

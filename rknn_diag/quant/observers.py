@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .schemes import Scheme, dequantize, params_from_range, quantize
+from ..qrules.schemes import Scheme, dequantize, params_from_range, quantize
 
 BINS = 2048
 

@@ -32,8 +32,8 @@ from onnx import TensorProto, helper
 
 from ..ir import Graph
 from ..onnx_emit import GraphEmitter
-from .quantizer import bias_qparams
-from .schemes import QParams, dequantize, quantize
+from ..qrules.roles import bias_qparams
+from ..qrules.schemes import QParams, dequantize, quantize
 
 _ONNX_Q = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..ir import Graph
 from ..log import Logger
-from .schemes import QParams, dequantize, quantize
+from ..qrules.schemes import QParams, dequantize, quantize
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 _DTYPES = {np.dtype(np.uint8): "uint8", np.dtype(np.int8): "int8", np.dtype(np.int16): "int16",
@@ -100,7 +100,7 @@ def _data_constants(graph: Graph, tensors: dict[str, QParams], weights: dict[str
     """A dequantized constant read as data (a Mul's or Add's constant operand), not as a weight:
     the integer simulator takes it like an activation (quantizer.py's 'data constants'), per
     tensor only; per-axis ones run as float constants."""
-    from .roles import data_slots, weight_name
+    from ..qrules.roles import data_slots, weight_name
 
     for name in list(weights):
         readers = [(n, i) for n in graph.nodes for i, x in enumerate(n.inputs) if x == name]

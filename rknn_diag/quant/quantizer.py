@@ -9,7 +9,7 @@
     weights       {constant: QParams dict} every quantized weight
     layers        {node: 'float16' | 'int16' | 'int8' | 'uint8'} per-layer overrides (hybrid quantization)
     saturated     {tensor: [lo, hi]} ranges narrowed to where their readers saturate (quant.saturation)
-Biases are int32 at input scale × weight scale, derived (`bias_qparams`), not stored.
+Biases are int32 at input scale × weight scale, derived (`qrules.roles.bias_qparams`), not stored.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ import numpy as np
 
 from ..config import RknnConfig
 from ..errors import ConfigError
-from ..ir import Graph, Node
+from ..ir import Graph
 from ..log import Logger
+from ..qrules import roles
+from ..qrules.schemes import MODES, QParams, Scheme, params_from_range, weight_params
 # The float32 reference run lives in sim/ (quant calls down into sim); re-exported for callers.
 from ..sim.reference import run_float32, run_node_float  # noqa: F401
-from . import roles
 from .observers import Observer
 from .saturation import clip_ranges
-from .schemes import MODES, NONFINITE_OPS, QParams, Scheme, bias_params, params_from_range, weight_params
 
 
 # ---- calibration ---------------------------------------------------------------------------------
@@ -143,18 +143,6 @@ def assign(graph: Graph, ranges: dict[str, list[float]], mode: str, method: str,
             "saturated": {k: v for k, v in ranges.items() if v != calibrated.get(k)}}
 
 
-def bias_qparams(graph: Graph, node: Node, tensors: dict[str, QParams], weights: dict[str, QParams]) -> QParams | None:
-    """int32 bias parameters of a weight op (input scale × weight scale), or None."""
-    b = roles.bias_name(graph, node)
-    w = roles.weight_name(graph, node)
-    if b is None or w not in weights or node.inputs[0] not in tensors:
-        return None
-    wq = weights[w]
-    if wq.group is not None or not tensors[node.inputs[0]].per_tensor:
-        return None
-    return bias_params(tensors[node.inputs[0]].scale, wq)
-
-
 def resolve_method(cfg: RknnConfig, mode: str) -> str:
     """The weight granularity in force: the config's for modes that take one, else the mode's own."""
     m = MODES[mode]
@@ -178,12 +166,12 @@ def build_quant(graph: Graph, cfg: RknnConfig, samples: Iterable[list[np.ndarray
 
 
 def float_only_layers(graph: Graph, layers: dict[str, str] | None, log: Logger | None = None) -> dict[str, str]:
-    """The per-layer table with every layer that needs NaN/infinity (`schemes.NONFINITE_OPS`)
+    """The per-layer table with every layer that needs NaN/infinity (`roles.NONFINITE_OPS`)
     kept in float16, as the vendor keeps such layers out of the integer path: a quantized
     IsNaN would silently answer False everywhere."""
     out = dict(layers or {})
     for node in graph.nodes:
-        if node.op_type in NONFINITE_OPS and out.get(node.name) != "float16":
+        if node.op_type in roles.NONFINITE_OPS and out.get(node.name) != "float16":
             out[node.name] = "float16"
             if log is not None:
                 log.i(f"layer '{node.name}' ({node.op_type}) stays float16: NaN and infinity have no integer form")

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from ..ir import Graph, Node
-from .schemes import Scheme
+from ..qrules.schemes import Scheme
 
 # limits of exactly saturating readers; None = unbounded on that side
 _EXACT = ("HardSwish", "HardSigmoid", "Relu", "Clip")

@@ -6,14 +6,15 @@ import re
 
 import pandas as pd
 
-from ..quant.schemes import MODES as QUANT_MODES
+from ..qrules.schemes import MODES as QUANT_MODES
+from ..targets import TARGETS
 from .data import OUTCOMES, SEVERITY
 
 MODE_ORDER = ("float16", *QUANT_MODES)
 # Column heads of the op x mode matrix: short enough for eight modes side by side.
 MODE_SHORT = {"float16": "fp16", "asymmetric_quantized-u8": "u8", "dynamic_fixed_point-i8": "i8",
               "dynamic_fixed_point-i16": "i16", "w16a16i_dfp": "w16a16i"}
-TARGET_ORDER = ("simulator", "toolkit2", "board")
+TARGET_ORDER = TARGETS   # the registered targets, in their order
 VERSION_KEYS_FIRST = ("chip", "firmware", "toolkit", "rknn_server", "runtime", "driver")
 
 

@@ -2,7 +2,7 @@
 
 Activations are uint8/int8/int16 at their tensor's parameters, weights int8/uint8/int16/int4,
 biases int32 at input scale × weight scale, accumulators int64. Rounding and
-requantization rules live in `rknn_diag.quant.schemes` (one place).
+requantization rules live in `rknn_diag.qrules.schemes` (one place).
 
 Integer kernels (bit-exact and deterministic; the only float math is exact — integers in
 float BLAS below 2^24/2^53 — or per-layer tables built once):
@@ -28,6 +28,7 @@ float BLAS below 2^24/2^53 — or per-layer tables built once):
   data movement, MaxPool, GlobalMaxPool, ReduceMax/Min, nearest Resize (`roles.is_direct`):
                        on the integers themselves (they only move or select values; the
                        output shares the input's parameters; Pad pads with the quantized value).
+Which op takes which path is its registry entry's `quant` (rknn_diag.ops.registry).
 Everything else falls back — dequantize the inputs, run the float32 kernel of `rknn_diag.ops`,
 quantize the result at the output's parameters (deterministic for a machine's float32
 math; the same DQ -> op -> Q the QDQ twin does). That is: ConvTranspose, grouped Conv with
@@ -48,11 +49,11 @@ from typing import Callable
 import numpy as np
 
 from ..ir import Graph, Node
-from ..ops import run as run_op
+from ..ops import registry, run as run_op
 from ..ops._window import pad_to, per_axis, resolve_pads, windows
-from ..quant import roles
-from ..quant.quantizer import bias_qparams
-from ..quant.schemes import (QParams, apply_fixed_point, dequantize, fixed_point, quantize, requantize,
+from ..qrules import roles
+from ..qrules.roles import bias_qparams
+from ..qrules.schemes import (QParams, apply_fixed_point, dequantize, fixed_point, quantize, requantize,
                               shift_round, storage)
 from .float_sim import to_fp16
 from .reference import run_node_float
@@ -639,9 +640,8 @@ def _concat(sim: IntegerSimulator, node: Node, env: Env) -> list:
 # Elementwise functions of one input: on 8/16-bit inputs a lookup table over every input code,
 # built once per layer as quantize(f(dequantize(code))) — the fallback's own formula, so the
 # results are those of DQ -> float kernel -> Q, computed once per code instead of per element.
-LUT_OPS = ("Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Softplus", "Softsign",
-           "Mish", "Gelu", "Exp", "Log", "Sqrt", "Abs", "Neg", "Erf", "Sin", "Cos", "Reciprocal", "Floor",
-           "Ceil", "Round", "Sign", "ThresholdedRelu", "LeakyRelu", "Relu", "Clip")
+# Which ops: those the registry classifies TABLE (`OpSpec.quant`).
+LUT_OPS = roles.TABLE_OPS
 
 
 def _lut(sim: IntegerSimulator, node: Node, env: Env) -> list:
@@ -662,5 +662,19 @@ def lut_table(sim: IntegerSimulator, node: Node, xqp: QParams) -> tuple[np.ndarr
     return sim.memo[key]
 
 
-_KERNELS = {"Conv": _conv, "Gemm": _gemm, "MatMul": _gemm, "Add": _addsub, "Sub": _addsub, "Mul": _mul,
-            "GlobalAveragePool": _gap, "Concat": _concat, "AveragePool": _avgpool, "Softmax": _softmax}
+# The integer kernels; which ops have one is the registry's (`Quant.path == KERNEL`).
+_IMPLEMENTATIONS = {"Conv": _conv, "Gemm": _gemm, "MatMul": _gemm, "Add": _addsub, "Sub": _addsub, "Mul": _mul,
+                    "GlobalAveragePool": _gap, "Concat": _concat, "AveragePool": _avgpool, "Softmax": _softmax}
+
+
+def integer_kernels() -> dict[str, Callable]:
+    """op -> integer kernel for every op the registry classifies KERNEL; a KeyError names an op
+    classified so without a kernel here, or a kernel here for an op classified otherwise."""
+    kernel_ops = {op for op, spec in registry.specs().items() if spec.quant.path == registry.KERNEL}
+    wrong = sorted(kernel_ops ^ set(_IMPLEMENTATIONS))
+    if wrong:
+        raise KeyError(f"the registry's KERNEL ops and sim.int_sim's integer kernels differ on {wrong}")
+    return {op: _IMPLEMENTATIONS[op] for op in sorted(kernel_ops)}
+
+
+_KERNELS = integer_kernels()

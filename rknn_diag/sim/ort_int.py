@@ -43,8 +43,8 @@ import numpy as np
 from onnx import TensorProto
 
 from ..ir import Graph, Node
-from ..quant import roles
-from ..quant.schemes import QParams, fixed_point, quantize, storage
+from ..qrules import roles
+from ..qrules.schemes import QParams, fixed_point, quantize, storage
 from .int_sim import (_KERNELS, IntegerSimulator, _amax, addsub_constants, conv_constants, conv_multiplier,
                       finish_constants, gemm_constants, lut_table, softmax_constants)
 from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_values, is_ort_refusal, session,

@@ -48,8 +48,32 @@ class Target(ABC):
     subclasses for product trouble."""
 
     name: str = "?"
-    # True for the vendor's own toolchain: its wrong answers are vendor findings, not ours.
+    # What the target can do, declared here and read by the plugin and the suite; nobody
+    # recognises a target by its name.
+    # The vendor's own toolchain: its wrong answers are vendor findings, not ours.
     vendor: bool = False
+    # Our own converter and simulator, in this process: the built model can be inspected
+    # (the integer oracle, the QDQ twin, per-layer checks) and toolchain-only cases belong here.
+    own_toolchain: bool = False
+    # Runs the same built model as our simulator: its outputs are also compared with the
+    # simulator's (a difference is a firmware/driver finding).
+    compares_with_simulator: bool = False
+    # Needs --device-id SERIAL (one per xdist worker) and, with --adb-server, where to reach it.
+    needs_device_id: bool = False
+    # Must run a known model (`health_check()`) before it gets cases.
+    checked_before_use: bool = False
+    # Takes the real-model corpus (trained vision models); a board checks the board path only.
+    runs_real_models: bool = True
+
+    @classmethod
+    def timeout_options(cls, step_timeout: float | None, run_timeout: float | None) -> dict[str, Any]:
+        """--step-timeout/--run-timeout as this target's own keyword arguments."""
+        return {}
+
+    @classmethod
+    def preflight(cls, device_ids: list[str] | None = None, adb_server: str | None = None) -> None:
+        """Can this target be used at all? Raises a TargetError/ConfigError that says why and
+        what to do. Cheap: it neither locks boards nor starts servers."""
 
     @abstractmethod
     def info(self) -> dict[str, Any]:

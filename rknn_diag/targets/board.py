@@ -25,6 +25,7 @@ from rknn_diag.board.locks import BoardLock
 from rknn_diag.board.steps import DEFAULT_STEP_TIMEOUT, run_step, shell
 from rknn_diag.board.versions import server_runtime_mismatch
 from rknn_diag.errors import ConfigError, ModelLoadError, RknnDiagError, TargetError, TargetTimeout
+from rknn_diag.extras import require
 from rknn_diag.targets.base import BuildSpec, RunResult, Target
 
 RUNNER_SOURCE = Path(__file__).resolve().parent.parent / "board" / "runner.py"
@@ -34,13 +35,13 @@ Converter = Callable[[str, BuildSpec, str, dict], None]
 
 
 def convert_with_project_api(model_path: str, spec: BuildSpec, rknn_path: str, facts: dict) -> None:
-    """Convert with rknn_diag's own toolchain through the vendor-style API."""
-    from rknn_diag.api import RKNN  # imported lazily: boards do not need the converter otherwise
+    """Convert with rknn_diag's own toolchain (the pipeline behind the vendor-style API)."""
+    from rknn_diag.pipeline import Toolchain  # imported lazily: boards do not need the converter otherwise
 
     config = dict(spec.config)
     if facts.get("chip"):
         config.setdefault("target_platform", facts["chip"])
-    rknn = RKNN()
+    rknn = Toolchain()
     try:
         steps = [
             ("config", ConfigError, lambda: rknn.config(**config)),
@@ -53,18 +54,42 @@ def convert_with_project_api(model_path: str, spec: BuildSpec, rknn_path: str, f
             ("export_rknn", RknnDiagError, lambda: rknn.export_rknn(rknn_path)),
         ]
         for name, error, call in steps:
-            ret = call()
-            if ret != 0:
-                typed = getattr(rknn, "last_error", None)  # the API keeps the typed error behind the code
-                if isinstance(typed, RknnDiagError):
-                    raise typed
-                raise error(f"{name}() returned {ret} while converting {model_path}", where=model_path,
-                            fix="see the log above; run the model on the simulator target to get the typed error")
+            try:
+                call()
+            except RknnDiagError:
+                raise
+            except Exception as e:   # a bug of ours while converting: typed, naming the step
+                raise error(f"{name}() failed while converting {model_path}: internal error "
+                            f"{type(e).__name__}: {e}", where=model_path,
+                            fix="run the model on the simulator target to get the full traceback") from e
     finally:
         rknn.release()
 
 
 class BoardTarget(Target):
+    compares_with_simulator = True
+    needs_device_id = True
+    checked_before_use = True
+    runs_real_models = False   # real models check conversion, not the board path
+
+    @classmethod
+    def timeout_options(cls, step_timeout: float | None, run_timeout: float | None) -> dict[str, Any]:
+        return {k: v for k, v in (("step_timeout", step_timeout), ("run_timeout", run_timeout)) if v is not None}
+
+    @classmethod
+    def preflight(cls, device_ids: list[str] | None = None, adb_server: str | None = None) -> None:
+        if not device_ids:
+            raise ConfigError("--target board needs --device-id SERIAL (repeatable: one per board)",
+                              fix="`adb devices` lists the serials of attached boards", ref="1.7.2")
+        require("adbutils", "--target board")
+        attached, _ = discovery.list_devices(adb_server)
+        missing = [d for d in device_ids if d not in attached]
+        if missing:
+            raise TargetError(f"board(s) {', '.join(missing)} not attached to the adb server "
+                              f"(it lists {', '.join(attached) or 'no boards'})",
+                              fix="check the cable/network and `adb devices`; pass the serials it lists",
+                              ref="1.7.2")
+
     def __init__(self, serial: str, adb_server: str | None = None, workdir: str | None = None, *,
                  board_dir: str | None = None, step_timeout: float = DEFAULT_STEP_TIMEOUT,
                  run_timeout: float = 300.0, convert: Converter | None = None,

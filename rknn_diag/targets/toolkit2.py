@@ -408,6 +408,14 @@ class Toolkit2Target(Target):
     name = "toolkit2"
     vendor = True
 
+    @classmethod
+    def timeout_options(cls, step_timeout: float | None, run_timeout: float | None) -> dict[str, Any]:
+        return {} if run_timeout is None else {"timeout": run_timeout}
+
+    @classmethod
+    def preflight(cls, device_ids: list[str] | None = None, adb_server: str | None = None) -> None:
+        cls(preload=False).versions()     # ToolkitNotInstalled names the interpreter and the fix
+
     def __init__(self, *, target_platform: str = DEFAULT_PLATFORM,
                  python: str | Sequence[str] | None = None, timeout: float | None = None,
                  workdir_root: str | None = None, keep_workdirs: bool = False,

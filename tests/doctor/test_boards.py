@@ -9,6 +9,7 @@ import pytest
 
 from fixtures.doctor import boards
 from rknn_diag.doctor import board_facts
+from rknn_diag.platforms import CHIPS, RKNPU2
 
 from .conftest import run, statuses
 
@@ -163,3 +164,21 @@ def test_no_adb_server_is_an_error_when_a_board_was_asked_for(make_ctx, monkeypa
     [f] = run(make_ctx(board_facts_provider=None, device_ids=["a"]), "board.reachable")
     assert f.status == "error" and f.fix == "start it with `adb start-server`"
     assert statuses(make_ctx(board_facts_provider=None, device_ids=["a"]), "board.chip") == ["skip"]
+
+
+@pytest.mark.parametrize("chip", sorted(CHIPS))
+def test_every_chip_of_the_chip_table_is_read_from_its_compatible_string(chip):
+    """The doctor reads chips with the one chip table: no chip is taken for another whose name
+    is a prefix of its own (rv1126b is not rv1126, rv1103b is not rv1103)."""
+    assert board_facts.chip_from_compatible(f"rockchip,{chip}-evb-v10\0rockchip,{chip}\0") == chip
+    assert board_facts.normalize({"chip": chip})["generation"] == CHIPS[chip]
+
+
+def test_rv1126b_is_an_rknpu2_chip_for_toolkit2(make_ctx):
+    """rknn-toolkit2 2.5.0 lists rv1126b among its target_platform chips (its RKNN.config()
+    docstring): an RKNPU2 board, right for toolkit2 and without RV1126's Mini Driver question."""
+    board = dict(boards.rk3588(serial="rv1126b-01"), chip="rockchip,rv1126b-evb-v10\0rockchip,rv1126b\0")
+    ctx = ctx_with(make_ctx, board, toolkit_version="2.5.0", target_platforms=["rv1126b"])
+    assert statuses(ctx, "board.chip") == ["ok"]
+    assert statuses(ctx, "board.mini_driver") == ["skip"]
+    assert board_facts.normalize(board)["generation"] == RKNPU2

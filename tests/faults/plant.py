@@ -34,7 +34,8 @@ def _replace_kernel(op: str, wrap) -> None:
 
 
 def plant(fault: str) -> None:
-    from rknn_diag.quant import quantizer, schemes
+    from rknn_diag.qrules import roles, schemes
+    from rknn_diag.quant import quantizer
     from rknn_diag.sim import int_sim
 
     if fault == "coarse_weight_scales":
@@ -54,11 +55,11 @@ def plant(fault: str) -> None:
             return np.clip(y, lo, hi).astype(schemes.NUMPY[out.dtype])
         int_sim.apply_fixed_point = half_up
     elif fault == "bias_scale":
-        orig_b = quantizer.bias_params
+        orig_b = roles.bias_params
 
         def wrong(in_scale, w_qp, alpha=1.0):
             return orig_b(in_scale, w_qp, alpha * 2.0)
-        quantizer.bias_params = wrong
+        roles.bias_params = wrong
     elif fault == "int_conv_off":
         orig_c = int_sim._conv_acc
 

@@ -9,17 +9,15 @@ import pytest
 
 from fixtures.datasets import npy_dataset, samples_from
 from rknn_diag.api import RKNN
+from rknn_diag.platforms import CHIPS, MODE_CHIP, QUANTIZED_MODES
 
 from . import _models
 
-MODES = {
-    "asymmetric_quantized-u8": "rk1808", "dynamic_fixed_point-i8": "rk1808", "dynamic_fixed_point-i16": "rk1808",
-    "w8a8": "rk3588", "w8a16": "rk3562", "w16a16i_dfp": "rv1106", "w4a16": "rk3576",
-}
+MODES = {m: MODE_CHIP[m] for m in QUANTIZED_MODES}   # mode -> a chip that has it
 
 
 def gen_of(chip: str) -> str:
-    return "rknpu1" if chip in ("rk1808", "rv1126", "rk3399pro", "rk1806", "rv1109") else "rknpu2"
+    return CHIPS[chip]
 
 
 def build(model: onnx.ModelProto, tmp: Path, shapes, chip: str, count: int = 6, **config) -> tuple[RKNN, list]:

@@ -156,7 +156,7 @@ def test_hybrid_model_still_matches_its_qdq_twin(dtype, tmp_path, monkeypatch):
     from fixtures.datasets import samples_from
     from rknn_diag import tolerances
     from rknn_diag.quant.qdq import export_twin, layerwise_lsb, run_twin
-    from rknn_diag.quant.schemes import QParams
+    from rknn_diag.qrules.schemes import QParams
 
     ds = _step1(tmp_path, monkeypatch)
     cfg = tmp_path / "m.quantization.cfg"

@@ -13,7 +13,7 @@ from rknn_diag import tolerances
 from rknn_diag.api import RKNN
 from rknn_diag.compare import metrics
 from rknn_diag.quant.qdq import export_twin, layerwise_lsb, run_twin
-from rknn_diag.quant.schemes import MODES, QParams
+from rknn_diag.qrules.schemes import MODES, QParams
 from rknn_diag.sim.int_sim import IntegerSimulator
 
 from . import _models
@@ -208,7 +208,7 @@ def test_mode_aliases_build_their_canonical_mode(alias, chip, canon, tmp_path):
 
 
 def test_pass_through_input_takes_the_quantized_integers(tmp_path, quiet):
-    from rknn_diag.quant.schemes import quantize
+    from rknn_diag.qrules.schemes import quantize
 
     r, samples = build(_models.small_cnn(), tmp_path, SHAPE, "rk3588", quantized_dtype="w8a8")
     x = samples[0][0]

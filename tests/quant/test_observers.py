@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rknn_diag.quant.observers import BINS, Observer
-from rknn_diag.quant.schemes import MODES, dequantize, params_from_range, quantize
+from rknn_diag.qrules.schemes import MODES, dequantize, params_from_range, quantize
 
 U8 = MODES["asymmetric_quantized-u8"].act
 I8 = MODES["w8a8"].act

@@ -19,7 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 from rknn_diag.api import RKNN
 from rknn_diag.ir import Graph, Node, Value
 from rknn_diag.quant import saturation
-from rknn_diag.quant.schemes import Scheme
+from rknn_diag.qrules.schemes import Scheme
 
 from .test_user_path import MEAN, STD, _dataset, _raw_images
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from rknn_diag.quant.schemes import (MODES, QParams, Scheme, dequantize, fixed_point, params_from_range, quantize,
+from rknn_diag.qrules.schemes import (MODES, QParams, Scheme, dequantize, fixed_point, params_from_range, quantize,
                                      requantize, shift_round)
 
 SCHEMES = sorted({(m.act.dtype, m.act.symmetric, m.act.pow2) for m in MODES.values()}
@@ -104,7 +104,7 @@ def test_shift_round_ties_go_to_even():
 def test_float64_requantization_path_is_identical_to_the_int64_path(acc, mult, zp):
     """apply_fixed_point takes float64 when acc·m0 < 2^53; it must give the very same integers,
     ties included (multiples of 2^-n built in on purpose)."""
-    from rknn_diag.quant.schemes import apply_fixed_point
+    from rknn_diag.qrules.schemes import apply_fixed_point
 
     bound = 2.0 ** 21
     m0, n = fixed_point(np.float64(mult), bound)

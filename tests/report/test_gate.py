@@ -168,7 +168,7 @@ def test_expected_failures_are_limited_per_category(runs, tmp_path):
 def test_default_floors_are_at_least_the_suites():
     """The shipped gate is at least as strict as the suite's own floors, for float16 and every mode."""
     from rknn_diag import tolerances
-    from rknn_diag.quant.schemes import MODES
+    from rknn_diag.qrules.schemes import MODES
 
     floors = gate.load_gate().floors["cosine"]
     assert floors["float16"] >= tolerances.FLOAT16_MODEL_COSINE

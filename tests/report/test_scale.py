@@ -13,7 +13,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from fixtures.results import FULL_MODELS, HOSTILE_MESSAGE, NON_FINITE
-from rknn_diag.quant.schemes import MODES as QUANT_MODES
+from rknn_diag.qrules.schemes import MODES as QUANT_MODES
 from rknn_diag.report import charts, data, tables
 
 

@@ -9,7 +9,7 @@ Rounding rules (every other module calls these functions, none re-implements the
   dynamic fixed point is the special case ``scale = 2**-fl``, ``zero_point = 0``.
 * NaN has no integer: it quantizes to the range's lowest code (qmin), as onnxruntime's
   QuantizeLinear gives on x86; +inf to qmax, -inf to qmin. Layers whose answer depends on NaN
-  or infinity (IsNaN, IsInf: `NONFINITE_OPS`) are kept in float16 in a quantized build.
+  or infinity (IsNaN, IsInf: `roles.NONFINITE_OPS`) are kept in float16 in a quantized build.
 * integer -> float (`dequantize`): ``x = scale * (q - zero_point)`` in float32 (§1.4.1).
 * requantization inside the integer simulator (`requantize`): a real multiplier M is
   written as ``m0 * 2**-n`` with ``m0`` an integer of at most 31 bits (fewer when the
@@ -79,7 +79,6 @@ MODES: dict[str, Mode] = {
 BIAS = Scheme("int32", True)
 
 # Ops whose answer needs NaN/infinity, which no integer holds: float16 layers in quantized builds.
-NONFINITE_OPS = ("IsNaN", "IsInf")
 
 
 @dataclass

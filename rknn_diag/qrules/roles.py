@@ -9,49 +9,56 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Node
+from ..ops import registry
+from .schemes import QParams, bias_params
+
+# Derived from each op's registry entry (`OpSpec.quant`, rknn_diag.ops.registry): adding an op
+# there classifies it here, in both integer backends and in the quantized suite.
+_SPECS = registry.specs()
+
+
+def _ops(test) -> tuple[str, ...]:
+    return tuple(sorted(op for op, spec in _SPECS.items() if test(spec.quant)))
+
 
 # Ops whose input 1 is a weight (quantized with the weight scheme) and input 2 a bias (int32).
-WEIGHT_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+WEIGHT_OPS = _ops(lambda q: q.weights)
 
 # Inputs that carry data (quantized); the others are parameters (shapes, indices, scales,
 # Clip bounds, PRelu slopes ...) passed to the kernel raw. Default: input 0 only.
-ALL = None
+ALL = registry.ALL_INPUTS
 DATA_INPUTS: dict[str, tuple[int, ...] | None] = {
-    "Add": ALL, "Sub": ALL, "Mul": ALL, "Div": ALL, "Max": ALL, "Min": ALL, "Sum": ALL, "Mean": ALL,
-    "Concat": ALL, "MatMul": (0, 1), "Pow": (0,), "Where": (1, 2), "Conv": (0,), "ConvTranspose": (0,),
-    "Gemm": (0,), "Equal": ALL, "Greater": ALL, "Less": ALL, "GreaterOrEqual": ALL, "LessOrEqual": ALL,
-}
+    op: spec.quant.data for op, spec in sorted(_SPECS.items()) if spec.quant.data != (0,)}
 
 # Output shares input 0's quantization parameters (so the op is exact on integers or a
 # pure requantization-free rescale): data movement, max pooling, clamps (§ "Concat and
 # MaxPool share scales"; Concat itself gets its own scale and its inputs are unified to it).
-SHARE_SCALE = (
-    "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Slice", "Gather", "GatherElements", "Split",
-    "Pad", "Tile", "Expand", "Identity", "Dropout", "DepthToSpace", "SpaceToDepth", "MaxPool", "GlobalMaxPool",
-    "Resize", "Upsample", "Relu", "Clip", "ReduceMax", "ReduceMin",
-)
+SHARE_SCALE = _ops(lambda q: q.shares_scale)
 # Of those, the ones computed directly on the integers (value-preserving: they only move,
-# select or take the max of values, so integers in = integers out, bit-exact).
-DIRECT = ("Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Slice", "Gather", "GatherElements",
-          "Split", "Pad", "Tile", "Expand", "Identity", "DepthToSpace", "SpaceToDepth", "MaxPool",
-          "GlobalMaxPool", "ReduceMax", "ReduceMin")
+# select or take the max of values, so integers in = integers out, bit-exact) whatever their
+# attributes; nearest Resize is direct by its `direct_if`.
+DIRECT = _ops(lambda q: q.path == registry.DIRECT and q.direct_if is None)
+# Elementwise ops of one input run as a lookup table over every input code (int_sim.LUT_OPS).
+TABLE_OPS = _ops(lambda q: q.path == registry.TABLE)
+# Ops with a dedicated integer kernel (int_sim's dispatch).
+KERNEL_OPS = _ops(lambda q: q.path == registry.KERNEL)
+# Layers whose answer depends on NaN or infinity (IsNaN, IsInf), which have no integer: kept
+# in float16 in a quantized build.
+NONFINITE_OPS = _ops(lambda q: q.path == registry.KEEP_FLOAT16)
+# Ops whose output error is not bounded by the input's quantization error relative to the
+# output's magnitude (division by values near 0, discontinuities, exponentials, ranks).
+AMPLIFYING = _ops(lambda q: q.amplifies)
 
 
 def is_direct(node: Node) -> bool:
-    """Value-preserving on integers: the DIRECT ops, and Resize/Upsample in nearest mode
-    (except tf_crop_and_resize)."""
-    if node.op_type in DIRECT:
-        return True
-    def attr(k, d):
-        v = node.attrs.get(k, d)
-        return v.decode() if isinstance(v, bytes) else str(v)
-    # tf_crop_and_resize writes extrapolation_value (a float) outside the box: not value-preserving
-    return (node.op_type in ("Resize", "Upsample") and attr("mode", "nearest") == "nearest"
-            and attr("coordinate_transformation_mode", "half_pixel") != "tf_crop_and_resize")
+    """Value-preserving on integers: DIRECT ops, and conditionally direct ones (nearest Resize /
+    Upsample) whose registry condition holds for the node's attributes."""
+    q = registry.quant_traits(node.op_type)
+    return q.path == registry.DIRECT and (q.direct_if is None or q.direct_if(node.attrs))
 
 
 def data_slots(node: Node) -> set[int]:
-    idx = DATA_INPUTS.get(node.op_type, (0,))
+    idx = registry.quant_traits(node.op_type).data
     n = len(node.inputs)
     return set(range(n)) if idx is ALL else {i for i in idx if i < n}
 
@@ -95,3 +102,15 @@ def granularity_for(node: Node, w: np.ndarray, wanted: str) -> str:
     if wanted.startswith("group") and weight_axis(node, w) != 0:
         return "channel"
     return wanted
+
+
+def bias_qparams(graph: Graph, node: Node, tensors: dict[str, QParams], weights: dict[str, QParams]) -> QParams | None:
+    """int32 bias parameters of a weight op (input scale × weight scale), or None."""
+    b = bias_name(graph, node)
+    w = weight_name(graph, node)
+    if b is None or w not in weights or node.inputs[0] not in tensors:
+        return None
+    wq = weights[w]
+    if wq.group is not None or not tensors[node.inputs[0]].per_tensor:
+        return None
+    return bias_params(tensors[node.inputs[0]].scale, wq)
