@@ -200,12 +200,88 @@ def test_caffe_layer(case, target, tmp_path):
     judge_layer(target, outs, _opencv_caffe(proto, weights, x))
 
 
-def test_caffe_lstm_is_refused_by_name(tmp_path):
-    net = fx.CaffeNet("lstm", (1, 3, 16, 16))
-    net.layer("lstm1", "LSTM", [net.fc("fc", "data", 8), "data"], "lstm1", "recurrent_param { num_output: 8 }")
+# Caffe LSTM (the LSTM fork, proto='lstm_caffe', §1.3.1 note 3): a CRNN-style head on image columns.
+# OpenCV's Caffe importer takes LSTM blobs in its own order (Wh, Wx, b), not Caffe's (W_xc, b_c, W_hc),
+# so the reference is torch.nn.LSTM with Caffe's weights mapped to torch's gate order.
+LSTM_CASES = {   # name: (permute order of the NCHW input -> (T, N, ...), hidden sizes, fc outputs)
+    "lstm_columns": ((3, 0, 1, 2), [8], 0),            # T = W, N = 1, features C*H
+    "lstm_rows_batch8": ((2, 3, 0, 1), [6], 0),       # T = H, N = W (8 sequences), features C
+    "lstm_stacked_fc_axis2": ((3, 0, 1, 2), [8, 5], 11),   # warpctc-caffe's lstm_ctc head
+}
+
+
+def _caffe_lstm_net(case, seed):
+    order, hiddens, classes = LSTM_CASES[case]
+    net = fx.CaffeNet(case, (1, 3, 8, 16), seed=seed)
+    x = net.layer("perm", "Permute", "data", "perm", "permute_param { " + " ".join(f"order: {o}" for o in order) +
+                  " }", shape=[[1, 3, 8, 16][o] for o in order])
+    steps, batch = net.shapes[x][:2]
+    net.text.append(f'layer {{ name: "indicator" type: "ContinuationIndicator" top: "indicator" '
+                    f'continuation_indicator_param {{ time_step: {steps} batch_size: {batch} }} }}')
+    for i, hidden in enumerate(hiddens):
+        feat = int(np.prod(net.shapes[x][2:]))
+        blobs = [net.rng.normal(0, 1 / np.sqrt(feat), (4 * hidden, feat)), net.rng.normal(0, 0.3, 4 * hidden),
+                 net.rng.normal(0, 1 / np.sqrt(hidden), (4 * hidden, hidden))]
+        x = net.layer(f"lstm{i + 1}", "LSTM", [x, "indicator"], f"lstm{i + 1}",
+                      f"recurrent_param {{ num_output: {hidden} }}", blobs, shape=[steps, batch, hidden])
+    if classes:
+        net.layer("fc1", "InnerProduct", x, "fc1", f"inner_product_param {{ num_output: {classes} axis: 2 }}",
+                  [net.rng.normal(0, 0.3, (classes, hiddens[-1])), net.rng.normal(0, 0.1, classes)],
+                  shape=[steps, batch, classes])
+    return net
+
+
+def _torch_caffe_lstm(net, case, x):
+    """torch's LSTM (gates i, f, g, o) with Caffe's blobs (gates i, f, o, g), on the same normalised input."""
+    torch = pytest.importorskip("torch", reason="the frontends extra (torch==2.13.0) is not installed")
+    order, hiddens, classes = LSTM_CASES[case]
+    y = torch.from_numpy(x).permute(*order)
+    y = y.reshape(y.shape[0], y.shape[1], -1)
+    with torch.no_grad():
+        for i, hidden in enumerate(hiddens):
+            w_x, b_c, w_h = (torch.from_numpy(b) for b in net.blobs[f"lstm{i + 1}"])
+            ifgo = torch.cat([torch.arange(0, 2 * hidden), torch.arange(3 * hidden, 4 * hidden),
+                              torch.arange(2 * hidden, 3 * hidden)])
+            lstm = torch.nn.LSTM(y.shape[2], hidden)
+            lstm.weight_ih_l0.copy_(w_x[ifgo])
+            lstm.weight_hh_l0.copy_(w_h[ifgo])
+            lstm.bias_ih_l0.copy_(b_c[ifgo])
+            lstm.bias_hh_l0.zero_()
+            y = lstm(y)[0]
+        if classes:
+            w, b = (torch.from_numpy(a) for a in net.blobs["fc1"])
+            y = torch.nn.functional.linear(y, w, b)
+    return [y.numpy()]
+
+
+@pytest.mark.parametrize("case", sorted(LSTM_CASES))
+def test_caffe_lstm(case, target, tmp_path):
+    net = _caffe_lstm_net(case, seed=sum(map(ord, case)))
     proto, weights = net.write(tmp_path)
-    fails_with(lambda r: r.load_caffe(str(proto), str(weights), proto="lstm_caffe"), "'LSTM'", "lstm1",
-               "recurrent layers are not supported")
+    outs, x, rknn = run_public(target, tmp_path, ("load_caffe", {"model": str(proto), "blobs": str(weights),
+                                                                 "proto": "lstm_caffe"}), (1, 3, 8, 16))
+    judge_layer(target, outs, _torch_caffe_lstm(net, case, x))
+    if rknn is not None:   # the merge record names the Caffe layer
+        assert any(n.op_type == "LSTM" and n.source == ["lstm1"] for n in rknn.model.graph.nodes)
+
+
+def test_caffe_lstm_with_a_data_dependent_indicator_is_refused(tmp_path):
+    """Resets inside a sequence (cont fed as an input) cannot be one LSTM: refused by name with the fix."""
+    net = fx.CaffeNet("lstm", (4, 1, 6))
+    net.text.append('layer { name: "cont" type: "Input" top: "cont" input_param { shape { dim: 4 dim: 1 } } }')
+    net.layer("lstm1", "LSTM", ["data", "cont"], "lstm1", "recurrent_param { num_output: 3 }",
+              [np.zeros((12, 6)), np.zeros(12), np.zeros((12, 3))])
+    proto, weights = net.write(tmp_path)
+    fails_with(lambda r: r.load_caffe(str(proto), str(weights), proto="lstm_caffe"), "lstm1", "'cont'",
+               "ContinuationIndicator", "time_step: 4 batch_size: 1")
+
+
+def test_caffe_other_recurrent_layers_are_refused_by_name(tmp_path):
+    net = fx.CaffeNet("rnn", (4, 1, 6))
+    net.layer("rnn1", "RNN", ["data", "data"], "rnn1", "recurrent_param { num_output: 3 }")
+    proto, weights = net.write(tmp_path)
+    fails_with(lambda r: r.load_caffe(str(proto), str(weights), proto="lstm_caffe"), "'RNN'", "rnn1",
+               "only LSTM")
 
 
 @pytest.mark.parametrize("build", [fx.squeezenet_like, fx.mobilenet_like], ids=lambda f: f.__name__)
