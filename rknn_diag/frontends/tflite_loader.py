@@ -254,7 +254,8 @@ class _Lower:
                 args.append(self.get(i, layout))
         y = self.b.tmp(layer)
         self.b.node(op, args, [y], layer)
-        self.put(outs[0], self.act(y, o.FusedActivationFunction() if o else 0, layer), layout, layer)
+        fused = o.FusedActivationFunction() if hasattr(o, "FusedActivationFunction") else 0   # not MAXIMUM/MINIMUM
+        self.put(outs[0], self.act(y, fused, layer), layout, layer)
 
     def o_ADD(self, *a):
         self._binary("Add", *a)
