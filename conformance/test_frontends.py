@@ -775,6 +775,21 @@ def test_tflite_unsupported_op_is_named(tmp_path):
     fails_with(("load_tflite", {"model": str(path)}), "COS", "cos_out", "supported:")
 
 
+@pytest.mark.parametrize("strides,masks", [([1, 0, 1, 1], {}), ([1, 1, 1], {}), ([1, 1, 1, 1], {"EllipsisMask": 2})],
+                         ids=["zero_stride", "rank_mismatch", "ellipsis"])
+def test_tflite_strided_slice_it_cannot_run_is_refused_at_load(strides, masks, tmp_path):
+    _needs_tflite()
+    m = fx.TFLiteModel()
+    x = m.input("input", [1, 4, 4, 3])
+    bounds = [m.tensor(k, [len(strides)], "int32", np.array(v, np.int32))
+              for k, v in (("begin", [0] * len(strides)), ("end", [1, 4, 4, 3][:len(strides)]), ("strides", strides))]
+    y = m.tensor("sliced", [1, 4, 4, 3])
+    m.op("STRIDED_SLICE", [x, *bounds], [y], "StridedSliceOptions", **masks)
+    m.outputs = [y]
+    path = m.write(tmp_path / "ss.tflite")
+    fails_with(("load_tflite", {"model": str(path)}), "STRIDED_SLICE 'sliced'", "Fix:")
+
+
 def test_tflite_int8_input_is_refused_with_the_fix(tmp_path):
     _needs_tflite()
     m = fx.TFLiteModel()

@@ -388,6 +388,10 @@ class _Lower:
                                          "shrink_axis_mask are supported), or reshape before the slice")
         bm, em, sm = (o.BeginMask(), o.EndMask(), o.ShrinkAxisMask()) if o is not None else (0, 0, 0)
         shape = self.shape(ins[0])
+        if len(begin) != len(shape) or len(end) != len(shape) or len(strides) != len(shape) or not strides.all():
+            raise ModelLoadError(f"STRIDED_SLICE '{layer}': begin/end/strides {begin.tolist()}/{end.tolist()}/"
+                                 f"{strides.tolist()} do not fit a rank-{len(shape)} input with non-zero strides",
+                                 where=self.where, fix="the model is damaged; convert it again")
         starts, ends, steps = [], [], []
         for d, dim in enumerate(shape):   # TensorFlow's rules are Python's slice rules, shrink = one index
             if sm >> d & 1:
