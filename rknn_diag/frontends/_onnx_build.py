@@ -72,6 +72,12 @@ class OnnxBuilder:
         self.consumed.add(name)
         return name
 
+    def const_blob(self, blob: str, base: str, arr) -> str:
+        """A framework blob that is a constant (e.g. Caffe's ContinuationIndicator): an initializer."""
+        name = self.const(base, arr)
+        self._cur[blob] = name
+        return name
+
     def node(self, op: str, inputs: list[str], outputs: list[str], layer: str, **attrs) -> None:
         name = self._unique(layer if layer not in self.layer_of else f"{layer}/{op}", self._node_names)
         self.layer_of[name] = layer

@@ -34,7 +34,7 @@ PROPOSAL_FIELDS = ("ratio", "scale", "base_size", "feat_stride", "pre_nms_topn",
 TRAINING_ONLY = {"Accuracy", "SoftmaxWithLoss", "EuclideanLoss", "SigmoidCrossEntropyLoss", "HingeLoss",
                  "InfogainLoss", "MultinomialLogisticLoss", "ContrastiveLoss", "Silence"}
 DATA_LAYERS = {"Data", "ImageData", "HDF5Data", "WindowData", "MemoryData", "DummyData", "AnnotatedData"}
-RECURRENT = {"LSTM", "Lstm", "RNN", "Recurrent", "GRU"}
+RECURRENT = {"Lstm", "RNN", "Recurrent", "GRU"}
 
 
 # ---- prototxt values (the text reader keeps them as strings) --------------------------------
@@ -179,6 +179,7 @@ def _check_net(net: Message, where: str) -> None:
 class _Lower:
     def __init__(self, b: OnnxBuilder, weights: dict[str, list[np.ndarray]], where: str):
         self.b, self.w, self.where = b, weights, where
+        self.cont: dict[str, np.ndarray] = {}   # ContinuationIndicator values, for the LSTMs that read them
 
     def blobs(self, layer: Message, name: str, n: int) -> list[np.ndarray]:
         got = self.w.get(name, [])
@@ -196,7 +197,7 @@ class _Lower:
         if fn is None:
             fix = "remove the layer from the deploy prototxt, or export the model to ONNX"
             if t in RECURRENT:
-                fix = "recurrent layers are not supported by this toolkit yet; run them on the CPU"
+                fix = "of the recurrent layers only LSTM is supported; run this one on the CPU"
             elif t.lower() == "proposal":
                 fix = "this toolkit has no proposal op: cut the net before it and run proposals on the CPU"
             raise UnsupportedOpError(f"Caffe layer type '{t}' (layer '{name}') is not supported",
@@ -268,7 +269,15 @@ class _Lower:
         ins = [flat, self.b.const(f"{name}_W", w)]
         if bias:
             ins.append(self.b.const(f"{name}_B", blobs[1].reshape(-1)))
-        self.b.node("Gemm", ins, [self.b.out(tops[0])], name, transB=0 if _b(p, "transpose") else 1)
+        lead = self.b.shape(xs[0])[:axis]
+        if len(lead) == 1:
+            self.b.node("Gemm", ins, [self.b.out(tops[0])], name, transB=0 if _b(p, "transpose") else 1)
+            return
+        # axis > 1 (e.g. per time step after an LSTM): Caffe keeps the leading axes, Gemm is 2-D
+        flat_out = self.b.tmp(f"{name}_gemm")
+        self.b.node("Gemm", ins, [flat_out], name, transB=0 if _b(p, "transpose") else 1)
+        self.b.node("Reshape", [flat_out, self.b.const(f"{name}_shape", np.array([*lead, n], np.int64))],
+                    [self.b.out(tops[0])], name)
 
     def l_BatchNorm(self, layer, name, xs, tops):
         p = _param(layer, "batch_norm_param")
@@ -435,6 +444,62 @@ class _Lower:
         self.b.node("Sqrt", [eps], [s], name)
         self.b.node("Div", [x, s], [d], name)
         self.b.node("Mul", [d, self.b.const(f"{name}_scale", self._channel(x, scale, 1))], [self.b.out(tops[0])], name)
+
+    def l_ContinuationIndicator(self, layer, name, xs, tops):
+        """The LSTM fork's sequence indicator (lstm_caffe, §1.3.1 note 3): a constant (T, N), 0 at t=0
+        and 1 after (warpctc-caffe's continuation_indicator_layer)."""
+        p = _param(layer, "continuation_indicator_param")
+        t, n = _i(p, "time_step", 0), _i(p, "batch_size", 0)
+        if t < 1 or n < 1:
+            raise ModelLoadError(f"ContinuationIndicator '{name}' needs time_step and batch_size >= 1",
+                                 where=f"{self.where}:{layer.line}",
+                                 fix="give continuation_indicator_param { time_step: T batch_size: N }")
+        cont = np.ones((t, n), np.float32)
+        cont[0] = 0
+        self.cont[self.b.const_blob(tops[0], f"{name}_cont", cont)] = cont
+
+    def l_LSTM(self, layer, name, xs, tops):
+        """Caffe's LSTM (BVLC RecurrentLayer, also in the LSTM fork): bottoms x (T, N, ...) and the
+        sequence indicator cont (T, N); blobs W_xc (4H, I), b_c (4H), W_hc (4H, H), gates i, f, o, g
+        (lstm_unit_layer). Lowered to one ONNX LSTM (gates i, o, f, c) when cont only marks each
+        sequence's start, which a zero initial state already does."""
+        at = f"{self.where}:{layer.line}"
+        p = _param(layer, "recurrent_param")
+        if len(xs) != 2 or _b(p, "expose_hidden"):
+            raise UnsupportedOpError(f"LSTM '{name}' with {len(xs)} bottoms"
+                                     f"{' and expose_hidden' if _b(p, 'expose_hidden') else ''} is not supported",
+                                     where=at, fix="give the LSTM two bottoms, the sequence (T, N, ...) and its "
+                                                   "indicator, with no static input and expose_hidden: false")
+        cont = self.cont.get(xs[1])
+        shape = self.b.shape(xs[0])
+        steps, batch = shape[0], shape[1]
+        if cont is None or cont.shape != (steps, batch) or cont[0].any() or not cont[1:].all():
+            raise UnsupportedOpError(
+                f"LSTM '{name}': its sequence indicator '{str(layer.all('bottom')[1])}' is not a constant "
+                f"0-then-1 indicator of shape ({steps}, {batch})", where=at,
+                fix="produce it with a ContinuationIndicator layer { continuation_indicator_param { time_step: "
+                    f"{steps} batch_size: {batch} }} }} (one sequence per batch entry); resets inside a sequence "
+                    "depend on the data and are not supported")
+        hidden = _i(p, "num_output", 0)
+        w_x, b_c, w_h = self.blobs(layer, name, 3)[:3]
+        feat = int(np.prod(shape[2:]))
+        if w_x.size != 4 * hidden * feat or w_h.size != 4 * hidden * hidden or b_c.size != 4 * hidden:
+            raise ModelLoadError(f"LSTM '{name}': blobs {[list(b.shape) for b in (w_x, b_c, w_h)]} do not fit "
+                                 f"num_output {hidden} on {feat} input features", where=at,
+                                 fix="pass the .caffemodel trained with this prototxt")
+        order = np.r_[0:hidden, 2 * hidden:3 * hidden, hidden:2 * hidden, 3 * hidden:4 * hidden]  # ifog -> iofc
+        x = xs[0]
+        if len(shape) != 3:
+            x = self.b.tmp(f"{name}_x")
+            self.b.node("Reshape", [xs[0], self.b.const(f"{name}_xshape", np.array([steps, batch, feat], np.int64))],
+                        [x], name)
+        y = self.b.tmp(f"{name}_y")
+        bias = np.concatenate([b_c.reshape(-1)[order], np.zeros(4 * hidden, np.float32)])
+        self.b.node("LSTM", [x, self.b.const(f"{name}_W", w_x.reshape(4 * hidden, feat)[order][None]),
+                             self.b.const(f"{name}_R", w_h.reshape(4 * hidden, hidden)[order][None]),
+                             self.b.const(f"{name}_B", bias[None])], [y], name, hidden_size=hidden)
+        self.b.node("Reshape", [y, self.b.const(f"{name}_shape", np.array([steps, batch, hidden], np.int64))],
+                    [self.b.out(tops[0])], name)
 
     def l_PriorBox(self, layer, name, xs, tops):
         """SSD prior boxes depend only on shapes: computed here, a constant in the model (§3.5)."""

@@ -254,7 +254,8 @@ class _Lower:
                 args.append(self.get(i, layout))
         y = self.b.tmp(layer)
         self.b.node(op, args, [y], layer)
-        self.put(outs[0], self.act(y, o.FusedActivationFunction() if o else 0, layer), layout, layer)
+        fused = o.FusedActivationFunction() if hasattr(o, "FusedActivationFunction") else 0   # not MAXIMUM/MINIMUM
+        self.put(outs[0], self.act(y, fused, layer), layout, layer)
 
     def o_ADD(self, *a):
         self._binary("Add", *a)
@@ -363,6 +364,102 @@ class _Lower:
         y = self.b.tmp(layer)
         self.b.node("Pad", [self.get(ins[0], layout), self.b.const(f"{layer}_pads", pads.T.reshape(-1))], [y], layer)
         self.put(outs[0], y, layout, layer)
+
+    def _axis_layout(self, i, axis: int) -> tuple[str, int]:
+        """Where an op along `axis` of tensor i runs: in NCHW (axis moved) if i is held there, else as is."""
+        rank = len(self.shape(i))
+        axis %= rank
+        return ("nchw", TO_NCHW.index(axis)) if rank == 4 and self.held(i) == "nchw" else ("tfl", axis)
+
+    def _const_ints(self, i, what: str, layer: str) -> np.ndarray:
+        arr = self.data(i)
+        if arr is None or int(i) in self.lay:
+            raise UnsupportedOpError(f"the {what} of '{layer}' are computed at run time", where=self.where,
+                                     fix=f"convert with constant {what} (a fixed input shape lets the converter "
+                                         "fold them)")
+        return np.asarray(arr, np.int64)
+
+    def o_STRIDED_SLICE(self, ins, outs, o, layer):
+        begin, end, strides = (self._const_ints(i, "slice bounds", layer) for i in ins[1:4])
+        if o is not None and (o.EllipsisMask() or o.NewAxisMask() or o.Offset()):
+            raise UnsupportedOpError(f"STRIDED_SLICE '{layer}' with an ellipsis or new-axis mask or offset is not "
+                                     "supported", where=self.where,
+                                     fix="slice with explicit begin/end per axis (begin_mask, end_mask and "
+                                         "shrink_axis_mask are supported), or reshape before the slice")
+        bm, em, sm = (o.BeginMask(), o.EndMask(), o.ShrinkAxisMask()) if o is not None else (0, 0, 0)
+        shape = self.shape(ins[0])
+        if len(begin) != len(shape) or len(end) != len(shape) or len(strides) != len(shape) or not strides.all():
+            raise ModelLoadError(f"STRIDED_SLICE '{layer}': begin/end/strides {begin.tolist()}/{end.tolist()}/"
+                                 f"{strides.tolist()} do not fit a rank-{len(shape)} input with non-zero strides",
+                                 where=self.where, fix="the model is damaged; convert it again")
+        starts, ends, steps = [], [], []
+        for d, dim in enumerate(shape):   # TensorFlow's rules are Python's slice rules, shrink = one index
+            if sm >> d & 1:
+                b = int(begin[d]) % dim
+                start, stop, step = b, b + 1, 1
+            else:
+                start, stop, step = slice(None if bm >> d & 1 else int(begin[d]),
+                                          None if em >> d & 1 else int(end[d]), int(strides[d])).indices(dim)
+            starts.append(start)
+            ends.append(stop if stop >= 0 else -dim - 1)   # -1 = before index 0 (negative steps)
+            steps.append(step)
+        layout = "nchw" if len(shape) == 4 and self.held(ins[0]) == "nchw" and not sm else "tfl"
+        axes = list(range(len(shape)))
+        if layout == "nchw":
+            starts, ends, steps = ([v[a] for a in TO_NCHW] for v in (starts, ends, steps))
+        y = self.b.tmp(layer)
+        self.b.node("Slice", [self.get(ins[0], layout), *(self.b.const(f"{layer}_{k}", np.array(v, np.int64))
+                                                          for k, v in (("starts", starts), ("ends", ends),
+                                                                       ("axes", axes), ("steps", steps)))],
+                    [y], layer)
+        if sm:
+            z = self.b.tmp(f"{layer}_shrink")
+            self.b.node("Reshape", [y, self.b.const(f"{layer}_shape", np.array(self.shape(outs[0]), np.int64))],
+                        [z], layer)
+            y = z
+        self.put(outs[0], y, layout, layer)
+
+    def o_GATHER(self, ins, outs, o, layer):
+        if o is not None and o.BatchDims():
+            raise UnsupportedOpError(f"GATHER '{layer}' with batch_dims={o.BatchDims()} is not supported",
+                                     where=self.where, fix="gather with batch_dims=0")
+        idx = self._const_ints(ins[1], "indices", layer)
+        axis = (o.Axis() if o is not None else 0) % len(self.shape(ins[0]))
+        dim = self.shape(ins[0])[axis]
+        if idx.size and (idx.min() < 0 or idx.max() >= dim):
+            raise ModelLoadError(f"GATHER '{layer}': indices {idx.min()}..{idx.max()} outside 0..{dim - 1} "
+                                 f"of axis {axis}", where=self.where, fix="the model is damaged; convert it again")
+        layout, ax = self._axis_layout(ins[0], axis) if idx.ndim == 1 else ("tfl", axis)
+        y = self.b.tmp(layer)
+        self.b.node("Gather", [self.get(ins[0], layout), self.b.const(f"{layer}_indices", idx)], [y], layer, axis=ax)
+        self.put(outs[0], y, layout, layer)
+
+    def _split(self, x, sizes, axis, outs, layer):
+        dim = self.shape(x)[axis % len(self.shape(x))]
+        sizes = [int(v) for v in sizes]
+        if sizes.count(-1) == 1:
+            sizes[sizes.index(-1)] = dim - (sum(sizes) + 1)
+        if sum(sizes) != dim or min(sizes) < 0:
+            raise ModelLoadError(f"split '{layer}': sizes {sizes} do not add up to {dim}", where=self.where,
+                                 fix="the model is damaged; convert it again")
+        layout, ax = self._axis_layout(x, axis)
+        ys = [self.b.tmp(self.name(i)) for i in outs]
+        self.b.node("Split", [self.get(x, layout), self.b.const(f"{layer}_split", np.array(sizes, np.int64))], ys,
+                    layer, axis=ax)
+        for i, y in zip(outs, ys):
+            self.put(i, y, layout, layer)
+
+    def o_SPLIT(self, ins, outs, o, layer):   # inputs: axis, tensor
+        axis = int(self._const_ints(ins[0], "split axis", layer).reshape(-1)[0])
+        dim = self.shape(ins[1])[axis % len(self.shape(ins[1]))]
+        if dim % len(outs):
+            raise ModelLoadError(f"SPLIT '{layer}': axis of {dim} into {len(outs)} equal parts", where=self.where,
+                                 fix="the model is damaged; convert it again")
+        self._split(ins[1], [dim // len(outs)] * len(outs), axis, outs, layer)
+
+    def o_SPLIT_V(self, ins, outs, o, layer):   # inputs: tensor, size_splits, axis
+        axis = int(self._const_ints(ins[2], "split axis", layer).reshape(-1)[0])
+        self._split(ins[0], self._const_ints(ins[1], "split sizes", layer).reshape(-1), axis, outs, layer)
 
     def _resize(self, ins, outs, o, layer, mode):
         n, h, w, c = self.shape(outs[0])

@@ -215,6 +215,12 @@ def _framework_plan(spec: BuildSpec, config: dict, inputs: Sequence[np.ndarray],
     dropped = sorted(set(kwargs) - set(args))
     if dropped:
         notes.append(f"{method}: {dropped} dropped (not in rknn-toolkit2's signature)")
+    sizes = args.get("input_size_list") if method == "load_tensorflow" else None
+    if sizes and any(len(s) == 3 for s in sizes):
+        # toolkit 1.x (the guide) takes [H, W, C]; toolkit2 wants the placeholder's rank, batch included
+        args["input_size_list"] = [[1, *s] if len(s) == 3 else list(s) for s in sizes]
+        notes.append("load_tensorflow: input_size_list without the batch dimension (toolkit 1.x form) given "
+                     "with a leading 1, the form rknn-toolkit2 takes")
     dataset = spec.dataset
     if spec.do_quantization and dataset:
         shapes = [tuple(x.shape[i] for i in (0, 3, 1, 2)) if x.ndim == 4 and spec.data_format == "nhwc"

@@ -171,6 +171,10 @@ def serve() -> int:
     os.dup2(devnull, 1)   # stray prints must not corrupt the protocol channel
     import numpy  # noqa: F401
     from rknn.api import RKNN  # noqa: F401
+    try:   # the vendor's load_tflite/load_tensorflow import it: ~5 s once here instead of in every case
+        import tensorflow  # noqa: F401  (one thread after import; the check before each fork stands)
+    except ImportError:
+        pass
     proto.write(json.dumps({"ready": True, "threads": _threads()}) + "\n")
     for line in sys.stdin:
         req = json.loads(line)

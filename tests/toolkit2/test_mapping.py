@@ -221,6 +221,20 @@ def test_framework_loader_replaces_load_onnx(tmp_path):
     assert plan.job["inference"] == {"data_format": ["nhwc"]}
 
 
+@pytest.mark.parametrize("sizes,expected", [([[16, 16, 3]], [[1, 16, 16, 3]]),
+                                            ([[1, 16, 16, 3]], [[1, 16, 16, 3]]),
+                                            ([[16, 16, 3], [1, 8]], [[1, 16, 16, 3], [1, 8]])])
+def test_tensorflow_sizes_get_the_batch_dimension_toolkit2_wants(tmp_path, sizes, expected):
+    """load_tensorflow's toolkit-1 [H, W, C] (the guide's form, which ours takes) is rank 3; toolkit2 sets it on
+    the rank-4 placeholder and fails ("Shapes must be equal rank"): it gets [1, H, W, C], with a note."""
+    spec = BuildSpec(config={"target_platform": "rk3588"}, data_format="nhwc",
+                     load=("load_tensorflow", {"tf_pb": "m.pb", "inputs": ["input"], "outputs": ["out"],
+                                               "input_size_list": sizes}))
+    plan = to_vendor("m.pb", spec, [np.zeros((1, 16, 16, 3), np.float32)], str(tmp_path))
+    assert plan.job["load"]["kwargs"]["input_size_list"] == expected
+    assert any("input_size_list" in n for n in plan.notes) == (sizes != expected)
+
+
 def test_unknown_framework_loader_is_refused(tmp_path):
     spec = BuildSpec(load=("load_mxnet", {"model": "m.json"}))
     with pytest.raises(VendorUnsupported, match="load_mxnet"):
