@@ -65,6 +65,7 @@ def run_case(target, record: dict, tmp_path: Path, model: onnx.ModelProto, feeds
     except RknnDiagError as e:
         expected_or_raise(target, record, e)
         raise
+    record["board"] = getattr(target, "serial", None)   # a pool may have moved the case to another board
     record["latency_ms"] = result.latency_ms
     record["versions"] = {k: str(v) for k, v in result.info.get("versions", {}).items()}
     return Executed(result, refs, [o.name for o in model.graph.output], feeds)

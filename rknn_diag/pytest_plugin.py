@@ -11,6 +11,7 @@ is a *failure* (product) — the LAVA distinction, kept apart in the report.
 from __future__ import annotations
 
 import os
+import shlex
 import time
 import uuid
 
@@ -92,7 +93,10 @@ def target(request: pytest.FixtureRequest):
         devices = request.config.getoption("device_id")
         if not devices:
             raise pytest.UsageError("--target board needs --device-id SERIAL (repeatable)")
-        opts = {"serial": _pick_board(request, devices), "adb_server": request.config.getoption("adb_server")}
+        mine = _pick_board(request, devices)
+        # this worker's board first; the others (same chip) take its cases if it is quarantined
+        opts = {"serials": [mine] + [d for d in devices if d != mine],
+                "adb_server": request.config.getoption("adb_server")}
     opts.update(_timeouts(request.config, name))
     t = make_target(name, **opts)
     if name == "board":
@@ -105,7 +109,7 @@ def target(request: pytest.FixtureRequest):
             raise
         if not health["ok"]:
             t.close()
-            raise TargetError(f"board {opts['serial']} failed its health check: {health.get('reason')}",
+            raise TargetError(f"board {t.serial} failed its health check: {health.get('reason')}",
                               fix="check the board's runtime and firmware (rknn-doctor --device-id SERIAL)")
     yield t
     t.close()
@@ -156,8 +160,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     results.append(path, results.CaseResult(
         case=rec["case"], status=status, category=category, message=msg[:2000],
         duration=round(time.time() - rec.get("_start", time.time()), 4) if "_start" in rec else report.duration,
-        repro=f"python -m pytest '{item.nodeid}' --target {item.config.getoption('target')}",
+        repro=_repro(item, rec),
         run_id=item.config.getoption("run_id") or "", **extra))
+
+
+def _repro(item: pytest.Item, rec: dict) -> str:
+    """The command that reruns this one case where it ran, shell-quoted."""
+    argv = ["python", "-m", "pytest", item.nodeid, "--target", item.config.getoption("target")]
+    if item.config.getoption("target") == "board":
+        board = rec.get("board") or next(iter(item.config.getoption("device_id")), None)
+        if board:
+            argv += ["--device-id", str(board)]
+        if item.config.getoption("adb_server"):
+            argv += ["--adb-server", item.config.getoption("adb_server")]
+    return shlex.join(argv)
 
 
 def _agree_with_outcome(report: pytest.TestReport, call: pytest.CallInfo) -> None:

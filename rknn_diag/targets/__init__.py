@@ -8,7 +8,8 @@ TARGETS = ("simulator", "toolkit2", "board")
 
 
 def make_target(name: str, **options) -> Target:
-    """`simulator`; `toolkit2` (the vendor's simulator); `board` (device_id=SERIAL, adb_server=HOST:PORT)."""
+    """`simulator`; `toolkit2` (the vendor's simulator); `board` (serial=SERIAL, or serials=[...] for
+    a BoardPool; adb_server=HOST:PORT)."""
     if name == "simulator":
         from .simulator import SimulatorTarget
         return SimulatorTarget()
@@ -16,6 +17,9 @@ def make_target(name: str, **options) -> Target:
         from .toolkit2 import Toolkit2Target
         return Toolkit2Target(**options)
     if name == "board":
+        if "serials" in options:   # several boards: a quarantined one's cases move to another
+            from .board_pool import BoardPool
+            return BoardPool(**options)
         from .board import BoardTarget
         return BoardTarget(**options)
     raise ValueError(f"unknown target '{name}'; choose one of {', '.join(TARGETS)}")
