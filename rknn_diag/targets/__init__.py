@@ -25,7 +25,8 @@ def make_target(name: str, **options) -> Target:
     raise ValueError(f"unknown target '{name}'; choose one of {', '.join(TARGETS)}")
 
 
-def preflight(name: str, device_ids: list[str] | None = None, adb_server: str | None = None) -> None:
+def preflight(name: str, device_ids: list[str] | None = None, adb_server: str | None = None,
+              converter: str = "project") -> None:
     """Can this target be used at all? Raises a TargetError/ConfigError that says why and what to
     do, once, before any case runs (a run against an unusable target must not end as one
     traceback per case). Cheap: it neither locks boards nor starts the vendor's servers."""
@@ -33,11 +34,12 @@ def preflight(name: str, device_ids: list[str] | None = None, adb_server: str | 
 
     if name == "simulator":
         return
-    if name == "toolkit2":
+    if name == "toolkit2" or converter == "toolkit2":
         from .toolkit2 import Toolkit2Target
         Toolkit2Target(preload=False).versions()     # ToolkitNotInstalled names the interpreter and the fix
-        return
-    if name == "board":
+        if name == "toolkit2" and not device_ids:
+            return
+    if name in ("board", "toolkit2"):   # toolkit2 with --device-id: the vendor's board path
         if not device_ids:
             raise ConfigError("--target board needs --device-id SERIAL (repeatable: one per board)",
                               fix="`adb devices` lists the serials of attached boards", ref="1.7.2")

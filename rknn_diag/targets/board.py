@@ -78,6 +78,8 @@ class BoardTarget(Target):
         self.run_timeout = run_timeout
         self.python = python
         self._convert = convert
+        # a board running models built by the vendor's converter: its wrong answers are the vendor's
+        self.vendor = bool(getattr(convert, "vendor", False))
         self._board_dir = board_dir
         self._owned_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="rknn_diag_board_"))

@@ -31,6 +31,10 @@ class BoardPool(Target):
         return self.board.name
 
     @property
+    def vendor(self) -> bool:
+        return self.board.vendor
+
+    @property
     def serial(self) -> str:
         return self.board.serial
 
