@@ -239,15 +239,17 @@ class VirtualShell:
         return status, out
 
     def _grep(self, args, stdin):
-        flags = 0
+        flags, invert = 0, False
         while args and args[0].startswith("-") and len(args) > 1:
             if args[0] == "-i":
                 flags |= re.IGNORECASE
+            elif args[0] == "-v":
+                invert = True
             else:
                 return 2, f"grep: unsupported option {args[0]} on the virtual board\n".encode()
             args = args[1:]
         if not args:
-            return 2, b"Usage: grep [-i] PATTERN [FILE]...\n"
+            return 2, b"Usage: grep [-i] [-v] PATTERN [FILE]...\n"
         try:
             pattern = re.compile(args[0].encode(), flags)
         except re.error:
@@ -255,7 +257,7 @@ class VirtualShell:
         text = stdin
         if len(args) > 1:
             text = b"".join(self._read(p) for p in args[1:])
-        hits = [line for line in text.splitlines(keepends=True) if pattern.search(line)]
+        hits = [line for line in text.splitlines(keepends=True) if bool(pattern.search(line)) != invert]
         return (0 if hits else 1), b"".join(h if h.endswith(b"\n") else h + b"\n" for h in hits)
 
     def _ls(self, args, stdin):

@@ -50,7 +50,7 @@ def record(rknn_path: str, model_path: str, spec, chip: str | None) -> None:
 def run_twin(rknn_path: str, inputs: list, data_format: str) -> list:
     """Board side: the outputs of the vendor build recorded for this file's bytes."""
     from rknn_diag.targets.base import BuildSpec
-    from rknn_diag.targets.toolkit2 import Toolkit2Target
+    from rknn_diag.targets.toolkit2 import DEFAULT_PLATFORM, shared_target
 
     folder = os.environ.get(ENV)
     twin = Path(folder) / _sha256(rknn_path) if folder else None
@@ -59,8 +59,5 @@ def run_twin(rknn_path: str, inputs: list, data_format: str) -> list:
                            f"(set {ENV} for the host converter and the board to one folder)")
     saved = json.loads((twin / "spec.json").read_text())
     fields = {**saved["spec"], "data_format": data_format}
-    target = Toolkit2Target(**({"target_platform": saved["chip"]} if saved.get("chip") else {}))
-    try:
-        return target.run(str(twin / "model.onnx"), BuildSpec(**fields), list(inputs)).outputs
-    finally:
-        target.close()
+    target = shared_target(saved.get("chip") or DEFAULT_PLATFORM)
+    return target.run(str(twin / "model.onnx"), BuildSpec(**fields), list(inputs)).outputs

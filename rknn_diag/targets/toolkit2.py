@@ -771,14 +771,20 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
+_SHARED: dict[str, Toolkit2Target] = {}
+
+
+def shared_target(chip: str) -> Toolkit2Target:
+    """One vendor target per chip for the process (with preload, one server imported once)."""
+    if chip not in _SHARED:
+        _SHARED[chip] = Toolkit2Target(target_platform=chip)
+    return _SHARED[chip]
+
+
 def convert_with_toolkit2(model_path: str, spec: BuildSpec, rknn_path: str, facts: dict) -> None:
     """A `BoardTarget` converter: the vendor's rknn-toolkit2 builds the board's .rknn on the host
     (in its own environment, like every vendor case), for the board's chip."""
-    target = Toolkit2Target(target_platform=facts.get("chip") or DEFAULT_PLATFORM)
-    try:
-        target.export(model_path, spec, rknn_path)
-    finally:
-        target.close()
+    shared_target(facts.get("chip") or DEFAULT_PLATFORM).export(model_path, spec, rknn_path)
     from rknn_diag.board import vtwin
     vtwin.record(rknn_path, model_path, spec, facts.get("chip"))   # for virtual boards only (RKNN_DIAG_VENDOR_TWINS)
 

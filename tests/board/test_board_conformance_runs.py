@@ -83,8 +83,8 @@ def test_a_hung_boards_cases_move_to_another_board_of_its_chip(adb_server, tmp_p
         done = subprocess.run(
             [sys.executable, "-m", "rknn_diag.cli", "conformance", "--suite", str(REPO / "conformance"),
              "--target", "board", "--device-id", hung.serial, "--device-id", spare.serial,
-             "--adb-server", adb_server.address, "--step-timeout", "2", "--run-timeout", "2", "-n", "0",
-             "-k", "test_zoo_float16", "--no-report", "--results", str(res)],
+             "--adb-server", adb_server.address, "--step-timeout", "2", "--run-timeout", "15", "-n", "0",
+             "-k", "test_zoo_float16", "--no-report", "--results", str(res)],   # 15 s: the spare may be slow under load
             cwd=tmp_path, capture_output=True, text=True, timeout=600)
         spare_runs = spare.runs
     lines = list(results.read([res]))
