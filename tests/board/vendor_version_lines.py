@@ -45,8 +45,9 @@ GALCORE_DMESG = [
     ("[    2.391145] Galcore version 6.4.6.5.351518", "6.4.6.5.351518",
      "Rockchip's galcore.ko version (rockchip-linux/rknpu drivers/npu_ko/galcore.ko)"),
 ]
-# What rknn-toolkit2 2.5.0's init_runtime(target=, device_id=) ran over adb on a (virtual) board,
-# in order (observed here), and the adb service it then opened to reach rknn_server.
+# What rknn-toolkit2 2.5.0's init_runtime(target=, device_id=) ran over adb on a (virtual) board
+# whose `ps` did not show rknn_server, in order (observed here; with rknn_server listed it skips
+# the last three), and the adb service it then opened to reach rknn_server.
 TOOLKIT2_DEVICE_COMMANDS = ["cat /proc/device-tree/compatible", "cat /proc/version", "uname -m",
                             "ps -A|grep rknn_server|grep -v grep", "killall rknn_server",
                             "chmod +x /usr/bin/rknn_server", "nohup /usr/bin/rknn_server > /dev/null 2>&1"]
