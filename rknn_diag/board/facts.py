@@ -57,7 +57,7 @@ def parse_rknn_server(strings: str) -> str | None:
 
 def parse_runtime(strings: str) -> tuple[str | None, bool]:
     """(version, mini runtime) from `strings` of librknnrt.so, librknnmrt.so (RKNPU2's mini
-    runtime) or librknn_runtime.so. RKNPU1's Mini Driver is not visible here (see MINI marks)."""
+    runtime) or librknn_runtime.so. RKNPU1's Mini Driver is not visible here (chips.RKNPU1_MINI_MARK)."""
     m = re.search(r"librknn(rt|mrt|_runtime) version:?\s*" + _VERSION, strings, re.IGNORECASE)
     if not m:
         return None, False
