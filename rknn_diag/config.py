@@ -37,6 +37,9 @@ class InputPreprocess:
     mean: list[float] | None = None
     std: list[float] | None = None
     reorder: list[int] | None = None
+    # quant_img_RGB2BGR: calibration *images* are read RGB and reordered to BGR; inference inputs
+    # are not (the user passes BGR, as rknn-toolkit2 2.5.0 does: tests/dropin/scripts/multi_batch.py)
+    dataset_reorder: list[int] | None = None
 
 
 @dataclass
@@ -239,5 +242,5 @@ def _preprocess(kwargs: dict[str, Any]) -> list[InputPreprocess]:
             while len(pre) <= i:
                 pre.append(InputPreprocess())
             if f:
-                pre[i].reorder = [2, 1, 0]
+                pre[i].dataset_reorder = [2, 1, 0]
     return pre

@@ -22,6 +22,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--device-id", action="append", default=[], metavar="SERIAL",
                    help="board serial for --target board (repeatable)")
     p.add_argument("--adb-server", default=None, metavar="HOST:PORT", help="adb server for boards")
+    p.add_argument("--converter", default="project", choices=("project", "toolkit2"),
+                   help="board: build the .rknn with rknn_diag (default) or with the vendor's rknn-toolkit2 "
+                        "(a real board running rknn-toolkit-lite2); with --target toolkit2, --device-id "
+                        "runs the vendor's own init_runtime(target=CHIP, device_id=SERIAL) path")
     p.add_argument("--step-timeout", type=float, default=None, metavar="SECONDS",
                    help="board: limit for each adb step (default 30)")
     p.add_argument("--run-timeout", type=float, default=None, metavar="SECONDS",
@@ -62,6 +66,8 @@ def main(argv: list[str]) -> int:
         cmd += ["--device-id", d]
     if args.adb_server:
         cmd += ["--adb-server", args.adb_server]
+    if args.converter != "project":
+        cmd += ["--converter", args.converter]
     for opt in ("step_timeout", "run_timeout"):
         if getattr(args, opt) is not None:
             cmd += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]

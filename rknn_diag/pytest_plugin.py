@@ -11,6 +11,7 @@ is a *failure* (product) — the LAVA distinction, kept apart in the report.
 from __future__ import annotations
 
 import os
+import shlex
 import time
 import uuid
 
@@ -30,6 +31,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="where conformance cases run (default: simulator)")
     g.addoption("--device-id", action="append", default=[], metavar="SERIAL",
                 help="board serial for --target board (repeatable: one xdist group per board)")
+    g.addoption("--converter", default="project", choices=("project", "toolkit2"),
+                help="board: who builds the .rknn on the host — rknn_diag (default; for boards running "
+                     "rknn_diag's runtime) or the vendor's rknn-toolkit2 (real boards, rknn-toolkit-lite2)")
     g.addoption("--adb-server", default=None, metavar="HOST:PORT",
                 help="adb server to reach boards through (default 127.0.0.1:5037)")
     g.addoption("--results", default=None, metavar="PATH",
@@ -60,7 +64,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from .targets import preflight
 
     try:
-        preflight(config.getoption("target"), config.getoption("device_id"), config.getoption("adb_server"))
+        preflight(config.getoption("target"), config.getoption("device_id"), config.getoption("adb_server"),
+                  converter=config.getoption("converter"))
     except RknnDiagError as e:
         raise pytest.UsageError(f"--target {config.getoption('target')} cannot be used: {e}") from None
 
@@ -94,10 +99,20 @@ def target(request: pytest.FixtureRequest):
         devices = request.config.getoption("device_id")
         if not devices:
             raise pytest.UsageError(f"--target {name} needs --device-id SERIAL (repeatable)")
-        opts = {"serial": _pick_board(request, devices), "adb_server": request.config.getoption("adb_server")}
+        mine = _pick_board(request, devices)
+        # this worker's board first; the others (same chip) take its cases if it is quarantined
+        opts = {"serials": [mine] + [d for d in devices if d != mine],
+                "adb_server": request.config.getoption("adb_server")}
+        if request.config.getoption("converter") == "toolkit2":
+            from .targets.toolkit2 import convert_with_toolkit2
+            opts["convert"] = convert_with_toolkit2
+    elif cls.board_optional and request.config.getoption("device_id"):
+        # the vendor's own board path: init_runtime(target=CHIP, device_id=SERIAL) via rknn_server
+        opts = {"device_id": _pick_board(request, request.config.getoption("device_id")),
+                "adb_server": request.config.getoption("adb_server")}
     opts.update(cls.timeout_options(request.config.getoption("step_timeout"),
                                     request.config.getoption("run_timeout")))
-    t = cls(**opts)
+    t = make_target(name, **opts)
     if cls.checked_before_use:
         # A board must run a known model right before it gets cases; one that cannot is
         # offline, and every case on it then ends as an infrastructure error, not a failure.
@@ -149,8 +164,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     results.append(path, results.CaseResult(
         case=rec["case"], status=status, category=category, message=msg[:2000],
         duration=round(time.time() - rec.get("_start", time.time()), 4) if "_start" in rec else report.duration,
-        repro=f"python -m pytest '{item.nodeid}' --target {item.config.getoption('target')}",
+        repro=_repro(item, rec),
         run_id=item.config.getoption("run_id") or "", **extra))
+
+
+def _repro(item: pytest.Item, rec: dict) -> str:
+    """The command that reruns this one case where it ran, shell-quoted."""
+    argv = ["python", "-m", "pytest", item.nodeid, "--target", item.config.getoption("target")]
+    if item.config.getoption("target") == "board" and item.config.getoption("converter") != "project":
+        argv += ["--converter", item.config.getoption("converter")]
+    if item.config.getoption("device_id"):
+        board = rec.get("board") or next(iter(item.config.getoption("device_id")), None)
+        if board:
+            argv += ["--device-id", str(board)]
+        if item.config.getoption("adb_server"):
+            argv += ["--adb-server", item.config.getoption("adb_server")]
+    return shlex.join(argv)
 
 
 def _agree_with_outcome(report: pytest.TestReport, call: pytest.CallInfo) -> None:

@@ -69,4 +69,4 @@ def test_v2_aliases_and_group_default():
 def test_round_trip_through_dict():
     cfg = config.parse(mean_values=[[1, 2, 3]], std_values=[[4, 5, 6]], quant_img_RGB2BGR=True)
     assert config.RknnConfig.from_dict(cfg.to_dict()) == cfg
-    assert cfg.preprocess[0].reorder == [2, 1, 0]
+    assert cfg.preprocess[0].dataset_reorder == [2, 1, 0] and cfg.preprocess[0].reorder is None

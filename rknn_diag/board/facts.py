@@ -9,11 +9,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .chips import (COMPATIBLE_FILE, RKNN_SERVER, RKNPU2_DRIVER_VERSION_FILE, RUNTIME_LIB,
-                    generation)
+from .chips import (COMPATIBLE_FILE, MINI_RUNTIME_LIB, RKNN_SERVER, RKNPU1_MINI_MARK,
+                    RKNPU2_DRIVER_VERSION_FILE, RUNTIME_LIB, generation)
 from .steps import DEFAULT_STEP_TIMEOUT, shell
 
-_VERSION = r"v?(\d+(?:\.\d+)+)"
+# Version lines as the vendor's published binaries carry them (the fixtures in
+# tests/board/vendor_version_lines.py quote each with its source):
+#   rknn_server (RKNPU2)   "rknn_server version: 1.5.2 (8babfea build@2023-08-25T10:29:51)"
+#   rknn_server (RKNPU1)   "1.7.5 (bb79b30 build: 2023-07-18 10:49:14)"  (no name before it)
+#   librknnrt / librknnmrt "librknnrt version: 1.5.2 (c6b7b351a@2023-08-23T15:29:04)", "... 2.0.0b0"
+#   librknn_runtime        "librknn_runtime version 1.7.5 (ccb93f1 build: 2023-07-18 10:48:49 base: 1131)"
+#   RKNPU2 driver          "RKNPU driver: v0.9.8" (/sys/kernel/debug/rknpu/version)
+#   galcore (dmesg)        "Galcore version 6.4.3.p2.336687", Rockchip's "6.4.6.5.351518"
+_VERSION = r"v?(\d+(?:\.p?\d+)+(?:b\d+)?)"
 
 
 def _first(pattern: str, text: str, flags=re.IGNORECASE) -> str | None:
@@ -35,18 +43,25 @@ def parse_galcore(dmesg: str) -> str | None:
     return _first(r"version\s*" + _VERSION, "\n".join(lines))
 
 
+def parse_rknpu2_driver(text: str) -> str | None:
+    """The version in /sys/kernel/debug/rknpu/version ("RKNPU driver: v0.9.8")."""
+    return _first(r"RKNPU driver:?\s*" + _VERSION, text)
+
+
 def parse_rknn_server(strings: str) -> str | None:
+    """The version from `strings` of rknn_server: RKNPU2's named line, else RKNPU1's bare
+    "<version> (<commit> build: <date>)" (what the guide's `grep build` finds)."""
     return (_first(r"rknn_server version:?\s*" + _VERSION, strings)
-            or _first(r"build\D*?" + _VERSION, strings))
+            or _first(r"^" + _VERSION + r" \([0-9a-f]+ build[:@]", strings, re.IGNORECASE | re.MULTILINE))
 
 
 def parse_runtime(strings: str) -> tuple[str | None, bool]:
-    """(version, mini_driver) from `strings` of librknnrt.so / librknn_runtime.so."""
-    m = re.search(r"^.*librknn(?:rt|_runtime) version:?\s*" + _VERSION + ".*$", strings,
-                  re.IGNORECASE | re.MULTILINE)
+    """(version, mini runtime) from `strings` of librknnrt.so, librknnmrt.so (RKNPU2's mini
+    runtime) or librknn_runtime.so. RKNPU1's Mini Driver is not visible here (chips.RKNPU1_MINI_MARK)."""
+    m = re.search(r"librknn(rt|mrt|_runtime) version:?\s*" + _VERSION, strings, re.IGNORECASE)
     if not m:
         return None, False
-    return m.group(1), "mini" in m.group(0).lower()
+    return m.group(2), m.group(1).lower() == "mrt"
 
 
 def read_board_facts(device, timeout: float = DEFAULT_STEP_TIMEOUT) -> dict[str, Any]:
@@ -75,7 +90,7 @@ def read_board_facts(device, timeout: float = DEFAULT_STEP_TIMEOUT) -> dict[str,
         # Run plain `dmesg` and filter here: no pipe through the board's shell.
         facts["npu_driver"] = parse_galcore(out(["dmesg"], "read npu driver") or "")
     elif gen == "rknpu2":
-        facts["npu_driver"] = _first(_VERSION, out(["cat", RKNPU2_DRIVER_VERSION_FILE], "read npu driver") or "")
+        facts["npu_driver"] = parse_rknpu2_driver(out(["cat", RKNPU2_DRIVER_VERSION_FILE], "read npu driver") or "")
     else:
         facts["npu_driver"] = None
 
@@ -83,6 +98,10 @@ def read_board_facts(device, timeout: float = DEFAULT_STEP_TIMEOUT) -> dict[str,
     runtime, mini = None, False
     if gen:
         runtime, mini = parse_runtime(out(["strings", RUNTIME_LIB[gen]], "read runtime version") or "")
+    if gen == "rknpu2" and runtime is None:     # RV1103/RV1106 carry the mini runtime only
+        runtime, mini = parse_runtime(out(["strings", MINI_RUNTIME_LIB], "read mini runtime version") or "")
+    elif gen == "rknpu1":
+        mini = out(["ls", RKNPU1_MINI_MARK], "check mini driver") is not None
     facts["runtime"] = runtime
     facts["mini_driver"] = mini
     facts["rknn_server_running"] = out(["pidof", "rknn_server"], "check rknn_server") is not None

@@ -1,25 +1,22 @@
 """What a virtual board pretends to be (`BoardProfile`) and what goes wrong on it
 (`Faults`), and the board files that follow from the profile.
 
-Version-line formats are what the vendor's tools are documented to print, as far
-as we could check: the guide §1.7.2 queries `dmesg | grep -i galcore`,
-`strings /usr/bin/rknn_server | grep build` and
-`strings /usr/lib/librknn_runtime.so | grep version`. The exact wording of the
-lines below (e.g. "rknn_server version: 1.4.0 (... build: ...)",
-"librknnrt version: 2.3.2 (...)", "RKNPU driver: v0.9.8",
-"galcore: Galcore version 6.4.0.227915") is our assumption where we could not
-see a real board; `facts.py` parses them loosely (first dotted number after
-the tool's name) so small wording differences on real boards still parse.
-How a mini driver shows itself is also an assumption: we mark it with the word
-"mini" in the runtime library's version line.
+Version lines have the form the vendor's published binaries carry (checked against
+rockchip-linux/rknpu2 and rockchip-linux/rknpu runtime files and boards' logs; the lines with
+their sources are tests/board/vendor_version_lines.py): RKNPU2 rknn_server
+"rknn_server version: X (8babfea build@...)", librknnrt "librknnrt version: X (c6b7b351a@...)",
+the mini runtime librknnmrt.so on RV1103/RV1106, the driver "RKNPU driver: vX" in debugfs and
+"[drm] Initialized rknpu X ..." in dmesg; RKNPU1 rknn_server "X (bb79b30 build: ...)",
+"librknn_runtime version X (ccb93f1 build: ...)", "Galcore version X" in dmesg, and the Mini
+Driver shown by libVSC_Lite.so and no rknn_server.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .chips import (COMPATIBLE_FILE, RKNN_SERVER, RKNPU2_DRIVER_VERSION_FILE, RUNTIME_LIB,
-                    generation)
+from .chips import (COMPATIBLE_FILE, MINI_RUNTIME_LIB, RKNN_SERVER, RKNPU1_MINI_MARK,
+                    RKNPU2_DRIVER_VERSION_FILE, RUNTIME_LIB, generation)
 
 # Defaults per generation: a consistent firmware set (guide §1.7.2 table for RKNPU1).
 _DEFAULTS = {
@@ -106,19 +103,26 @@ class BoardProfile:
 
     def files(self) -> dict[str, bytes]:
         """Read-only board files, by board path."""
-        stamp = "5c7e2cbd build: 2024-03-12 10:21:07"
-        lib_line = (f"librknn_runtime version {self.runtime} ({stamp})" if self.generation == "rknpu1"
-                    else f"librknnrt version: {self.runtime} ({stamp})")
-        if self.mini_driver:
-            lib_line += " mini driver"
         files = {
             COMPATIBLE_FILE: f"rockchip,{self.chip}-evb-v10\0rockchip,{self.chip}\0".encode(),
             "/proc/version": (f"Linux version 5.10.160 (builder@rknn-diag) (gcc 10.3) "
                               f"#1 SMP PREEMPT {self.chip} virtual\n").encode(),
-            RKNN_SERVER: _fake_binary(f"rknn_server version: {self.reported_server_version()} ({stamp})"),
-            RUNTIME_LIB[self.generation]: _fake_binary(lib_line),
         }
-        if self.generation == "rknpu2":
+        server = self.reported_server_version()
+        if self.generation == "rknpu1":
+            files[RUNTIME_LIB["rknpu1"]] = _fake_binary(
+                f"librknn_runtime version {self.runtime} (ccb93f1 build: 2023-07-18 10:48:49 base: 1131)")
+            if self.mini_driver:                   # the Mini Driver: VSC_Lite, no rknn_server
+                files[RKNPU1_MINI_MARK] = _fake_binary("VSC lite")
+            else:
+                files[RKNN_SERVER] = _fake_binary(f"{server} (bb79b30 build: 2023-07-18 10:49:14)",
+                                                  "start rknn server, version:%s")
+        else:
+            lib = MINI_RUNTIME_LIB if self.mini_driver else RUNTIME_LIB["rknpu2"]
+            name = "librknnmrt" if self.mini_driver else "librknnrt"
+            files[lib] = _fake_binary(f"{name} version: {self.runtime} (c6b7b351a@2023-08-23T15:29:04)")
+            files[RKNN_SERVER] = _fake_binary(f"rknn_server version: {server} (8babfea build@2023-08-25T10:29:51)",
+                                              "start rknn server, version:%s")
             files[RKNPU2_DRIVER_VERSION_FILE] = f"RKNPU driver: v{self.npu_driver}\n".encode()
         if not self.android:
             files["/etc/os-release"] = f'PRETTY_NAME="{self.os}"\nID=linux\n'.encode()
@@ -128,7 +132,8 @@ class BoardProfile:
         lines = [f"[    0.000000] Booting Linux on physical CPU 0x0 ({self.chip} virtual board)",
                  "[    0.000000] Linux version 5.10.160 (builder@rknn-diag)"]
         if self.generation == "rknpu1":
-            lines.append(f"[    2.391145] galcore: Galcore version {self.npu_driver}")
+            lines.append("[    2.391001] galcore: clk_get vg clock failed, disable vg!")
+            lines.append(f"[    2.391145] Galcore version {self.npu_driver}")
         else:
             lines.append(f"[    2.391145] [drm] Initialized rknpu {self.npu_driver} for fdab0000.npu on minor 1")
         lines.append("[    3.100000] rknn_server: listening")

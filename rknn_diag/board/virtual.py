@@ -38,8 +38,13 @@ ModelFn = Callable[[str, list, str], list]
 
 
 def simulator_model_fn(model_path: str, inputs: list, data_format: str) -> list:
-    """Run a model with rknn_diag's own simulator (the pipeline behind the vendor-style API)."""
+    """Run a model with rknn_diag's own simulator (the pipeline behind the vendor-style API); a
+    vendor-built .rknn runs as its recorded twin on rknn-toolkit2's simulator (`vtwin`)."""
     from rknn_diag.pipeline import Toolchain  # imported lazily: the board layer does not need it otherwise
+    from . import vtwin
+
+    if vtwin.is_vendor_file(model_path):
+        return vtwin.run_twin(model_path, inputs, data_format)
 
     return board_runner.infer_with(Toolchain(), model_path, inputs, data_format)
 
@@ -61,6 +66,7 @@ class VirtualBoard:
         self._connections: set[Connection] = set()
         self.gone = threading.Event()
         self.tcp_services: dict[int, int] = {}   # board port -> host loopback port it stands for
+        self.services: list[str] = []             # every adb service asked for, for tests and logs
 
     def add_tcp_service(self, board_port: int, host_port: int | None = None) -> None:
         """Offer `tcp:board_port` (adb forward), served by the host's 127.0.0.1:host_port (default
@@ -153,6 +159,7 @@ class VirtualBoard:
 
     # -- services -----------------------------------------------------------------------
     def service_for(self, service: str):
+        self.services.append(service)
         if service.startswith("shell:") and service != "shell:":
             command = service[len("shell:"):]
             return lambda stream: self._shell_service(stream, command)

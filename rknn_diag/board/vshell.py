@@ -21,6 +21,9 @@ from .sandbox import Sandbox, SandboxError
 Result = tuple[int, bytes]
 
 
+_START_SERVER = re.compile(r"nohup /usr/bin/rknn_server > /dev/null 2>&1( &)?")
+
+
 class ShellSyntaxError(Exception):
     pass
 
@@ -138,10 +141,17 @@ class VirtualShell:
             "echo": self._echo, "pidof": self._pidof, "grep": self._grep,
             "true": lambda a, s: (0, b""), "false": lambda a, s: (1, b""),
             "python3": self._python, "python": self._python,
+            "ps": self._ps, "killall": self._killall, "chmod": self._chmod,
         }
 
     # -- command lines --------------------------------------------------------------
     def run(self, line: str) -> Result:
+        if _START_SERVER.fullmatch(line.strip()):
+            # rknn-toolkit2's init_runtime(device_id=) (re)starts rknn_server with exactly this line;
+            # the one redirection the virtual board accepts. rknn_server's own protocol
+            # (adb `local:transfer_proxy`) is not emulated: the vendor's connection then fails.
+            self.history.append(["nohup", "/usr/bin/rknn_server"])
+            return 0, b""
         try:
             pipelines = split_command_line(line)
         except ShellSyntaxError as exc:
@@ -229,15 +239,17 @@ class VirtualShell:
         return status, out
 
     def _grep(self, args, stdin):
-        flags = 0
+        flags, invert = 0, False
         while args and args[0].startswith("-") and len(args) > 1:
             if args[0] == "-i":
                 flags |= re.IGNORECASE
+            elif args[0] == "-v":
+                invert = True
             else:
                 return 2, f"grep: unsupported option {args[0]} on the virtual board\n".encode()
             args = args[1:]
         if not args:
-            return 2, b"Usage: grep [-i] PATTERN [FILE]...\n"
+            return 2, b"Usage: grep [-i] [-v] PATTERN [FILE]...\n"
         try:
             pattern = re.compile(args[0].encode(), flags)
         except re.error:
@@ -245,7 +257,7 @@ class VirtualShell:
         text = stdin
         if len(args) > 1:
             text = b"".join(self._read(p) for p in args[1:])
-        hits = [line for line in text.splitlines(keepends=True) if pattern.search(line)]
+        hits = [line for line in text.splitlines(keepends=True) if bool(pattern.search(line)) != invert]
         return (0 if hits else 1), b"".join(h if h.endswith(b"\n") else h + b"\n" for h in hits)
 
     def _ls(self, args, stdin):
@@ -306,10 +318,32 @@ class VirtualShell:
             return 0, " ".join(args[1:]).encode()
         return 0, (" ".join(args) + "\n").encode()
 
+    # The board's processes, as `pidof` and `ps -A` show them (rknn_toolkit2's init_runtime runs
+    # `ps -A | grep rknn_server | grep -v grep` before it connects).
+    PROCESSES = {"init": 1, "adbd": 301, "rknn_server": 412}
+
     def _pidof(self, args, stdin):
-        processes = {"init": 1, "adbd": 301, "rknn_server": 412}
-        pids = [str(processes[a]) for a in args if a in processes]
+        pids = [str(self.PROCESSES[a]) for a in args if a in self.PROCESSES]
         return (0, (" ".join(pids) + "\n").encode()) if pids else (1, b"")
+
+    def _ps(self, args, stdin):
+        rows = ["USER           PID  PPID     VSZ    RSS WCHAN            ADDR S NAME"]
+        rows += [f"root {pid:>12} {0 if pid == 1 else 1:>5}   10000   2000 0                   0 S {name}"
+                 for name, pid in self.PROCESSES.items()]
+        return 0, ("\n".join(rows) + "\n").encode()
+
+    def _killall(self, args, stdin):
+        # Processes here are a fixed table: nothing is stopped (the vendor restarts rknn_server next).
+        names = [a for a in args if not a.startswith("-")]
+        missing = [n for n in names if n not in self.PROCESSES]
+        return (1, "".join(f"killall: {n}: no process killed\n" for n in missing).encode()) if missing else (0, b"")
+
+    def _chmod(self, args, stdin):
+        paths = [a for a in args[1:] if not a.startswith("-")] if args else []
+        missing = [p for p in paths if p not in self.profile.files() and not self.sandbox.host_path(p).exists()]
+        if not args or missing:
+            return 1, "".join(f"chmod: {p}: No such file or directory\n" for p in missing).encode() or b"chmod: missing operand\n"
+        return 0, b""   # modes are not modelled on the virtual board
 
     def _python(self, args, stdin):
         if args and posixpath.basename(args[0]) == "runner.py" and self.runner is not None:

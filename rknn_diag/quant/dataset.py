@@ -173,6 +173,8 @@ def load_sample(line: Line, inputs: list[Value], cfg: RknnConfig, log: Logger | 
                 raise DatasetError(f"image {fp.name} given for input '{v.name}' of shape {list(v.shape or [])}",
                                    where=where, fix="use an npy sample for non-image inputs", ref="1.4.3")
             arr, is_nhwc, through = _load_image(fp, v, where, log, warned), True, [False]
+            if pre.dataset_reorder and arr.shape[-1] == len(pre.dataset_reorder):   # quant_img_RGB2BGR
+                arr = arr[..., pre.dataset_reorder]
         try:
             out.extend(prepare([v], [pre], [arr], "nhwc" if is_nhwc else "nchw", through, 1))
         except InputError as e:

@@ -24,15 +24,25 @@ def target_class(name: str) -> type[Target]:
 
 
 def make_target(name: str, **options) -> Target:
-    """`simulator`; `toolkit2` (the vendor's simulator); `board` (serial=SERIAL, adb_server=HOST:PORT)."""
+    """`simulator`; `toolkit2` (the vendor's simulator; device_id=SERIAL: the vendor's board path);
+    `board` (serial=SERIAL, or serials=[...] for a BoardPool; adb_server=HOST:PORT)."""
+    if "serials" in options:   # several boards: a quarantined one's cases move to another
+        from .board_pool import BoardPool
+        return BoardPool(**options)
     return target_class(name)(**options)
 
 
-def preflight(name: str, device_ids: list[str] | None = None, adb_server: str | None = None) -> None:
+def preflight(name: str, device_ids: list[str] | None = None, adb_server: str | None = None,
+              converter: str = "project") -> None:
     """Can this target be used at all? Raises a TargetError/ConfigError that says why and what to
     do, once, before any case runs (a run against an unusable target must not end as one
     traceback per case). Cheap: it neither locks boards nor starts the vendor's servers."""
-    target_class(name).preflight(device_ids, adb_server)
+    if converter == "toolkit2":   # the host converts with the vendor: it must be installed
+        target_class("toolkit2").preflight()
+    cls = target_class(name)
+    cls.preflight(device_ids, adb_server)
+    if cls.board_optional and device_ids:   # the vendor's board path: the boards must be there too
+        target_class("board").preflight(device_ids, adb_server)
 
 
 __all__ = ["BuildSpec", "RunResult", "Target", "TARGETS", "make_target", "preflight", "target_class"]

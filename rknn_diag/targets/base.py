@@ -62,6 +62,8 @@ class Target(ABC):
     needs_device_id: bool = False
     # Must run a known model (`health_check()`) before it gets cases.
     checked_before_use: bool = False
+    # Takes --device-id when given (the vendor's own board path), runs without one otherwise.
+    board_optional: bool = False
     # Takes the real-model corpus (trained vision models); a board checks the board path only.
     runs_real_models: bool = True
 

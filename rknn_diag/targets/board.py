@@ -7,6 +7,7 @@ raises TargetError / TargetTimeout naming the board, the step and the cause.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -94,7 +95,7 @@ class BoardTarget(Target):
                  board_dir: str | None = None, step_timeout: float = DEFAULT_STEP_TIMEOUT,
                  run_timeout: float = 300.0, convert: Converter | None = None,
                  lock: bool = True, lock_dir: str | None = None, lock_timeout: float = 0.0,
-                 python: str = "python3"):
+                 share_lock: bool = False, python: str = "python3"):
         self.serial = serial
         self.adb_server = adb_server
         self.name = f"board:{serial}"
@@ -102,6 +103,8 @@ class BoardTarget(Target):
         self.run_timeout = run_timeout
         self.python = python
         self._convert = convert
+        # a board running models built by the vendor's converter: its wrong answers are the vendor's
+        self.vendor = bool(getattr(convert, "vendor", False))
         self._board_dir = board_dir
         self._owned_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="rknn_diag_board_"))
@@ -114,7 +117,10 @@ class BoardTarget(Target):
         self.suspect: str | None = None
         self.quarantined: str | None = None
         self._lock = BoardLock(serial, adb_server, lock_dir) if lock else None
-        if self._lock:
+        # share_lock: hold the board's lock per run, not for this target's life, so a board can
+        # take the cases of a quarantined one while it keeps running its own (BoardPool).
+        self.share_lock = share_lock
+        if self._lock and not share_lock:
             self._lock.acquire(lock_timeout)
         try:
             self.device = run_step(serial, "connect",
@@ -172,10 +178,23 @@ class BoardTarget(Target):
     def run(self, model_path: str, spec: BuildSpec, inputs: list[np.ndarray]) -> RunResult:
         self._admit()
         try:
-            return self._run(model_path, spec, inputs)
+            with self._held_for_run():
+                return self._run(model_path, spec, inputs)
         except TargetTimeout as e:
             self.suspect = e.message
             raise
+
+    @contextlib.contextmanager
+    def _held_for_run(self):
+        if self._lock is None or not self.share_lock:
+            yield
+            return
+        # Another worker's run on this board takes at most its run timeout plus its adb steps.
+        self._lock.acquire(self.run_timeout + 8 * self.step_timeout)
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def _admit(self) -> None:
         """Quarantine: refuse at once on a quarantined board; probe a suspect one first."""
@@ -194,7 +213,7 @@ class BoardTarget(Target):
 
     def _run(self, model_path: str, spec: BuildSpec, inputs: list[np.ndarray]) -> RunResult:
         self.check_versions()
-        case = f"case{next(self._cases)}"
+        case = f"case{os.getpid()}-{next(self._cases)}"   # unique when two targets share the board
         local = self.workdir / case
         shutil.rmtree(local, ignore_errors=True)
         local.mkdir(parents=True)

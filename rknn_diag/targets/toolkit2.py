@@ -41,6 +41,7 @@ import numpy as np
 
 from rknn_diag.errors import (  # noqa: F401  (the vendor errors are re-exported for callers)
     DatasetError,
+    TargetError,
     InputError,
     ModelLoadError,
     PreloadServerError,
@@ -320,6 +321,12 @@ def _dataset_to_nchw(dataset: str, input_shapes: list[tuple | None], workdir: st
     return new_ds
 
 
+# What the vendor says when init_runtime(target=, device_id=) cannot reach the board or its
+# rknn_server (seen with 2.5.0: "E RKNNAPI: rknn_init,  server connect fail!  ret = -9(ERROR_PIPE)!",
+# "The rknn_server on the concected device is abnormal, ...").
+_BOARD_UNREACHABLE = re.compile(r"rknn_server|server connect fail|ERROR_PIPE|device.{0,40}not found|"
+                                r"no devices|adb", re.I)
+
 # What the vendor says when it declines a feature on purpose while building.
 _REFUSAL = re.compile(r"unsupport|not support|need to be constant", re.I)
 
@@ -414,6 +421,8 @@ class Toolkit2Target(Target):
     name = "toolkit2"
     vendor = True
 
+    board_optional = True   # --device-id: init_runtime(target=CHIP, device_id=SERIAL) through rknn_server
+
     @classmethod
     def timeout_options(cls, step_timeout: float | None, run_timeout: float | None) -> dict[str, Any]:
         return {} if run_timeout is None else {"timeout": run_timeout}
@@ -425,8 +434,17 @@ class Toolkit2Target(Target):
     def __init__(self, *, target_platform: str = DEFAULT_PLATFORM,
                  python: str | Sequence[str] | None = None, timeout: float | None = None,
                  workdir_root: str | None = None, keep_workdirs: bool = False,
-                 preload: bool | None = None):
+                 preload: bool | None = None, device_id: str | None = None, adb_server: str | None = None):
         python = python or os.environ.get(ENV_PYTHON) or sys.executable
+        # device_id: the vendor's own board path, init_runtime(target=CHIP, device_id=SERIAL): the
+        # vendor converts and simulates nothing here; it talks to rknn_server on the board over adb.
+        self.device_id = device_id
+        self.adb_server = adb_server
+        self._board_facts: dict[str, Any] | None = None
+        if device_id:
+            self.name = f"toolkit2:{device_id}"
+            self.serial = device_id
+            target_platform = self.board_facts().get("chip") or target_platform
         self.python: list[str] = [python] if isinstance(python, str) else list(python)
         self.target_platform = target_platform
         self.timeout = float(timeout if timeout is not None else os.environ.get(ENV_TIMEOUT, DEFAULT_TIMEOUT_S))
@@ -467,17 +485,40 @@ class Toolkit2Target(Target):
             return False
         return True
 
+    def board_facts(self) -> dict[str, Any]:
+        """The board's chip and firmware versions, read over adb like any board's (device_id only)."""
+        if self._board_facts is None:
+            from rknn_diag.board import discovery
+            from rknn_diag.board.facts import read_board_facts
+            from rknn_diag.board.steps import DEFAULT_STEP_TIMEOUT, run_step
+            device = run_step(self.device_id, "connect",
+                              lambda: discovery.connect(self.device_id, self.adb_server, DEFAULT_STEP_TIMEOUT),
+                              DEFAULT_STEP_TIMEOUT)
+            self._board_facts = read_board_facts(device)
+        return self._board_facts
+
     def info(self) -> dict[str, Any]:
         versions = self.versions()
-        return {"name": self.name, "chip": self.target_platform, "target_platform": self.target_platform,
+        info = {"name": self.name, "chip": self.target_platform, "target_platform": self.target_platform,
                 "toolkit": versions[DISTRIBUTION], "versions": {k: v for k, v in versions.items() if v},
                 "python": " ".join(self.python)}
+        if self.device_id:
+            facts = self.board_facts()
+            info["board"] = self.device_id
+            info["versions"].update({k: str(facts[k]) for k in ("rknn_server", "runtime", "npu_driver") if facts.get(k)})
+        return info
 
     # -- one case --------------------------------------------------------------
     def run(self, model_path: str, spec: BuildSpec, inputs: list[np.ndarray]) -> RunResult:
         return self.run_many(model_path, spec, [inputs])[0]
 
-    def run_many(self, model_path: str, spec: BuildSpec, inputs_list: list[list[np.ndarray]]) -> list[RunResult]:
+    def export(self, model_path: str, spec: BuildSpec, rknn_path: str) -> None:
+        """Convert with the vendor and write its .rknn to `rknn_path`; nothing is run (the
+        host side of `--target board --converter toolkit2`)."""
+        self.run_many(model_path, spec, [[]], export=os.path.abspath(rknn_path))
+
+    def run_many(self, model_path: str, spec: BuildSpec, inputs_list: list[list[np.ndarray]],
+                 export: str | None = None) -> list[RunResult]:
         info = self.info()   # raises ToolkitNotInstalled first, before any work
         inputs, more = inputs_list[0], inputs_list[1:]
         workdir = tempfile.mkdtemp(prefix="toolkit2-case-", dir=self.workdir_root)
@@ -486,6 +527,10 @@ class Toolkit2Target(Target):
             plan = to_vendor(model_path, spec, inputs, workdir, target_platform=self.target_platform)
             plan.job["inputs"] = _save_inputs(workdir, inputs, "in")
             plan.job["more_inputs"] = [_save_inputs(workdir, xs, f"in{k + 1}") for k, xs in enumerate(more)]
+            if export:
+                plan.job["export"], plan.job["runtime"] = export, False
+            if self.device_id:
+                plan.job["init_runtime"] = {"target": self.target_platform, "device_id": self.device_id}
             with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as f:
                 json.dump(plan.job, f, indent=1, default=_jsonable)
             try:
@@ -497,6 +542,7 @@ class Toolkit2Target(Target):
             where = f"{model_path}, {result.get('stage')}()"
             if result["status"] != "ok":
                 stage, message = result.get("stage") or "?", result.get("message", "")
+                self._board_unreachable(stage, message, log)
                 cls = classify(stage, message)
                 verb = "refused" if cls is VendorUnsupported else "failed"
                 reason, _ = vendor_reason(message)
@@ -520,6 +566,21 @@ class Toolkit2Target(Target):
         finally:
             if not keep:
                 shutil.rmtree(workdir, ignore_errors=True)
+
+    def _board_unreachable(self, stage: str, message: str, log: str) -> None:
+        """On the board path, the vendor failing to reach the board or its rknn_server is
+        infrastructure (TargetError), not a vendor finding about the case."""
+        if not self.device_id or stage != "init_runtime":
+            return
+        reason, _ = vendor_reason(message)
+        said = _error_lines(log, "E") + "\n" + reason
+        if _BOARD_UNREACHABLE.search(said):
+            raise TargetError(f"rknn-toolkit2 could not use board {self.device_id} through rknn_server: "
+                              f"{reason.splitlines()[0][:300]}\n{_error_lines(log, 'E', limit=5)}",
+                              where=f"board {self.device_id}, step init_runtime",
+                              fix="start rknn_server on the board (rknn-toolkit2's doc/rknn_server_proxy.md), "
+                                  "match its version to the toolkit, check `adb devices`; "
+                                  "rknn-doctor --device-id SERIAL checks the versions", ref="1.7.2")
 
     def _keep_repro(self, workdir: str, plan: VendorPlan, err: VendorError) -> None:
         """A process crash or hang is a vendor bug to report: keep the case's
@@ -569,8 +630,15 @@ class Toolkit2Target(Target):
         # PYTHONUNBUFFERED: a crash must not eat buffered log lines. One BLAS
         # thread: the cases are small, and the preload server must stay
         # single-threaded to fork safely.
-        return {**os.environ, "PYTHONUNBUFFERED": "1",
-                "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1",
+               "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
+        if self.device_id and self.adb_server:
+            # the vendor runs its bundled adb client; these point it at our adb server
+            from rknn_diag.board.discovery import parse_adb_server
+            host, port = parse_adb_server(self.adb_server)
+            env.update({"ANDROID_ADB_SERVER_PORT": str(port), "ANDROID_ADB_SERVER_ADDRESS": host,
+                        "ADB_SERVER_SOCKET": f"tcp:{host}:{port}"})
+        return env
 
     def _run_process(self, workdir: str) -> tuple[int, int, bool]:
         """A fresh interpreter per case, in its own session (process group)."""
@@ -717,3 +785,24 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+_SHARED: dict[str, Toolkit2Target] = {}
+
+
+def shared_target(chip: str) -> Toolkit2Target:
+    """One vendor target per chip for the process (with preload, one server imported once)."""
+    if chip not in _SHARED:
+        _SHARED[chip] = Toolkit2Target(target_platform=chip)
+    return _SHARED[chip]
+
+
+def convert_with_toolkit2(model_path: str, spec: BuildSpec, rknn_path: str, facts: dict) -> None:
+    """A `BoardTarget` converter: the vendor's rknn-toolkit2 builds the board's .rknn on the host
+    (in its own environment, like every vendor case), for the board's chip."""
+    shared_target(facts.get("chip") or DEFAULT_PLATFORM).export(model_path, spec, rknn_path)
+    from rknn_diag.board import vtwin
+    vtwin.record(rknn_path, model_path, spec, facts.get("chip"))   # for virtual boards only (RKNN_DIAG_VENDOR_TWINS)
+
+
+convert_with_toolkit2.vendor = True   # a board running its models: wrong answers are vendor findings

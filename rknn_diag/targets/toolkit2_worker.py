@@ -102,8 +102,11 @@ def run_job(job_dir: str) -> dict:
         timings["convert_s"] = time.perf_counter() - t0
         if job.get("export"):
             _call("export_rknn", rknn.export_rknn, job["export"])
+        if job.get("runtime") is False:   # convert only (a board runs the exported file)
+            return {"status": "ok", "outputs": [], "more_outputs": [], "timings": timings}
         t0 = time.perf_counter()
-        _call("init_runtime", rknn.init_runtime)
+        # {} is the simulator; {"target": CHIP, "device_id": SERIAL} a board through rknn_server
+        _call("init_runtime", rknn.init_runtime, **job.get("init_runtime", {}))
         timings["init_runtime_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         outputs = _call("inference", rknn.inference, inputs=inputs, **job["inference"])

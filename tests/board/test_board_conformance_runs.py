@@ -69,3 +69,33 @@ def test_a_hung_board_is_quarantined_after_at_most_two_step_timeouts(adb_server,
     quick = [r.duration for r in lines[3:]]
     assert max(quick) < 1.0, quick          # after the quarantine no case waits for the board
     assert took < 120, took
+
+
+def test_a_hung_boards_cases_move_to_another_board_of_its_chip(adb_server, tmp_path):
+    """Two rk3588 boards: the first hangs after the health check and one case. Its timed-out
+    case stays an infrastructure error; the probe then quarantines it and the remaining cases
+    run on the second board (after its own health check) and pass there. Every line's repro
+    names the board that ran it, shell-quoted."""
+    import shlex
+    res = tmp_path / "results.jsonl"
+    with attached_board(adb_server, "rk3588", faults=Faults(hang_after_runs=2)) as hung, \
+            attached_board(adb_server, "rk3588") as spare:
+        done = subprocess.run(
+            [sys.executable, "-m", "rknn_diag.cli", "conformance", "--suite", str(REPO / "conformance"),
+             "--target", "board", "--device-id", hung.serial, "--device-id", spare.serial,
+             "--adb-server", adb_server.address, "--step-timeout", "2", "--run-timeout", "15", "-n", "0",
+             "-k", "test_zoo_float16", "--no-report", "--results", str(res)],   # 15 s: the spare may be slow under load
+            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        spare_runs = spare.runs
+    lines = list(results.read([res]))
+    assert len(lines) == 5, (done.stdout + done.stderr)[-3000:]
+    statuses = [(r.status, r.category) for r in lines]
+    assert statuses == [("passed", None), ("error", "infrastructure")] + [("passed", None)] * 3, \
+        [(r.status, r.message[:200]) for r in lines]
+    assert [r.board for r in lines] == [hung.serial] * 2 + [spare.serial] * 3
+    assert spare_runs == 1 + 3                     # its health check, then the three moved cases
+    for r in lines:
+        argv = shlex.split(r.repro)
+        assert argv[argv.index("--device-id") + 1] == r.board, r.repro
+        assert argv[argv.index("--adb-server") + 1] == adb_server.address
+        assert "::" in argv[3] and "[" in argv[3], r.repro   # the node id survived quoting whole

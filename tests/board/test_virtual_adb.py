@@ -36,6 +36,8 @@ def test_two_boards_listed_by_adb_and_adbutils(adb_server):
       "mini_driver": False}),
     ("rv1126", {"mini_driver": True, "runtime": "1.4.0", "rknn_server": "1.4.0"},
      {"generation": "rknpu1", "mini_driver": True, "runtime": "1.4.0"}),
+    ("rv1106", {"mini_driver": True, "runtime": "1.5.2", "rknn_server": "1.5.2", "npu_driver": "0.9.2"},
+     {"generation": "rknpu2", "mini_driver": True, "runtime": "1.5.2", "npu_driver": "0.9.2"}),
     ("rk3588", {"npu_driver": "0.9.6", "rknn_server": "2.1.0", "runtime": "2.1.0", "os": "Android 12"},
      {"generation": "rknpu2", "npu_driver": "0.9.6", "rknn_server": "2.1.0", "runtime": "2.1.0",
       "os": "Android 12", "mini_driver": False}),

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.board import vendor_version_lines as V
+
 from rknn_diag.board import facts as F
 from rknn_diag.board.profile import BoardProfile
 from rknn_diag.board.sandbox import Sandbox, SandboxError
@@ -33,7 +35,8 @@ def test_sequences_and_status(vshell):
 
 def test_pipe_to_grep(vshell):
     rc, out = vshell.run("dmesg | grep -i GALCORE")
-    assert rc == 0 and out == b"[    2.391145] galcore: Galcore version 6.4.0.227915\n"
+    assert rc == 0 and out == (b"[    2.391001] galcore: clk_get vg clock failed, disable vg!\n"
+                               b"[    2.391145] Galcore version 6.4.0.227915\n")
     assert vshell.run("dmesg | grep nothing-like-this")[0] == 1
 
 
@@ -54,10 +57,10 @@ def test_split_keeps_quoted_operators():
 
 def test_strings_and_files_follow_the_profile(vshell):
     rc, out = vshell.run("strings /usr/bin/rknn_server")
-    assert rc == 0 and b"rknn_server version: 1.4.0" in out and b"\x7fELF" not in out
+    assert rc == 0 and out.startswith(b"1.4.0 (bb79b30 build: ") and b"\x7fELF" not in out   # RKNPU1's form
     assert vshell.run("cat /sys/kernel/debug/rknpu/version")[0] == 1  # RKNPU1 has no rknpu debugfs
     vshell.profile.faults.mismatch_versions = True
-    assert b"rknn_server version: 1.5.0" in vshell.run("strings /usr/bin/rknn_server")[1]
+    assert vshell.run("strings /usr/bin/rknn_server")[1].startswith(b"1.5.0 (bb79b30 build: ")
 
 
 def test_writes_only_in_scratch_folders(vshell):
@@ -86,12 +89,28 @@ def test_sandbox_refuses_escapes_and_links_out(tmp_path):
 def test_facts_parsers():
     assert F.parse_compatible("rockchip,rk3588s-orangepi-5\0rockchip,rk3588\0") == "rk3588"
     assert F.parse_compatible("vendor,thing\0") is None
-    assert F.parse_galcore("[ 1.0] usb ok\n[ 2.3] galcore: Galcore version 6.4.0.227915\n") == "6.4.0.227915"
-    assert F.parse_rknn_server("junk\nrknn_server version: 1.5.2 (abc build@2023)\n") == "1.5.2"
-    assert F.parse_rknn_server("build: 0.9.9 (2019-10-01)") == "0.9.9"
-    assert F.parse_runtime("librknnrt version: 2.3.2 (429f97ae6b@2025-04-09T09:09:27)") == ("2.3.2", False)
-    assert F.parse_runtime("librknn_runtime version 1.4.0 (x) mini driver") == ("1.4.0", True)
     assert F.parse_runtime("nothing here") == (None, False)
+    assert F.parse_rknn_server("Transfer version 2.1.0 (b5861e7@2020-11-23T11:50:51)") is None
+
+
+@pytest.mark.parametrize("text, version, source", V.RKNN_SERVER)
+def test_rknn_server_lines_of_the_vendors_binaries(text, version, source):
+    assert F.parse_rknn_server(text) == version, source
+
+
+@pytest.mark.parametrize("text, version, mini, source", V.RUNTIME)
+def test_runtime_lines_of_the_vendors_binaries(text, version, mini, source):
+    assert F.parse_runtime(text) == (version, mini), source
+
+
+@pytest.mark.parametrize("text, version, source", V.RKNPU2_DRIVER)
+def test_rknpu2_driver_lines(text, version, source):
+    assert F.parse_rknpu2_driver(text) == version, source
+
+
+@pytest.mark.parametrize("text, version, source", V.GALCORE_DMESG)
+def test_galcore_lines(text, version, source):
+    assert F.parse_galcore(text) == version, source
 
 
 def test_version_pairs():
@@ -149,3 +168,12 @@ def test_missing_adb_fails_with_install_hint(monkeypatch):
         require_adb()
     with pytest.raises(FileNotFoundError, match="apt-get install adb"):
         AdbServer()
+
+
+def test_the_vendors_device_commands_all_answer(vshell):
+    """rknn-toolkit2's init_runtime(device_id=) runs these before it opens rknn_server's socket."""
+    for line in V.TOOLKIT2_DEVICE_COMMANDS:
+        rc, out = vshell.run(line)
+        assert rc == 0, (line, out)
+    assert vshell.run("ps -A|grep rknn_server|grep -v grep")[1].split()[-1] == b"rknn_server"
+    assert vshell.run("nohup /usr/bin/rknn_server > /tmp/x 2>&1")[0] == 2   # no other redirection

@@ -17,9 +17,10 @@ SETS = [[[1, 3, 20, 20]], [[1, 3, 12, 12]], [[1, 3, 16, 16]]]
 
 
 def _ort_reference(img_nchw: np.ndarray) -> np.ndarray:
-    """The float classifier at any size (symbolic H, W), on BGR-reordered normalised pixels."""
+    """The float classifier at any size (symbolic H, W), on the normalised pixels as given: the
+    user passes BGR at inference; quant_img_RGB2BGR reorders only the calibration images."""
     sess = ort.InferenceSession(classifier(16, spatial="S").SerializeToString(), providers=["CPUExecutionProvider"])
-    x = img_nchw.astype(np.float32)[:, ::-1]                              # quant_img_RGB2BGR
+    x = img_nchw.astype(np.float32)
     x = (x - np.asarray(MEAN, np.float32).reshape(1, 3, 1, 1)) / np.asarray(STD, np.float32).reshape(1, 3, 1, 1)
     return sess.run(None, {"data": np.ascontiguousarray(x)})[0]
 

@@ -1,0 +1,245 @@
+"""The vendor's public example scripts, run as shipped on rknn-toolkit2 and with only their
+`rknn.` imports renamed on ours: which run, and where both run, do their outputs agree?
+
+    python bench/dropin_examples.py --toolkit2-repo DIR --toolkit1-repo DIR [--only ID ...]
+                                    [--json docs/dropin_examples.json]
+
+DIR: git directories of airockchip/rknn-toolkit2 and rockchip-linux/rknn-toolkit (e.g. the
+`fetch` tool's /work/.mirror/<owner>+<name>/repo). Each example folder is exported from the
+repository's HEAD into a temporary folder; where the shipped model is not in the repository
+(files over a few MB are kept out of it) a stand-in made by code takes its name (listed per
+example in EXAMPLES, with the shapes it keeps). Every run is its own process with a timeout.
+A prologue records every `inference()` result to `__out_<call>_<k>.npy` (the same prologue for
+both sides: the script itself is untouched apart from the import rename); the first call's
+outputs are compared with the cosine of `tolerances.DROPIN_AGREE_COSINE`.
+The vendor run needs RKNN_DIAG_TOOLKIT2_PYTHON (or --vendor-python) pointing at its interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from rknn_diag.dropin.scripts import ScriptRun, rename_imports  # noqa: E402
+from rknn_diag.tolerances import DROPIN_AGREE_COSINE  # noqa: E402
+
+PROLOGUE = '''\
+import itertools as _it, numpy as _np
+import rknn.api as _rknn_api
+_calls = _it.count()
+_orig_inference = _rknn_api.RKNN.inference
+def _recorded_inference(self, *args, **kwargs):
+    outputs = _orig_inference(self, *args, **kwargs)
+    if outputs is not None:
+        call = next(_calls)
+        for k, out in enumerate(outputs):
+            _np.save(f"__out_{call}_{k}.npy", _np.asarray(out))
+    return outputs
+_rknn_api.RKNN.inference = _recorded_inference
+'''
+
+
+# -- stand-ins (our own models with the shipped model's file name, input and output names/shapes) --
+def resnet50v2_onnx(folder: Path) -> str:
+    import onnx
+    from fixtures.dropin import classifier
+    onnx.save(classifier(224, classes=1000, out_name="resnetv24_dense0_fwd"), str(folder / "resnet50v2.onnx"))
+    return "resnet50v2.onnx: a 2-conv classifier, input data 1x3x224x224, output resnetv24_dense0_fwd 1x1000"
+
+
+def shufflenet_onnx(folder: Path) -> str:
+    import onnx
+    from fixtures.dropin import classifier
+    onnx.save(classifier(224, classes=1000, out_name="output"), str(folder / "shufflenetv2_x1.onnx"))
+    return "shufflenetv2_x1.onnx: a 2-conv classifier, input data 1x3x224x224, 1000 classes"
+
+
+def yolov5s_onnx(folder: Path) -> str:
+    """Three heads of YOLOv5s's shapes at 640: (1,255,80,80), (1,255,40,40), (1,255,20,20)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    inits, nodes, outs = [], [], []
+    prev, c = "images", 3
+    for i, (stride, ch) in enumerate([(8, 16), (2, 32), (2, 32)]):
+        w = f"w{i}"
+        inits.append(numpy_helper.from_array((rng.standard_normal((ch, c, stride, stride)) *
+                                              np.sqrt(2 / (c * stride * stride))).astype(np.float32), w))
+        nodes += [helper.make_node("Conv", [prev, w], [f"c{i}"], strides=[stride, stride]),
+                  helper.make_node("Relu", [f"c{i}"], [f"r{i}"])]
+        h = numpy_helper.from_array((rng.standard_normal((255, ch, 1, 1)) * 0.2).astype(np.float32), f"h{i}")
+        inits.append(h)
+        nodes.append(helper.make_node("Conv", [f"r{i}", f"h{i}"], [f"output{i}"]))
+        size = 640 // (8 * 2 ** i)
+        outs.append(helper.make_tensor_value_info(f"output{i}", TensorProto.FLOAT, [1, 255, size, size]))
+        prev, c = f"r{i}", ch
+    g = helper.make_graph(nodes, "yolov5s_standin",
+                          [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 640, 640])], outs, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 12)])
+    m.ir_version = 7
+    onnx.save(m, str(folder / "yolov5s_relu.onnx"))
+    return "yolov5s_relu.onnx: strided convs to YOLOv5s's three head shapes (1,255,80/40/20), input 1x3x640x640"
+
+
+T2 = "rknn-toolkit2/examples/"
+T1 = "examples/"
+# id, generation, folder in its repository, scripts in order, stand-in, or a reason it is not run
+EXAMPLES = [
+    ("tk2/onnx/resnet50v2", "toolkit2", T2 + "onnx/resnet50v2", ["test.py"], resnet50v2_onnx, None),
+    ("tk2/onnx/yolov5", "toolkit2", T2 + "onnx/yolov5", ["test.py"], yolov5s_onnx, None),
+    ("tk2/functions/accuracy_analysis", "toolkit2", T2 + "functions/accuracy_analysis", ["test.py"], resnet50v2_onnx, None),
+    ("tk2/functions/custom_op/convert_custom_onnx_to_rknn", "toolkit2",
+     T2 + "functions/custom_op/convert_custom_onnx_to_rknn", ["test.py"], None, None),
+    ("tk2/functions/custom_op/register_onnx_symbolic", "toolkit2",
+     T2 + "functions/custom_op/gen_custom_onnx_from_pytorch/register_onnx_symbolic", ["test.py"], None, None),
+    ("tk2/functions/custom_op/register_pytorch_op", "toolkit2",
+     T2 + "functions/custom_op/gen_custom_onnx_from_pytorch/register_pytorch_op", ["test.py"], None, None),
+    ("tk2/functions/onnx_edit", "toolkit2", T2 + "functions/onnx_edit", ["test.py"], None, None),
+    ("tk2/functions/multi_input", "toolkit2", T2 + "functions/multi_input", ["test.py"], None, None),
+    ("tk1/onnx/resnet50v2", "1.x", T1 + "onnx/resnet50v2", ["test.py"], resnet50v2_onnx, None),
+    ("tk1/custom_op/rknn_custom_op_math", "1.x", T1 + "common_function_demos/custom_op/rknn_custom_op_math",
+     ["rknn_custom_op_math.py"], None, None),
+    ("tk1/custom_op/rknn_custom_op_resize", "1.x", T1 + "common_function_demos/custom_op/rknn_custom_op_resize",
+     ["rknn_custom_op_resize_area.py"], None, None),
+    ("tk1/model_pruning", "1.x", T1 + "common_function_demos/model_pruning",
+     ["gen_conv_and_convert_with_pruning.py"], None, None),
+    ("tk1/accuracy_analysis", "1.x", T1 + "common_function_demos/accuracy_analysis",
+     ["normal_quantization.py", "run_normal_quantization_model.py", "hybrid_quantization_step1.py",
+      "hybrid_quantization_step2.py", "run_hybrid_quantization_model.py"], shufflenet_onnx, None),
+]
+
+
+# example folder name -> tensor files the script writes and reads back instead of inferring
+FILE_OUTPUTS = {"accuracy_analysis": ["snapshot/simulator/resnetv24_dense0_fwd.txt",
+                                      "snapshot/golden/resnetv24_dense0_fwd.txt"]}
+
+
+def export(repo: Path, path: str, dest: Path) -> Path:
+    """The folder `path` of the repository's HEAD, written under `dest` (parents kept: scripts
+    reach sibling folders with ../../). Blobs the snapshot lacks (large models) are left out."""
+    git = ["git", "--git-dir", str(repo)]
+    listing = subprocess.run([*git, "ls-tree", "-r", "-z", "HEAD", path], capture_output=True, check=True).stdout
+    for entry in filter(None, listing.split(b"\0")):
+        meta, name = entry.split(b"\t", 1)
+        mode, kind, sha = meta.split()
+        if kind != b"blob" or mode == b"120000":
+            continue
+        blob = subprocess.run([*git, "cat-file", "blob", sha.decode()], capture_output=True)
+        if blob.returncode != 0:
+            continue
+        target = dest / name.decode()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blob.stdout)
+    (dest / path).mkdir(parents=True, exist_ok=True)
+    return dest / path
+
+
+def run(folder: Path, scripts: list[str], python: list[str], ours: bool, timeout: float) -> ScriptRun:
+    log, rc = "", 0
+    for name in scripts:
+        text = PROLOGUE + (folder / name).read_text(encoding="utf-8")
+        run_name = f"__run_{name}"
+        (folder / run_name).write_text(rename_imports(text) if ours else text, encoding="utf-8")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO) if ours else "",
+               "MPLBACKEND": "Agg"}
+        try:
+            done = subprocess.run([*python, run_name], cwd=folder, capture_output=True, text=True, env=env,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
+            rc, out = done.returncode, done.stdout + done.stderr
+        except subprocess.TimeoutExpired as e:
+            rc, out = None, f"timed out after {timeout:g} s\n{(e.stdout or b'')[-2000:]!r}"
+        log += f"--- {name} (exit {rc})\n{out}"
+        # the shipped scripts end with exit(ret) / exit(-1) on a failed call; a failed step stops the chain
+        if rc != 0:
+            break
+    outs = [np.load(p) for p in sorted(folder.glob("__out_0_*.npy"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))]
+    # scripts that infer nothing but write tensors (accuracy_analysis): compare those files
+    outs += [np.loadtxt(folder / f, dtype=np.float64) for f in FILE_OUTPUTS.get(folder.name, []) if (folder / f).is_file()]
+    return ScriptRun("ours" if ours else "vendor", rc, log, outs)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    d = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / d) if d else float(np.array_equal(a, b))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--toolkit2-repo", type=Path, required=True)
+    p.add_argument("--toolkit1-repo", type=Path, required=True)
+    p.add_argument("--vendor-python", default=os.environ.get("RKNN_DIAG_TOOLKIT2_PYTHON"))
+    p.add_argument("--only", nargs="*", default=None)
+    p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args(argv)
+    rows = []
+    # toolkit 1.x examples run on a board (init_runtime(target='rv1126')): give ours a virtual
+    # rv1126 behind a private adb server, found through ANDROID_ADB_SERVER_PORT like adb does
+    from fixtures.boards import AdbServer
+    from rknn_diag.board.profile import BoardProfile
+    from rknn_diag.board.virtual import VirtualBoard
+    server = AdbServer().start()
+    board = VirtualBoard(BoardProfile(chip="rv1126")).start()
+    server.connect(board.serial)
+    os.environ["ANDROID_ADB_SERVER_PORT"] = str(server.port)
+    try:
+        return _examples(args, rows)
+    finally:
+        server.disconnect(board.serial)
+        board.stop()
+        server.stop()
+
+
+def _examples(args, rows: list) -> int:
+    for ex_id, gen, path, scripts, standin, reason in EXAMPLES:
+        if args.only and ex_id not in args.only:
+            continue
+        row = {"example": ex_id, "generation": gen, "folder": path}
+        with tempfile.TemporaryDirectory(prefix="example-") as tmp:
+            repo = args.toolkit2_repo if gen == "toolkit2" else args.toolkit1_repo
+            sides = [("ours", [sys.executable], True)]
+            if gen == "toolkit2" and args.vendor_python:
+                sides.append(("vendor", [args.vendor_python], False))
+            got = {}
+            for who, python, ours in sides:
+                folder = export(repo, path, Path(tmp) / who)
+                if standin:
+                    row["standin"] = standin(folder)
+                t0 = time.monotonic()
+                got[who] = r = run(folder, scripts, python, ours, args.timeout)
+                row[f"{who}_runs"] = r.ok
+                row[f"{who}_seconds"] = round(time.monotonic() - t0, 1)
+                if not r.ok:
+                    lines = [ln for ln in r.log.splitlines() if ln.strip()]
+                    errors = [ln for ln in lines if ln.startswith(("E ", "--- ")) or "Error" in ln]
+                    row[f"{who}_error"] = "\n".join(errors[-6:] + lines[-3:])[-1200:]
+            if "vendor" in got and got["ours"].ok and got["vendor"].ok:
+                a, b = got["ours"].outputs, got["vendor"].outputs
+                if not a or not b:
+                    row["agree"], row["why"] = None, "no inference() outputs to compare"
+                else:
+                    cos = [cosine(x, y) if x.size == y.size else None for x, y in zip(a, b)]
+                    row["cosine"] = cos
+                    row["agree"] = len(a) == len(b) and all(c is not None and c >= DROPIN_AGREE_COSINE["quantized"]
+                                                            for c in cos)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
