@@ -90,7 +90,7 @@ def _case_of(item: pytest.Item) -> dict | None:
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest):
     """The target named by --target, ready to run cases."""
-    from .targets import target_class
+    from .targets import make_target, target_class
 
     name = request.config.getoption("target")
     cls = target_class(name)
