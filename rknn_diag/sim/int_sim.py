@@ -181,14 +181,15 @@ class IntegerSimulator:
         data = [node.inputs[i] for i in roles.data_slots(node) if node.inputs[i] and node.inputs[i] not in self.weights]
         if not all(d in self.tensors and self.tensors[d].per_tensor for d in data):
             return False
-        if any(p.op_type not in ("Relu", "Clip", "LeakyRelu") for p in node.post_ops):
+        if any(p.op_type not in ("Relu", "Clip", "LeakyRelu") for p in node.post_ops) and not (
+                node.op_type in ("Conv", "Gemm") and has_epilogue(node)):
             return False
         if node.op_type in ("Conv", "Gemm"):
             w = roles.weight_name(self.graph, node)
             if w is None or w not in self.weights:
                 return False
-            if self.weights[w].group is not None:   # int4 groups: the grouped integer kernel
-                return _grouped_ok(self, node)
+            if self.weights[w].group is not None:   # int4 groups: the grouped integer kernel (no epilogue)
+                return _grouped_ok(self, node) and not has_epilogue(node)
             wq = self.weights[w]
             if not wq.per_tensor and wq.axis != roles.weight_axis(node, self.graph.constants[w]):
                 return False   # e.g. an imported QDQ weight quantized along another axis
@@ -298,11 +299,61 @@ def _clamp(sim: IntegerSimulator, node: Node, out_qp: QParams) -> tuple[int, int
     return lo, hi
 
 
+# Fused activations that are not piecewise linear through zero: with one of them the whole
+# post-op chain runs on the accumulator's real value (an epilogue) instead of as integer clamps.
+EPILOGUE_OPS = ("HardSwish",)
+EPILOGUE_CHAIN = ("HardSwish", "Mul", "Add", "Relu", "Clip", "LeakyRelu")
+
+
+def has_epilogue(node: Node) -> bool:
+    return any(p.op_type in EPILOGUE_OPS for p in node.post_ops) and \
+        all(p.op_type in EPILOGUE_CHAIN for p in node.post_ops)
+
+
+def epilogue(t: np.ndarray, post_ops) -> np.ndarray:
+    """The fused chain on float64 real values, op by op as plain IEEE double operations (the
+    onnxruntime lowering emits the very same operations, so both give the same doubles)."""
+    for p in post_ops:
+        c = [None if v is None else np.float64(np.asarray(v, np.float32).reshape(())) for v in p.inputs]
+        if p.op_type == "HardSwish":
+            t = t * np.clip(t + 3.0, 0.0, 6.0) / 6.0
+        elif p.op_type == "Mul":
+            t = t * c[0]
+        elif p.op_type == "Add":
+            t = t + c[0]
+        elif p.op_type == "Relu":
+            t = np.maximum(t, 0.0)
+        elif p.op_type == "Clip":
+            lo = c[0] if len(c) > 0 and c[0] is not None else -np.inf
+            hi = c[1] if len(c) > 1 and c[1] is not None else np.inf
+            t = np.minimum(np.maximum(t, lo), hi)
+        elif p.op_type == "LeakyRelu":
+            t = np.where(t >= 0.0, t, t * np.float64(np.float32(p.attrs.get("alpha", 0.01))))
+        else:   # has_epilogue() admits only the ops above
+            raise AssertionError(p.op_type)
+    return t
+
+
+def epilogue_scale(mult: np.ndarray, out_qp: QParams) -> np.ndarray:
+    """Accumulator -> real value: input scale × weight scale, as mult × output scale in float64."""
+    return np.asarray(mult, np.float64) * np.float64(out_qp.scale)
+
+
+def _finish_epilogue(node: Node, acc: np.ndarray, mult: np.ndarray, out_qp: QParams) -> np.ndarray:
+    lo, hi = out_qp.qrange
+    y = epilogue(acc.astype(np.float64) * epilogue_scale(mult, out_qp), node.post_ops)
+    q = np.rint(y / np.float64(out_qp.scale)) + np.float64(out_qp.zero_point)
+    return np.clip(q, lo, hi).astype(storage(out_qp.dtype))
+
+
 def _finish(sim: IntegerSimulator, node: Node, acc: np.ndarray, mult: np.ndarray, bound: float) -> list:
     """Requantize an int64 accumulator, apply fused activations in the integer domain
-    (Relu/Clip: a narrower clamp of the output integers; LeakyRelu: alpha·M for negative sums).
+    (Relu/Clip: a narrower clamp of the output integers; LeakyRelu: alpha·M for negative sums),
+    or, with a fused HardSwish, as an epilogue on the real value (`epilogue`).
     Fixed-point multipliers and clamps are computed once per layer and kept."""
     out_qp = sim.tensors[node.outputs[0]]
+    if has_epilogue(node):
+        return [(_finish_epilogue(node, acc, mult, out_qp), out_qp)] + [(np.zeros(0), None)] * (len(node.outputs) - 1)
     (m0, n), neg, clamp = finish_constants(sim, node, mult, bound)
     y = apply_fixed_point(acc, m0, n, out_qp, clamp, bound)
     if neg is not None:

@@ -46,6 +46,7 @@ from ..ir import Graph, Node
 from ..qrules import roles
 from ..qrules.schemes import QParams, fixed_point, quantize, storage
 from .int_sim import (_KERNELS, IntegerSimulator, _amax, addsub_constants, conv_constants, conv_multiplier,
+                      epilogue_scale, has_epilogue,
                       finish_constants, gemm_constants, lut_table, softmax_constants)
 from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_values, is_ort_refusal, session,
                         value_info)
@@ -330,8 +331,11 @@ class OrtIntegerSimulator:
     def _finish_acc(self, node: Node, seg: _Segment, acc_i32: str | None, acc_d: str, mult, bound: float):
         """int_sim's _finish: requantize, fused Relu/Clip as clamps, LeakyRelu's second multiplier."""
         o, oqp = self._out(node)
-        (m0, n), neg, clamp = finish_constants(self.reference, node, mult, bound)
         e = seg.e
+        if has_epilogue(node):
+            self._epilogue(e, node, acc_d, mult, oqp, o)
+            return {o: (np.dtype(storage(oqp.dtype)), oqp)}
+        (m0, n), neg, clamp = finish_constants(self.reference, node, mult, bound)
         if neg is None:
             self._requant(e, acc_d, m0, n, int(oqp.zero_point), clamp, oqp.dtype, bound, o)
         else:
@@ -340,6 +344,35 @@ class OrtIntegerSimulator:
             cond = e.one("Not", [e.one("Less", [acc_d, e.const(np.float64(0), "zero")])])
             e.op("Where", [cond, pos, negv], outputs=[o])
         return {o: (np.dtype(storage(oqp.dtype)), oqp)}
+
+    def _epilogue(self, e: Emitter, node: Node, acc_d: str, mult, oqp: QParams, out: str) -> None:
+        """int_sim's `_finish_epilogue`, the same IEEE double operations in the same order: the
+        real value acc·(mult·s_out), the fused chain (`int_sim.epilogue`), / s_out, Round (half
+        to even, like np.rint), + zero point, clamp to the dtype's range."""
+        scale = epilogue_scale(mult, oqp)
+        t = e.one("Mul", [acc_d, e.const(np.asarray(scale, np.float64).reshape(np.shape(scale)), "es")])
+        d = lambda v, k: e.const(np.float64(v), k)   # noqa: E731 - a double scalar constant
+        for p in node.post_ops:
+            c = [None if v is None else np.float64(np.asarray(v, np.float32).reshape(())) for v in p.inputs]
+            if p.op_type == "HardSwish":
+                g = e.one("Min", [e.one("Max", [e.one("Add", [t, d(3.0, "three")]), d(0.0, "zero")]), d(6.0, "six")])
+                t = e.one("Div", [e.one("Mul", [t, g]), d(6.0, "six")])
+            elif p.op_type in ("Mul", "Add"):
+                t = e.one(p.op_type, [t, d(c[0], "c")])
+            elif p.op_type == "Relu":
+                t = e.one("Max", [t, d(0.0, "zero")])
+            elif p.op_type == "Clip":
+                if len(c) > 0 and c[0] is not None:
+                    t = e.one("Max", [t, d(c[0], "lo")])
+                if len(c) > 1 and c[1] is not None:
+                    t = e.one("Min", [t, d(c[1], "hi")])
+            elif p.op_type == "LeakyRelu":
+                neg = e.one("Mul", [t, d(np.float32(p.attrs.get("alpha", 0.01)), "alpha")])
+                t = e.one("Where", [e.one("Less", [t, d(0.0, "zero")]), neg, t])
+            else:
+                raise _Skip
+        y = e.one("Round", [e.one("Div", [t, d(oqp.scale, "s")])])
+        self._clamp_cast(e, y, int(oqp.zero_point), oqp.qrange, oqp.dtype, out)
 
     # ---- integer kernels -----------------------------------------------------------------------
     def _k_conv(self, node: Node, seg: _Segment):
