@@ -95,7 +95,8 @@ class Run:
     layer_ms: list[dict] = field(default_factory=list)
 
 
-def ours(job: Job, mode: str, raws: list[tuple[list[np.ndarray], list[str]]], out_dir: Path) -> tuple[Run, Any]:
+def ours(job: Job, mode: str, raws: list[tuple[list[np.ndarray], list[str]]] | None, out_dir: Path,
+         name: str | None = None) -> tuple[Run, Any]:
     """Build with our toolkit, export, load the file back and run the held-back samples.
     Returns the run and the built RKNN object (kept for the per-layer analysis)."""
     from ..api import RKNN
@@ -103,7 +104,7 @@ def ours(job: Job, mode: str, raws: list[tuple[list[np.ndarray], list[str]]], ou
     start = time.perf_counter()
     r = job.rknn(mode)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{job.model.stem}.{mode}.rknn"
+    path = out_dir / (f"{name}.rknn" if name else f"{job.model.stem}.{mode}.rknn")
     with job.quiet():
         call(r, "build", do_quantization=mode != "float16", dataset=str(job.calib) if mode != "float16" else None)
         call(r, "export_rknn", str(path))
@@ -112,10 +113,11 @@ def ours(job: Job, mode: str, raws: list[tuple[list[np.ndarray], list[str]]], ou
     with job.quiet():
         call(runner, "load_rknn", str(path))
         call(runner, "init_runtime")
-        outputs = [runner.inference(inputs=arrays, data_format=formats) for arrays, formats in raws]
+        outputs = [runner.inference(inputs=arrays, data_format=formats) for arrays, formats in raws or []]
         if any(o is None for o in outputs):
             raise runner.last_error or RuntimeError("inference failed")
-        perf = runner.eval_perf(inputs=raws[0][0], data_format=raws[0][1], is_print=False, loop_cnt=3)
+        first = raws[0] if raws else (None, None)
+        perf = runner.eval_perf(inputs=first[0], data_format=first[1], is_print=False, loop_cnt=3)
     runner.release()
     layers = sorted(perf["layers"], key=lambda d: -d["ms"]) if perf else []
     return Run(mode, "simulator", outputs, perf["total_ms"] if perf else None, build_s,
