@@ -108,10 +108,10 @@ def _hybrid_html(h: dict[str, Any]) -> str:
     if h["cfg"]:
         out.append(f"<p>Configuration: <code>{e(h['cfg'])}</code> — feed it to <code>hybrid_quantization_step2("
                    f"model_input, data_input, model_quantization_cfg)</code> with the step-1 files in "
-                   f"<code>{e(str(Path(h['cfg']).parent / 'hybrid' / h['mode']))}</code>.</p>")
+                   f"<code>{e(str(Path(h['cfg']).parent / h['mode']))}</code>.</p>")
         out.append(_table(["layer (output tensor)", "op", "source layers", "individual cosine", "lift alone"],
                           [[f"{k['layer']} ({k['tensor']})", k["op"], k["source"], _f(k["individual_cosine"]),
-                            f"{k['gain']:+.5f}"] for k in h["layers_kept"]], "kept"))
+                            _f(k["gain"], "+.5f")] for k in h["layers_kept"]], "kept"))
     out.append("<h3>Layers that lose most (per-layer analysis, entire and individual)</h3>")
     out.append(_table(["layer", "op", "source layers", "entire cosine", "individual cosine", "own quantization"],
                       [[r["layer"], r["op"], r["source"], _f(r["entire_cosine"]), _f(r["individual_cosine"]),

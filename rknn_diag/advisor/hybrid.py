@@ -8,8 +8,9 @@ of them to keep in higher precision so the model reaches the floor — proven by
 3. Screening: each of the worst-ranked layers alone in higher precision, rebuilt with hybrid
    step 2 and measured on the held-back samples — errors in a real network are spread and
    interact, so the ranking alone does not say which layers lift the output.
-4. Greedy: layers added in order of their measured lift, each addition rebuilt and measured
-   and kept only if the cosine rose, until the floor or the layer budget is reached.
+4. Greedy: layers added in order of their measured lift (then the rest of the ranking), each
+   addition rebuilt and measured and kept only if the cosine rose, until the floor or the
+   layer budget is reached.
 5. The chosen set is written as the toolkit's own cfg, and that file is fed once more to
    `hybrid_quantization_step2` from scratch and measured: only that measurement is reported
    as `cosine_after`. A proposal that is not rebuilt is never reported as lifting anything.
@@ -25,6 +26,7 @@ import contextlib
 import json
 import math
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -36,6 +38,7 @@ from .builds import Job, call
 SIXTEEN_BIT_MODES = ("w8a16", "w16a16i_dfp", "dynamic_fixed_point-i16")
 BUDGET = 0.10          # at most this share of the layers leaves 8-bit (issue 12's bar)
 SCREEN_FACTOR = 2      # layers screened: this many times the budget (at least 8)
+SCREEN_SAMPLES = 2     # held-back samples each screening trial runs (the greedy and the check run all)
 
 
 def higher_precision(mode: str) -> str:
@@ -51,6 +54,7 @@ class Proposal:
     cosine_after: float | None = None     # measured on the rebuild from the written cfg, or None
     layers_kept: list[dict[str, Any]] = field(default_factory=list)
     layers_total: int = 0
+    source_layers_total: int = 0          # framework layers before fusion (BN, activations merged)
     budget: int = 0
     cfg: Path | None = None
     reached: bool = False
@@ -64,6 +68,8 @@ class Proposal:
         return {"mode": self.mode, "dtype": self.dtype, "floor": self.floor, "cosine_before": self.cosine_before,
                 "cosine_after": self.cosine_after, "reached": self.reached,
                 "layers_kept": self.layers_kept, "layers_total": self.layers_total, "budget": self.budget,
+                "source_layers_kept": sum(len(k["source"].split("+")) for k in self.layers_kept),
+                "source_layers_total": self.source_layers_total,
                 "cfg": str(self.cfg) if self.cfg else None, "rknn": str(self.rknn_path) if self.rknn_path else None,
                 "analysis_dir": str(self.analysis_dir) if self.analysis_dir else None,
                 "ranking": self.ranking, "steps": self.steps, "note": self.note}
@@ -123,19 +129,21 @@ def propose(job: Job, mode: str, raws, refs, floor: float, folder: Path, analysi
             progress: Callable[..., Any] | None = None) -> Proposal:
     dtype = dtype or higher_precision(mode)
     bar = progress or _no_progress
+    _say(f"{mode}: hybrid_quantization_step1 (calibration)")
     s1 = _Step1(job, mode, folder)
     trial = folder / "trial.quantization.cfg"
 
-    def measure_layers(layers: list[dict[str, Any]]) -> float:
+    def measure_layers(layers: list[dict[str, Any]], n: int | None = None) -> float:
         trial.write_text(s1.cfg_text(layers, dtype), encoding="utf-8")
         r = s1.rebuild(trial)
         try:
             with job.quiet():
-                return measure.cosine(run_all(r, raws), refs)
+                return measure.cosine(run_all(r, raws[:n]), refs[:n])
         finally:
             r.release()
 
     base = s1.rebuild(s1.cfg0)
+    _say(f"{mode}: accuracy_analysis (entire and individual, every layer) on a held-back sample")
     with job.quiet():
         before = measure.cosine(run_all(base, raws), refs)
         call(base, "accuracy_analysis", inputs=analysis_inputs, output_dir=str(folder / "analysis"))
@@ -145,6 +153,7 @@ def propose(job: Job, mode: str, raws, refs, floor: float, folder: Path, analysi
     total = len(graph.nodes)
     budget = max(1, math.floor(budget_share * total))
     prop = Proposal(mode, dtype, floor, before, layers_total=total, budget=budget,
+                    source_layers_total=sum(len(n.source) or 1 for n in graph.nodes),
                     analysis_dir=folder / "analysis")
     ranked = df[df["runs_in"] != "float16"].sort_values(["individual_cosine", "own_cosine", "index"], kind="stable")
     candidates: list[dict[str, Any]] = []
@@ -156,10 +165,15 @@ def propose(job: Job, mode: str, raws, refs, floor: float, folder: Path, analysi
                            "individual_cosine": float(row.individual_cosine), "own_cosine": float(row.own_cosine)})
     prop.ranking = candidates[:max(3 * budget, 10)]
     screened = candidates[:max(SCREEN_FACTOR * budget, 8)]
+    # screening only ranks: two held-back samples are enough for that, and halve its cost
+    before_screen = before if len(raws) <= SCREEN_SAMPLES else measure_layers([], SCREEN_SAMPLES)
     for c in bar(screened, desc=f"{mode}: screening layers", unit="layer"):
-        c["alone"] = measure_layers([c])
-        c["gain"] = c["alone"] - before
+        c["alone"] = measure_layers([c], SCREEN_SAMPLES)
+        c["gain"] = c["alone"] - before_screen
+    # the layers that lift the output alone first, by their lift; then, while the budget
+    # lasts, the rest of the ranking (layers can help together that do not alone)
     order = sorted((c for c in screened if c["gain"] > 0), key=lambda c: -c["gain"])
+    order += [c for c in prop.ranking if c not in order]
     chosen: list[dict[str, Any]] = []
     best = before
     for c in bar(order, desc=f"{mode}: greedy selection", unit="layer"):
@@ -177,8 +191,8 @@ def propose(job: Job, mode: str, raws, refs, floor: float, folder: Path, analysi
     # The proposal, written in the toolkit's own format, then rebuilt from that file alone.
     prop.cfg = folder.parent / f"{job.model.stem}.{mode}.hybrid.quantization.cfg"
     prop.cfg.write_text(s1.cfg_text(chosen, dtype), encoding="utf-8")
-    prop.layers_kept = [{k: c[k] for k in ("layer", "tensor", "op", "source", "individual_cosine", "gain")}
-                        for c in chosen]
+    prop.layers_kept = [{k: c.get(k) for k in ("layer", "tensor", "op", "source", "individual_cosine", "gain")}
+                        for c in chosen]       # gain: the lift alone (None: not screened)
     final = s1.rebuild(prop.cfg)
     try:
         with job.quiet():
@@ -196,3 +210,7 @@ def propose(job: Job, mode: str, raws, refs, floor: float, folder: Path, analysi
 
 def _no_progress(it, **_kw):
     return it
+
+
+def _say(text: str) -> None:
+    print(f"      {text}", file=sys.stderr, flush=True)
