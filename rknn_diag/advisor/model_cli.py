@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "samples": {"calibration": split.n_calib, "held_back": len(split.held),
                     "calibration_file": str(split.calib), "classifier": measure.classifier_like(refs[0])},
         "checks": findings, "results": results, "errors": errors,
-        "hybrid": proposals[0].to_json() if len(proposals) == 1 else None,
+        "hybrid": proposals[0].to_json() if proposals else None,
         "hybrids": [p.to_json() for p in proposals],
         "speed": advice, "elapsed_s": None,
     }

@@ -51,8 +51,12 @@ def held_back_cosine(small, rknn: RKNN) -> float:
 
 
 def test_cli_end_to_end_writes_the_documented_card(card):
+    import jsonschema
+
     assert card["code"] == 0
     d = card["data"]
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "model-card.schema.json").read_text())
+    jsonschema.validate(d, schema)
     assert d["schema"] == "rknn_diag.model_card/1"
     assert {(r["mode"], r["target"]) for r in d["results"]} == {("float16", "simulator"), ("w8a8", "simulator")}
     for r in d["results"]:
@@ -104,6 +108,7 @@ def test_a_proposal_that_is_not_rebuilt_is_not_reported_as_lifting(small, tmp_pa
     h = d["hybrid"]
     assert h["steps"] and h["steps"][-1]["cosine"] >= 0.99         # the search believed it had it
     assert not h["reached"] and h["cosine_after"] == pytest.approx(h["cosine_before"], abs=1e-9)
+    assert d["hybrid"] == d["hybrids"][0]
     assert "below the floor" in h["note"]
     assert code == 0 and d["verdict"]["ship"] == "float16" and d["verdict"]["hybrid_cfg"] is None
 
@@ -179,3 +184,19 @@ def test_compare_two_builds_layer_by_layer(card, small, tmp_path, capsys):
     assert res["a"]["mode"] == "float16" and res["b"]["mode"] == "w8a8" and res["samples"] == 2
     assert rows["y"]["cosine_a"] > 0.9999 > 0.99 > rows["y"]["cosine_b"]
     assert "| conv5x5 |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--modes", "float16,w16a16i_dfp"], "mode 'w16a16i_dfp' is not one rk3588 has"),
+    (["--modes", "float16,w8a8", "--platform", "rk9999"], "unknown platform 'rk9999'"),
+])
+def test_a_mode_or_chip_that_does_not_exist_is_refused_before_any_work(small, tmp_path, capsys, extra, message):
+    args = ["--platform", "rk3588", *extra]
+    code = cli.main(["model", str(small["model"]), "--dataset", str(small["dataset"]), *args, "-o", str(tmp_path)])
+    assert code == 2 and message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_a_dataset_it_says_why_it_needs_one(small, tmp_path, capsys):
+    assert cli.main(["model", str(small["model"]), "--platform", "rk3588", "-o", str(tmp_path)]) == 2
+    assert "needs --dataset" in capsys.readouterr().err
