@@ -10,7 +10,8 @@ of them to keep in higher precision so the model reaches the floor — proven by
    interact, so the ranking alone does not say which layers lift the output.
 4. Greedy: layers added in order of their measured lift (then the rest of the ranking), each
    addition rebuilt and measured and kept only if the cosine rose, until the floor or the
-   layer budget is reached.
+   layer budget is reached; then each chosen layer the floor does not need is dropped again
+   (smallest lift first, each drop rebuilt and measured).
 5. The chosen set is written as the toolkit's own cfg, and that file is fed once more to
    `hybrid_quantization_step2` from scratch and measured: only that measurement is reported
    as `cosine_after`. A proposal that is not rebuilt is never reported as lifting anything.
@@ -181,10 +182,21 @@ def propose(job: Job, mode: str, raws, refs, floor: float, folder: Path, analysi
             break
         cos = measure_layers(chosen + [c])
         kept = cos > best
-        prop.steps.append({"layer": c["layer"], "source": c["source"], "cosine": cos, "kept": kept})
+        prop.steps.append({"pass": "add", "layer": c["layer"], "source": c["source"], "cosine": cos, "kept": kept})
         if kept:
+            c["lift"] = cos - best
             chosen.append(c)
             best = cos
+    if best >= floor and len(chosen) > 1:
+        # the fewest layers: drop, smallest lift first, each layer the floor does not need
+        for c in bar(sorted(chosen, key=lambda c: c["lift"]), desc=f"{mode}: dropping needless layers",
+                     unit="layer"):
+            rest = [x for x in chosen if x is not c]
+            cos = measure_layers(rest)
+            prop.steps.append({"pass": "drop", "layer": c["layer"], "source": c["source"], "cosine": cos,
+                               "kept": cos < floor})
+            if cos >= floor:
+                chosen, best = rest, cos
     if not chosen:
         prop.note = "no layer in higher precision lifted the cosine"
         return prop

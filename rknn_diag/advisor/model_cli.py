@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--held-back", type=int, help="held-back samples (default: a fifth, 1..8)")
     p.add_argument("--budget", type=float, default=hybrid.BUDGET,
                    help="largest share of layers a hybrid proposal may take out of 8-bit (default 0.10)")
+    p.add_argument("--hybrid-dtype", choices=["int16", "float16"],
+                   help="precision of the layers a proposal keeps out of 8-bit (default: int16 for 8- and 4-bit "
+                        "modes, float16 for 16-bit modes)")
     p.add_argument("-o", "--out", type=Path, required=True, help="folder for the card, builds and cfg files")
     return p
 
@@ -129,7 +132,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if res["target"] != "simulator" or res["mode"] == "float16" or res["cosine"] >= args.floor:
             continue
         prop = hybrid.propose(job, res["mode"], raws, refs, args.floor, out / "hybrid" / res["mode"],
-                              [str(p) for p in split.held[0].paths], args.budget, progress=progress)
+                              [str(p) for p in split.held[0].paths], args.budget, args.hybrid_dtype,
+                              progress=progress)
         proposals.append(prop)
     print("[4/6] speed advice (guide chapter 6)", file=sys.stderr)
     first_run, first_rknn = built[modes[0]]
