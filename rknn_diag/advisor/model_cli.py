@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     refs = samples.reference(job.model, loaded.graph,
                              [samples.normalised(ln, loaded.graph.inputs, loaded.cfg) for ln in split.held])
     loaded.release()
+    timings = {"checks_and_split_s": time.perf_counter() - started}
     print(f"[2/6] {len(modes)} mode(s) on {', '.join(targets)}: {split.n_calib} calibration, "
           f"{len(split.held)} held-back sample(s)", file=sys.stderr)
     results, built, errors = [], {}, []
@@ -126,6 +127,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 results.append(_result(builds.on_target(job, mode, raws, t, options), refs))
             except RknnDiagError as e:
                 errors.append({"mode": mode, "target": t, "error": f"{type(e).__name__}: {e}"})
+    timings["builds_s"] = time.perf_counter() - started - sum(timings.values())
     print("[3/6] per-layer analysis and hybrid proposals for modes below the floor", file=sys.stderr)
     proposals = []
     for res in results:
@@ -135,6 +137,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               [str(p) for p in split.held[0].paths], args.budget, args.hybrid_dtype,
                               progress=progress)
         proposals.append(prop)
+    timings["hybrid_s"] = time.perf_counter() - started - sum(timings.values())
     print("[4/6] speed advice (guide chapter 6)", file=sys.stderr)
     first_run, first_rknn = built[modes[0]]
     advice = speed.advice(args.model, args.platform, first_rknn.model.graph, first_run.layer_ms)
@@ -151,6 +154,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "hybrids": [p.to_json() for p in proposals],
         "speed": advice, "elapsed_s": None,
     }
+    timings["speed_s"] = time.perf_counter() - started - sum(timings.values())
+    data["timings"] = {k: round(v, 1) for k, v in timings.items()}
     data["verdict"] = verdict(data)
     data["elapsed_s"] = round(time.perf_counter() - started, 1)
     print("[5/6] report card", file=sys.stderr)

@@ -57,6 +57,8 @@ def test_cli_end_to_end_writes_the_documented_card(card):
     d = card["data"]
     schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "model-card.schema.json").read_text())
     jsonschema.validate(d, schema)
+    assert set(d["timings"]) == {"checks_and_split_s", "builds_s", "hybrid_s", "speed_s"}
+    assert sum(d["timings"].values()) <= d["elapsed_s"] + 0.5
     assert d["schema"] == "rknn_diag.model_card/1"
     assert {(r["mode"], r["target"]) for r in d["results"]} == {("float16", "simulator"), ("w8a8", "simulator")}
     for r in d["results"]:
