@@ -10,6 +10,8 @@ The pieces, in the order `rknn-diag model` uses them:
                fewest layers in 16-bit that reaches the floor — verified by rebuilding with it
     speed      chapter 6's advice applied to the model, each finding with its share of the work
     card       model.json (schema in docs/model-card.md), index.html and summary.md
-    yamlconf   `rknn-diag convert CONFIG.yml` (toolkit2's converter config)
-    twobuilds  `rknn-diag compare A.rknn B.rknn` layer by layer
+    measure    the metrics of one mode on the held-back samples (from rknn_diag.compare)
+
+Commands: `model_cli` (`rknn-diag model`), `convert_cli` (`rknn-diag convert CONFIG.yml`,
+toolkit2's converter config), `compare_cli` (`rknn-diag compare A.rknn B.rknn`, layer by layer).
 """
