@@ -13,6 +13,9 @@ SUBCOMMANDS = {
     "virtual-board": ("rknn_diag.board.virtual_cli", "start a virtual board that speaks the adb protocol"),
     "doctor": ("rknn_diag.doctor.cli", "check the environment, boards, datasets and models (same as rknn-doctor)"),
     "ops": ("rknn_diag.ops_cli", "list the supported ops and attributes (a table; --json for programs)"),
+    "model": ("rknn_diag.advisor.model_cli", "what is wrong with one model on a chip, and a verified hybrid fix"),
+    "convert": ("rknn_diag.advisor.convert_cli", "convert a model described in a YAML config (toolkit2's converter config)"),
+    "compare": ("rknn_diag.advisor.compare_cli", "compare two built .rknn models layer by layer on a dataset"),
 }
 
 

@@ -37,18 +37,21 @@ class Size:
 
 def _macs(graph: Graph) -> int:
     """Multiply-accumulates of Conv and Gemm/MatMul with known shapes (the bulk of the work)."""
+    return sum(node_macs(graph, n) for n in graph.nodes)
+
+
+def node_macs(graph: Graph, n) -> int:
+    """One Conv/Gemm/MatMul layer's multiply-accumulates (0 for other layers or unknown shapes)."""
     shapes = graph.meta.get("shapes", {})
-    total = 0
-    for n in graph.nodes:
-        w = graph.constants.get(n.inputs[1]) if len(n.inputs) > 1 else None
-        out = shapes.get(n.outputs[0]) if n.outputs else None
-        if w is None or not out or not all(isinstance(d, int) for d in out):
-            continue
-        if n.op_type == "Conv":
-            total += int(np.prod(out)) * int(np.prod(np.shape(w)[1:]))
-        elif n.op_type in ("Gemm", "MatMul"):
-            total += int(np.prod(out)) * int(np.shape(w)[0 if n.op_type == "MatMul" or not n.attrs.get("transB") else 1])
-    return total
+    w = graph.constants.get(n.inputs[1]) if len(n.inputs) > 1 else None
+    out = shapes.get(n.outputs[0]) if n.outputs else None
+    if w is None or not out or not all(isinstance(d, int) for d in out):
+        return 0
+    if n.op_type == "Conv":
+        return int(np.prod(out)) * int(np.prod(np.shape(w)[1:]))
+    if n.op_type in ("Gemm", "MatMul"):
+        return int(np.prod(out)) * int(np.shape(w)[0 if n.op_type == "MatMul" or not n.attrs.get("transB") else 1])
+    return 0
 
 
 def remove_branches(graph: Graph) -> dict[str, int]:
