@@ -122,6 +122,9 @@ class GraphEmitter:
                 lo = p.inputs[0] if len(p.inputs) > 0 and p.inputs[0] is not None else None
                 hi = p.inputs[1] if len(p.inputs) > 1 and p.inputs[1] is not None else None
                 self._clip(src, dst, None if lo is None else float(lo), None if hi is None else float(hi))
+            elif p.op_type == "HardSwish" and self.opset < 14:   # fused into a conv (passes.fuse_activation)
+                self.node("HardSigmoid", [src], [f"{stem}__post{k}_hsig"], alpha=1.0 / 6, beta=0.5)
+                self.node("Mul", [src, f"{stem}__post{k}_hsig"], [dst])
             else:   # constant operands of a fused op (a scalar affine's factor) as initializers
                 consts = [self.init(f"{stem}__post{k}_in{j}", np.asarray(v, np.float32)) for j, v in enumerate(p.inputs)]
                 self.node(p.op_type, [src, *consts], [dst], **p.attrs)

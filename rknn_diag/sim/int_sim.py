@@ -233,11 +233,14 @@ class IntegerSimulator:
         return res
 
     def _fallback(self, node: Node, env: Env):
-        ins = self._inputs_float(node, env)
+        # contiguous: a float kernel's reductions sum in memory order, and a transposed view here
+        # (a direct op's output) is a contiguous array when onnxruntime produced it — the same
+        # values must give the same float32 sums on both backends
+        ins = [_c_order(x) for x in self._inputs_float(node, env)]
         return self._outputs(node, _run_float(node, ins, self.graph.opset))
 
     def _float16(self, node: Node, env: Env):
-        ins = [to_fp16(x) if isinstance(x, np.ndarray) else x for x in self._inputs_float(node, env, fp16=True)]
+        ins = [_c_order(to_fp16(x)) if isinstance(x, np.ndarray) else x for x in self._inputs_float(node, env, fp16=True)]
         return [(to_fp16(o), None) for o in _run_float(node, ins, self.graph.opset)]
 
     def _direct(self, node: Node, env: Env):
@@ -276,6 +279,11 @@ def _amax(qp: QParams) -> int:
     lo, hi = qp.qrange
     z = int(np.max(np.abs(qp.zero_point)))
     return max(abs(lo - z), abs(hi - z), abs(lo + z), abs(hi + z))
+
+
+def _c_order(x):
+    """An array in C order (0-d stays 0-d, unlike np.ascontiguousarray); anything else as it is."""
+    return x.copy(order="C") if isinstance(x, np.ndarray) and not x.flags.c_contiguous else x
 
 
 def _check_exact(bound: float, node: Node) -> None:

@@ -85,7 +85,10 @@ class Emitter:
                 ins += [self.const(np.asarray(v, post_dtype)) if v is not None else "" for v in post.inputs]
             while ins and ins[-1] == "":
                 ins.pop()
-            self.op(post.op_type, ins, outputs=[dst], **attrs)
+            if post.op_type == "HardSwish" and self.opset < 14:   # fused into a conv (passes.fuse_activation)
+                self.op("Mul", [first, self.one("HardSigmoid", [first], alpha=1.0 / 6, beta=0.5)], outputs=[dst])
+            else:
+                self.op(post.op_type, ins, outputs=[dst], **attrs)
             first = dst
 
     def _op_compat(self, node: Node, inputs: list[str], outputs: list[str]) -> None:
