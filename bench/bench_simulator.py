@@ -19,11 +19,22 @@ hits both alike. Only inference is timed (build time is reported separately). A 
 TARGET_RATIO. The simulator's outputs are also compared with onnxruntime's (cosine), so a
 fast but wrong simulator is visible in the same table.
 
-Peak memory of one inference (`mem x`): the rise of the process's peak RSS (VmHWM, reset
-through /proc/self/clear_refs) over the first inference of a fresh runtime, ours against a fresh
-onnxruntime session's — allocations of onnxruntime's arenas and of numpy alike.
+Peak memory of one inference (`mem x`): each side in a fresh child process (this script
+with --mem-child): ours loads the exported .rknn (load_rknn -> init_runtime), onnxruntime makes
+its one-thread session; then the peak RSS is reset (/proc/self/clear_refs 5) and the rise of
+VmHWM over VmRSS during the first inference is taken — allocations of onnxruntime's arenas and
+of numpy alike, nothing left over from another measurement.
 
-Targets per mode (`TARGETS`): float16 <= 1.5x, 8-bit <= 2x, 16-bit and w4a16 <= 4x; memory <= 2x.
+Build time (`build x`): config -> load_onnx -> build (calibration on the same 16-image
+dataset.txt included) of ours, against the vendor's rknn-toolkit2 doing the same in its own
+interpreter (--vendor-python, default /work/main/.tox/toolkit2/bin/python when present; the
+RKNPU2 modes it has: float16, w8a8, w8a16, w16a16i_dfp, w4a16). That child also times the
+vendor's simulator (init_runtime() with no target) round-robin against onnxruntime float32 one
+thread in the same process (the vendor env's onnxruntime), so `vendor x` is a ratio of the
+same kind as ours.
+
+Targets per mode (`TARGETS`): float16 <= 1.5x, 8-bit <= 2x, 16-bit and w4a16 <= 4x; memory <= 2x;
+build <= the vendor's (1x).
 
 Exit status: 0 all rows PASS; 1 some row MISS or ERROR; 2 the simulator API is missing
 (use --ort-only to time onnxruntime alone).
@@ -43,6 +54,9 @@ TARGETS = {"float16": 1.5, "w8a8": 2.0, "asymmetric_quantized-u8": 2.0, "dynamic
            "w8a16": 4.0, "dynamic_fixed_point-i16": 4.0, "w16a16i_dfp": 4.0, "w4a16": 4.0}
 TARGET_RATIO = TARGETS["float16"]
 MEMORY_TARGET = 2.0   # peak memory of one inference against onnxruntime's
+BUILD_TARGET = 1.0    # our config -> build time against the vendor's
+VENDOR_MODES = ("float16", "w8a8", "w8a16", "w16a16i_dfp", "w4a16")   # rknn-toolkit2 2.5.0's
+DEFAULT_VENDOR_PYTHON = Path("/work/main/.tox/toolkit2/bin/python")
 # mode -> a chip that has it (the quantized modes' chips)
 CHIPS = {"w8a8": "rk3588", "asymmetric_quantized-u8": "rk1808", "dynamic_fixed_point-i8": "rk1808",
          "dynamic_fixed_point-i16": "rk1808", "w8a16": "rk3562", "w16a16i_dfp": "rv1106", "w4a16": "rk3576"}
@@ -52,6 +66,8 @@ COSINE_FLAG = 0.99
 _BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                      "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 ROOT = Path(__file__).resolve().parents[1]
+if not DEFAULT_VENDOR_PYTHON.exists():
+    DEFAULT_VENDOR_PYTHON = ROOT / ".tox" / "toolkit2" / "bin" / "python"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,6 +86,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ort-only", action="store_true", help="time onnxruntime only (no simulator)")
     p.add_argument("--sim-threads", type=int, default=1,
                    help="BLAS threads for the simulator (default 1: the fair, headline setting)")
+    p.add_argument("--vendor-python", default=str(DEFAULT_VENDOR_PYTHON) if DEFAULT_VENDOR_PYTHON.exists() else "",
+                   help="interpreter with rknn-toolkit2 for the build-time and vendor-simulator columns "
+                        "('' to skip; default: the toolkit2 tox env when present)")
+    p.add_argument("--vendor-timeout", type=float, default=900.0, help="seconds per vendor child")
     a = p.parse_args(argv)
     if a.repeat < 1 or a.warmup < 0:
         p.error("--repeat must be >= 1 and --warmup >= 0")
@@ -204,16 +224,88 @@ def _proc_kb(field: str) -> int:
     raise OSError(f"/proc/self/status has no {field}")
 
 
-def peak_rise_mb(fn) -> float | None:
-    """How far the process's peak RSS rises above the current RSS while `fn` runs (Linux; None
-    elsewhere). The peak is reset first (/proc/self/clear_refs, 5)."""
+CHILD_MARK = "BENCH_CHILD "
+
+
+def _rise_kb(fn) -> int:
+    """VmHWM - VmRSS over `fn`, the peak reset just before (Linux)."""
+    Path("/proc/self/clear_refs").write_text("5")
+    base = _proc_kb("VmRSS")
+    fn()
+    return max(_proc_kb("VmHWM") - base, 0)
+
+
+def child_main(spec: dict) -> dict:
+    """One measurement in this fresh process (see the module docstring); returns JSON-able."""
+    import time
+
+    import numpy as np
+    kind = spec["kind"]
+    if kind == "mem_ort":
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(spec["onnx"], so, providers=["CPUExecutionProvider"])
+        feed = {spec["input_name"]: np.load(spec["ort_input"], allow_pickle=False)}
+        return {"rise_kb": _rise_kb(lambda: sess.run(None, feed))}
+    if kind == "mem_ours":
+        sys.path.insert(0, str(ROOT))
+        from rknn_diag.api import RKNN
+        r = RKNN()
+        assert r.load_rknn(spec["rknn"]) == 0, getattr(r, "last_error", "load_rknn failed")
+        assert r.init_runtime() == 0, getattr(r, "last_error", "init_runtime failed")
+        x = np.load(spec["input"], allow_pickle=False)
+        return {"rise_kb": _rise_kb(lambda: r.inference(inputs=[x], data_format=spec["data_format"]))}
+    if kind == "vendor":
+        import contextlib
+        import io
+
+        import onnxruntime as ort
+        from rknn.api import RKNN
+        r = RKNN(verbose=False)
+        cfg = {"mean_values": spec["mean"], "std_values": spec["std"], "target_platform": spec["chip"]}
+        if spec["mode"] != "float16":
+            cfg["quantized_dtype"] = spec["mode"]
+        log = io.StringIO()
+        with contextlib.redirect_stdout(log):
+            t0 = time.perf_counter()
+            ret = [r.config(**cfg), r.load_onnx(model=spec["onnx"])]
+            ret.append(r.build(do_quantization=spec["mode"] != "float16", dataset=spec["dataset"]))
+            build_s = time.perf_counter() - t0
+            ret.append(r.init_runtime())
+        if any(ret):
+            return {"error": f"vendor returned {ret} (config, load_onnx, build, init_runtime): "
+                             + log.getvalue()[-300:]}
+        x = np.load(spec["input"], allow_pickle=False)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(spec["onnx"], so, providers=["CPUExecutionProvider"])
+        feed = {spec["input_name"]: np.load(spec["ort_input"], allow_pickle=False)}
+        with contextlib.redirect_stdout(io.StringIO()):
+            t = median_ms({"o": lambda: sess.run(None, feed),
+                           "v": lambda: r.inference(inputs=[x], data_format=spec["data_format"])},
+                          spec["repeat"], spec["warmup"])
+        r.release()
+        return {"build_s": build_s, "vendor_ms": t["v"], "ort_ms": t["o"]}
+    raise ValueError(f"unknown child kind {kind!r}")
+
+
+def run_child(python: str, spec: dict, timeout: float, cwd: Path) -> dict:
+    """`child_main(spec)` in a fresh `python`; {'error': ...} when it fails."""
+    import json
+    import subprocess
+    env = dict(os.environ, **{v: "1" for v in _BLAS_THREAD_VARS})
     try:
-        Path("/proc/self/clear_refs").write_text("5")
-        base = _proc_kb("VmRSS")
-        fn()
-        return max(_proc_kb("VmHWM") - base, 0) / 1024.0
-    except OSError:
-        return None
+        p = subprocess.run([python, str(Path(__file__).resolve()), "--child", json.dumps(spec)], cwd=cwd, env=env,
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"{spec['kind']} child timed out after {timeout:g} s"}
+    for line in reversed(p.stdout.splitlines()):
+        if line.startswith(CHILD_MARK):
+            return json.loads(line[len(CHILD_MARK):])
+    return {"error": f"{spec['kind']} child exited {p.returncode}: {(p.stderr or p.stdout)[-300:]}"}
 
 
 @dataclass
@@ -278,10 +370,6 @@ def bench_model(name: str, built, args: argparse.Namespace, RKNN, workdir: Path,
     # onnxruntime with its default threads is timed on its own: its pool's spinning
     # threads would steal cores from whatever ran right after it.
     row["ort_default_ms"] = ort_default_ms(blob, feeds, args)
-    if not getattr(args, "no_memory", True):
-        fresh_ort = ort_session(blob, 1)   # like ours: the first inference after init
-        row["ort_mem_mb"] = peak_rise_mb(lambda: fresh_ort.run(None, feeds))
-        del fresh_ort
     s1 = ort_session(blob, 1)
     ref = s1.run(None, feeds)
     ort_1t = lambda: s1.run(None, feeds)  # noqa: E731
@@ -301,9 +389,35 @@ def bench_model(name: str, built, args: argparse.Namespace, RKNN, workdir: Path,
         sim = Simulator(RKNN, path, mode, dataset, subject.mean, subject.std, subject.data_format)
         row["sim_build_s"] = sim.build_s
         row["backend"] = sim.backend
-        if not getattr(args, "no_memory", True):   # the first inference of a fresh runtime
-            sim.r.init_runtime()
-            row["sim_mem_mb"] = peak_rise_mb(lambda: sim(x))
+        import numpy as np
+        (in_name, ort_in), = feeds.items()
+        np.save(workdir / "ort_input.npy", ort_in, allow_pickle=False)
+        np.save(workdir / "input.npy", np.asarray(x), allow_pickle=False)
+        if not getattr(args, "no_memory", True):   # the first inference of a fresh runtime, fresh processes
+            rk = workdir / f"{name}-{mode}.rknn"
+            if sim.r.export_rknn(str(rk)) != 0:
+                raise SimError(f"export_rknn() failed: {getattr(sim.r, 'last_error', '')}")
+            mo = run_child(sys.executable, {"kind": "mem_ours", "rknn": str(rk), "input": str(workdir / "input.npy"),
+                                            "data_format": subject.data_format}, 600, workdir)
+            mr = run_child(sys.executable, {"kind": "mem_ort", "onnx": str(path), "input_name": in_name,
+                                            "ort_input": str(workdir / "ort_input.npy")}, 600, workdir)
+            if "error" in mo or "error" in mr:
+                row["note"] = mo.get("error") or mr.get("error")
+            else:
+                row["sim_mem_mb"], row["ort_mem_mb"] = mo["rise_kb"] / 1024.0, mr["rise_kb"] / 1024.0
+        if getattr(args, "vendor_python", "") and mode in VENDOR_MODES:
+            v = run_child(args.vendor_python, {
+                "kind": "vendor", "onnx": str(path), "mode": mode, "chip": CHIPS.get(mode, "rk3588"),
+                "mean": [list(subject.mean[0])], "std": [list(subject.std[0])], "dataset": dataset,
+                "input": str(workdir / "input.npy"), "data_format": subject.data_format, "input_name": in_name,
+                "ort_input": str(workdir / "ort_input.npy"), "repeat": args.repeat, "warmup": args.warmup},
+                args.vendor_timeout, workdir)
+            if "error" in v:
+                row["vendor_error"] = v["error"]
+            else:
+                row["vendor_build_s"] = v["build_s"]
+                row["build_ratio"] = row["sim_build_s"] / v["build_s"]
+                row["vendor_ratio"] = v["vendor_ms"] / v["ort_ms"]
         outs = sim(x)
         row["cosine_min"] = min((cosine(o, r) for o, r in zip(outs, ref)), default=float("nan"))
         if len(outs) != len(ref):
@@ -325,6 +439,8 @@ def bench_model(name: str, built, args: argparse.Namespace, RKNN, workdir: Path,
     if row.get("sim_mem_mb") is not None and (row.get("ort_mem_mb") or 0) >= 1.0:
         row["mem_ratio"] = row["sim_mem_mb"] / row["ort_mem_mb"]
         ok = ok and row["mem_ratio"] <= MEMORY_TARGET
+    if row.get("build_ratio") is not None:
+        ok = ok and row["build_ratio"] <= BUILD_TARGET
     row["status"] = "PASS" if ok else "MISS"
     return row
 
@@ -340,7 +456,8 @@ def environment(args: argparse.Namespace) -> dict:
             "sim_blas_threads": args.sim_threads, "size": args.size or "zoo default", "repeat": args.repeat,
             "warmup": args.warmup, "ort_graph_optimization": "default (ORT_ENABLE_ALL)",
             "backend": os.environ.get("RKNN_DIAG_BACKEND", "ort"), "targets": TARGETS,
-            "memory_target": MEMORY_TARGET, "target_ratio": TARGET_RATIO,
+            "memory_target": MEMORY_TARGET, "build_target": BUILD_TARGET, "target_ratio": TARGET_RATIO,
+            "vendor_python": args.vendor_python,
             "headline": "sim_ms / ort_1t_ms (both single-threaded)"}
 
 
@@ -349,7 +466,7 @@ def format_table(rows: list[dict]) -> str:
         return format(v, spec) if isinstance(v, (int, float)) else format("-", ">" + spec.split(".")[0])
 
     head = (f"{'model':<26} {'mode':<24} {'ort 1t ms':>10} {'ort def ms':>10} {'sim ms':>10} {'ratio':>7} "
-            f"{'target':>6} {'mem x':>6} {'build s':>8} {'cos':>8}  status")
+            f"{'target':>6} {'mem x':>6} {'build s':>8} {'build x':>7} {'vendor x':>8} {'cos':>8}  status")
     lines = [head, "-" * len(head)]
     for r in rows:
         cos = r.get("cosine_min")
@@ -357,12 +474,14 @@ def format_table(rows: list[dict]) -> str:
         lines.append(f"{r['model']:<26} {r.get('mode', 'float16'):<24} {f(r.get('ort_1t_ms'), '10.2f')} "
                      f"{f(r.get('ort_default_ms'), '10.2f')} {f(r.get('sim_ms'), '10.2f')} {f(r.get('ratio'), '7.2f')} "
                      f"{f(r.get('target', TARGET_RATIO), '6.1f')} {f(r.get('mem_ratio'), '6.2f')} "
-                     f"{f(r.get('sim_build_s'), '8.2f')} {f(cos, '8.5f')}{flag:1} {r['status']}")
-        for key in ("error", "note"):
+                     f"{f(r.get('sim_build_s'), '8.2f')} {f(r.get('build_ratio'), '7.2f')} "
+                     f"{f(r.get('vendor_ratio'), '8.2f')} {f(cos, '8.5f')}{flag:1} {r['status']}")
+        for key in ("error", "note", "vendor_error"):
             if r.get(key):
                 lines.append(f"    {key}: {r[key]}")
     lines.append("target: sim ms / ort 1-thread ms <= the mode's target (float16 1.5, 8-bit 2, 16-bit and w4a16 4), "
-                 f"peak memory of one inference <= {MEMORY_TARGET:g}x onnxruntime's (PASS within, MISS beyond); "
+                 f"peak memory of one inference <= {MEMORY_TARGET:g}x onnxruntime's, build <= {BUILD_TARGET:g}x "
+                 "the vendor's (PASS within, MISS beyond); 'vendor x': the vendor simulator / onnxruntime; "
                  f"'!' marks cosine < {COSINE_FLAG} against onnxruntime float32")
     return "\n".join(lines)
 
@@ -385,6 +504,15 @@ def subjects(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:   # a fresh process for one measurement (memory, the vendor)
+        import json
+        try:
+            out = child_main(json.loads(argv[1]))
+        except Exception as e:  # noqa: BLE001 - reported to the parent as the row's error
+            out = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
+        print(CHILD_MARK + json.dumps(out), flush=True)
+        return 0
     args = parse_args(argv)
     pin_blas_threads(args.sim_threads)
     if str(ROOT) not in sys.path:
