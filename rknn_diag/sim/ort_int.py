@@ -294,7 +294,30 @@ class OrtIntegerSimulator:
         if bound * float(np.max(m0, initial=0)) < EXACT and (n > 0).all():   # its float64 path
             mult = np.asarray(m0, np.float64) * np.exp2(-np.asarray(n, np.float64))
             return e.one("Round", [e.one("Mul", [acc_d, e.const(mult, "M")])])
-        return self._shift_round(e, acc_d, m0, n)
+        split = self._split_round(e, acc_d, m0, n, bound)
+        return split if split is not None else self._shift_round(e, acc_d, m0, n)
+
+    def _split_round(self, e: Emitter, acc_d: str, m0: np.ndarray, n: np.ndarray, bound: float) -> str | None:
+        """RNE(acc·m0·2^-n) — what int_sim's int64 path computes — in double, exactly, where
+        acc·m0 is too wide for one double but |acc| < 2^B with B <= 37, n >= 1, m0 < 2^31:
+        m0 = mh·2^s + ml (ml < 2^s, s = 52 - B), so q1 = acc·mh·2^(s-n) and q2 = acc·ml·2^-n are
+        exact products (B + bits(mh) <= 53, B + s <= 53). f = 2·floor(q1/2) is even and exact,
+        r = q1 - f in [0, 2) is exact (a multiple of 2^(s-n)), t = r + q2 is exact (a multiple of
+        2^-n below 2^(B+s+1-n)). acc·m0·2^-n = f + t with f even, so RNE of it is f + RNE(t)
+        (the tie parity is kept). The last addition is exact whenever the result is in any
+        integer range; where it is not, rounding is monotone and the clamp gives the same."""
+        B = int(np.ceil(np.log2(max(bound, 1.0) + 1)))
+        if B > 37 or (n < 1).any() or (n > 62).any() or (m0 >= 2 ** 31).any() or (m0 < 0).any():
+            return None
+        s = 52 - B
+        mh, ml = m0 >> s, m0 & ((1 << s) - 1)
+        a1 = mh.astype(np.float64) * np.exp2((s - n).astype(np.float64))
+        a2 = ml.astype(np.float64) * np.exp2(-n.astype(np.float64))
+        q1 = e.one("Mul", [acc_d, e.const(a1, "A1")])
+        f = e.one("Mul", [e.one("Floor", [e.one("Mul", [q1, e.const(np.float64(0.5), "half")])]),
+                          e.const(np.float64(2), "two")])
+        t = e.one("Add", [e.one("Sub", [q1, f]), e.one("Mul", [acc_d, e.const(a2, "A2")])])
+        return e.one("Add", [e.one("Round", [t]), f])
 
     def _shift_round(self, e: Emitter, acc_d: str, m0: np.ndarray, n: np.ndarray) -> str:
         """int_sim's int64 path, schemes.shift_round(acc·m0, n), in int64 ops: p = acc·m0
