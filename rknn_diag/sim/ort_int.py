@@ -427,54 +427,58 @@ class OrtIntegerSimulator:
         return self._finish_acc(node, seg, acc, acc_d, mult, bound)
 
     def _float_conv(self, node: Node, seg: _Segment, xqp: QParams, wc: np.ndarray, bias, bound: float):
-        """The exact integer convolution as float32 Conv ops (onnxruntime's fastest kernels), as
-        double; None where no split below keeps it exact.
+        """The exact integer convolution as float32 Conv ops; see `_float_acc`."""
+        def conv(e, x, w, b):
+            return e.one("Conv", [x, e.const(w.astype(np.float32), "w")] + ([b] if b else []), **node.attrs)
+        wsum = lambda a: float(np.abs(a).reshape(a.shape[0], -1).sum(axis=1).max(initial=0))  # noqa: E731
+        return self._float_acc(seg, node.inputs[0], xqp, wc, wsum, bias, (-1,), (-1, 1, 1), conv)
 
-        Exactness: a float32 Conv of integer operands is exact whatever its summation order
-        (im2col, NCHWc blocks, FMA) when every product and every partial sum is an integer
-        below 2^24 in magnitude, which holds when max_channel Σ|w|·max|x| < 2^24 (the bias
-        counted too when it goes in as the Conv's B). Where it does not hold, the centred input
-        c = x - z is split c = 256·h + l (l = c - 256·floor(c/256) in [0, 255], both parts exact
-        in float32), and if still needed the centred weights w = 256·wh + wl likewise; each
-        part-by-part Conv is held to the 2^24 bound, and the parts are recombined in double,
+    def _float_acc(self, seg: _Segment, xname: str, xqp: QParams, wc: np.ndarray, wsum, bias, bshape_in,
+                   bshape_out, emit):
+        """An exact integer product (Conv or MatMul of the centred input by centred integer
+        weights `wc`) as float32 ops (onnxruntime's fastest kernels), as double; None where no
+        split below keeps it exact. `wsum(w)`: the largest Σ|w| over the terms of one output.
+
+        Exactness: a float32 Conv/MatMul of integer operands is exact whatever its summation
+        order (im2col, NCHWc blocks, FMA) when every product and every partial sum is an
+        integer below 2^24 in magnitude, which holds when max Σ|w|·max|x| < 2^24 (the bias
+        counted too when it is added in float32). Where it does not hold, the centred input
+        c = x - z is split c = 256·h + l (l = c - 256·floor(c/256) in [0, 255], both exact in
+        float32), and if still needed the centred weights w = 256·wh + wl likewise; each
+        part-by-part product is held to the 2^24 bound, and the parts are recombined in double,
         exact because every term and sum is an integer below int_sim's own bound < 2^53.
         Padding: float Conv pads with 0, which is the centred zero point (h = l = 0)."""
         e = seg.e
         lo, hi = xqp.qrange
         z = int(xqp.zero_point)
         cmax = max(abs(lo - z), abs(hi - z))
-        wabs = lambda a: float(np.abs(a).reshape(a.shape[0], -1).sum(axis=1).max(initial=0))  # noqa: E731
         bmax = float(np.abs(bias).max(initial=0)) if bias is not None else 0.0
-        if wabs(wc) * cmax + bmax < FLOAT32_EXACT:   # one Conv, bias inside
-            xparts, wparts = [(None, cmax, 1)], [(wc, 1)]
-        else:
+        xparts, wparts = [(None, cmax, 1)], [(wc, 1)]
+        if wsum(wc) * cmax >= FLOAT32_EXACT:
             hmax = max(abs((lo - z) // 256), abs((hi - z) // 256))
-            xparts = [(None, cmax, 1)] if wabs(wc) * cmax < FLOAT32_EXACT else [("h", hmax, 256), ("l", 255, 1)]
-            wparts = [(wc, 1)]
-            if any(wabs(wc) * m >= FLOAT32_EXACT for _, m, _ in xparts):
+            xparts = [("h", hmax, 256), ("l", 255, 1)]
+            if any(wsum(wc) * m >= FLOAT32_EXACT for _, m, _ in xparts):
                 wh = np.floor_divide(wc, 256)
                 wparts = [(wh, 256), (wc - 256 * wh, 1)]
-            if any(wabs(wp) * m >= FLOAT32_EXACT for wp, _ in wparts for _, m, _ in xparts):
+            if any(wsum(wp) * m >= FLOAT32_EXACT for wp, _ in wparts for _, m, _ in xparts):
                 return None
-        xf = self._c(seg, node.inputs[0])[0]
+        inside = len(xparts) == 1 and len(wparts) == 1 and wsum(wc) * cmax + bmax < FLOAT32_EXACT
+        xf = self._c(seg, xname)[0]
         tensors = {None: xf}
         if len(xparts) > 1:
             h = e.one("Floor", [e.one("Mul", [xf, e.const(np.float32(1 / 256), "inv256")])])
             tensors = {"h": h, "l": e.one("Sub", [xf, e.one("Mul", [h, e.const(np.float32(256), "f256")])])}
-        inside = len(xparts) == 1 and len(wparts) == 1 and wabs(wc) * cmax + bmax < FLOAT32_EXACT
+        b32 = e.const(bias.astype(np.float32).reshape(bshape_in), "b") if inside and bias is not None else None
         terms = []
         for key, _, sx in xparts:
             for wp, sw in wparts:
-                ins = [tensors[key], e.const(wp.astype(np.float32), "w")]
-                if inside and bias is not None:
-                    ins.append(e.const(bias.astype(np.float32), "b"))
-                acc = e.one("Cast", [e.one("Conv", ins, **node.attrs)], to=TensorProto.DOUBLE)
+                acc = e.one("Cast", [emit(e, tensors[key], wp, b32)], to=TensorProto.DOUBLE)
                 terms.append(acc if sx * sw == 1 else e.one("Mul", [acc, e.const(np.float64(sx * sw), "s")]))
         acc_d = terms[0]
         for t in terms[1:]:
             acc_d = e.one("Add", [acc_d, t])
         if not inside and bias is not None:
-            acc_d = e.one("Add", [acc_d, e.const(bias.astype(np.float64).reshape(-1, 1, 1), "b")])
+            acc_d = e.one("Add", [acc_d, e.const(bias.astype(np.float64).reshape(bshape_out), "b")])
         return acc_d
 
     def _with_bias(self, e: Emitter, acc: str, bias, bound: float, shape) -> str:
@@ -494,33 +498,48 @@ class OrtIntegerSimulator:
 
     def _k_gemm(self, node: Node, seg: _Segment):
         ref = self.reference
-        a, aqp = self._q(seg, node.inputs[0], bits8=True)
         wname = roles.weight_name(self.graph, node)
         e = seg.e
         if wname is not None:
             wqp = ref.weights[wname]
-            if wqp.dtype not in EIGHT_BIT or wqp.group is not None:
+            if wqp.group is not None:
                 raise _Skip
-            _, bound, mult, bias = gemm_constants(ref, node, aqp)
+            aqp = self._c(seg, node.inputs[0])[1]
+            wf, bound, mult, bias = gemm_constants(ref, node, aqp)
+            mult = np.asarray(mult)
+            mult = mult if mult.size > 1 else mult.reshape(())
+            if node.op_type == "MatMul" or len(self.shapes.get(node.inputs[0], ())) == 2:
+                def matmul(e, x, w, b):
+                    y = e.one("MatMul", [x, e.const(w.astype(np.float32), "w")])
+                    return e.one("Add", [y, b]) if b else y
+                wsum = lambda w: float(np.abs(w).sum(axis=-2).max(initial=0))  # noqa: E731
+                acc_d = self._float_acc(seg, node.inputs[0], aqp, wf, wsum, bias, (-1,), (-1,), matmul)
+                if acc_d is not None:
+                    return self._finish_acc(node, seg, None, acc_d, mult, bound)
+            a, aqp = self._q(seg, node.inputs[0], bits8=True)
+            if wqp.dtype not in EIGHT_BIT:
+                raise _Skip
             wq = ref.qweights[wname]
             if node.op_type == "Gemm" and node.attrs.get("transB", 0):
                 wq = np.ascontiguousarray(wq.T)
             b = e.const(wq, "w")
             bz = self._wzp(seg, wqp)
         else:
+            a, aqp = self._q(seg, node.inputs[0], bits8=True)
             b, bqp = self._q(seg, node.inputs[1], bits8=True)
             shp = self.shapes.get(node.inputs[1])
             if shp is None:
                 raise _Skip
             _, bound, mult, bias = gemm_constants(ref, node, aqp, None, bqp, shp[-2] if len(shp) >= 2 else shp[0])
             bz = e.const(np.asarray(bqp.zero_point, storage(bqp.dtype)), "bz")
+            mult = np.asarray(mult)
+            mult = mult if mult.size > 1 else mult.reshape(())
         gemm_bound = bound - (float(np.abs(bias).max(initial=0)) if bias is not None else 0.0)
         if gemm_bound >= INT32:
             raise _Skip
         acc = e.one("MatMulInteger", [a, b, e.const(np.asarray(aqp.zero_point, storage(aqp.dtype)), "az"), bz])
         acc_d = self._with_bias(e, acc, bias, bound, (-1,))
-        mult = np.asarray(mult)
-        return self._finish_acc(node, seg, acc, acc_d, mult if mult.size > 1 else mult.reshape(()), bound)
+        return self._finish_acc(node, seg, acc, acc_d, mult, bound)
 
     _k_matmul = _k_gemm
 
