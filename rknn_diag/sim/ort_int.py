@@ -4,25 +4,33 @@ Every node takes the path the numpy simulator (int_sim.py) takes, and the loweri
 that path's integers exactly, using the very constants int_sim computes (its `*_constants`
 helpers: fixed-point multipliers, clamps, tables). Why each lowering is exact:
 
-  Conv, Gemm, MatMul (8-bit)  ConvInteger / MatMulInteger sum products of integers in int32;
-        int_sim's accumulator is the same integer sum (exact in float32/float64 below its
-        checked bound). Lowered only when bound < 2^31, so int32 cannot overflow. The int32
-        bias is added in int32 (same bound).
-  requantization  int_sim's `apply_fixed_point` float64 path: acc · (m0·2^-n), round half to
-        even, + zero point, clamp. Lowered as Cast(double) -> Mul -> Round (ONNX Round is half
-        to even) -> Add -> Max/Min -> Cast: the same IEEE double operations on the same values.
-        Only where that path is exact (|acc|·m0 < 2^53 for every admissible acc, n > 0); where
-        int_sim takes its int64 shift path the node runs on numpy.
-  Add, Sub   a·A + b·B + C in double with A = ma0·2^-n, B = ±mb0·2^-n, C = -(za·ma0 ± zb·mb0)·2^-n:
-        every term is an integer times 2^-n and the numerators stay below 2^53 (checked), so the
-        sum is int_sim's int64 accumulator scaled exactly; Round gives its shift_round (ties to even).
+  Conv, Gemm/MatMul by constant weights   float32 Conv/MatMul on the centred integers, exact
+        because every product and partial sum is an integer below 2^24 (checked per layer from
+        the weights); 16-bit inputs (and weights) split into bytes, one float32 product per part
+        pair, recombined in double (see `_float_acc`). Where no split is exact, 8-bit operands
+        take ConvInteger / MatMulInteger (int32 sums, lowered only when bound < 2^31).
+  requantization  int_sim's `apply_fixed_point`: acc · (m0·2^-n), round half to even, + zero
+        point, clamp. Where int_sim's float64 path is exact (|acc|·m0 < 2^53, n > 0) the same
+        double Mul -> Round; where it takes its int64 path, the same rounding of the exact
+        product acc·m0·2^-n from two exact double partial products (`_split_round`), or in int64
+        ops (`_shift_round`). The clamp is done on the centred float32 value (exact: small
+        integers), which the next integer layer of the segment reads directly (no store and
+        reload between layers; stores nobody reads are pruned).
+  Add, Sub   A·(a - za) ± B·(b - zb) in double from the centred forms (= int_sim's a·A + b·B + C,
+        A = ma0·2^-n, B = mb0·2^-n, C = -(za·ma0 ± zb·mb0)·2^-n): every term is an integer times
+        2^-n and the numerators stay below 2^53 (checked), so the sum is int_sim's int64
+        accumulator scaled exactly; Round gives its shift_round (ties to even).
   Mul, GlobalAveragePool   centred integer products / sums in double (exact below 2^53, checked),
         then the requantization above.
   Concat     inputs at the output's parameters are copied; others requantized as above (int_sim's
         int64 path, exact in double since amax·m0 < 2^53).
   Softmax    int_sim's integer algorithm in int64: max - q, the same exp table (Gather), row sums,
         one floor division of non-negative integers per element.
-  lookup tables (Sigmoid, HardSigmoid, ...)   Gather on int_sim's own table.
+  lookup tables (Sigmoid, HardSigmoid, ...)   the piecewise-linear ones (Relu, Clip, HardSigmoid,
+        HardSwish) as float32 arithmetic q = clip(round(f(s·c)/s_out)) on the centred input, f
+        written op for op as rknn_diag.ops computes it (one correctly rounded operation per
+        ONNX op, so the same float32 values), and used only where it gives int_sim's table on
+        every input code (checked at lowering, `_lut_chain`); the others Gather on int_sim's table.
   Div with one variable 8/16-bit input and scalar constants, or two variable 8-bit inputs:
         int_sim's fallback (dequantize -> float32 divide -> quantize) is a function of the input
         codes alone (IEEE division is correctly rounded element by element), so it is tabulated
@@ -30,8 +38,8 @@ helpers: fixed-point multipliers, clamps, tables). Why each lowering is exact:
   data movement, MaxPool, nearest Resize (int_sim's direct ops)   the same op on the integers
         (onnxruntime's integer kernel where it has one, else Cast(float) -> op -> Cast, as int_sim).
   integer shape arithmetic (Shape, Cast, Slice/Concat/Gather of int64 ...)   the same op.
-Everything else (the float fallbacks — ReduceMean, ConvTranspose, LayerNorm pieces —, 16-bit
-convolutions, grouped int4 weights, hybrid float16 layers) runs on int_sim's numpy kernels
+Everything else (the float fallbacks — ReduceMean, ConvTranspose, LayerNorm pieces —, products
+no split keeps exact, grouped int4 weights, hybrid float16 layers) runs on int_sim's numpy kernels
 between onnxruntime segments, so the whole model's integers are int_sim's.
 """
 
@@ -63,6 +71,9 @@ MOVE_8BIT = {"MaxPool": 12, "Resize": 11, "Pad": 11, "ReduceMax": 12, "ReduceMin
 # Fallback ops whose float result is a function of the input codes alone (correctly rounded
 # elementwise IEEE arithmetic): tabulated from int_sim's own fallback.
 TABULATED = ("Div",)
+# Table ops whose kernel is a few correctly rounded float32 operations (see `_piecewise`).
+PIECEWISE = ("Relu", "Clip", "HardSigmoid", "HardSwish")
+PIECEWISE_POST = ("Relu", "Clip", "Mul", "Add", "Sub", "Div", "Max", "Min")   # one rounding each
 # Below this share of nodes on onnxruntime the segments' hand-offs cost more than they save.
 MIN_SHARE = 0.5
 
@@ -654,16 +665,22 @@ class OrtIntegerSimulator:
         the centred output — or None. Used only where onnxruntime gives exactly the table on
         every input code (checked here, on the codes laid out at several offsets, so vector
         bodies and scalar tails both answer): then it is the table, elementwise."""
-        consts = node.inputs[1:]
-        if any(i and i not in self.graph.constants for i in consts) or len([o for o in node.outputs if o]) != 1:
+        if node.op_type not in PIECEWISE or any(p.op_type not in PIECEWISE_POST for p in node.post_ops) \
+                or len([o for o in node.outputs if o]) != 1:
+            return None
+        if node.op_type == "Clip" and (self.opset < 11 or any(i and i not in self.graph.constants
+                                                               for i in node.inputs[1:])):
             return None
         z, zo = int(xqp.zero_point), int(oqp.zero_point)
         qlo, qhi = oqp.qrange
 
         def chain(e: Emitter, c: str) -> str:
             f = e.one("Mul", [c, e.const(np.asarray(xqp.scale, np.float32).reshape(()), "s")])
-            y = e.fresh(node.outputs[0])
-            e.ir_node(node, [f] + [e.const(np.asarray(self.graph.constants[i]), "k") if i else "" for i in consts], [y])
+            y = self._piecewise(e, node, f)
+            if node.post_ops:   # fused Mul/Add/...: the Emitter's post-op lowering, one op each
+                post = e.fresh(node.outputs[0])
+                e.ir_node(Node("Identity", node.name, [y], [post], post_ops=node.post_ops), [y], [post])
+                y = post
             q = e.one("Round", [e.one("Div", [y, e.const(np.asarray(oqp.scale, np.float32).reshape(()), "so")])])
             return e.one("Clip", [q, e.const(np.float32(qlo - zo), "lo"), e.const(np.float32(qhi - zo), "hi")])
 
@@ -679,6 +696,26 @@ class OrtIntegerSimulator:
             return None
         ok = got.shape == want.shape and np.array_equal(got.astype(np.float64) + zo, want.astype(np.float64))
         return chain if ok else None
+
+    def _piecewise(self, e: Emitter, node: Node, f: str) -> str:
+        """rknn_diag.ops' kernel of a piecewise-linear activation, one ONNX op per numpy
+        operation: each is a single correctly rounded (or exact) float32 operation per element,
+        so the values are numpy's whatever the position in the tensor (vector body or tail)."""
+        op = node.op_type
+        if op == "Relu":
+            return e.one("Relu", [f])
+        if op == "Clip":
+            ins = [f] + [e.const(np.asarray(self.graph.constants[i], np.float32).reshape(()), "k") if i else ""
+                         for i in node.inputs[1:3]]
+            while ins[-1] == "":
+                ins.pop()
+            return e.one("Clip", ins)
+        zero, one = e.const(np.float32(0), "zero"), e.const(np.float32(1), "one")
+        alpha, beta = ((float(node.attrs.get("alpha", 0.2)), float(node.attrs.get("beta", 0.5)))
+                       if op == "HardSigmoid" else (1 / 6, 0.5))
+        t = e.one("Clip", [e.one("Add", [e.one("Mul", [f, e.const(np.float32(alpha), "alpha")]),
+                                         e.const(np.float32(beta), "beta")]), zero, one])
+        return t if op == "HardSigmoid" else e.one("Mul", [f, t])
 
     def _fallback(self, node: Node, seg: _Segment):
         if node.op_type in TABULATED:
