@@ -32,7 +32,7 @@ of numpy alike, nothing left over from another measurement.
 
 Build time (`build x`): config -> load_onnx -> build (calibration on the same 16-image
 dataset.txt included) of ours, against the vendor's rknn-toolkit2 doing the same in its own
-interpreter (--vendor-python, default /work/main/.tox/toolkit2/bin/python when present; the
+interpreter (--vendor-python, e.g. .tox/toolkit2/bin/python; the
 RKNPU2 modes it has: float16, w8a8, w8a16, w16a16i_dfp, w4a16). That child also times the
 vendor's simulator (init_runtime() with no target) round-robin against onnxruntime float32 one
 thread in the same process (the vendor env's onnxruntime), so `vendor x` is a ratio of the
@@ -91,9 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ort-only", action="store_true", help="time onnxruntime only (no simulator)")
     p.add_argument("--sim-threads", type=int, default=1,
                    help="BLAS threads for the simulator (default 1: the fair, headline setting)")
-    p.add_argument("--vendor-python", default=str(DEFAULT_VENDOR_PYTHON) if DEFAULT_VENDOR_PYTHON.exists() else "",
+    p.add_argument("--vendor-python", default="",
                    help="interpreter with rknn-toolkit2 for the build-time and vendor-simulator columns "
-                        "('' to skip; default: the toolkit2 tox env when present)")
+                        f"(e.g. {DEFAULT_VENDOR_PYTHON}; default: no vendor columns)")
     p.add_argument("--vendor-timeout", type=float, default=900.0, help="seconds per vendor child")
     a = p.parse_args(argv)
     if a.repeat < 1 or a.warmup < 0:

@@ -151,6 +151,12 @@ class OrtIntegerSimulator:
         self.steps = self._finish(steps, threads, expose)
         self.numpy_nodes = [s[1].name for s in self.steps if s[0] == "numpy"]
 
+    def __getattr__(self, name):
+        """The reference's per-model tables (weights, tensors, layers ...) are this model's too."""
+        if name == "reference":
+            raise AttributeError(name)
+        return getattr(self.reference, name)
+
     # ---- running ---------------------------------------------------------------------------------
     def passed_through(self, feeds, flags):
         return self.reference.passed_through(feeds, flags)
