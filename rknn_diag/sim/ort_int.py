@@ -4,25 +4,33 @@ Every node takes the path the numpy simulator (int_sim.py) takes, and the loweri
 that path's integers exactly, using the very constants int_sim computes (its `*_constants`
 helpers: fixed-point multipliers, clamps, tables). Why each lowering is exact:
 
-  Conv, Gemm, MatMul (8-bit)  ConvInteger / MatMulInteger sum products of integers in int32;
-        int_sim's accumulator is the same integer sum (exact in float32/float64 below its
-        checked bound). Lowered only when bound < 2^31, so int32 cannot overflow. The int32
-        bias is added in int32 (same bound).
-  requantization  int_sim's `apply_fixed_point` float64 path: acc · (m0·2^-n), round half to
-        even, + zero point, clamp. Lowered as Cast(double) -> Mul -> Round (ONNX Round is half
-        to even) -> Add -> Max/Min -> Cast: the same IEEE double operations on the same values.
-        Only where that path is exact (|acc|·m0 < 2^53 for every admissible acc, n > 0); where
-        int_sim takes its int64 shift path the node runs on numpy.
-  Add, Sub   a·A + b·B + C in double with A = ma0·2^-n, B = ±mb0·2^-n, C = -(za·ma0 ± zb·mb0)·2^-n:
-        every term is an integer times 2^-n and the numerators stay below 2^53 (checked), so the
-        sum is int_sim's int64 accumulator scaled exactly; Round gives its shift_round (ties to even).
+  Conv, Gemm/MatMul by constant weights   float32 Conv/MatMul on the centred integers, exact
+        because every product and partial sum is an integer below 2^24 (checked per layer from
+        the weights); 16-bit inputs (and weights) split into bytes, one float32 product per part
+        pair, recombined in double (see `_float_acc`). Where no split is exact, 8-bit operands
+        take ConvInteger / MatMulInteger (int32 sums, lowered only when bound < 2^31).
+  requantization  int_sim's `apply_fixed_point`: acc · (m0·2^-n), round half to even, + zero
+        point, clamp. Where int_sim's float64 path is exact (|acc|·m0 < 2^53, n > 0) the same
+        double Mul -> Round; where it takes its int64 path, the same rounding of the exact
+        product acc·m0·2^-n from two exact double partial products (`_split_round`), or in int64
+        ops (`_shift_round`). The clamp is done on the centred float32 value (exact: small
+        integers), which the next integer layer of the segment reads directly (no store and
+        reload between layers; stores nobody reads are pruned).
+  Add, Sub   A·(a - za) ± B·(b - zb) in double from the centred forms (= int_sim's a·A + b·B + C,
+        A = ma0·2^-n, B = mb0·2^-n, C = -(za·ma0 ± zb·mb0)·2^-n): every term is an integer times
+        2^-n and the numerators stay below 2^53 (checked), so the sum is int_sim's int64
+        accumulator scaled exactly; Round gives its shift_round (ties to even).
   Mul, GlobalAveragePool   centred integer products / sums in double (exact below 2^53, checked),
         then the requantization above.
   Concat     inputs at the output's parameters are copied; others requantized as above (int_sim's
         int64 path, exact in double since amax·m0 < 2^53).
   Softmax    int_sim's integer algorithm in int64: max - q, the same exp table (Gather), row sums,
         one floor division of non-negative integers per element.
-  lookup tables (Sigmoid, HardSigmoid, ...)   Gather on int_sim's own table.
+  lookup tables (Sigmoid, HardSigmoid, ...)   the piecewise-linear ones (Relu, Clip, HardSigmoid,
+        HardSwish) as float32 arithmetic q = clip(round(f(s·c)/s_out)) on the centred input, f
+        written op for op as rknn_diag.ops computes it (one correctly rounded operation per
+        ONNX op, so the same float32 values), and used only where it gives int_sim's table on
+        every input code (checked at lowering, `_lut_chain`); the others Gather on int_sim's table.
   Div with one variable 8/16-bit input and scalar constants, or two variable 8-bit inputs:
         int_sim's fallback (dequantize -> float32 divide -> quantize) is a function of the input
         codes alone (IEEE division is correctly rounded element by element), so it is tabulated
@@ -30,8 +38,8 @@ helpers: fixed-point multipliers, clamps, tables). Why each lowering is exact:
   data movement, MaxPool, nearest Resize (int_sim's direct ops)   the same op on the integers
         (onnxruntime's integer kernel where it has one, else Cast(float) -> op -> Cast, as int_sim).
   integer shape arithmetic (Shape, Cast, Slice/Concat/Gather of int64 ...)   the same op.
-Everything else (the float fallbacks — ReduceMean, ConvTranspose, LayerNorm pieces —, 16-bit
-convolutions, grouped int4 weights, hybrid float16 layers) runs on int_sim's numpy kernels
+Everything else (the float fallbacks — ReduceMean, ConvTranspose, LayerNorm pieces —, products
+no split keeps exact, grouped int4 weights, hybrid float16 layers) runs on int_sim's numpy kernels
 between onnxruntime segments, so the whole model's integers are int_sim's.
 """
 
@@ -52,6 +60,7 @@ from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_value
                         value_info)
 
 EXACT = 2.0 ** 53
+FLOAT32_EXACT = 2.0 ** 24
 INT32 = 2.0 ** 31
 EIGHT_BIT = ("uint8", "int8")
 ONNX_INT = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8, "int16": TensorProto.INT16}
@@ -63,6 +72,9 @@ MOVE_8BIT = {"MaxPool": 12, "Resize": 11, "Pad": 11, "ReduceMax": 12, "ReduceMin
 # Fallback ops whose float result is a function of the input codes alone (correctly rounded
 # elementwise IEEE arithmetic): tabulated from int_sim's own fallback.
 TABULATED = ("Div",)
+# Table ops whose kernel is a few correctly rounded float32 operations (see `_piecewise`).
+PIECEWISE = ("Relu", "Clip", "HardSigmoid", "HardSwish")
+PIECEWISE_POST = ("Relu", "Clip", "Mul", "Add", "Sub", "Div", "Max", "Min")   # one rounding each
 # Below this share of nodes on onnxruntime the segments' hand-offs cost more than they save.
 MIN_SHARE = 0.5
 
@@ -74,9 +86,14 @@ class _Skip(Exception):
 
 
 class _Segment:
-    def __init__(self, opset: int, ids):
+    def __init__(self, opset: int, ids, outer: "_Segment | None" = None):
         self.e = Emitter(opset)
         self.e._ids = ids
+        # value -> its centred float32 form (q - zero point) computed in this segment, so that the
+        # next integer layer reads it without a store/load round trip; `outer`: the enclosing
+        # segment's (a trial node's lowering may use it).
+        self.e.centered = {}
+        self.e.outer = outer.e.centered if outer is not None else {}
         self.inputs: list[str] = []
         self.produced: list[str] = []
         self.nodes: list[Node] = []
@@ -108,7 +125,7 @@ class OrtIntegerSimulator:
         seg: _Segment | None = None
         lowered = 0
         for node in graph.nodes:
-            trial = _Segment(self.opset, ids)
+            trial = _Segment(self.opset, ids, seg)
             try:
                 out_kinds = self._lower(node, trial)
             except _Skip:
@@ -134,6 +151,12 @@ class OrtIntegerSimulator:
             raise LoweringError(f"only {lowered} of {len(graph.nodes)} layers have an exact onnxruntime form")
         self.steps = self._finish(steps, threads, expose)
         self.numpy_nodes = [s[1].name for s in self.steps if s[0] == "numpy"]
+
+    def __getattr__(self, name):
+        """The reference's per-model tables (weights, tensors, layers ...) are this model's too."""
+        if name == "reference":
+            raise AttributeError(name)
+        return getattr(self.reference, name)
 
     # ---- running ---------------------------------------------------------------------------------
     def passed_through(self, feeds, flags):
@@ -189,6 +212,7 @@ class OrtIntegerSimulator:
     def _merge(self, seg: _Segment, trial: _Segment) -> None:
         seg.e.nodes += trial.e.nodes
         seg.e.inits.update(trial.e.inits)
+        seg.e.centered.update(trial.e.centered)
         for i in trial.inputs:
             if i not in seg.produced and i not in seg.inputs:
                 seg.inputs.append(i)
@@ -209,6 +233,7 @@ class OrtIntegerSimulator:
             outs = [o for o in step.produced if o in wanted or expose]
             if not outs:
                 continue
+            _prune(step.e, outs)
             model = step.e.model([value_info(i, self.kinds[i][0]) for i in step.inputs],
                                  [value_info(o, self.kinds[o][0]) for o in outs], self.graph.name)
             out.append(("ort", (session(model, threads), list(step.inputs), outs)))
@@ -279,13 +304,38 @@ class OrtIntegerSimulator:
     # requantization: int_sim's apply_fixed_point
     def _requant(self, e: Emitter, acc_d: str, m0, n, zp: int, clamp, dtype: str, bound: float,
                  out: str | None = None) -> str:
+        return self._clamp_cast(e, self._rounded(e, acc_d, m0, n, bound), zp, clamp, dtype, out)
+
+    def _rounded(self, e: Emitter, acc_d: str, m0, n, bound: float) -> str:
+        """int_sim's apply_fixed_point before its clamp: round(acc·m0·2^-n), ties to even, as double."""
         m0, n = np.asarray(m0, np.int64), np.asarray(n, np.int64)
         if bound * float(np.max(m0, initial=0)) < EXACT and (n > 0).all():   # its float64 path
             mult = np.asarray(m0, np.float64) * np.exp2(-np.asarray(n, np.float64))
-            y = e.one("Round", [e.one("Mul", [acc_d, e.const(mult, "M")])])
-        else:
-            y = self._shift_round(e, acc_d, m0, n)
-        return self._clamp_cast(e, y, zp, clamp, dtype, out)
+            return e.one("Round", [e.one("Mul", [acc_d, e.const(mult, "M")])])
+        split = self._split_round(e, acc_d, m0, n, bound)
+        return split if split is not None else self._shift_round(e, acc_d, m0, n)
+
+    def _split_round(self, e: Emitter, acc_d: str, m0: np.ndarray, n: np.ndarray, bound: float) -> str | None:
+        """RNE(acc·m0·2^-n) — what int_sim's int64 path computes — in double, exactly, where
+        acc·m0 is too wide for one double but |acc| < 2^B with B <= 37, n >= 1, m0 < 2^31:
+        m0 = mh·2^s + ml (ml < 2^s, s = 52 - B), so q1 = acc·mh·2^(s-n) and q2 = acc·ml·2^-n are
+        exact products (B + bits(mh) <= 53, B + s <= 53). f = 2·floor(q1/2) is even and exact,
+        r = q1 - f in [0, 2) is exact (a multiple of 2^(s-n)), t = r + q2 is exact (a multiple of
+        2^-n below 2^(B+s+1-n)). acc·m0·2^-n = f + t with f even, so RNE of it is f + RNE(t)
+        (the tie parity is kept). The last addition is exact whenever the result is in any
+        integer range; where it is not, rounding is monotone and the clamp gives the same."""
+        B = int(np.ceil(np.log2(max(bound, 1.0) + 1)))
+        if B > 37 or (n < 1).any() or (n > 62).any() or (m0 >= 2 ** 31).any() or (m0 < 0).any():
+            return None
+        s = 52 - B
+        mh, ml = m0 >> s, m0 & ((1 << s) - 1)
+        a1 = mh.astype(np.float64) * np.exp2((s - n).astype(np.float64))
+        a2 = ml.astype(np.float64) * np.exp2(-n.astype(np.float64))
+        q1 = e.one("Mul", [acc_d, e.const(a1, "A1")])
+        f = e.one("Mul", [e.one("Floor", [e.one("Mul", [q1, e.const(np.float64(0.5), "half")])]),
+                          e.const(np.float64(2), "two")])
+        t = e.one("Add", [e.one("Sub", [q1, f]), e.one("Mul", [acc_d, e.const(a2, "A2")])])
+        return e.one("Add", [e.one("Round", [t]), f])
 
     def _shift_round(self, e: Emitter, acc_d: str, m0: np.ndarray, n: np.ndarray) -> str:
         """int_sim's int64 path, schemes.shift_round(acc·m0, n), in int64 ops: p = acc·m0
@@ -308,15 +358,44 @@ class OrtIntegerSimulator:
         q = e.one("Add", [q, e.one("Cast", [up], to=TensorProto.INT64)])
         return e.one("Cast", [q], to=TensorProto.DOUBLE)
 
-    def _clamp_cast(self, e: Emitter, y_d: str, zp: int, clamp, dtype: str, out: str | None) -> str:
-        """+ zero point, clamp, store. The rounded double goes to float32 first: exact for
-        |y| < 2^24, and a larger |y| stays beyond the clamp range, so the clamp result is the same."""
+    def _clamp_c(self, e: Emitter, y_d: str, zp: int, clamp) -> str:
+        """The rounded double, clamped, as its centred float32 form (q - zp). The cast to float32
+        is exact for |y| < 2^24, and a larger |y| stays beyond the clamp range, so the clamp
+        result is the same."""
         lo, hi = clamp
         y = e.one("Cast", [y_d], to=TensorProto.FLOAT)
-        y = e.one("Clip", [y, e.const(np.float32(lo - zp), "lo"), e.const(np.float32(hi - zp), "hi")])
-        if zp:
-            y = e.one("Add", [y, e.const(np.float32(zp), "zp")])
+        return e.one("Clip", [y, e.const(np.float32(lo - zp), "lo"), e.const(np.float32(hi - zp), "hi")])
+
+    def _store(self, e: Emitter, c: str, zp: int, dtype: str, out: str | None) -> str:
+        """Centred float32 -> stored integers (+ zero point, cast; exact: small integers). The
+        centred form stays known for later layers of the segment; the store is pruned when no
+        one reads it."""
+        if out:
+            e.centered[out] = c
+        y = e.one("Add", [c, e.const(np.float32(zp), "zp")]) if zp else c
         return e.op("Cast", [y], outputs=[out] if out else None, to=ONNX_INT[dtype])[0]
+
+    def _clamp_cast(self, e: Emitter, y_d: str, zp: int, clamp, dtype: str, out: str | None) -> str:
+        """+ zero point, clamp, store."""
+        return self._store(e, self._clamp_c(e, y_d, zp, clamp), zp, dtype, out)
+
+    def _c(self, seg: _Segment, name: str, bits8: bool = False) -> tuple[str, QParams, int]:
+        """(centred float32 form of a quantized value, its QParams, max |q - zp|): the one a
+        layer before computed in this segment, else Cast + Sub from the stored integers."""
+        _, qp = self.kinds.get(name, (None, None))
+        if qp is None or not qp.per_tensor or qp.dtype not in ONNX_INT or (bits8 and qp.dtype not in EIGHT_BIT):
+            raise _Skip
+        z = int(qp.zero_point)
+        lo, hi = qp.qrange
+        cmax = max(abs(lo - z), abs(hi - z))
+        e = seg.e
+        c = e.centered.get(name) or e.outer.get(name)
+        if c is None:
+            c = e.one("Cast", [self._use(seg, name)], to=TensorProto.FLOAT)
+            if z:
+                c = e.one("Sub", [c, e.const(np.float32(z), "z")])
+            e.centered[name] = c
+        return c, qp, cmax
 
     def _double(self, e: Emitter, name: str, zp: int = 0) -> str:
         d = e.one("Cast", [name], to=TensorProto.DOUBLE)
@@ -339,10 +418,11 @@ class OrtIntegerSimulator:
         if neg is None:
             self._requant(e, acc_d, m0, n, int(oqp.zero_point), clamp, oqp.dtype, bound, o)
         else:
-            pos = self._requant(e, acc_d, m0, n, int(oqp.zero_point), clamp, oqp.dtype, bound)
-            negv = self._requant(e, acc_d, neg[0], neg[1], int(oqp.zero_point), clamp, oqp.dtype, bound)
+            zp = int(oqp.zero_point)
+            pos = self._clamp_c(e, self._rounded(e, acc_d, m0, n, bound), zp, clamp)
+            negv = self._clamp_c(e, self._rounded(e, acc_d, neg[0], neg[1], bound), zp, clamp)
             cond = e.one("Not", [e.one("Less", [acc_d, e.const(np.float64(0), "zero")])])
-            e.op("Where", [cond, pos, negv], outputs=[o])
+            self._store(e, e.one("Where", [cond, pos, negv]), zp, oqp.dtype, o)
         return {o: (np.dtype(storage(oqp.dtype)), oqp)}
 
     def _epilogue(self, e: Emitter, node: Node, acc_d: str, mult, oqp: QParams, out: str) -> None:
@@ -380,16 +460,76 @@ class OrtIntegerSimulator:
         w = node.inputs[1]
         if ref.weights[w].group is not None or len(self.shapes.get(node.inputs[0], ())) != 4:
             raise _Skip
-        x, xqp = self._q(seg, node.inputs[0], bits8=True)
-        wmat, _, wqp, bias, gemm_bound, bound = conv_constants(ref, node, xqp)
-        if wqp.dtype not in EIGHT_BIT or gemm_bound >= INT32:
+        xqp = self._c(seg, node.inputs[0])[1]
+        wc, _, wqp, bias, gemm_bound, bound = conv_constants(ref, node, xqp)
+        mult = conv_multiplier(ref, node, xqp, wqp, 2)
+        acc_d = self._float_conv(node, seg, xqp, wc, bias, bound)
+        if acc_d is not None:
+            return self._finish_acc(node, seg, None, acc_d, mult, bound)
+        x, xqp = self._q(seg, node.inputs[0])
+        if xqp.dtype not in EIGHT_BIT or wqp.dtype not in EIGHT_BIT or gemm_bound >= INT32:
             raise _Skip
         e = seg.e
         wname = e.const(ref.qweights[w], "w")
         acc = e.one("ConvInteger", [x, wname, e.const(np.asarray(xqp.zero_point, storage(xqp.dtype)), "xz"),
                                     self._wzp(seg, wqp)], **node.attrs)
         acc_d = self._with_bias(e, acc, bias, bound, (-1, 1, 1))
-        return self._finish_acc(node, seg, acc, acc_d, conv_multiplier(ref, node, xqp, wqp, 2), bound)
+        return self._finish_acc(node, seg, acc, acc_d, mult, bound)
+
+    def _float_conv(self, node: Node, seg: _Segment, xqp: QParams, wc: np.ndarray, bias, bound: float):
+        """The exact integer convolution as float32 Conv ops; see `_float_acc`."""
+        def conv(e, x, w, b):
+            return e.one("Conv", [x, e.const(w.astype(np.float32), "w")] + ([b] if b else []), **node.attrs)
+        wsum = lambda a: float(np.abs(a).reshape(a.shape[0], -1).sum(axis=1).max(initial=0))  # noqa: E731
+        return self._float_acc(seg, node.inputs[0], xqp, wc, wsum, bias, (-1,), (-1, 1, 1), conv)
+
+    def _float_acc(self, seg: _Segment, xname: str, xqp: QParams, wc: np.ndarray, wsum, bias, bshape_in,
+                   bshape_out, emit):
+        """An exact integer product (Conv or MatMul of the centred input by centred integer
+        weights `wc`) as float32 ops (onnxruntime's fastest kernels), as double; None where no
+        split below keeps it exact. `wsum(w)`: the largest Σ|w| over the terms of one output.
+
+        Exactness: a float32 Conv/MatMul of integer operands is exact whatever its summation
+        order (im2col, NCHWc blocks, FMA) when every product and every partial sum is an
+        integer below 2^24 in magnitude, which holds when max Σ|w|·max|x| < 2^24 (the bias
+        counted too when it is added in float32). Where it does not hold, the centred input
+        c = x - z is split c = 256·h + l (l = c - 256·floor(c/256) in [0, 255], both exact in
+        float32), and if still needed the centred weights w = 256·wh + wl likewise; each
+        part-by-part product is held to the 2^24 bound, and the parts are recombined in double,
+        exact because every term and sum is an integer below int_sim's own bound < 2^53.
+        Padding: float Conv pads with 0, which is the centred zero point (h = l = 0)."""
+        e = seg.e
+        lo, hi = xqp.qrange
+        z = int(xqp.zero_point)
+        cmax = max(abs(lo - z), abs(hi - z))
+        bmax = float(np.abs(bias).max(initial=0)) if bias is not None else 0.0
+        xparts, wparts = [(None, cmax, 1)], [(wc, 1)]
+        if wsum(wc) * cmax >= FLOAT32_EXACT:
+            hmax = max(abs((lo - z) // 256), abs((hi - z) // 256))
+            xparts = [("h", hmax, 256), ("l", 255, 1)]
+            if any(wsum(wc) * m >= FLOAT32_EXACT for _, m, _ in xparts):
+                wh = np.floor_divide(wc, 256)
+                wparts = [(wh, 256), (wc - 256 * wh, 1)]
+            if any(wsum(wp) * m >= FLOAT32_EXACT for wp, _ in wparts for _, m, _ in xparts):
+                return None
+        inside = len(xparts) == 1 and len(wparts) == 1 and wsum(wc) * cmax + bmax < FLOAT32_EXACT
+        xf = self._c(seg, xname)[0]
+        tensors = {None: xf}
+        if len(xparts) > 1:
+            h = e.one("Floor", [e.one("Mul", [xf, e.const(np.float32(1 / 256), "inv256")])])
+            tensors = {"h": h, "l": e.one("Sub", [xf, e.one("Mul", [h, e.const(np.float32(256), "f256")])])}
+        b32 = e.const(bias.astype(np.float32).reshape(bshape_in), "b") if inside and bias is not None else None
+        terms = []
+        for key, _, sx in xparts:
+            for wp, sw in wparts:
+                acc = e.one("Cast", [emit(e, tensors[key], wp, b32)], to=TensorProto.DOUBLE)
+                terms.append(acc if sx * sw == 1 else e.one("Mul", [acc, e.const(np.float64(sx * sw), "s")]))
+        acc_d = terms[0]
+        for t in terms[1:]:
+            acc_d = e.one("Add", [acc_d, t])
+        if not inside and bias is not None:
+            acc_d = e.one("Add", [acc_d, e.const(bias.astype(np.float64).reshape(bshape_out), "b")])
+        return acc_d
 
     def _with_bias(self, e: Emitter, acc: str, bias, bound: float, shape) -> str:
         """acc + bias as double: added in int32 when the bound allows, else in double (exact)."""
@@ -408,51 +548,62 @@ class OrtIntegerSimulator:
 
     def _k_gemm(self, node: Node, seg: _Segment):
         ref = self.reference
-        a, aqp = self._q(seg, node.inputs[0], bits8=True)
         wname = roles.weight_name(self.graph, node)
         e = seg.e
         if wname is not None:
             wqp = ref.weights[wname]
-            if wqp.dtype not in EIGHT_BIT or wqp.group is not None:
+            if wqp.group is not None:
                 raise _Skip
-            _, bound, mult, bias = gemm_constants(ref, node, aqp)
+            aqp = self._c(seg, node.inputs[0])[1]
+            wf, bound, mult, bias = gemm_constants(ref, node, aqp)
+            mult = np.asarray(mult)
+            mult = mult if mult.size > 1 else mult.reshape(())
+            if node.op_type == "MatMul" or len(self.shapes.get(node.inputs[0], ())) == 2:
+                def matmul(e, x, w, b):
+                    y = e.one("MatMul", [x, e.const(w.astype(np.float32), "w")])
+                    return e.one("Add", [y, b]) if b else y
+                wsum = lambda w: float(np.abs(w).sum(axis=-2).max(initial=0))  # noqa: E731
+                acc_d = self._float_acc(seg, node.inputs[0], aqp, wf, wsum, bias, (-1,), (-1,), matmul)
+                if acc_d is not None:
+                    return self._finish_acc(node, seg, None, acc_d, mult, bound)
+            a, aqp = self._q(seg, node.inputs[0], bits8=True)
+            if wqp.dtype not in EIGHT_BIT:
+                raise _Skip
             wq = ref.qweights[wname]
             if node.op_type == "Gemm" and node.attrs.get("transB", 0):
                 wq = np.ascontiguousarray(wq.T)
             b = e.const(wq, "w")
             bz = self._wzp(seg, wqp)
         else:
+            a, aqp = self._q(seg, node.inputs[0], bits8=True)
             b, bqp = self._q(seg, node.inputs[1], bits8=True)
             shp = self.shapes.get(node.inputs[1])
             if shp is None:
                 raise _Skip
             _, bound, mult, bias = gemm_constants(ref, node, aqp, None, bqp, shp[-2] if len(shp) >= 2 else shp[0])
             bz = e.const(np.asarray(bqp.zero_point, storage(bqp.dtype)), "bz")
+            mult = np.asarray(mult)
+            mult = mult if mult.size > 1 else mult.reshape(())
         gemm_bound = bound - (float(np.abs(bias).max(initial=0)) if bias is not None else 0.0)
         if gemm_bound >= INT32:
             raise _Skip
         acc = e.one("MatMulInteger", [a, b, e.const(np.asarray(aqp.zero_point, storage(aqp.dtype)), "az"), bz])
         acc_d = self._with_bias(e, acc, bias, bound, (-1,))
-        mult = np.asarray(mult)
-        return self._finish_acc(node, seg, acc, acc_d, mult if mult.size > 1 else mult.reshape(()), bound)
+        return self._finish_acc(node, seg, acc, acc_d, mult, bound)
 
     _k_matmul = _k_gemm
 
     def _k_add(self, node: Node, seg: _Segment):
-        (a, aqp), (b, bqp) = self._q(seg, node.inputs[0]), self._q(seg, node.inputs[1])
+        """From the centred forms: A·(a - za) ± B·(b - zb) = A·a ± B·b + C of int_sim's sum."""
+        (a, aqp, amax), (b, bqp, bmax) = self._c(seg, node.inputs[0]), self._c(seg, node.inputs[1])
         o, oqp = self._out(node)
         ma0, mb0, n = addsub_constants(aqp, bqp, oqp)
         sign = -1 if node.op_type == "Sub" else 1
-        za, zb = int(aqp.zero_point), int(bqp.zero_point)
-        c = -(za * int(ma0) + sign * zb * int(mb0))
-        reach = lambda qp: max(abs(v) for v in qp.qrange)   # noqa: E731  largest |stored integer|
-        if abs(int(ma0)) * reach(aqp) + abs(int(mb0)) * reach(bqp) + abs(c) >= EXACT:
+        if abs(int(ma0)) * amax + abs(int(mb0)) * bmax >= EXACT:
             raise _Skip
         e, scale = seg.e, 2.0 ** -n
         y = e.one("Add", [e.one("Mul", [self._double(e, a), e.const(np.float64(int(ma0) * scale), "A")]),
                           e.one("Mul", [self._double(e, b), e.const(np.float64(sign * int(mb0) * scale), "B")])])
-        if c:
-            y = e.one("Add", [y, e.const(np.float64(c * scale), "C")])
         lo, hi = oqp.qrange
         if any(p.op_type == "Relu" for p in node.post_ops):
             lo = max(lo, int(oqp.zero_point))
@@ -462,9 +613,9 @@ class OrtIntegerSimulator:
     _k_sub = _k_add
 
     def _k_mul(self, node: Node, seg: _Segment):
-        (a, aqp), (b, bqp) = self._q(seg, node.inputs[0]), self._q(seg, node.inputs[1])
+        (a, aqp, _), (b, bqp, _) = self._c(seg, node.inputs[0]), self._c(seg, node.inputs[1])
         e = seg.e
-        acc = e.one("Mul", [self._double(e, a, int(aqp.zero_point)), self._double(e, b, int(bqp.zero_point))])
+        acc = e.one("Mul", [self._double(e, a), self._double(e, b)])
         mult = np.float64(aqp.scale) * np.float64(bqp.scale) / np.float64(self.reference.tensors[node.outputs[0]].scale)
         return self._finish_acc(node, seg, None, acc, mult, float(_amax(aqp) * _amax(bqp)))
 
@@ -537,11 +688,73 @@ class OrtIntegerSimulator:
         return e.one("Add", [i, e.const(np.int32(-lo), "lo")]) if lo else i
 
     def _lut(self, node: Node, seg: _Segment):
-        x, xqp = self._q(seg, node.inputs[0])
         o, oqp = self._out(node)
+        xqp = self._c(seg, node.inputs[0])[1]
         table, lo = lut_table(self.reference, node, xqp)
-        self._gather(seg, table, self._index(seg, x, lo), o)
+        chain = self._lut_chain(node, xqp, oqp, table, lo)
+        if chain is not None:
+            self._store(seg.e, chain(seg.e, self._c(seg, node.inputs[0])[0]), int(oqp.zero_point), oqp.dtype, o)
+        else:
+            x, xqp = self._q(seg, node.inputs[0])
+            self._gather(seg, table, self._index(seg, x, lo), o)
         return {o: (np.dtype(storage(oqp.dtype)), oqp)}
+
+    def _lut_chain(self, node: Node, xqp: QParams, oqp: QParams, table: np.ndarray, lo: int):
+        """The table as float32 arithmetic on the centred input, c -> clip(round(f(s·c) / s_out)),
+        the centred output — or None. Used only where onnxruntime gives exactly the table on
+        every input code (checked here, on the codes laid out at several offsets, so vector
+        bodies and scalar tails both answer): then it is the table, elementwise."""
+        if node.op_type not in PIECEWISE or any(p.op_type not in PIECEWISE_POST for p in node.post_ops) \
+                or len([o for o in node.outputs if o]) != 1:
+            return None
+        if node.op_type == "Clip" and (self.opset < 11 or any(i and i not in self.graph.constants
+                                                               for i in node.inputs[1:])):
+            return None
+        z, zo = int(xqp.zero_point), int(oqp.zero_point)
+        qlo, qhi = oqp.qrange
+
+        def chain(e: Emitter, c: str) -> str:
+            f = e.one("Mul", [c, e.const(np.asarray(xqp.scale, np.float32).reshape(()), "s")])
+            y = self._piecewise(e, node, f)
+            if node.post_ops:   # fused Mul/Add/...: the Emitter's post-op lowering, one op each
+                post = e.fresh(node.outputs[0])
+                e.ir_node(Node("Identity", node.name, [y], [post], post_ops=node.post_ops), [y], [post])
+                y = post
+            q = e.one("Round", [e.one("Div", [y, e.const(np.asarray(oqp.scale, np.float32).reshape(()), "so")])])
+            return e.one("Clip", [q, e.const(np.float32(qlo - zo), "lo"), e.const(np.float32(qhi - zo), "hi")])
+
+        codes = np.arange(lo, lo + table.size, dtype=np.float32) - np.float32(z)
+        feed = np.concatenate([codes, np.roll(codes, 1), codes[:7], np.roll(codes, 3), codes[:13]])
+        want = np.concatenate([table, np.roll(table, 1), table[:7], np.roll(table, 3), table[:13]])
+        e = Emitter(self.opset)
+        e.op("Identity", [chain(e, "c")], outputs=["y"])
+        try:
+            got = session(e.model([value_info("c", np.float32)], [value_info("y", np.float32)]), 1).run(
+                None, {"c": feed})[0]
+        except LoweringError:
+            return None
+        ok = got.shape == want.shape and np.array_equal(got.astype(np.float64) + zo, want.astype(np.float64))
+        return chain if ok else None
+
+    def _piecewise(self, e: Emitter, node: Node, f: str) -> str:
+        """rknn_diag.ops' kernel of a piecewise-linear activation, one ONNX op per numpy
+        operation: each is a single correctly rounded (or exact) float32 operation per element,
+        so the values are numpy's whatever the position in the tensor (vector body or tail)."""
+        op = node.op_type
+        if op == "Relu":
+            return e.one("Relu", [f])
+        if op == "Clip":
+            ins = [f] + [e.const(np.asarray(self.graph.constants[i], np.float32).reshape(()), "k") if i else ""
+                         for i in node.inputs[1:3]]
+            while ins[-1] == "":
+                ins.pop()
+            return e.one("Clip", ins)
+        zero, one = e.const(np.float32(0), "zero"), e.const(np.float32(1), "one")
+        alpha, beta = ((float(node.attrs.get("alpha", 0.2)), float(node.attrs.get("beta", 0.5)))
+                       if op == "HardSigmoid" else (1 / 6, 0.5))
+        t = e.one("Clip", [e.one("Add", [e.one("Mul", [f, e.const(np.float32(alpha), "alpha")]),
+                                         e.const(np.float32(beta), "beta")]), zero, one])
+        return t if op == "HardSigmoid" else e.one("Mul", [f, t])
 
     def _fallback(self, node: Node, seg: _Segment):
         if node.op_type in TABULATED:
@@ -677,3 +890,18 @@ class OrtIntegerSimulator:
             if t != o:
                 e.op("Cast", [t], outputs=[o], to=ONNX_INT[qp.dtype])
         return out_kinds
+
+
+def _prune(e: Emitter, outputs: list[str]) -> None:
+    """Drop the nodes no output depends on (stores nobody reads) and their constants."""
+    if any(a.type in (a.GRAPH, a.GRAPHS) for nd in e.nodes for a in nd.attribute):
+        return   # a subgraph may read outer values implicitly: keep everything
+    need = set(outputs)
+    kept = []
+    for nd in reversed(e.nodes):
+        if any(o in need for o in nd.output):
+            kept.append(nd)
+            need.update(i for i in nd.input if i)
+    e.nodes[:] = kept[::-1]
+    for k in [k for k in e.inits if k not in need]:
+        del e.inits[k]

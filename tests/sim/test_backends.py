@@ -157,7 +157,9 @@ def test_a_missing_float16_rounding_is_caught(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name,mode", [(n, m) for n in ("ppocr_cls", "ppocrv4_det", "ppocrv4_rec")
-                                       for m in ("float16", "w8a8")])
+                                       for m in ("float16", "w8a8")]
+                         + [("ppocrv4_det", "w8a16"), ("ppocrv4_rec", "dynamic_fixed_point-i16"),
+                            ("ppocr_cls", "w16a16i_dfp")])
 def test_real_models_backends_agree(name, mode, tmp_path):
     """The real-model corpus through the user's path: raw text images, mean/std in the config."""
     from fixtures import realmodels
@@ -165,10 +167,12 @@ def test_real_models_backends_agree(name, mode, tmp_path):
     r = RKNN()
     quant = mode != "float16"
     with contextlib.redirect_stdout(io.StringIO()):
-        assert r.config(mean_values=[m.mean], std_values=[m.std], target_platform="rk3588",
+        chip = MODES.get(mode, "rk3588")
+        assert r.config(mean_values=[m.mean], std_values=[m.std], target_platform=chip,
                         **({"quantized_dtype": mode} if quant else {})) == 0
         assert r.load_onnx(str(m.onnx_path)) == 0, r.last_error
-        ds = str(realmodels.write_dataset(m, tmp_path / "ds", 4)) if quant else None
+        gen = "rknpu1" if chip == "rk1808" else "rknpu2"
+        ds = str(realmodels.write_dataset(m, tmp_path / "ds", 4, generation=gen)) if quant else None
         assert r.build(do_quantization=quant, dataset=ds) == 0, r.last_error
     img = m.images(1, 0)[0]
     x = ((img.astype(np.float32) - np.float32(m.mean)) / np.float32(m.std)).transpose(2, 0, 1)[None]
@@ -179,3 +183,34 @@ def test_real_models_backends_agree(name, mode, tmp_path):
         problems, compared = crosscheck.float16_layers(g, [x])
     assert not problems, problems
     assert compared > len(g.nodes) // 2
+
+
+def test_a_table_the_float_arithmetic_misses_stays_a_table(tmp_path, monkeypatch):
+    """A piecewise-linear activation runs as float arithmetic only where that arithmetic gives
+    int_sim's table on every input code; a planted error (half an output step added) makes the
+    check refuse it, and the model still agrees bit for bit (it looks the table up instead)."""
+    case = next(c for c in CASES if c.op == "HardSwish")
+    model, feeds = case.build()
+    m, xs = _build(tmp_path, model, feeds, "w8a8")
+    seen = []
+    chain = ort_int.OrtIntegerSimulator._lut_chain
+
+    def recording(self, node, *args):
+        out = chain(self, node, *args)
+        seen.append(out is not None)
+        return out
+
+    monkeypatch.setattr(ort_int.OrtIntegerSimulator, "_lut_chain", recording)
+    assert crosscheck.integer_values(m.graph, m.quant, xs)[0] == []
+    assert seen and all(seen)          # the honest arithmetic is taken
+    piecewise = ort_int.OrtIntegerSimulator._piecewise
+
+    def off_by_half_a_step(self, e, node, f):
+        y = piecewise(self, e, node, f)
+        half = np.float32(0.5 * float(self.reference.tensors[node.outputs[0]].scale))
+        return e.one("Add", [y, e.const(half, "fault")])
+
+    monkeypatch.setattr(ort_int.OrtIntegerSimulator, "_piecewise", off_by_half_a_step)
+    seen.clear()
+    assert crosscheck.integer_values(m.graph, m.quant, xs)[0] == []
+    assert seen and not any(seen)      # refused: the table is looked up
