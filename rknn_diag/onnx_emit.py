@@ -97,7 +97,9 @@ class GraphEmitter:
         first, outs = outs[0], list(outs)
         if n.post_ops:
             outs[0] = f"{stem}__pre"
-        if n.op_type == "HardSwish" and self.opset < 14:   # fused by the passes in any model
+        if n.op_type == "Swish" and self.opset < 24:   # fused by the passes in any model
+            self._swish(ins[0], outs[0], float(n.attrs.get("alpha", 1.0)), stem)
+        elif n.op_type == "HardSwish" and self.opset < 14:   # fused by the passes in any model
             self.node("HardSigmoid", ins[:1], [f"{stem}__hsig"], alpha=1.0 / 6, beta=0.5)
             self.node("Mul", [ins[0], f"{stem}__hsig"], outs[:1])
         elif n.op_type == "LayerNormalization" and self.opset < 17 and n.attrs.get("axis", -1) == -1:
@@ -122,6 +124,8 @@ class GraphEmitter:
                 lo = p.inputs[0] if len(p.inputs) > 0 and p.inputs[0] is not None else None
                 hi = p.inputs[1] if len(p.inputs) > 1 and p.inputs[1] is not None else None
                 self._clip(src, dst, None if lo is None else float(lo), None if hi is None else float(hi))
+            elif p.op_type == "Swish" and self.opset < 24:   # fused into a conv (passes.fuse_activation)
+                self._swish(src, dst, float(p.attrs.get("alpha", 1.0)), f"{stem}__post{k}")
             elif p.op_type == "HardSwish" and self.opset < 14:   # fused into a conv (passes.fuse_activation)
                 self.node("HardSigmoid", [src], [f"{stem}__post{k}_hsig"], alpha=1.0 / 6, beta=0.5)
                 self.node("Mul", [src, f"{stem}__post{k}_hsig"], [dst])
@@ -129,6 +133,15 @@ class GraphEmitter:
                 consts = [self.init(f"{stem}__post{k}_in{j}", np.asarray(v, np.float32)) for j, v in enumerate(p.inputs)]
                 self.node(p.op_type, [src, *consts], [dst], **p.attrs)
             src = dst
+
+    def _swish(self, src: str, dst: str, alpha: float, stem: str) -> None:
+        """x * Sigmoid(alpha * x), in the ops of opsets before Swish (24)."""
+        x = src
+        if alpha != 1.0:
+            x = f"{stem}__ax"
+            self.node("Mul", [src, self.init(f"{stem}__alpha", np.float32(alpha))], [x])
+        self.node("Sigmoid", [x], [f"{stem}__sig"])
+        self.node("Mul", [src, f"{stem}__sig"], [dst])
 
     def _clip(self, src: str, dst: str, lo: float | None, hi: float | None) -> None:
         if self.opset < 11:

@@ -97,3 +97,40 @@ def test_a_clip_that_is_not_hardswish_stays(tmp_path):
             t.CopyFrom(_c("six", 5.0))   # Clip(0, 5) / 5 is not HardSwish
     r, _ = _built(m, tmp_path)
     assert "HardSwish" not in [n.op_type for n in r.model.graph.nodes]
+
+
+def _silu_model(after_conv: bool) -> onnx.ModelProto:
+    """x * Sigmoid(x), as exporters write SiLU, after a conv or on the input itself."""
+    r = np.random.default_rng(5)
+    src = "y" if after_conv else "x"
+    nodes = ([helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1], name="conv")] if after_conv else [])
+    nodes += [helper.make_node("Sigmoid", [src], ["s"], name="silu_sig"),
+              helper.make_node("Mul", ["s", src], ["out"], name="silu_mul")]
+    g = helper.make_graph(nodes, "silu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
+                          [_c("w", r.standard_normal((4, 3, 3, 3)) * 0.5), _c("b", r.standard_normal(4) * 0.1)]
+                          if after_conv else [])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_silu_becomes_one_swish_layer_fused_into_the_conv(tmp_path):
+    for after_conv, ops in ((True, ["Conv"]), (False, ["Swish"])):
+        r, p = _built(_silu_model(after_conv), tmp_path)
+        g = r.model.graph
+        assert [n.op_type for n in g.nodes] == ops, after_conv
+        if after_conv:
+            assert [q.op_type for q in g.nodes[0].post_ops] == ["Swish"]
+        assert {"silu_sig", "silu_mul"} <= {s for n in g.nodes for s in n.source}
+        x = np.random.default_rng(6).uniform(-4, 4, (1, 3, 8, 8)).astype(np.float32)
+        want = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+        got = r.inference(inputs=[x], data_format="nchw")[0]
+        assert metrics(got, want)["cosine"] > 0.99999
+
+
+def test_a_sigmoid_gating_another_tensor_is_not_silu(tmp_path):
+    m = _silu_model(True)
+    m.graph.node[2].input[1] = "x_gate"          # Sigmoid(y) * something else: a gate, not SiLU
+    m.graph.node.insert(0, helper.make_node("Conv", ["x", "w", "b"], ["x_gate"], pads=[1, 1, 1, 1], name="conv2"))
+    r, _ = _built(m, tmp_path)
+    assert "Swish" not in [n.op_type for n in r.model.graph.nodes]
+    assert not any(q.op_type == "Swish" for n in r.model.graph.nodes for q in n.post_ops)

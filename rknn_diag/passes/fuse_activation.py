@@ -1,6 +1,6 @@
 """Fuse Relu/Clip/LeakyRelu into the layer before them (guide ch. 6 item 2: the NPU
 always fuses a ReLU after a convolution), and HardSwish (with a scalar affine it carries) into
-a convolution or Gemm: the NPU runs Conv+HardSwish as one layer (the vendor's per-layer
+a convolution or Gemm, and Swish (SiLU) likewise: the NPU runs Conv+HardSwish as one layer (the vendor's per-layer
 analysis of PP-OCRv4 det has no output for the convolution before each HardSwish), so a
 quantized model never holds the pre-activation in 8 bits; the integer simulator applies the
 chain to the accumulator's real value (`sim.int_sim`'s epilogue)."""
@@ -41,15 +41,15 @@ def fuse_activations(graph: Graph) -> int:
         if act is None or act.inputs[0] != host.outputs[0]:
             continue
         post = _post_op(graph, act)
-        if post is None and act.op_type == "HardSwish" and host.op_type in EPILOGUE_HOSTS \
+        if post is None and act.op_type in ("HardSwish", "Swish") and host.op_type in EPILOGUE_HOSTS \
                 and len(act.inputs) == 1 and all(p.op_type in ("Mul", "Add") for p in act.post_ops):
-            post = PostOp("HardSwish")
+            post = PostOp(act.op_type, dict(act.attrs))
         if post is None:
             continue
         if host.op_type == "Add" and post.op_type != "Relu":
             continue  # the NPU fuses ReLU after elementwise add; other activations stay apart
         host.post_ops.append(post)
-        if post.op_type == "HardSwish":
+        if post.op_type in ("HardSwish", "Swish"):
             host.post_ops.extend(act.post_ops)   # its scalar affine (PP-LCNet's learnable affine)
         host.outputs = [act.outputs[0], *host.outputs[1:]]
         host.source.extend(s for s in act.source if s not in host.source)

@@ -5,6 +5,7 @@ step instead of one per intermediate tensor):
 * HardSwish written as  x · Clip(x + 3, 0, 6) / 6            -> HardSwish(x)
 * a scalar affine a·y + b after an elementwise activation      -> the activation's fused post-ops
   (PP-LCNet's "learnable affine" after HardSwish: one table in a quantized model)
+* SiLU written as  x · Sigmoid(x)                              -> Swish(x) (ONNX opset 24)
 * LayerNorm written as  (x - mean) / sqrt(var + eps) · g + b   -> LayerNormalization(x, g, b)
   (mean and var by ReduceMean over the last axis; Pow 2 or Mul for the square)
 
@@ -50,6 +51,24 @@ def _clip_bounds(graph: Graph, node: Node) -> tuple[float | None, float | None]:
     lo = _scalar(graph, node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] else None
     hi = _scalar(graph, node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
     return lo, hi
+
+
+def fuse_silu(graph: Graph) -> int:
+    changed = 0
+    for sig in list(graph.nodes):
+        if sig not in graph.nodes or sig.op_type != "Sigmoid" or sig.post_ops or not sig.inputs:
+            continue
+        x = sig.inputs[0]
+        if x in graph.constants:
+            continue
+        mul = sole_consumer(graph, sig.outputs[0])
+        if mul is None or mul.op_type != "Mul" or mul.post_ops or _other(mul, sig.outputs[0]) != x:
+            continue
+        sw = Node("Swish", sig.name, [x], [mul.outputs[0]], {}, source=list(sig.source))
+        graph.nodes.insert(graph.nodes.index(sig), sw)
+        _absorb(sw, [sig, mul], graph)
+        changed += 1
+    return changed
 
 
 def fuse_hardswish(graph: Graph) -> int:
@@ -173,4 +192,4 @@ def fuse_layernorm(graph: Graph) -> int:
 
 
 def fuse_decomposed(graph: Graph) -> int:
-    return fuse_hardswish(graph) + fuse_layernorm(graph) + fuse_scalar_affine(graph)
+    return fuse_hardswish(graph) + fuse_silu(graph) + fuse_layernorm(graph) + fuse_scalar_affine(graph)

@@ -309,8 +309,8 @@ def _clamp(sim: IntegerSimulator, node: Node, out_qp: QParams) -> tuple[int, int
 
 # Fused activations that are not piecewise linear through zero: with one of them the whole
 # post-op chain runs on the accumulator's real value (an epilogue) instead of as integer clamps.
-EPILOGUE_OPS = ("HardSwish",)
-EPILOGUE_CHAIN = ("HardSwish", "Mul", "Add", "Relu", "Clip", "LeakyRelu")
+EPILOGUE_OPS = ("HardSwish", "Swish")
+EPILOGUE_CHAIN = ("HardSwish", "Swish", "Mul", "Add", "Relu", "Clip", "LeakyRelu")
 
 
 def has_epilogue(node: Node) -> bool:
@@ -325,6 +325,8 @@ def epilogue(t: np.ndarray, post_ops) -> np.ndarray:
         c = [None if v is None else np.float64(np.asarray(v, np.float32).reshape(())) for v in p.inputs]
         if p.op_type == "HardSwish":
             t = t * np.clip(t + 3.0, 0.0, 6.0) / 6.0
+        elif p.op_type == "Swish":   # exp: onnxruntime's may differ in the last bit, so no lowering (ort_int)
+            t = t / (1.0 + np.exp(-np.float64(np.float32(p.attrs.get("alpha", 1.0))) * t))
         elif p.op_type == "Mul":
             t = t * c[0]
         elif p.op_type == "Add":

@@ -87,6 +87,8 @@ class Emitter:
                 ins.pop()
             if post.op_type == "HardSwish" and self.opset < 14:   # fused into a conv (passes.fuse_activation)
                 self.op("Mul", [first, self.one("HardSigmoid", [first], alpha=1.0 / 6, beta=0.5)], outputs=[dst])
+            elif post.op_type == "Swish" and self.opset < 24:
+                self._swish(first, dst, float(post.attrs.get("alpha", 1.0)))
             else:
                 self.op(post.op_type, ins, outputs=[dst], **attrs)
             first = dst
@@ -97,6 +99,9 @@ class Emitter:
         if node.op_type == "HardSwish" and self.opset < 14:
             hs = self.one("HardSigmoid", inputs[:1], alpha=1.0 / 6, beta=0.5)
             self.op("Mul", [inputs[0], hs], outputs=outputs[:1])
+            return
+        if node.op_type == "Swish" and self.opset < 24:   # the passes fuse x * Sigmoid(x) in any model
+            self._swish(inputs[0], outputs[0], float(node.attrs.get("alpha", 1.0)))
             return
         if node.op_type == "LayerNormalization" and self.opset < 17:   # the passes fuse it in any model
             if node.attrs.get("axis", -1) != -1:
@@ -112,6 +117,11 @@ class Emitter:
                 self.op("Identity", [y], outputs=outputs[:1])
             return
         self.op(node.op_type, inputs, outputs=outputs, **node.attrs)
+
+    def _swish(self, x: str, out: str, alpha: float) -> None:
+        """x * Sigmoid(alpha * x), in the ops of opsets before Swish (24)."""
+        ax = x if alpha == 1.0 else self.one("Mul", [x, self.const(np.asarray(alpha, np.float32))])
+        self.op("Mul", [x, self.one("Sigmoid", [ax])], outputs=[out])
 
     def model(self, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto],
               name: str = "lowered") -> onnx.ModelProto:
