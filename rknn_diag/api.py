@@ -110,16 +110,3 @@ class RKNN(Toolchain):
             self.log.e(f"list_devices: {e}")
             self.last_error = e
         return [], []
-
-    def list_devices(self, adb_server: str | None = None) -> tuple[list[str], list[str]]:
-        """(adb_devices, ntb_devices), like the vendor's; empty lists with an E line when no
-        adb server answers (guide §1.7.2 items 2-3)."""
-        try:
-            from .board.discovery import list_devices
-            return list_devices(adb_server)
-        except ImportError:
-            self.log.e("list_devices: the board layer needs adbutils (pip install 'rknn_diag[board]')")
-        except RknnDiagError as e:
-            self.log.e(f"list_devices: {e}")
-            self.last_error = e
-        return [], []
