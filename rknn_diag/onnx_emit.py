@@ -100,8 +100,7 @@ class GraphEmitter:
         if n.op_type == "Swish" and self.opset < 24:   # fused by the passes in any model
             self._swish(ins[0], outs[0], float(n.attrs.get("alpha", 1.0)), stem)
         elif n.op_type == "HardSwish" and self.opset < 14:   # fused by the passes in any model
-            self.node("HardSigmoid", ins[:1], [f"{stem}__hsig"], alpha=1.0 / 6, beta=0.5)
-            self.node("Mul", [ins[0], f"{stem}__hsig"], outs[:1])
+            self._hardswish(ins[0], outs[0], stem)
         elif n.op_type == "LayerNormalization" and self.opset < 17 and n.attrs.get("axis", -1) == -1:
             eps = self.init(f"{stem}__eps", np.float32(n.attrs.get("epsilon", 1e-5)))
             self.node("ReduceMean", ins[:1], [f"{stem}__mu"], axes=[-1])
@@ -127,12 +126,16 @@ class GraphEmitter:
             elif p.op_type == "Swish" and self.opset < 24:   # fused into a conv (passes.fuse_activation)
                 self._swish(src, dst, float(p.attrs.get("alpha", 1.0)), f"{stem}__post{k}")
             elif p.op_type == "HardSwish" and self.opset < 14:   # fused into a conv (passes.fuse_activation)
-                self.node("HardSigmoid", [src], [f"{stem}__post{k}_hsig"], alpha=1.0 / 6, beta=0.5)
-                self.node("Mul", [src, f"{stem}__post{k}_hsig"], [dst])
+                self._hardswish(src, dst, f"{stem}__post{k}")
             else:   # constant operands of a fused op (a scalar affine's factor) as initializers
                 consts = [self.init(f"{stem}__post{k}_in{j}", np.asarray(v, np.float32)) for j, v in enumerate(p.inputs)]
                 self.node(p.op_type, [src, *consts], [dst], **p.attrs)
             src = dst
+
+    def _hardswish(self, src: str, dst: str, stem: str) -> None:
+        """x * HardSigmoid(x, 1/6, 1/2), in the ops of opsets before HardSwish (14)."""
+        self.node("HardSigmoid", [src], [f"{stem}__hsig"], alpha=1.0 / 6, beta=0.5)
+        self.node("Mul", [src, f"{stem}__hsig"], [dst])
 
     def _swish(self, src: str, dst: str, alpha: float, stem: str) -> None:
         """x * Sigmoid(alpha * x), in the ops of opsets before Swish (24)."""

@@ -86,7 +86,7 @@ class Emitter:
             while ins and ins[-1] == "":
                 ins.pop()
             if post.op_type == "HardSwish" and self.opset < 14:   # fused into a conv (passes.fuse_activation)
-                self.op("Mul", [first, self.one("HardSigmoid", [first], alpha=1.0 / 6, beta=0.5)], outputs=[dst])
+                self._hardswish(first, dst)
             elif post.op_type == "Swish" and self.opset < 24:
                 self._swish(first, dst, float(post.attrs.get("alpha", 1.0)))
             else:
@@ -97,8 +97,7 @@ class Emitter:
         """An IR node whose op the model's opset lacks, in older ops: HardSwish (opset 14; the
         passes fuse decomposed ones in any model) as x * HardSigmoid(x, 1/6, 1/2)."""
         if node.op_type == "HardSwish" and self.opset < 14:
-            hs = self.one("HardSigmoid", inputs[:1], alpha=1.0 / 6, beta=0.5)
-            self.op("Mul", [inputs[0], hs], outputs=outputs[:1])
+            self._hardswish(inputs[0], outputs[0])
             return
         if node.op_type == "Swish" and self.opset < 24:   # the passes fuse x * Sigmoid(x) in any model
             self._swish(inputs[0], outputs[0], float(node.attrs.get("alpha", 1.0)))
@@ -117,6 +116,10 @@ class Emitter:
                 self.op("Identity", [y], outputs=outputs[:1])
             return
         self.op(node.op_type, inputs, outputs=outputs, **node.attrs)
+
+    def _hardswish(self, x: str, out: str) -> None:
+        """x * HardSigmoid(x, 1/6, 1/2), in the ops of opsets before HardSwish (14)."""
+        self.op("Mul", [x, self.one("HardSigmoid", [x], alpha=1.0 / 6, beta=0.5)], outputs=[out])
 
     def _swish(self, x: str, out: str, alpha: float) -> None:
         """x * Sigmoid(alpha * x), in the ops of opsets before Swish (24)."""
