@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fixtures.datasets import _image
 from rknn_diag.targets.toolkit2 import Toolkit2Target
 
 from .models import SHAPE, conv_relu, cosine, onnxruntime_outputs
@@ -35,9 +36,7 @@ np.save(out, np.asarray(y, np.float32))
 
 def _images(n: int, seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    base = rng.integers(0, 256, (n, 1, 1, 3))            # a colour per image, texture on top
-    tex = rng.integers(-60, 61, (n, SHAPE[2], SHAPE[3], 3))
-    return [np.clip(b + t, 0, 255).astype(np.uint8) for b, t in zip(base, tex)]
+    return [_image(rng, SHAPE[2], SHAPE[3], SHAPE[1]) for _ in range(n)]   # raw pixels, HxWx3 uint8
 
 
 def _vendor_cosine(folder: Path, model: Path, samples: list[np.ndarray], image: np.ndarray) -> float:
