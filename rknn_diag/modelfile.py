@@ -29,6 +29,7 @@ from .fileio import atomic_write
 from .graph_check import check_graph
 from .ir import Graph, Node, PostOp, Value
 from .model import BuiltModel
+from .qrules import roles
 
 MAGIC = b"RKDIAG\x00\x01"
 FORMAT_VERSION = 1
@@ -214,6 +215,8 @@ def _check_model(model: BuiltModel, where: str) -> None:
     allowed = {MODES[mode].act.dtype, MODES[mode].weight.dtype, *layers.values()} - {"float16"}
     if q.get("method") == "imported":   # QDQ/QOperator models keep their own dtypes (quant.qdq_import)
         allowed = set(RANGES)
+    # 16-bit operands of an Add fused into their conv
+    residual = roles.residual_operands(g) if MODES[mode].wide_residual else set()
     for table, names in (("tensors", tensors), ("weights", weights)):
         for name, d in names.items():
             if name not in (g.constants if table == "weights" else values):
@@ -223,7 +226,8 @@ def _check_model(model: BuiltModel, where: str) -> None:
             except Exception as e:
                 raise _invalid(f"quantization parameters of '{name}' are malformed ({e})", where) from None
             lo, hi = RANGES.get(qp.dtype, (1, 0))
-            if lo > hi or qp.dtype not in allowed:
+            if lo > hi or (qp.dtype not in allowed and not (table == "tensors" and name in residual
+                                                             and qp.dtype == "int16")):
                 raise _invalid(f"'{name}' is quantized to {qp.dtype!r}, which a {mode} model does not use", where)
             if not (np.all(np.isfinite(qp.scale)) and np.all(qp.scale > 0)):
                 raise _invalid(f"'{name}' has a scale that is not a positive finite number", where)

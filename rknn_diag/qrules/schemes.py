@@ -59,6 +59,9 @@ class Mode:
     act: Scheme
     weight: Scheme
     granularity: str           # 'layer', 'channel' or 'group' (default; config may override)
+    # 8-bit RKNPU2: an Add fused into the conv producing one operand keeps that operand at 16 bits
+    # (roles.residual_operands); measured on the vendor's simulator, unknown for RKNPU1
+    wide_residual: bool = False
 
 
 MODES: dict[str, Mode] = {
@@ -69,8 +72,9 @@ MODES: dict[str, Mode] = {
                                    Scheme("int8", True, True), "layer"),
     "dynamic_fixed_point-i16": Mode("dynamic_fixed_point-i16", Scheme("int16", True, True),
                                     Scheme("int16", True, True), "layer"),
-    # RKNPU2: int8 asymmetric activations, symmetric int8 weights.
-    "w8a8": Mode("w8a8", Scheme("int8", False), Scheme("int8", True), "channel"),
+    # RKNPU2: int8 asymmetric activations and weights, weights per channel with a zero point each
+    # (the vendor's per-layer errors match this to 4 digits on every conv layer, not symmetric).
+    "w8a8": Mode("w8a8", Scheme("int8", False), Scheme("int8", False), "channel", wide_residual=True),
     "w8a16": Mode("w8a16", Scheme("int16", True), Scheme("int8", True), "channel"),
     "w16a16i_dfp": Mode("w16a16i_dfp", Scheme("int16", True, True), Scheme("int16", True, True), "layer"),
     "w4a16": Mode("w4a16", Scheme("int16", True), Scheme("int4", True), "group"),

@@ -90,10 +90,15 @@ def assign(graph: Graph, ranges: dict[str, list[float]], mode: str, method: str,
     consumers = graph.consumers()
     tensors: dict[str, QParams] = {}
 
+    residual = roles.residual_operands(graph) if m.wide_residual else set()
+
     def act_scheme(tensor: str) -> Scheme:
         p = producers.get(tensor)
         dt = layers.get(p.name) if p is not None else None
-        return layer_scheme(m.act, dt) if dt and dt != "float16" else m.act
+        scheme = layer_scheme(m.act, dt) if dt and dt != "float16" else m.act
+        if tensor in residual and scheme.dtype == "int8":
+            return layer_scheme(scheme, "int16")   # added in the accumulator (roles.residual_operands)
+        return scheme
 
     # activations and data constants from their ranges; a graph input that only float16
     # layers read stays float (its NaN/infinity reach them as they are)
