@@ -205,9 +205,9 @@ class Oracle:
 
     def check_weight_scales(self) -> list[str]:
         """Each stored weight scale against its mode's rule, recomputed from the float weights:
-        symmetric (w8a8, w8a16, w4a16): max|w| / scale = qmax per channel/group/layer;
+        symmetric (w8a16, w4a16): max|w| / scale = qmax per channel/group/layer;
         dynamic fixed point: scale = 2^-fl, the finest with max|w| · 2^fl <= qmax;
-        asymmetric u8: (max(w, 0) - min(w, 0)) / scale = 255."""
+        asymmetric (u8, w8a8): (max(w, 0) - min(w, 0)) / scale = 255."""
         bad = []
         for name, p in self.quant.get("weights", {}).items():
             w = np.asarray(self.graph.constants[name], np.float64)

@@ -6,11 +6,15 @@ Modes (`config(quantized_dtype=...)`; aliases and the chip table in `rknn_diag.p
     asymmetric_quantized-u8   uint8 asymmetric       uint8 asymmetric, per layer     RKNPU1 (default)
     dynamic_fixed_point-i8    int8, scale 2^-fl      int8, 2^-fl, per layer          RKNPU1
     dynamic_fixed_point-i16   int16, scale 2^-fl     int16, 2^-fl, per layer         RKNPU1
-    w8a8                      int8 asymmetric        int8 symmetric, channel|layer   RKNPU2 (default)
+    w8a8                      int8 asymmetric        int8 asymmetric, channel|layer  RKNPU2 (default)
     w8a16                     int16 symmetric        int8 symmetric, channel|layer   rk3562
     w16a16i_dfp               int16, scale 2^-fl     int16, 2^-fl, per layer         rv1103/rv1106
     w4a16                     int16 symmetric        int4 symmetric, groups of 32..256 input channels
                                                                                      rk3576/rv1126b
+
+w8a8 keeps a conv output that an Add alone reads at 16 bits: the NPU adds it in the conv's
+accumulator (`qrules.roles.residual_operands`). Both w8a8 rules are the vendor simulator's, read
+from its per-layer errors (tests/toolkit2/test_vendor_layer_errors.py).
 
 Modules: `dataset` (dataset.txt), `observers` (normal / kl_divergence / mmse),
 `quantizer` (graph -> `BuiltModel.quant`), `qdq` (the ONNX QDQ twin, the quantized reference),
