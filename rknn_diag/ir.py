@@ -80,6 +80,24 @@ class Graph:
                     users.setdefault(i, []).append(n)
         return users
 
+    def scalar(self, name: str) -> float | None:
+        """The value of a one-element float constant, else None (a tensor, or not a constant)."""
+        if not name or name not in self.constants:
+            return None
+        c = np.asarray(self.constants[name])
+        return float(c.reshape(-1)[0]) if c.size == 1 and c.dtype.kind == "f" else None
+
+    def clip_bounds(self, node: Node) -> tuple[float | None, float | None] | None:
+        """A Clip's (min, max), None for an omitted side, wherever its opset keeps them
+        (attributes before opset 11, constant inputs after); None when a bound is computed."""
+        if self.opset < 11:
+            lo, hi = node.attrs.get("min"), node.attrs.get("max")
+            return (None if lo is None else float(lo)), (None if hi is None else float(hi))
+        ins = list(node.inputs) + ["", ""]
+        if any(i and self.scalar(i) is None for i in ins[1:3]):
+            return None
+        return self.scalar(ins[1]), self.scalar(ins[2])
+
     def node(self, name: str) -> Node:
         for n in self.nodes:
             if n.name == name:

@@ -25,13 +25,6 @@ from .rewire import sole_consumer
 AFFINE_HOSTS = ("HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "Gelu", "Mish")
 
 
-def _scalar(graph: Graph, name: str) -> float | None:
-    if name not in graph.constants:
-        return None
-    c = np.asarray(graph.constants[name])
-    return float(c.reshape(-1)[0]) if c.size == 1 and c.dtype.kind == "f" else None
-
-
 def _other(node: Node, value: str) -> str | None:
     """The other input of a binary node that reads `value`."""
     if len(node.inputs) != 2 or value not in node.inputs:
@@ -43,14 +36,6 @@ def _absorb(host: Node, gone: list[Node], graph: Graph) -> None:
     for n in gone:
         host.source.extend(s for s in n.source if s not in host.source)
         graph.nodes.remove(n)
-
-
-def _clip_bounds(graph: Graph, node: Node) -> tuple[float | None, float | None]:
-    if graph.opset < 11:
-        return node.attrs.get("min"), node.attrs.get("max")
-    lo = _scalar(graph, node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] else None
-    hi = _scalar(graph, node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
-    return lo, hi
 
 
 def fuse_silu(graph: Graph) -> int:
@@ -76,11 +61,11 @@ def fuse_hardswish(graph: Graph) -> int:
     for add in list(graph.nodes):
         if add not in graph.nodes or add.op_type != "Add" or add.post_ops:
             continue
-        x = next((i for i in add.inputs if _scalar(graph, _other(add, i) or "") == 3.0), None)
+        x = next((i for i in add.inputs if graph.scalar(_other(add, i) or "") == 3.0), None)
         if x is None or x in graph.constants:
             continue
         clip = sole_consumer(graph, add.outputs[0])
-        if clip is None or clip.op_type != "Clip" or _clip_bounds(graph, clip) != (0.0, 6.0):
+        if clip is None or clip.op_type != "Clip" or graph.clip_bounds(clip) != (0.0, 6.0):
             continue
         mul = sole_consumer(graph, clip.outputs[0])
         if mul is None or mul.op_type != "Mul" or _other(mul, clip.outputs[0]) != x or mul.post_ops:
@@ -88,9 +73,9 @@ def fuse_hardswish(graph: Graph) -> int:
         div = sole_consumer(graph, mul.outputs[0])
         if div is None or div.post_ops:
             continue
-        if div.op_type == "Div" and div.inputs[0] == mul.outputs[0] and _scalar(graph, div.inputs[1]) == 6.0:
+        if div.op_type == "Div" and div.inputs[0] == mul.outputs[0] and graph.scalar(div.inputs[1]) == 6.0:
             pass
-        elif div.op_type == "Mul" and abs((_scalar(graph, _other(div, mul.outputs[0]) or "") or 0) - 1 / 6) < 1e-7:
+        elif div.op_type == "Mul" and abs((graph.scalar(_other(div, mul.outputs[0]) or "") or 0) - 1 / 6) < 1e-7:
             pass
         else:
             continue
@@ -111,7 +96,7 @@ def fuse_scalar_affine(graph: Graph) -> int:
             if nxt is None or nxt.op_type not in ("Mul", "Add") or nxt.post_ops:
                 break
             k = _other(nxt, host.outputs[0])
-            if k is None or _scalar(graph, k) is None:
+            if k is None or graph.scalar(k) is None:
                 break
             host.post_ops.append(PostOp(nxt.op_type, {}, [np.asarray(graph.constants[k], np.float32).reshape(())]))
             host.outputs = [nxt.outputs[0]]
@@ -147,7 +132,7 @@ def fuse_layernorm(graph: Graph) -> int:
             continue
         d = sub.outputs[0]
         users = [n for n in graph.nodes if d in n.inputs]
-        sq = next((n for n in users if (n.op_type == "Pow" and n.inputs[0] == d and _scalar(graph, n.inputs[1]) == 2.0)
+        sq = next((n for n in users if (n.op_type == "Pow" and n.inputs[0] == d and graph.scalar(n.inputs[1]) == 2.0)
                    or (n.op_type == "Mul" and n.inputs == [d, d])), None)
         div = next((n for n in users if n.op_type == "Div" and n.inputs[0] == d), None)
         if sq is None or div is None or len(users) != 2:
@@ -156,7 +141,7 @@ def fuse_layernorm(graph: Graph) -> int:
         if var is None or not _reduce_last(graph, var):
             continue
         add = sole_consumer(graph, var.outputs[0])
-        eps = _scalar(graph, _other(add, var.outputs[0]) or "") if add is not None and add.op_type == "Add" else None
+        eps = graph.scalar(_other(add, var.outputs[0]) or "") if add is not None and add.op_type == "Add" else None
         if eps is None:
             continue
         sqrt = sole_consumer(graph, add.outputs[0])

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from ..ir import Graph, Node
 from ..qrules.schemes import Scheme
@@ -24,13 +23,6 @@ from ..qrules.schemes import Scheme
 # limits of exactly saturating readers; None = unbounded on that side
 _EXACT = ("HardSwish", "HardSigmoid", "Relu", "Clip")
 _SMOOTH = ("Sigmoid", "Tanh")
-
-
-def _const(graph: Graph, name: str) -> float | None:
-    if not name or name not in graph.constants:
-        return None
-    v = np.asarray(graph.constants[name], np.float64).reshape(-1)
-    return float(v[0]) if v.size == 1 else None
 
 
 def _exact_limits(graph: Graph, node: Node) -> tuple[float | None, float | None] | None:
@@ -47,14 +39,7 @@ def _exact_limits(graph: Graph, node: Node) -> tuple[float | None, float | None]
     if op == "Relu":
         return 0.0, None
     if op == "Clip":
-        if graph.opset < 11:
-            lo, hi = node.attrs.get("min"), node.attrs.get("max")
-        else:
-            ins = list(node.inputs) + ["", ""]
-            if any(i and i not in graph.constants for i in ins[1:3]):
-                return None
-            lo, hi = _const(graph, ins[1]), _const(graph, ins[2])
-        return (None if lo is None else float(lo)), (None if hi is None else float(hi))
+        return graph.clip_bounds(node)
     return None
 
 
