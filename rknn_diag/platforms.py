@@ -70,3 +70,16 @@ MODE_CHIP: dict[str, str] = {FLOAT16: _PREFERRED[0], **{
 def generation(platforms: list[str]) -> str:
     gens = {CHIPS[p] for p in platforms}
     return gens.pop() if len(gens) == 1 else "mixed"
+
+
+def chip_from_compatible(text: str) -> str | None:
+    """The chip from /proc/device-tree/compatible ("rockchip,rk1808-evb-v10\\0rockchip,rk1808\\0"):
+    the first entry naming a chip of the chip table, longest name first (rv1126b is not rv1126,
+    rk3588s-orangepi-5 is an rk3588 board); else the last, most generic rockchip entry; else None."""
+    names = [c.split(",", 1)[1].lower() for c in text.replace("\0", "\n").split() if c.lower().startswith("rockchip,")]
+    known = sorted(CHIPS, key=len, reverse=True)
+    for name in names:
+        chip = next((c for c in known if name.startswith(c)), None)
+        if chip is not None:
+            return chip
+    return names[-1] if names else None

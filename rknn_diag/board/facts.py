@@ -11,6 +11,7 @@ from typing import Any
 
 from .chips import (COMPATIBLE_FILE, MINI_RUNTIME_LIB, RKNN_SERVER, RKNPU1_MINI_MARK,
                     RKNPU2_DRIVER_VERSION_FILE, RUNTIME_LIB, generation)
+from ..platforms import chip_from_compatible
 from .steps import DEFAULT_STEP_TIMEOUT, shell
 
 # Version lines as the vendor's published binaries carry them (the fixtures in
@@ -27,15 +28,6 @@ _VERSION = r"v?(\d+(?:\.p?\d+)+(?:b\d+)?)"
 def _first(pattern: str, text: str, flags=re.IGNORECASE) -> str | None:
     m = re.search(pattern, text, flags)
     return m.group(1) if m else None
-
-
-def parse_compatible(text: str) -> str | None:
-    """The chip from /proc/device-tree/compatible ("vendor,board\\0rockchip,rk3588\\0")."""
-    chips = [c.split(",", 1)[1] for c in text.replace("\0", "\n").split() if c.startswith("rockchip,")]
-    for chip in reversed(chips):  # the most generic entry (the SoC) comes last
-        if generation(chip):
-            return chip.lower()
-    return chips[-1].lower() if chips else None
 
 
 def parse_galcore(dmesg: str) -> str | None:
@@ -73,7 +65,7 @@ def read_board_facts(device, timeout: float = DEFAULT_STEP_TIMEOUT) -> dict[str,
 
     facts: dict[str, Any] = {"serial": device.serial}
     compatible = out(["cat", COMPATIBLE_FILE], "read chip") or ""
-    chip = parse_compatible(compatible)
+    chip = chip_from_compatible(compatible)
     gen = generation(chip) if chip else None
     facts["chip"] = chip
     facts["generation"] = gen

@@ -19,10 +19,10 @@ Keys of a facts dict (None when the board did not say):
 from __future__ import annotations
 
 import importlib
-import re
 from typing import Any
 
 from ..platforms import CHIPS as CHIP_GENERATION   # chip -> NPU generation: the one chip table
+from ..platforms import chip_from_compatible       # the one device-tree chip reader
 
 FACT_KEYS = ("serial", "chip", "generation", "rknn_server", "npu_driver", "runtime", "mini_driver", "error")
 
@@ -71,16 +71,6 @@ def default_provider(ctx: Any) -> list[dict]:
         except Exception as e:  # one broken board must not hide the others
             out.append({"serial": serial, "error": getattr(e, "message", None) or f"{type(e).__name__}: {e}"})
     return out
-
-
-def chip_from_compatible(text: str) -> str | None:
-    """`rockchip,rk1808-evb-v10\\0rockchip,rk1808\\0` -> "rk1808" (first known chip named)."""
-    for m in re.finditer(r"rockchip,(r[kv]\d{4}[a-z]*)", text.lower()):
-        name = m.group(1)
-        for chip in sorted(CHIP_GENERATION, key=len, reverse=True):
-            if name.startswith(chip):
-                return chip
-    return None
 
 
 def normalize(facts: dict) -> dict:

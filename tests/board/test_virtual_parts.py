@@ -15,6 +15,7 @@ from rknn_diag.board import facts as F
 from rknn_diag.board.profile import BoardProfile
 from rknn_diag.board.sandbox import Sandbox, SandboxError
 from rknn_diag.board.versions import server_runtime_mismatch
+from rknn_diag.platforms import chip_from_compatible
 from rknn_diag.board.vshell import ShellSyntaxError, VirtualShell, split_command_line
 
 
@@ -87,8 +88,8 @@ def test_sandbox_refuses_escapes_and_links_out(tmp_path):
 
 
 def test_facts_parsers():
-    assert F.parse_compatible("rockchip,rk3588s-orangepi-5\0rockchip,rk3588\0") == "rk3588"
-    assert F.parse_compatible("vendor,thing\0") is None
+    assert chip_from_compatible("rockchip,rk3588s-orangepi-5\0rockchip,rk3588\0") == "rk3588"
+    assert chip_from_compatible("vendor,thing\0") is None
     assert F.parse_runtime("nothing here") == (None, False)
     assert F.parse_rknn_server("Transfer version 2.1.0 (b5861e7@2020-11-23T11:50:51)") is None
 

@@ -9,7 +9,7 @@ import pytest
 
 from fixtures.doctor import boards
 from rknn_diag.doctor import board_facts
-from rknn_diag.platforms import CHIPS, RKNPU2
+from rknn_diag.platforms import CHIPS, RKNPU2, chip_from_compatible
 
 from .conftest import run, statuses
 
@@ -66,7 +66,7 @@ def test_default_provider_uses_the_board_layer(make_ctx, monkeypatch):
                                         ("rockchip,rk3588s-orangepi-5\0rockchip,rk3588\0", "rk3588"),
                                         ("rockchip,rk3399pro-toybrick\0", "rk3399pro"), ("brcm,bcm2711\0", None)])
 def test_chip_from_compatible(text, chip):
-    assert board_facts.chip_from_compatible(text) == chip
+    assert chip_from_compatible(text) == chip
 
 
 @pytest.mark.parametrize("toolkit, board, targets, expected", [
@@ -170,7 +170,7 @@ def test_no_adb_server_is_an_error_when_a_board_was_asked_for(make_ctx, monkeypa
 def test_every_chip_of_the_chip_table_is_read_from_its_compatible_string(chip):
     """The doctor reads chips with the one chip table: no chip is taken for another whose name
     is a prefix of its own (rv1126b is not rv1126, rv1103b is not rv1103)."""
-    assert board_facts.chip_from_compatible(f"rockchip,{chip}-evb-v10\0rockchip,{chip}\0") == chip
+    assert chip_from_compatible(f"rockchip,{chip}-evb-v10\0rockchip,{chip}\0") == chip
     assert board_facts.normalize({"chip": chip})["generation"] == CHIPS[chip]
 
 
