@@ -215,8 +215,8 @@ def _check_model(model: BuiltModel, where: str) -> None:
     allowed = {MODES[mode].act.dtype, MODES[mode].weight.dtype, *layers.values()} - {"float16"}
     if q.get("method") == "imported":   # QDQ/QOperator models keep their own dtypes (quant.qdq_import)
         allowed = set(RANGES)
-    # 16-bit operands of an Add fused into their conv
-    residual = roles.residual_operands(g) if MODES[mode].wide_residual else set()
+    # 16-bit tensors inside a fused layer (an Add's conv operand, attention scores)
+    residual = roles.wide_tensors(g) if MODES[mode].wide_residual else set()
     for table, names in (("tensors", tensors), ("weights", weights)):
         for name, d in names.items():
             if name not in (g.constants if table == "weights" else values):

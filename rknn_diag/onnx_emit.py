@@ -101,6 +101,8 @@ class GraphEmitter:
             self._swish(ins[0], outs[0], float(n.attrs.get("alpha", 1.0)), stem)
         elif n.op_type == "HardSwish" and self.opset < 14:   # fused by the passes in any model
             self._hardswish(ins[0], outs[0], stem)
+        elif n.op_type == "Gelu" and self.opset < 20:   # fused by the passes in any model
+            self._gelu(ins[0], outs[0], n.attrs.get("approximate", "none"), stem)
         elif n.op_type == "LayerNormalization" and self.opset < 17 and n.attrs.get("axis", -1) == -1:
             eps = self.init(f"{stem}__eps", np.float32(n.attrs.get("epsilon", 1e-5)))
             self.node("ReduceMean", ins[:1], [f"{stem}__mu"], axes=[-1])
@@ -136,6 +138,16 @@ class GraphEmitter:
         """x * HardSigmoid(x, 1/6, 1/2), in the ops of opsets before HardSwish (14)."""
         self.node("HardSigmoid", [src], [f"{stem}__hsig"], alpha=1.0 / 6, beta=0.5)
         self.node("Mul", [src, f"{stem}__hsig"], [dst])
+
+    def _gelu(self, src: str, dst: str, approximate: str, stem: str) -> None:
+        """x · 0.5 · (1 + Erf(x / √2)), in the ops of opsets before Gelu (20)."""
+        if approximate != "none":
+            raise ValueError(f"Gelu(approximate={approximate!r}) before opset 20 has no emitted form here")
+        self.node("Div", [src, self.init(f"{stem}__sqrt2", np.float32(np.sqrt(2.0)))], [f"{stem}__xs"])
+        self.node("Erf", [f"{stem}__xs"], [f"{stem}__erf"])
+        self.node("Add", [f"{stem}__erf", self.init(f"{stem}__one", np.float32(1.0))], [f"{stem}__phi2"])
+        self.node("Mul", [src, f"{stem}__phi2"], [f"{stem}__xphi2"])
+        self.node("Mul", [f"{stem}__xphi2", self.init(f"{stem}__half", np.float32(0.5))], [dst])
 
     def _swish(self, src: str, dst: str, alpha: float, stem: str) -> None:
         """x * Sigmoid(alpha * x), in the ops of opsets before Swish (24)."""

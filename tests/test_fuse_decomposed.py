@@ -9,6 +9,7 @@ import io
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from rknn_diag.api import RKNN
@@ -134,3 +135,50 @@ def test_a_sigmoid_gating_another_tensor_is_not_silu(tmp_path):
     r, _ = _built(m, tmp_path)
     assert "Swish" not in [n.op_type for n in r.model.graph.nodes]
     assert not any(q.op_type == "Swish" for n in r.model.graph.nodes for q in n.post_ops)
+
+
+def _gelu_model(order: str, scale: str = "div") -> onnx.ModelProto:
+    """x · 0.5 · (1 + Erf(x / √2)) after a MatMul, the factors in the order exporters write them:
+    'xa_half' (x · a) · 0.5 (PyTorch), 'x_ahalf' x · (a · 0.5), 'xhalf_a' (x · 0.5) · a."""
+    r = np.random.default_rng(8)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["t"], name="fc1")]
+    nodes.append(helper.make_node("Div", ["t", "sqrt2"], ["s"], name="g_div") if scale == "div"
+                 else helper.make_node("Mul", ["t", "rsqrt2"], ["s"], name="g_div"))
+    nodes += [helper.make_node("Erf", ["s"], ["e"], name="g_erf"),
+              helper.make_node("Add", ["e", "one"], ["a"], name="g_add")]
+    if order == "xa_half":
+        nodes += [helper.make_node("Mul", ["t", "a"], ["m"], name="g_mul"),
+                  helper.make_node("Mul", ["m", "half"], ["out"], name="g_half")]
+    elif order == "x_ahalf":
+        nodes += [helper.make_node("Mul", ["a", "half"], ["m"], name="g_half"),
+                  helper.make_node("Mul", ["t", "m"], ["out"], name="g_mul")]
+    else:
+        nodes.insert(1, helper.make_node("Mul", ["t", "half"], ["th"], name="g_half"))
+        nodes.append(helper.make_node("Mul", ["th", "a"], ["out"], name="g_mul"))
+    g = helper.make_graph(nodes, "gelu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 16])],
+                          [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
+                          [_c("w", r.standard_normal((16, 24)) * 0.5), _c("sqrt2", np.sqrt(2.0)),
+                           _c("rsqrt2", np.sqrt(0.5)), _c("one", 1.0), _c("half", 0.5)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize("order, scale", [("xa_half", "div"), ("x_ahalf", "div"), ("xhalf_a", "div"),
+                                          ("xa_half", "mul")])
+def test_gelu_becomes_one_layer(order, scale, tmp_path):
+    r, p = _built(_gelu_model(order, scale), tmp_path)
+    g = r.model.graph
+    assert [n.op_type for n in g.nodes] == ["MatMul", "Gelu"], [n.op_type for n in g.nodes]
+    assert {"g_div", "g_erf", "g_add", "g_mul", "g_half"} <= set(g.nodes[1].source)
+    x = np.random.default_rng(9).standard_normal((1, 6, 16)).astype(np.float32)
+    want = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = r.inference(inputs=[x])[0]
+    assert metrics(got, want)["cosine"] > 0.99999
+
+
+def test_an_erf_that_is_not_gelu_stays(tmp_path):
+    m = _gelu_model("xa_half")
+    for t in m.graph.initializer:
+        if t.name == "half":
+            t.CopyFrom(_c("half", 0.25))        # x · Φ(x) / 2: not GELU
+    r, _ = _built(m, tmp_path)
+    assert "Gelu" not in [n.op_type for n in r.model.graph.nodes]

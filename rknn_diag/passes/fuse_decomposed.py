@@ -6,6 +6,8 @@ step instead of one per intermediate tensor):
 * a scalar affine a·y + b after an elementwise activation      -> the activation's fused post-ops
   (PP-LCNet's "learnable affine" after HardSwish: one table in a quantized model)
 * SiLU written as  x · Sigmoid(x)                              -> Swish(x) (ONNX opset 24)
+* GELU written as  x · 0.5 · (1 + Erf(x / √2)), the factors in any order  -> Gelu(x) (opset 20;
+  the vendor's converter makes it one layer too, `exGelu` in its per-layer analysis)
 * LayerNorm written as  (x - mean) / sqrt(var + eps) · g + b   -> LayerNormalization(x, g, b)
   (mean and var by ReduceMean over the last axis; Pow 2 or Mul for the square)
 
@@ -52,6 +54,55 @@ def fuse_silu(graph: Graph) -> int:
         sw = Node("Swish", sig.name, [x], [mul.outputs[0]], {}, source=list(sig.source))
         graph.nodes.insert(graph.nodes.index(sig), sw)
         _absorb(sw, [sig, mul], graph)
+        changed += 1
+    return changed
+
+
+def _near(v: float | None, want: float, tol: float = 1e-4) -> bool:
+    return v is not None and abs(v - want) <= tol * abs(want)
+
+
+def fuse_gelu(graph: Graph) -> int:
+    """Erf(x / √2) (or Erf(x · 1/√2)) -> + 1 -> times x and times 0.5, in the three orders
+    exporters write: (x · a) · 0.5, x · (a · 0.5), (x · 0.5) · a."""
+    changed = 0
+    for erf in list(graph.nodes):
+        if erf not in graph.nodes or erf.op_type != "Erf" or erf.post_ops:
+            continue
+        scale = next((p for p in graph.nodes if erf.inputs[0] in p.outputs), None)
+        if scale is None or scale.post_ops or sole_consumer(graph, scale.outputs[0]) is not erf:
+            continue
+        if scale.op_type == "Div" and _near(graph.scalar(scale.inputs[1]), np.sqrt(2.0)):
+            x = scale.inputs[0]
+        elif scale.op_type == "Mul":
+            x = next((i for i in scale.inputs if _near(graph.scalar(_other(scale, i) or ""), np.sqrt(0.5))), None)
+        else:
+            x = None
+        if x is None or x in graph.constants:
+            continue
+        add = sole_consumer(graph, erf.outputs[0])
+        if add is None or add.op_type != "Add" or add.post_ops or graph.scalar(_other(add, erf.outputs[0]) or "") != 1.0:
+            continue
+        m1 = sole_consumer(graph, add.outputs[0])
+        if m1 is None or m1.op_type != "Mul" or m1.post_ops:
+            continue
+        a, other = add.outputs[0], _other(m1, add.outputs[0])
+        gone, out = [scale, erf, add, m1], None
+        if other == x or graph.scalar(other or "") == 0.5:             # (x · a) · 0.5 or x · (a · 0.5)
+            m2 = sole_consumer(graph, m1.outputs[0])
+            want = (lambda o: graph.scalar(o or "") == 0.5) if other == x else (lambda o: o == x)
+            if m2 is not None and m2.op_type == "Mul" and not m2.post_ops and want(_other(m2, m1.outputs[0])):
+                gone, out = gone + [m2], m2.outputs[0]
+        else:                                                          # (x · 0.5) · a
+            half = next((p for p in graph.nodes if other in p.outputs), None)
+            if (half is not None and half.op_type == "Mul" and not half.post_ops and x in half.inputs
+                    and graph.scalar(_other(half, x) or "") == 0.5 and sole_consumer(graph, other) is m1):
+                gone, out = gone + [half], m1.outputs[0]
+        if out is None or a == out:
+            continue
+        ge = Node("Gelu", erf.name, [x], [out], {}, source=list(scale.source))
+        graph.nodes.insert(graph.nodes.index(min(gone, key=graph.nodes.index)), ge)
+        _absorb(ge, gone, graph)
         changed += 1
     return changed
 
@@ -177,4 +228,5 @@ def fuse_layernorm(graph: Graph) -> int:
 
 
 def fuse_decomposed(graph: Graph) -> int:
-    return fuse_hardswish(graph) + fuse_silu(graph) + fuse_layernorm(graph) + fuse_scalar_affine(graph)
+    return (fuse_hardswish(graph) + fuse_silu(graph) + fuse_gelu(graph) + fuse_layernorm(graph)
+            + fuse_scalar_affine(graph))

@@ -122,6 +122,43 @@ def residual_operands(graph: Graph) -> set[str]:
     return found
 
 
+def attention_internals(graph: Graph) -> set[str]:
+    """The scores and probabilities of an attention written as MatMul(q, k) (· scale) -> Softmax ->
+    MatMul(·, v), each read only by the next: the vendor's converter makes the chain one layer
+    (`exSDPAttention` in its per-layer analysis) that never writes them in 8 bits."""
+    producers, consumers = graph.producers(), graph.consumers()
+    outputs = {v.name for v in graph.outputs}
+
+    def only_reader(name: str):
+        users = consumers.get(name, [])
+        return users[0] if len(users) == 1 and name not in outputs else None
+
+    found = set()
+    for sm in graph.nodes:
+        if sm.op_type != "Softmax" or sm.post_ops:
+            continue
+        after = only_reader(sm.outputs[0])
+        if after is None or after.op_type != "MatMul" or after.inputs[0] != sm.outputs[0]:
+            continue
+        chain, name = [sm.outputs[0]], sm.inputs[0]
+        p = producers.get(name)
+        if p is not None and p.op_type in ("Mul", "Div") and only_reader(name) is sm \
+                and any(i in graph.constants for i in p.inputs[1:]):
+            chain.append(name)             # the 1/sqrt(d) scale after the scores
+            name = p.inputs[0]
+            p = producers.get(name)
+        if p is None or p.op_type != "MatMul" or only_reader(name) is None \
+                or any(i in graph.constants for i in p.inputs):
+            continue
+        found.update([name, *chain])
+    return found
+
+
+def wide_tensors(graph: Graph) -> set[str]:
+    """Tensors inside a layer the NPU fuses, kept at 16 bits in 8-bit RKNPU2 builds."""
+    return residual_operands(graph) | attention_internals(graph)
+
+
 def granularity_for(node: Node, w: np.ndarray, wanted: str) -> str:
     """Per-group quantization runs along axis 1 with output channels on axis 0 (Conv, Gemm
     transB=1); other layouts, and grouped ConvTranspose, fall back to per channel / per layer."""

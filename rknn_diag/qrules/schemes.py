@@ -59,8 +59,9 @@ class Mode:
     act: Scheme
     weight: Scheme
     granularity: str           # 'layer', 'channel' or 'group' (default; config may override)
-    # 8-bit RKNPU2: an Add fused into the conv producing one operand keeps that operand at 16 bits
-    # (roles.residual_operands); measured on the vendor's simulator, unknown for RKNPU1
+    # 8-bit RKNPU2: tensors inside a layer the NPU fuses (an Add's conv operand, an attention's
+    # scores and probabilities: roles.wide_tensors) stay at 16 bits; read from the vendor's
+    # simulator, unknown for RKNPU1
     wide_residual: bool = False
 
 

@@ -12,9 +12,10 @@ Modes (`config(quantized_dtype=...)`; aliases and the chip table in `rknn_diag.p
     w4a16                     int16 symmetric        int4 symmetric, groups of 32..256 input channels
                                                                                      rk3576/rv1126b
 
-w8a8 keeps a conv output that an Add alone reads at 16 bits: the NPU adds it in the conv's
-accumulator (`qrules.roles.residual_operands`). Both w8a8 rules are the vendor simulator's, read
-from its per-layer errors (tests/toolkit2/test_vendor_layer_errors.py).
+w8a8 keeps tensors inside a layer the NPU fuses at 16 bits (`qrules.roles.wide_tensors`): a conv
+output that an Add alone reads (the Add runs in the conv's accumulator), and an attention's
+scores and probabilities (MatMul -> Softmax -> MatMul is one layer). The weight scheme is the
+vendor simulator's, read from its per-layer errors (tests/toolkit2/test_vendor_layer_errors.py).
 
 Modules: `dataset` (dataset.txt), `observers` (normal / kl_divergence / mmse),
 `quantizer` (graph -> `BuiltModel.quant`), `qdq` (the ONNX QDQ twin, the quantized reference),

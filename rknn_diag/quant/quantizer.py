@@ -90,14 +90,14 @@ def assign(graph: Graph, ranges: dict[str, list[float]], mode: str, method: str,
     consumers = graph.consumers()
     tensors: dict[str, QParams] = {}
 
-    residual = roles.residual_operands(graph) if m.wide_residual else set()
+    wide = roles.wide_tensors(graph) if m.wide_residual else set()
 
     def act_scheme(tensor: str) -> Scheme:
         p = producers.get(tensor)
         dt = layers.get(p.name) if p is not None else None
         scheme = layer_scheme(m.act, dt) if dt and dt != "float16" else m.act
-        if tensor in residual and scheme.dtype == "int8":
-            return layer_scheme(scheme, "int16")   # added in the accumulator (roles.residual_operands)
+        if tensor in wide and scheme.dtype == "int8":
+            return layer_scheme(scheme, "int16")   # inside a fused layer (roles.wide_tensors)
         return scheme
 
     # activations and data constants from their ranges; a graph input that only float16

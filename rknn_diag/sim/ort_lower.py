@@ -102,6 +102,13 @@ class Emitter:
         if node.op_type == "Swish" and self.opset < 24:   # the passes fuse x * Sigmoid(x) in any model
             self._swish(inputs[0], outputs[0], float(node.attrs.get("alpha", 1.0)))
             return
+        if node.op_type == "Gelu" and self.opset < 20:   # the passes fuse x · Φ(x) in any model
+            if node.attrs.get("approximate", "none") != "none":
+                raise LoweringError(f"Gelu '{node.name}' (approximate={node.attrs['approximate']!r}) before opset 20")
+            f32 = lambda v: self.const(np.asarray(v, np.float32))   # noqa: E731
+            phi2 = self.one("Add", [self.one("Erf", [self.one("Div", [inputs[0], f32(np.sqrt(2.0))])]), f32(1.0)])
+            self.op("Mul", [self.one("Mul", [inputs[0], phi2]), f32(0.5)], outputs=outputs[:1])
+            return
         if node.op_type == "LayerNormalization" and self.opset < 17:   # the passes fuse it in any model
             if node.attrs.get("axis", -1) != -1:
                 raise LoweringError(f"LayerNormalization '{node.name}' over several axes before opset 17")

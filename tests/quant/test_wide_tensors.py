@@ -1,6 +1,7 @@
-"""Conv outputs that an Add fuses into the conv's accumulator (`qrules.roles.residual_operands`):
-which operand is chosen, and that a w8a8 build keeps it at 16 bits while every other tensor
-stays 8-bit (and a model file claiming 16 bits elsewhere is refused)."""
+"""Tensors inside a layer the NPU fuses (`qrules.roles.wide_tensors`): the conv operand an Add
+adds in the accumulator (`residual_operands`) and an attention's scores and probabilities
+(`attention_internals`). Which tensors are chosen, and that a w8a8 build keeps them at 16 bits
+while every other tensor stays 8-bit (and a model file claiming 16 bits elsewhere is refused)."""
 
 from __future__ import annotations
 
@@ -67,8 +68,46 @@ def test_a_model_file_claiming_16_bits_elsewhere_is_refused(tmp_path):
     assert r.export_rknn(str(path)) == 0
     modelfile.load(path)                              # the 16-bit residual operand is accepted
     wide = roles.residual_operands(r.model.graph)
+    wide = roles.wide_tensors(r.model.graph)
     other = next(k for k in r.model.quant["tensors"] if k not in wide and k not in {v.name for v in r.model.graph.inputs})
     r.model.quant["tensors"][other] = {**r.model.quant["tensors"][other], "dtype": "int16"}
     assert r.export_rknn(str(tmp_path / "bad.rknn")) == 0
     with pytest.raises(ModelInvalidError, match="int16"):
         modelfile.load(tmp_path / "bad.rknn")
+
+
+def _attention(extra_reader: bool = False, constant_k: bool = False) -> Graph:
+    nodes = [Node("MatMul", "qk", ["q", "w0" if constant_k else "k"], ["scores"]),
+             Node("Mul", "scale", ["scores", "s"], ["scaled"]),
+             Node("Softmax", "softmax", ["scaled"], ["probs"], {"axis": -1}),
+             Node("MatMul", "pv", ["probs", "v"], ["y"])]
+    outputs = ["y"]
+    if extra_reader:
+        nodes.append(Node("Relu", "peek", ["probs"], ["z"]))
+        outputs.append("z")
+    g = _graph(nodes, outputs)
+    g.inputs = [Value(n, (1, 4, 4)) for n in ("q", "k", "v")]
+    g.constants["s"] = np.float32(0.5)
+    return g
+
+
+def test_an_attentions_scores_and_probabilities():
+    assert roles.attention_internals(_attention()) == {"scores", "scaled", "probs"}
+    assert roles.attention_internals(_attention(extra_reader=True)) == set()   # probs read elsewhere
+    assert roles.attention_internals(_attention(constant_k=True)) == set()     # a Linear, not q·k
+
+
+def test_a_w8a8_attention_build_keeps_scores_and_probabilities_wide(tmp_path):
+    from onnx import TensorProto, helper
+    nodes = [helper.make_node("MatMul", ["q", "kt"], ["scores"], name="qk"),
+             helper.make_node("Mul", ["scores", "s"], ["scaled"], name="scale"),
+             helper.make_node("Softmax", ["scaled"], ["probs"], axis=-1, name="softmax"),
+             helper.make_node("MatMul", ["probs", "v"], ["y"], name="pv")]
+    info = lambda n, shape: helper.make_tensor_value_info(n, TensorProto.FLOAT, shape)   # noqa: E731
+    g = helper.make_graph(nodes, "attn", [info("q", [1, 6, 8]), info("kt", [1, 8, 6]), info("v", [1, 6, 8])],
+                          [info("y", [1, 6, 8])], [helper.make_tensor("s", TensorProto.FLOAT, [], [0.35])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    r, _ = build(m, tmp_path, [(1, 6, 8), (1, 8, 6), (1, 6, 8)], CHIPS["w8a8"], quantized_dtype="w8a8")
+    dtypes = {k: v["dtype"] for k, v in r.model.quant["tensors"].items()}
+    assert {k for k, d in dtypes.items() if d == "int16"} == {"scores", "scaled", "probs"}, dtypes
