@@ -216,7 +216,7 @@ def _check_model(model: BuiltModel, where: str) -> None:
     if q.get("method") == "imported":   # QDQ/QOperator models keep their own dtypes (quant.qdq_import)
         allowed = set(RANGES)
     # 16-bit tensors inside a fused layer (an Add's conv operand, attention scores)
-    residual = roles.wide_tensors(g) if MODES[mode].wide_residual else set()
+    residual = roles.wide_tensors(g) if MODES[mode].wide_fused else set()
     for table, names in (("tensors", tensors), ("weights", weights)):
         for name, d in names.items():
             if name not in (g.constants if table == "weights" else values):

@@ -62,7 +62,7 @@ class Mode:
     # 8-bit RKNPU2: tensors inside a layer the NPU fuses (an Add's conv operand, an attention's
     # scores and probabilities: roles.wide_tensors) stay at 16 bits; read from the vendor's
     # simulator, unknown for RKNPU1
-    wide_residual: bool = False
+    wide_fused: bool = False
 
 
 MODES: dict[str, Mode] = {
@@ -75,7 +75,7 @@ MODES: dict[str, Mode] = {
                                     Scheme("int16", True, True), "layer"),
     # RKNPU2: int8 asymmetric activations and weights, weights per channel with a zero point each
     # (the vendor's per-layer errors match this to 4 digits on every conv layer, not symmetric).
-    "w8a8": Mode("w8a8", Scheme("int8", False), Scheme("int8", False), "channel", wide_residual=True),
+    "w8a8": Mode("w8a8", Scheme("int8", False), Scheme("int8", False), "channel", wide_fused=True),
     "w8a16": Mode("w8a16", Scheme("int16", True), Scheme("int8", True), "channel"),
     "w16a16i_dfp": Mode("w16a16i_dfp", Scheme("int16", True, True), Scheme("int16", True, True), "layer"),
     "w4a16": Mode("w4a16", Scheme("int16", True), Scheme("int4", True), "group"),

@@ -90,7 +90,7 @@ def assign(graph: Graph, ranges: dict[str, list[float]], mode: str, method: str,
     consumers = graph.consumers()
     tensors: dict[str, QParams] = {}
 
-    wide = roles.wide_tensors(graph) if m.wide_residual else set()
+    wide = roles.wide_tensors(graph) if m.wide_fused else set()
 
     def act_scheme(tensor: str) -> Scheme:
         p = producers.get(tensor)

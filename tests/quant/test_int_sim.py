@@ -69,7 +69,7 @@ def test_integer_tensors_end_to_end(mode, tmp_path):
     assert all(o.dtype == np.dtype(act if act != "int4" else "int8") for o in raw)
     # the mode's activation dtype everywhere, but 16 bits for a conv output an Add fuses into its
     # accumulator (w8a8: roles.wide_tensors)
-    wide = roles.wide_tensors(r.model.graph) if MODES[mode].wide_residual else set()
+    wide = roles.wide_tensors(r.model.graph) if MODES[mode].wide_fused else set()
     for node in r.model.graph.nodes:
         want = ["int16" if o in wide else act for o in node.outputs]
         assert [str(d) for d in seen.get(node.name, [])] in (want, []), (node.name, seen[node.name], want)

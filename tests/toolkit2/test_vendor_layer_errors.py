@@ -117,6 +117,6 @@ def test_our_conv_errors_match_the_vendors(vendor_errors, tmp_path):
 def test_symmetric_weights_planted_drift_from_the_vendor(vendor_errors, tmp_path, monkeypatch):
     old = schemes.MODES["w8a8"]
     monkeypatch.setitem(schemes.MODES, "w8a8", schemes.Mode("w8a8", old.act, schemes.Scheme("int8", True),
-                                                            old.granularity, old.wide_residual))
+                                                            old.granularity, old.wide_fused))
     ours = _ours(_folder(tmp_path))
     assert _close(ours, vendor_errors, "r1") > 0.05, (ours.get("r1"), vendor_errors.get("r1"))
