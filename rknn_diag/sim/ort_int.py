@@ -54,7 +54,7 @@ from ..ir import Graph, Node
 from ..qrules import roles
 from ..qrules.schemes import QParams, fixed_point, quantize, storage
 from .int_sim import (_KERNELS, IntegerSimulator, _amax, addsub_constants, conv_constants, conv_multiplier,
-                      epilogue_scale, has_epilogue,
+                      epilogue, epilogue_scale, has_epilogue,
                       finish_constants, gemm_constants, lut_table, softmax_constants)
 from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_values, is_ort_refusal, session,
                         value_info)
@@ -279,8 +279,6 @@ class OrtIntegerSimulator:
 
     def _lower(self, node: Node, seg: _Segment) -> dict[str, Kind] | None:
         ref = self.reference
-        if any(p.op_type == "Swish" for p in node.post_ops):
-            return None   # its exp in double need not match numpy's bit for bit: the numpy kernel
         if ref.layers.get(node.name) == "float16":
             return None
         if roles.is_direct(node) and ref._shares(node):
@@ -429,31 +427,12 @@ class OrtIntegerSimulator:
 
     def _epilogue(self, e: Emitter, node: Node, acc_d: str, mult, oqp: QParams, out: str) -> None:
         """int_sim's `_finish_epilogue`, the same IEEE double operations in the same order: the
-        real value acc·(mult·s_out), the fused chain (`int_sim.epilogue`), / s_out, Round (half
-        to even, like np.rint), + zero point, clamp to the dtype's range."""
+        real value acc·(mult·s_out), the fused chain (`int_sim.epilogue`, replayed here through
+        `_EmitArith`), / s_out, Round (half to even, like np.rint), + zero point, clamp."""
         scale = epilogue_scale(mult, oqp)
         t = e.one("Mul", [acc_d, e.const(np.asarray(scale, np.float64).reshape(np.shape(scale)), "es")])
-        d = lambda v, k: e.const(np.float64(v), k)   # noqa: E731 - a double scalar constant
-        for p in node.post_ops:
-            c = [None if v is None else np.float64(np.asarray(v, np.float32).reshape(())) for v in p.inputs]
-            if p.op_type == "HardSwish":
-                g = e.one("Min", [e.one("Max", [e.one("Add", [t, d(3.0, "three")]), d(0.0, "zero")]), d(6.0, "six")])
-                t = e.one("Div", [e.one("Mul", [t, g]), d(6.0, "six")])
-            elif p.op_type in ("Mul", "Add"):
-                t = e.one(p.op_type, [t, d(c[0], "c")])
-            elif p.op_type == "Relu":
-                t = e.one("Max", [t, d(0.0, "zero")])
-            elif p.op_type == "Clip":
-                if len(c) > 0 and c[0] is not None:
-                    t = e.one("Max", [t, d(c[0], "lo")])
-                if len(c) > 1 and c[1] is not None:
-                    t = e.one("Min", [t, d(c[1], "hi")])
-            elif p.op_type == "LeakyRelu":
-                neg = e.one("Mul", [t, d(np.float32(p.attrs.get("alpha", 0.01)), "alpha")])
-                t = e.one("Where", [e.one("Less", [t, d(0.0, "zero")]), neg, t])
-            else:
-                raise _Skip
-        y = e.one("Round", [e.one("Div", [t, d(oqp.scale, "s")])])
+        t = epilogue(t, node.post_ops, _EmitArith(e))
+        y = e.one("Round", [e.one("Div", [t, e.const(np.float64(oqp.scale), "s")])])
         self._clamp_cast(e, y, int(oqp.zero_point), oqp.qrange, oqp.dtype, out)
 
     # ---- integer kernels -----------------------------------------------------------------------
@@ -892,6 +871,54 @@ class OrtIntegerSimulator:
             if t != o:
                 e.op("Cast", [t], outputs=[o], to=ONNX_INT[qp.dtype])
         return out_kinds
+
+
+class _EmitArith:
+    """exact_math's elementary double steps as ONNX nodes, one each (onnxruntime's double Add,
+    Sub, Mul, Div are IEEE operations, Round is half to even, Clip/Max/Min/Gather exact)."""
+
+    def __init__(self, e: Emitter):
+        self.e = e
+
+    def const(self, v, hint: str = "c") -> str:
+        return self.e.const(np.asarray(v, np.float64), hint)
+
+    def _op(self, op: str, *ins: str) -> str:
+        return self.e.one(op, list(ins))
+
+    def add(self, a, b):
+        return self._op("Add", a, b)
+
+    def sub(self, a, b):
+        return self._op("Sub", a, b)
+
+    def mul(self, a, b):
+        return self._op("Mul", a, b)
+
+    def div(self, a, b):
+        return self._op("Div", a, b)
+
+    def round(self, a):
+        return self._op("Round", a)
+
+    def maximum(self, a, b):
+        return self._op("Max", a, b)
+
+    def minimum(self, a, b):
+        return self._op("Min", a, b)
+
+    def clip(self, a, lo, hi):
+        if self.e.opset >= 12:   # Clip takes doubles from opset 12
+            return self._op("Clip", a, lo, hi)
+        return self.minimum(self.maximum(a, lo), hi)
+
+    def where_negative(self, t, neg, pos):
+        return self.e.one("Where", [self._op("Less", t, self.const(0.0, "zero")), neg, pos])
+
+    def lookup(self, table: np.ndarray, k):
+        # one name per table: the layers of a segment share one copy of it
+        name = self.e.init(f"__exact_table_{table.size}_{hash(table.tobytes()) & 0xffffffff:x}", table)
+        return self.e.one("Gather", [name, self.e.one("Cast", [k], to=TensorProto.INT64)], axis=0)
 
 
 def _prune(e: Emitter, outputs: list[str]) -> None:
