@@ -437,18 +437,21 @@ class OrtIntegerSimulator:
 
     # ---- integer kernels -----------------------------------------------------------------------
     def _k_conv(self, node: Node, seg: _Segment):
+        """1-D and 2-D convolutions (onnxruntime's ConvInteger takes 2-D ones only)."""
         ref = self.reference
         w = node.inputs[1]
-        if ref.weights[w].group is not None or len(self.shapes.get(node.inputs[0], ())) != 4:
+        rank = len(self.shapes.get(node.inputs[0], ()))
+        if ref.weights[w].group is not None or rank not in (3, 4):
             raise _Skip
+        nsp = rank - 2
         xqp = self._c(seg, node.inputs[0])[1]
         wc, _, wqp, bias, gemm_bound, bound = conv_constants(ref, node, xqp)
-        mult = conv_multiplier(ref, node, xqp, wqp, 2)
-        acc_d = self._float_conv(node, seg, xqp, wc, bias, bound)
+        mult = conv_multiplier(ref, node, xqp, wqp, nsp)
+        acc_d = self._float_conv(node, seg, xqp, wc, bias, bound, nsp)
         if acc_d is not None:
             return self._finish_acc(node, seg, None, acc_d, mult, bound)
         x, xqp = self._q(seg, node.inputs[0])
-        if xqp.dtype not in EIGHT_BIT or wqp.dtype not in EIGHT_BIT or gemm_bound >= INT32:
+        if xqp.dtype not in EIGHT_BIT or wqp.dtype not in EIGHT_BIT or gemm_bound >= INT32 or nsp != 2:
             raise _Skip
         e = seg.e
         wname = e.const(ref.qweights[w], "w")
@@ -457,12 +460,12 @@ class OrtIntegerSimulator:
         acc_d = self._with_bias(e, acc, bias, bound, (-1, 1, 1))
         return self._finish_acc(node, seg, acc, acc_d, mult, bound)
 
-    def _float_conv(self, node: Node, seg: _Segment, xqp: QParams, wc: np.ndarray, bias, bound: float):
+    def _float_conv(self, node: Node, seg: _Segment, xqp: QParams, wc: np.ndarray, bias, bound: float, nsp: int):
         """The exact integer convolution as float32 Conv ops; see `_float_acc`."""
         def conv(e, x, w, b):
             return e.one("Conv", [x, e.const(w.astype(np.float32), "w")] + ([b] if b else []), **node.attrs)
         wsum = lambda a: float(np.abs(a).reshape(a.shape[0], -1).sum(axis=1).max(initial=0))  # noqa: E731
-        return self._float_acc(seg, node.inputs[0], xqp, wc, wsum, bias, (-1,), (-1, 1, 1), conv)
+        return self._float_acc(seg, node.inputs[0], xqp, wc, wsum, bias, (-1,), (-1, *[1] * nsp), conv)
 
     def _float_acc(self, seg: _Segment, xname: str, xqp: QParams, wc: np.ndarray, wsum, bias, bshape_in,
                    bshape_out, emit):
