@@ -75,6 +75,10 @@ TABULATED = ("Div",)
 # Table ops whose kernel is a few correctly rounded float32 operations (see `_piecewise`).
 PIECEWISE = ("Relu", "Clip", "HardSigmoid", "HardSwish")
 PIECEWISE_POST = ("Relu", "Clip", "Mul", "Add", "Sub", "Div", "Max", "Min")   # one rounding each
+# Segments are written at opset 12 at least (Clip on doubles, one pass where Max + Min take two);
+# opset 11 -> 12 changed no op's meaning except these, whose opset-11 form 12 rejects.
+SEGMENT_OPSET = 12
+INVALID_AT_12 = ("Dropout",)
 # Below this share of nodes on onnxruntime the segments' hand-offs cost more than they save.
 MIN_SHARE = 0.5
 
@@ -114,6 +118,8 @@ class OrtIntegerSimulator:
             raise LoweringError(f"opset {graph.opset} < 11 (no Round op in onnx): integer model runs on numpy")
         check_ort_semantics(graph)
         self.opset = graph.opset
+        self.seg_opset = self.opset if any(n.op_type in INVALID_AT_12 for n in graph.nodes) else \
+            max(self.opset, SEGMENT_OPSET)
         self.types, self.shapes = infer_values(graph)
         self.kinds: dict[str, Kind] = {k: (arr.dtype, qp) for k, (arr, qp) in ref.base.items()}
         for v in graph.inputs:
@@ -125,7 +131,7 @@ class OrtIntegerSimulator:
         seg: _Segment | None = None
         lowered = 0
         for node in graph.nodes:
-            trial = _Segment(self.opset, ids, seg)
+            trial = _Segment(self.seg_opset, ids, seg)
             try:
                 out_kinds = self._lower(node, trial)
             except _Skip:
@@ -139,7 +145,7 @@ class OrtIntegerSimulator:
                 continue
             lowered += 1
             if seg is None:
-                seg = _Segment(self.opset, ids)
+                seg = _Segment(self.seg_opset, ids)
                 steps.append(("ort", seg))
             self._merge(seg, trial)
             seg.nodes.append(node)
@@ -604,15 +610,20 @@ class OrtIntegerSimulator:
         return self._finish_acc(node, seg, None, acc, mult, float(_amax(aqp) * _amax(bqp)))
 
     def _k_globalaveragepool(self, node: Node, seg: _Segment):
-        x, xqp = self._q(seg, node.inputs[0])
         shp = self.shapes.get(node.inputs[0])
         if shp is None:
             raise _Skip
         count = int(np.prod(shp[2:]))
         e = seg.e
-        acc = self._reduce(e, "ReduceSum", self._double(e, x), list(range(2, len(shp))))
-        if int(xqp.zero_point):
-            acc = e.one("Sub", [acc, e.const(np.float64(count * int(xqp.zero_point)), "cz")])
+        axes = list(range(2, len(shp)))
+        c, xqp, cmax = self._c(seg, node.inputs[0])
+        if count * cmax < FLOAT32_EXACT:   # float32 sums of integers below 2^24: exact in any order
+            acc = e.one("Cast", [self._reduce(e, "ReduceSum", c, axes)], to=TensorProto.DOUBLE)
+        else:
+            x, xqp = self._q(seg, node.inputs[0])
+            acc = self._reduce(e, "ReduceSum", self._double(e, x), axes)
+            if int(xqp.zero_point):
+                acc = e.one("Sub", [acc, e.const(np.float64(count * int(xqp.zero_point)), "cz")])
         mult = np.float64(xqp.scale) / (count * np.float64(self.reference.tensors[node.outputs[0]].scale))
         return self._finish_acc(node, seg, None, acc, mult, float(count * _amax(xqp)))
 
