@@ -120,7 +120,7 @@ class OrtIntegerSimulator:
         self.opset = graph.opset
         self.seg_opset = self.opset if any(n.op_type in INVALID_AT_12 for n in graph.nodes) else \
             max(self.opset, SEGMENT_OPSET)
-        self.types, self.shapes = infer_values(graph)
+        self.types, self.shapes = infer_values(graph, fold=True)
         self.kinds: dict[str, Kind] = {k: (arr.dtype, qp) for k, (arr, qp) in ref.base.items()}
         for v in graph.inputs:
             qp = ref.tensors.get(v.name)
