@@ -626,23 +626,35 @@ def _gap(sim: IntegerSimulator, node: Node, env: Env) -> list:
 def _avgpool(sim: IntegerSimulator, node: Node, env: Env) -> list:
     """Integer window sums, requantized by scale_in / (count · scale_out) per output position
     (count: the window's positions that count, as the float kernel defines them)."""
-    from ..ops.pool import _geometry
-
     x, xqp = sim._q(node.inputs[0], env)
-    a = node.attrs
-    n, kernel, strides, dil, pb, pe, out, lengths = _geometry(
-        "AveragePool", x, a.get("kernel_shape"), a.get("strides"), a.get("dilations"), a.get("pads"),
-        a.get("auto_pad", "NOTSET"), a.get("ceil_mode", 0))
+    n, kernel, strides, dil, pb, lengths, out, mult, bound = avgpool_constants(sim, node, x.shape, xqp)
     axes = tuple(range(-n, 0))
     acc = windows(pad_to(_centered(x, xqp), pb, lengths, 0), kernel, strides, dil, out).sum(axis=axes)
-    sp = x.shape[2:]
-    if a.get("count_include_pad", 0):
-        mask = pad_to(np.ones([i + b + e for i, b, e in zip(sp, pb, pe)], np.int64), [0] * n, lengths, 0)
-    else:
-        mask = pad_to(np.ones(sp, np.int64), pb, lengths, 0)
-    cnt = np.maximum(windows(mask, kernel, strides, dil, out).sum(axis=axes), 1)
-    mult = np.float64(xqp.scale) / (cnt.astype(np.float64) * np.float64(sim.tensors[node.outputs[0]].scale))
-    return _finish(sim, node, acc, mult, float(int(np.prod(kernel)) * _amax(xqp)))
+    return _finish(sim, node, acc, mult, bound)
+
+
+def avgpool_constants(sim: IntegerSimulator, node: Node, shape: tuple, xqp: QParams):
+    """(spatial rank, kernel, strides, dilations, pads before, padded lengths, output sizes, real
+    multiplier per output position, accumulator bound), on the layer's first run."""
+    from ..ops.pool import _geometry
+
+    key = (node.name, "avgpool")
+    if key not in sim.memo:
+        a = node.attrs
+        n, kernel, strides, dil, pb, pe, out, lengths = _geometry(
+            "AveragePool", np.broadcast_to(np.zeros((), np.int8), shape), a.get("kernel_shape"), a.get("strides"),
+            a.get("dilations"), a.get("pads"), a.get("auto_pad", "NOTSET"), a.get("ceil_mode", 0))
+        axes = tuple(range(-n, 0))
+        sp = tuple(shape[2:])
+        if a.get("count_include_pad", 0):
+            mask = pad_to(np.ones([i + b + e for i, b, e in zip(sp, pb, pe)], np.int64), [0] * n, lengths, 0)
+        else:
+            mask = pad_to(np.ones(sp, np.int64), pb, lengths, 0)
+        cnt = np.maximum(windows(mask, kernel, strides, dil, out).sum(axis=axes), 1)
+        mult = np.float64(xqp.scale) / (cnt.astype(np.float64) * np.float64(sim.tensors[node.outputs[0]].scale))
+        sim.memo[key] = (n, kernel, strides, dil, pb, lengths, out, mult,
+                         float(int(np.prod(kernel)) * _amax(xqp)))
+    return sim.memo[key]
 
 
 EXP_FRAC_BITS = 20

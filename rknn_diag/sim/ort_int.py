@@ -53,7 +53,7 @@ from onnx import TensorProto
 from ..ir import Graph, Node
 from ..qrules import roles
 from ..qrules.schemes import QParams, fixed_point, quantize, storage
-from .int_sim import (_KERNELS, IntegerSimulator, _amax, addsub_constants, conv_constants, conv_multiplier,
+from .int_sim import (_KERNELS, IntegerSimulator, _amax, addsub_constants, avgpool_constants, conv_constants, conv_multiplier,
                       epilogue, epilogue_scale, has_epilogue,
                       finish_constants, gemm_constants, lut_table, softmax_constants)
 from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_values, is_ort_refusal, session,
@@ -626,6 +626,28 @@ class OrtIntegerSimulator:
                 acc = e.one("Sub", [acc, e.const(np.float64(count * int(xqp.zero_point)), "cz")])
         mult = np.float64(xqp.scale) / (count * np.float64(self.reference.tensors[node.outputs[0]].scale))
         return self._finish_acc(node, seg, None, acc, mult, float(count * _amax(xqp)))
+
+    def _k_averagepool(self, node: Node, seg: _Segment):
+        """int_sim's window sums as a depthwise float32 Conv of ones on the centred input (exact:
+        integers below 2^24; the conv's zero padding is the centred zero point, as int_sim pads),
+        padded at the end to int_sim's padded lengths; then its per-position requantization."""
+        shp = self.shapes.get(node.inputs[0])
+        if shp is None or len(shp) < 3:
+            raise _Skip
+        c, xqp, cmax = self._c(seg, node.inputs[0])
+        n, kernel, strides, dil, pb, lengths, out, mult, bound = avgpool_constants(self.reference, node, shp, xqp)
+        if bound >= FLOAT32_EXACT:
+            raise _Skip
+        pe = [L - b - i for L, b, i in zip(lengths, pb, shp[2:])]
+        if any(p < 0 for p in pe) or any((i + b + p - ((k - 1) * d + 1)) // s + 1 != o for i, b, p, k, d, s, o in
+                                         zip(shp[2:], pb, pe, kernel, dil, strides, out)):
+            raise _Skip
+        e = seg.e
+        ones = np.ones((shp[1], 1, *kernel), np.float32)
+        acc = e.one("Conv", [c, e.const(ones, "ones")], group=int(shp[1]), kernel_shape=list(kernel),
+                    strides=list(strides), dilations=list(dil), pads=list(pb) + pe)
+        acc_d = e.one("Cast", [acc], to=TensorProto.DOUBLE)
+        return self._finish_acc(node, seg, None, acc_d, np.asarray(mult), bound)
 
     def _k_concat(self, node: Node, seg: _Segment):
         o, oqp = self._out(node)
