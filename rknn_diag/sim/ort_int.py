@@ -67,6 +67,8 @@ ONNX_INT = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8, "int16": Tenso
 # Direct ops onnxruntime runs on integer tensors of every width (pure data movement).
 MOVE_ANY = ("Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Slice", "Gather", "Split", "Identity",
             "Expand", "Tile")
+# Direct ops run on a value's centred float32 form when a segment holds it (`_direct_centred`).
+CENTRED_MOVES = (*MOVE_ANY, "MaxPool")
 # ... and those it runs on 8-bit integers (from the opset given).
 MOVE_8BIT = {"MaxPool": 12, "Resize": 11, "Pad": 11, "ReduceMax": 12, "ReduceMin": 12}
 # Fallback ops whose float result is a function of the input codes alone (correctly rounded
@@ -868,6 +870,25 @@ class OrtIntegerSimulator:
         seg.e.ir_node(node, [self._use(seg, i) if i else "" for i in node.inputs], list(node.outputs))
         return outs
 
+    def _direct_centred(self, node: Node, seg: _Segment, ins: list, out_kinds: dict, qp: QParams) -> bool:
+        """A data movement (or MaxPool) of a value whose centred float32 form this segment holds:
+        the op on that form (it moves or selects values; max commutes with - zero point; exact
+        float32 integers), so no store and reload around it; the outputs' centred forms are
+        kept for the next layers and their stores pruned when nobody reads them."""
+        e = seg.e
+        c = e.centered.get(node.inputs[0]) or e.outer.get(node.inputs[0])
+        if c is None or node.op_type not in CENTRED_MOVES or node.post_ops:
+            return False
+        outs = [o for o in node.outputs if o]
+        if len(outs) != len(node.outputs) or (node.op_type == "MaxPool" and len(outs) != 1) or \
+                any(out_kinds[o][1] is None for o in outs):
+            return False
+        tmp = [e.fresh(o) for o in outs]
+        e.ir_node(node, [c, *ins[1:]], tmp)
+        for o, t in zip(outs, tmp):
+            self._store(e, t, int(qp.zero_point), qp.dtype, o)
+        return True
+
     def _direct(self, node: Node, seg: _Segment):
         """int_sim's _direct: the op on the integers (Pad pads with the quantized pad value)."""
         x, qp = self._q(seg, node.inputs[0])
@@ -884,6 +905,8 @@ class OrtIntegerSimulator:
                 raise _Skip
             if o:
                 out_kinds[o] = (np.dtype(storage(qp.dtype)), qp) if t.kind == "f" else (t, None)
+        if self._direct_centred(node, seg, ins, out_kinds, qp):
+            return out_kinds
         if node.op_type == "Pad":
             cv = self.graph.constants.get(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
             if len(node.inputs) > 2 and node.inputs[2] and cv is None:
