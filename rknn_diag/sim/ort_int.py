@@ -567,12 +567,19 @@ class OrtIntegerSimulator:
             b = e.const(wq, "w")
             bz = self._wzp(seg, wqp)
         else:
-            a, aqp = self._q(seg, node.inputs[0], bits8=True)
-            b, bqp = self._q(seg, node.inputs[1], bits8=True)
             shp = self.shapes.get(node.inputs[1])
             if shp is None:
                 raise _Skip
-            _, bound, mult, bias = gemm_constants(ref, node, aqp, None, bqp, shp[-2] if len(shp) >= 2 else shp[0])
+            kdim = shp[-2] if len(shp) >= 2 else shp[0]
+            if node.op_type == "MatMul":   # two activations: float32 MatMul of the centred forms
+                (ca, aqp, _), (cb, bqp, _) = self._c(seg, node.inputs[0]), self._c(seg, node.inputs[1])
+                _, bound, mult, _ = gemm_constants(ref, node, aqp, None, bqp, kdim)
+                if bound < FLOAT32_EXACT:   # every product and partial sum an integer below 2^24
+                    acc_d = e.one("Cast", [e.one("MatMul", [ca, cb])], to=TensorProto.DOUBLE)
+                    return self._finish_acc(node, seg, None, acc_d, np.asarray(mult).reshape(()), bound)
+            a, aqp = self._q(seg, node.inputs[0], bits8=True)
+            b, bqp = self._q(seg, node.inputs[1], bits8=True)
+            _, bound, mult, bias = gemm_constants(ref, node, aqp, None, bqp, kdim)
             bz = e.const(np.asarray(bqp.zero_point, storage(bqp.dtype)), "bz")
             mult = np.asarray(mult)
             mult = mult if mult.size > 1 else mult.reshape(())
@@ -713,6 +720,16 @@ class OrtIntegerSimulator:
         chain = self._lut_chain(node, xqp, oqp, table, lo)
         if chain is not None:
             self._store(seg.e, chain(seg.e, self._c(seg, node.inputs[0])[0]), int(oqp.zero_point), oqp.dtype, o)
+        elif seg.e.centered.get(node.inputs[0]) or seg.e.outer.get(node.inputs[0]):
+            # the segment holds the centred input: index c + (z - lo) = q - lo from it, and look
+            # up the table's centred outputs, which the next layers read directly (small
+            # integers: exact in float32 and in the casts)
+            e, c = seg.e, self._c(seg, node.inputs[0])[0]
+            off = int(xqp.zero_point) - lo
+            idx = e.one("Cast", [e.one("Add", [c, e.const(np.float32(off), "off")]) if off else c], to=TensorProto.INT32)
+            centred = table.astype(np.float32) - np.float32(int(oqp.zero_point))
+            y = e.one("Gather", [e.const(centred, "ctable"), idx], axis=0)
+            self._store(e, y, int(oqp.zero_point), oqp.dtype, o)
         else:
             x, xqp = self._q(seg, node.inputs[0])
             self._gather(seg, table, self._index(seg, x, lo), o)
