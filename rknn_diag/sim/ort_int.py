@@ -639,7 +639,8 @@ class OrtIntegerSimulator:
     def _k_averagepool(self, node: Node, seg: _Segment):
         """int_sim's window sums as a depthwise float32 Conv of ones on the centred input (exact:
         integers below 2^24; the conv's zero padding is the centred zero point, as int_sim pads),
-        padded at the end to int_sim's padded lengths; then its per-position requantization."""
+        padded at the end to int_sim's padded lengths (checked to give its output size); then its
+        per-position requantization."""
         shp = self.shapes.get(node.inputs[0])
         if shp is None or len(shp) < 3:
             raise _Skip
@@ -647,8 +648,8 @@ class OrtIntegerSimulator:
         n, kernel, strides, dil, pb, lengths, out, mult, bound = avgpool_constants(self.reference, node, shp, xqp)
         if bound >= FLOAT32_EXACT:
             raise _Skip
-        pe = [L - b - i for L, b, i in zip(lengths, pb, shp[2:])]
-        if any(p < 0 for p in pe) or any((i + b + p - ((k - 1) * d + 1)) // s + 1 != o for i, b, p, k, d, s, o in
+        pe = [max(L - b - i, 0) for L, b, i in zip(lengths, pb, shp[2:])]   # < 0: a tail no window reads
+        if any((i + b + p - ((k - 1) * d + 1)) // s + 1 != o for i, b, p, k, d, s, o in
                                          zip(shp[2:], pb, pe, kernel, dil, strides, out)):
             raise _Skip
         e = seg.e
