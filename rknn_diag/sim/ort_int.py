@@ -4,7 +4,7 @@ Every node takes the path the numpy simulator (int_sim.py) takes, and the loweri
 that path's integers exactly, using the very constants int_sim computes (its `*_constants`
 helpers: fixed-point multipliers, clamps, tables). Why each lowering is exact:
 
-  Conv, Gemm/MatMul by constant weights   float32 Conv/MatMul on the centred integers, exact
+  Conv (1-D, 2-D), Gemm/MatMul by constant weights   float32 Conv/MatMul on the centred integers, exact
         because every product and partial sum is an integer below 2^24 (checked per layer from
         the weights); 16-bit inputs (and weights) split into bytes, one float32 product per part
         pair, recombined in double (see `_float_acc`). Where no split is exact, 8-bit operands
@@ -16,12 +16,20 @@ helpers: fixed-point multipliers, clamps, tables). Why each lowering is exact:
         ops (`_shift_round`). The clamp is done on the centred float32 value (exact: small
         integers), which the next integer layer of the segment reads directly (no store and
         reload between layers; stores nobody reads are pruned).
+  fused HardSwish/SiLU epilogue   int_sim's `epilogue` itself, replayed with one ONNX node per
+        elementary IEEE double step (`_EmitArith`); SiLU's exp is `exact_math.exp`, built from
+        such steps, so numpy and onnxruntime compute the same doubles.
   Add, Sub   A·(a - za) ± B·(b - zb) in double from the centred forms (= int_sim's a·A + b·B + C,
         A = ma0·2^-n, B = mb0·2^-n, C = -(za·ma0 ± zb·mb0)·2^-n): every term is an integer times
         2^-n and the numerators stay below 2^53 (checked), so the sum is int_sim's int64
         accumulator scaled exactly; Round gives its shift_round (ties to even).
-  Mul, GlobalAveragePool   centred integer products / sums in double (exact below 2^53, checked),
-        then the requantization above.
+  Mul, GlobalAveragePool   centred integer products / sums in double (exact below 2^53, checked;
+        GlobalAveragePool sums the centred float32 form where the sum stays below 2^24), then the
+        requantization above.
+  AveragePool   the window sums as a depthwise float32 Conv of ones (exact below 2^24), then
+        int_sim's per-position requantization.
+  MatMul of two activations   float32 MatMul of the centred forms where K·amax·bmax < 2^24,
+        else 8-bit MatMulInteger.
   Concat     inputs at the output's parameters are copied; others requantized as above (int_sim's
         int64 path, exact in double since amax·m0 < 2^53).
   Softmax    int_sim's integer algorithm in int64: max - q, the same exp table (Gather), row sums,
@@ -34,9 +42,13 @@ helpers: fixed-point multipliers, clamps, tables). Why each lowering is exact:
   Div with one variable 8/16-bit input and scalar constants, or two variable 8-bit inputs:
         int_sim's fallback (dequantize -> float32 divide -> quantize) is a function of the input
         codes alone (IEEE division is correctly rounded element by element), so it is tabulated
-        once from that very fallback over every code (pair) and looked up.
+        once from that very fallback over every code (pair) and looked up. Tables read from a
+        centred input the segment holds index from it and give centred outputs.
   data movement, MaxPool, nearest Resize (int_sim's direct ops)   the same op on the integers
-        (onnxruntime's integer kernel where it has one, else Cast(float) -> op -> Cast, as int_sim).
+        (onnxruntime's integer kernel where it has one, else Cast(float) -> op -> Cast, as int_sim);
+        pure data movement and MaxPool on the centred float32 form where the segment holds it.
+Static shapes: onnx shape inference, with shape arithmetic folded from static shapes first
+(`ort_lower.infer_values(fold=True)`), since several lowerings need a rank or a summed length.
   integer shape arithmetic (Shape, Cast, Slice/Concat/Gather of int64 ...)   the same op.
 Everything else (the float fallbacks — ReduceMean, ConvTranspose, LayerNorm pieces —, products
 no split keeps exact, grouped int4 weights, hybrid float16 layers) runs on int_sim's numpy kernels
@@ -53,9 +65,9 @@ from onnx import TensorProto
 from ..ir import Graph, Node
 from ..qrules import roles
 from ..qrules.schemes import QParams, fixed_point, quantize, storage
-from .int_sim import (_KERNELS, IntegerSimulator, _amax, addsub_constants, avgpool_constants, conv_constants, conv_multiplier,
-                      epilogue, epilogue_scale, has_epilogue,
-                      finish_constants, gemm_constants, lut_table, softmax_constants)
+from .int_sim import (_KERNELS, IntegerSimulator, _amax, addsub_constants, avgpool_constants, conv_constants,
+                      conv_multiplier, epilogue, epilogue_scale, finish_constants, gemm_constants, has_epilogue,
+                      lut_table, softmax_constants)
 from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_values, is_ort_refusal, session,
                         value_info)
 
@@ -727,7 +739,8 @@ class OrtIntegerSimulator:
             # integers: exact in float32 and in the casts)
             e, c = seg.e, self._c(seg, node.inputs[0])[0]
             off = int(xqp.zero_point) - lo
-            idx = e.one("Cast", [e.one("Add", [c, e.const(np.float32(off), "off")]) if off else c], to=TensorProto.INT32)
+            f = e.one("Add", [c, e.const(np.float32(off), "off")]) if off else c
+            idx = e.one("Cast", [f], to=TensorProto.INT32)
             centred = table.astype(np.float32) - np.float32(int(oqp.zero_point))
             y = e.one("Gather", [e.const(centred, "ctable"), idx], axis=0)
             self._store(e, y, int(oqp.zero_point), oqp.dtype, o)

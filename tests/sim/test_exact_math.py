@@ -42,7 +42,8 @@ def _ort_epilogue(post_ops, t: np.ndarray, arith=ort_int._EmitArith) -> np.ndarr
 
 CHAINS = {"silu": [Node("Swish", "p", [], [])],
           "swish_alpha_then_affine": [Node("Swish", "p", [], [], attrs={"alpha": 1.702}),
-                                      Node("Mul", "m", [np.float32(0.5)], []), Node("Add", "a", [np.float32(-0.25)], [])],
+                                      Node("Mul", "m", [np.float32(0.5)], []),
+                                      Node("Add", "a", [np.float32(-0.25)], [])],
           "hardswish": [Node("HardSwish", "h", [], [])]}
 
 
