@@ -55,6 +55,7 @@ from ..qrules import roles
 from ..qrules.roles import bias_qparams
 from ..qrules.schemes import (QParams, apply_fixed_point, dequantize, fixed_point, quantize, requantize,
                               shift_round, storage)
+from . import exact_math
 from .float_sim import to_fp16
 from .reference import run_node_float
 
@@ -318,27 +319,31 @@ def has_epilogue(node: Node) -> bool:
         all(p.op_type in EPILOGUE_CHAIN for p in node.post_ops)
 
 
-def epilogue(t: np.ndarray, post_ops) -> np.ndarray:
-    """The fused chain on float64 real values, op by op as plain IEEE double operations (the
-    onnxruntime lowering emits the very same operations, so both give the same doubles)."""
+def epilogue(t, post_ops, ar=exact_math.NUMPY):
+    """The fused chain on float64 real values, op by op as elementary IEEE double operations,
+    written once for both backends: `ar` runs each step (numpy here; ort_int's emitter writes
+    each as an ONNX node), so both give the same doubles. Swish's exp is `exact_math.exp`."""
     for p in post_ops:
         c = [None if v is None else np.float64(np.asarray(v, np.float32).reshape(())) for v in p.inputs]
         if p.op_type == "HardSwish":
-            t = t * np.clip(t + 3.0, 0.0, 6.0) / 6.0
-        elif p.op_type == "Swish":   # exp: onnxruntime's may differ in the last bit, so no lowering (ort_int)
-            t = t / (1.0 + np.exp(-np.float64(np.float32(p.attrs.get("alpha", 1.0))) * t))
+            g = ar.clip(ar.add(t, ar.const(3.0, "three")), ar.const(0.0, "zero"), ar.const(6.0, "six"))
+            t = ar.div(ar.mul(t, g), ar.const(6.0, "six"))
+        elif p.op_type == "Swish":
+            t = exact_math.swish(ar, t, float(p.attrs.get("alpha", 1.0)))
         elif p.op_type == "Mul":
-            t = t * c[0]
+            t = ar.mul(t, ar.const(c[0], "c"))
         elif p.op_type == "Add":
-            t = t + c[0]
+            t = ar.add(t, ar.const(c[0], "c"))
         elif p.op_type == "Relu":
-            t = np.maximum(t, 0.0)
+            t = ar.maximum(t, ar.const(0.0, "zero"))
         elif p.op_type == "Clip":
-            lo = c[0] if len(c) > 0 and c[0] is not None else -np.inf
-            hi = c[1] if len(c) > 1 and c[1] is not None else np.inf
-            t = np.minimum(np.maximum(t, lo), hi)
+            if len(c) > 0 and c[0] is not None:
+                t = ar.maximum(t, ar.const(c[0], "lo"))
+            if len(c) > 1 and c[1] is not None:
+                t = ar.minimum(t, ar.const(c[1], "hi"))
         elif p.op_type == "LeakyRelu":
-            t = np.where(t >= 0.0, t, t * np.float64(np.float32(p.attrs.get("alpha", 0.01))))
+            alpha = np.float64(np.float32(p.attrs.get("alpha", 0.01)))
+            t = ar.where_negative(t, ar.mul(t, ar.const(alpha, "alpha")), t)
         else:   # has_epilogue() admits only the ops above
             raise AssertionError(p.op_type)
     return t
@@ -621,23 +626,35 @@ def _gap(sim: IntegerSimulator, node: Node, env: Env) -> list:
 def _avgpool(sim: IntegerSimulator, node: Node, env: Env) -> list:
     """Integer window sums, requantized by scale_in / (count · scale_out) per output position
     (count: the window's positions that count, as the float kernel defines them)."""
-    from ..ops.pool import _geometry
-
     x, xqp = sim._q(node.inputs[0], env)
-    a = node.attrs
-    n, kernel, strides, dil, pb, pe, out, lengths = _geometry(
-        "AveragePool", x, a.get("kernel_shape"), a.get("strides"), a.get("dilations"), a.get("pads"),
-        a.get("auto_pad", "NOTSET"), a.get("ceil_mode", 0))
+    n, kernel, strides, dil, pb, lengths, out, mult, bound = avgpool_constants(sim, node, x.shape, xqp)
     axes = tuple(range(-n, 0))
     acc = windows(pad_to(_centered(x, xqp), pb, lengths, 0), kernel, strides, dil, out).sum(axis=axes)
-    sp = x.shape[2:]
-    if a.get("count_include_pad", 0):
-        mask = pad_to(np.ones([i + b + e for i, b, e in zip(sp, pb, pe)], np.int64), [0] * n, lengths, 0)
-    else:
-        mask = pad_to(np.ones(sp, np.int64), pb, lengths, 0)
-    cnt = np.maximum(windows(mask, kernel, strides, dil, out).sum(axis=axes), 1)
-    mult = np.float64(xqp.scale) / (cnt.astype(np.float64) * np.float64(sim.tensors[node.outputs[0]].scale))
-    return _finish(sim, node, acc, mult, float(int(np.prod(kernel)) * _amax(xqp)))
+    return _finish(sim, node, acc, mult, bound)
+
+
+def avgpool_constants(sim: IntegerSimulator, node: Node, shape: tuple, xqp: QParams):
+    """(spatial rank, kernel, strides, dilations, pads before, padded lengths, output sizes, real
+    multiplier per output position, accumulator bound), on the layer's first run."""
+    from ..ops.pool import _geometry
+
+    key = (node.name, "avgpool")
+    if key not in sim.memo:
+        a = node.attrs
+        n, kernel, strides, dil, pb, pe, out, lengths = _geometry(
+            "AveragePool", np.broadcast_to(np.zeros((), np.int8), shape), a.get("kernel_shape"), a.get("strides"),
+            a.get("dilations"), a.get("pads"), a.get("auto_pad", "NOTSET"), a.get("ceil_mode", 0))
+        axes = tuple(range(-n, 0))
+        sp = tuple(shape[2:])
+        if a.get("count_include_pad", 0):
+            mask = pad_to(np.ones([i + b + e for i, b, e in zip(sp, pb, pe)], np.int64), [0] * n, lengths, 0)
+        else:
+            mask = pad_to(np.ones(sp, np.int64), pb, lengths, 0)
+        cnt = np.maximum(windows(mask, kernel, strides, dil, out).sum(axis=axes), 1)
+        mult = np.float64(xqp.scale) / (cnt.astype(np.float64) * np.float64(sim.tensors[node.outputs[0]].scale))
+        sim.memo[key] = (n, kernel, strides, dil, pb, lengths, out, mult,
+                         float(int(np.prod(kernel)) * _amax(xqp)))
+    return sim.memo[key]
 
 
 EXP_FRAC_BITS = 20

@@ -4,7 +4,7 @@ Every node takes the path the numpy simulator (int_sim.py) takes, and the loweri
 that path's integers exactly, using the very constants int_sim computes (its `*_constants`
 helpers: fixed-point multipliers, clamps, tables). Why each lowering is exact:
 
-  Conv, Gemm/MatMul by constant weights   float32 Conv/MatMul on the centred integers, exact
+  Conv (1-D, 2-D), Gemm/MatMul by constant weights   float32 Conv/MatMul on the centred integers, exact
         because every product and partial sum is an integer below 2^24 (checked per layer from
         the weights); 16-bit inputs (and weights) split into bytes, one float32 product per part
         pair, recombined in double (see `_float_acc`). Where no split is exact, 8-bit operands
@@ -16,12 +16,20 @@ helpers: fixed-point multipliers, clamps, tables). Why each lowering is exact:
         ops (`_shift_round`). The clamp is done on the centred float32 value (exact: small
         integers), which the next integer layer of the segment reads directly (no store and
         reload between layers; stores nobody reads are pruned).
+  fused HardSwish/SiLU epilogue   int_sim's `epilogue` itself, replayed with one ONNX node per
+        elementary IEEE double step (`_EmitArith`); SiLU's exp is `exact_math.exp`, built from
+        such steps, so numpy and onnxruntime compute the same doubles.
   Add, Sub   A·(a - za) ± B·(b - zb) in double from the centred forms (= int_sim's a·A + b·B + C,
         A = ma0·2^-n, B = mb0·2^-n, C = -(za·ma0 ± zb·mb0)·2^-n): every term is an integer times
         2^-n and the numerators stay below 2^53 (checked), so the sum is int_sim's int64
         accumulator scaled exactly; Round gives its shift_round (ties to even).
-  Mul, GlobalAveragePool   centred integer products / sums in double (exact below 2^53, checked),
-        then the requantization above.
+  Mul, GlobalAveragePool   centred integer products / sums in double (exact below 2^53, checked;
+        GlobalAveragePool sums the centred float32 form where the sum stays below 2^24), then the
+        requantization above.
+  AveragePool   the window sums as a depthwise float32 Conv of ones (exact below 2^24), then
+        int_sim's per-position requantization.
+  MatMul of two activations   float32 MatMul of the centred forms where K·amax·bmax < 2^24,
+        else 8-bit MatMulInteger.
   Concat     inputs at the output's parameters are copied; others requantized as above (int_sim's
         int64 path, exact in double since amax·m0 < 2^53).
   Softmax    int_sim's integer algorithm in int64: max - q, the same exp table (Gather), row sums,
@@ -34,9 +42,13 @@ helpers: fixed-point multipliers, clamps, tables). Why each lowering is exact:
   Div with one variable 8/16-bit input and scalar constants, or two variable 8-bit inputs:
         int_sim's fallback (dequantize -> float32 divide -> quantize) is a function of the input
         codes alone (IEEE division is correctly rounded element by element), so it is tabulated
-        once from that very fallback over every code (pair) and looked up.
+        once from that very fallback over every code (pair) and looked up. Tables read from a
+        centred input the segment holds index from it and give centred outputs.
   data movement, MaxPool, nearest Resize (int_sim's direct ops)   the same op on the integers
-        (onnxruntime's integer kernel where it has one, else Cast(float) -> op -> Cast, as int_sim).
+        (onnxruntime's integer kernel where it has one, else Cast(float) -> op -> Cast, as int_sim);
+        pure data movement and MaxPool on the centred float32 form where the segment holds it.
+Static shapes: onnx shape inference, with shape arithmetic folded from static shapes first
+(`ort_lower.infer_values(fold=True)`), since several lowerings need a rank or a summed length.
   integer shape arithmetic (Shape, Cast, Slice/Concat/Gather of int64 ...)   the same op.
 Everything else (the float fallbacks — ReduceMean, ConvTranspose, LayerNorm pieces —, products
 no split keeps exact, grouped int4 weights, hybrid float16 layers) runs on int_sim's numpy kernels
@@ -53,9 +65,9 @@ from onnx import TensorProto
 from ..ir import Graph, Node
 from ..qrules import roles
 from ..qrules.schemes import QParams, fixed_point, quantize, storage
-from .int_sim import (_KERNELS, IntegerSimulator, _amax, addsub_constants, conv_constants, conv_multiplier,
-                      epilogue_scale, has_epilogue,
-                      finish_constants, gemm_constants, lut_table, softmax_constants)
+from .int_sim import (_KERNELS, IntegerSimulator, _amax, addsub_constants, avgpool_constants, conv_constants,
+                      conv_multiplier, epilogue, epilogue_scale, finish_constants, gemm_constants, has_epilogue,
+                      lut_table, softmax_constants)
 from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_values, is_ort_refusal, session,
                         value_info)
 
@@ -67,6 +79,8 @@ ONNX_INT = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8, "int16": Tenso
 # Direct ops onnxruntime runs on integer tensors of every width (pure data movement).
 MOVE_ANY = ("Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Slice", "Gather", "Split", "Identity",
             "Expand", "Tile")
+# Direct ops run on a value's centred float32 form when a segment holds it (`_direct_centred`).
+CENTRED_MOVES = (*MOVE_ANY, "MaxPool")
 # ... and those it runs on 8-bit integers (from the opset given).
 MOVE_8BIT = {"MaxPool": 12, "Resize": 11, "Pad": 11, "ReduceMax": 12, "ReduceMin": 12}
 # Fallback ops whose float result is a function of the input codes alone (correctly rounded
@@ -75,6 +89,10 @@ TABULATED = ("Div",)
 # Table ops whose kernel is a few correctly rounded float32 operations (see `_piecewise`).
 PIECEWISE = ("Relu", "Clip", "HardSigmoid", "HardSwish")
 PIECEWISE_POST = ("Relu", "Clip", "Mul", "Add", "Sub", "Div", "Max", "Min")   # one rounding each
+# Segments are written at opset 12 at least (Clip on doubles, one pass where Max + Min take two);
+# opset 11 -> 12 changed no op's meaning except these, whose opset-11 form 12 rejects.
+SEGMENT_OPSET = 12
+INVALID_AT_12 = ("Dropout",)
 # Below this share of nodes on onnxruntime the segments' hand-offs cost more than they save.
 MIN_SHARE = 0.5
 
@@ -114,7 +132,9 @@ class OrtIntegerSimulator:
             raise LoweringError(f"opset {graph.opset} < 11 (no Round op in onnx): integer model runs on numpy")
         check_ort_semantics(graph)
         self.opset = graph.opset
-        self.types, self.shapes = infer_values(graph)
+        self.seg_opset = self.opset if any(n.op_type in INVALID_AT_12 for n in graph.nodes) else \
+            max(self.opset, SEGMENT_OPSET)
+        self.types, self.shapes = infer_values(graph, fold=True)
         self.kinds: dict[str, Kind] = {k: (arr.dtype, qp) for k, (arr, qp) in ref.base.items()}
         for v in graph.inputs:
             qp = ref.tensors.get(v.name)
@@ -125,7 +145,7 @@ class OrtIntegerSimulator:
         seg: _Segment | None = None
         lowered = 0
         for node in graph.nodes:
-            trial = _Segment(self.opset, ids, seg)
+            trial = _Segment(self.seg_opset, ids, seg)
             try:
                 out_kinds = self._lower(node, trial)
             except _Skip:
@@ -139,7 +159,7 @@ class OrtIntegerSimulator:
                 continue
             lowered += 1
             if seg is None:
-                seg = _Segment(self.opset, ids)
+                seg = _Segment(self.seg_opset, ids)
                 steps.append(("ort", seg))
             self._merge(seg, trial)
             seg.nodes.append(node)
@@ -279,8 +299,6 @@ class OrtIntegerSimulator:
 
     def _lower(self, node: Node, seg: _Segment) -> dict[str, Kind] | None:
         ref = self.reference
-        if any(p.op_type == "Swish" for p in node.post_ops):
-            return None   # its exp in double need not match numpy's bit for bit: the numpy kernel
         if ref.layers.get(node.name) == "float16":
             return None
         if roles.is_direct(node) and ref._shares(node):
@@ -429,47 +447,31 @@ class OrtIntegerSimulator:
 
     def _epilogue(self, e: Emitter, node: Node, acc_d: str, mult, oqp: QParams, out: str) -> None:
         """int_sim's `_finish_epilogue`, the same IEEE double operations in the same order: the
-        real value acc·(mult·s_out), the fused chain (`int_sim.epilogue`), / s_out, Round (half
-        to even, like np.rint), + zero point, clamp to the dtype's range."""
+        real value acc·(mult·s_out), the fused chain (`int_sim.epilogue`, replayed here through
+        `_EmitArith`), / s_out, Round (half to even, like np.rint), + zero point, clamp."""
         scale = epilogue_scale(mult, oqp)
         t = e.one("Mul", [acc_d, e.const(np.asarray(scale, np.float64).reshape(np.shape(scale)), "es")])
-        d = lambda v, k: e.const(np.float64(v), k)   # noqa: E731 - a double scalar constant
-        for p in node.post_ops:
-            c = [None if v is None else np.float64(np.asarray(v, np.float32).reshape(())) for v in p.inputs]
-            if p.op_type == "HardSwish":
-                g = e.one("Min", [e.one("Max", [e.one("Add", [t, d(3.0, "three")]), d(0.0, "zero")]), d(6.0, "six")])
-                t = e.one("Div", [e.one("Mul", [t, g]), d(6.0, "six")])
-            elif p.op_type in ("Mul", "Add"):
-                t = e.one(p.op_type, [t, d(c[0], "c")])
-            elif p.op_type == "Relu":
-                t = e.one("Max", [t, d(0.0, "zero")])
-            elif p.op_type == "Clip":
-                if len(c) > 0 and c[0] is not None:
-                    t = e.one("Max", [t, d(c[0], "lo")])
-                if len(c) > 1 and c[1] is not None:
-                    t = e.one("Min", [t, d(c[1], "hi")])
-            elif p.op_type == "LeakyRelu":
-                neg = e.one("Mul", [t, d(np.float32(p.attrs.get("alpha", 0.01)), "alpha")])
-                t = e.one("Where", [e.one("Less", [t, d(0.0, "zero")]), neg, t])
-            else:
-                raise _Skip
-        y = e.one("Round", [e.one("Div", [t, d(oqp.scale, "s")])])
+        t = epilogue(t, node.post_ops, _EmitArith(e))
+        y = e.one("Round", [e.one("Div", [t, e.const(np.float64(oqp.scale), "s")])])
         self._clamp_cast(e, y, int(oqp.zero_point), oqp.qrange, oqp.dtype, out)
 
     # ---- integer kernels -----------------------------------------------------------------------
     def _k_conv(self, node: Node, seg: _Segment):
+        """1-D and 2-D convolutions (onnxruntime's ConvInteger takes 2-D ones only)."""
         ref = self.reference
         w = node.inputs[1]
-        if ref.weights[w].group is not None or len(self.shapes.get(node.inputs[0], ())) != 4:
+        rank = len(self.shapes.get(node.inputs[0], ()))
+        if ref.weights[w].group is not None or rank not in (3, 4):
             raise _Skip
+        nsp = rank - 2
         xqp = self._c(seg, node.inputs[0])[1]
         wc, _, wqp, bias, gemm_bound, bound = conv_constants(ref, node, xqp)
-        mult = conv_multiplier(ref, node, xqp, wqp, 2)
-        acc_d = self._float_conv(node, seg, xqp, wc, bias, bound)
+        mult = conv_multiplier(ref, node, xqp, wqp, nsp)
+        acc_d = self._float_conv(node, seg, xqp, wc, bias, bound, nsp)
         if acc_d is not None:
             return self._finish_acc(node, seg, None, acc_d, mult, bound)
         x, xqp = self._q(seg, node.inputs[0])
-        if xqp.dtype not in EIGHT_BIT or wqp.dtype not in EIGHT_BIT or gemm_bound >= INT32:
+        if xqp.dtype not in EIGHT_BIT or wqp.dtype not in EIGHT_BIT or gemm_bound >= INT32 or nsp != 2:
             raise _Skip
         e = seg.e
         wname = e.const(ref.qweights[w], "w")
@@ -478,12 +480,12 @@ class OrtIntegerSimulator:
         acc_d = self._with_bias(e, acc, bias, bound, (-1, 1, 1))
         return self._finish_acc(node, seg, acc, acc_d, mult, bound)
 
-    def _float_conv(self, node: Node, seg: _Segment, xqp: QParams, wc: np.ndarray, bias, bound: float):
+    def _float_conv(self, node: Node, seg: _Segment, xqp: QParams, wc: np.ndarray, bias, bound: float, nsp: int):
         """The exact integer convolution as float32 Conv ops; see `_float_acc`."""
         def conv(e, x, w, b):
             return e.one("Conv", [x, e.const(w.astype(np.float32), "w")] + ([b] if b else []), **node.attrs)
         wsum = lambda a: float(np.abs(a).reshape(a.shape[0], -1).sum(axis=1).max(initial=0))  # noqa: E731
-        return self._float_acc(seg, node.inputs[0], xqp, wc, wsum, bias, (-1,), (-1, 1, 1), conv)
+        return self._float_acc(seg, node.inputs[0], xqp, wc, wsum, bias, (-1,), (-1, *[1] * nsp), conv)
 
     def _float_acc(self, seg: _Segment, xname: str, xqp: QParams, wc: np.ndarray, wsum, bias, bshape_in,
                    bshape_out, emit):
@@ -577,12 +579,19 @@ class OrtIntegerSimulator:
             b = e.const(wq, "w")
             bz = self._wzp(seg, wqp)
         else:
-            a, aqp = self._q(seg, node.inputs[0], bits8=True)
-            b, bqp = self._q(seg, node.inputs[1], bits8=True)
             shp = self.shapes.get(node.inputs[1])
             if shp is None:
                 raise _Skip
-            _, bound, mult, bias = gemm_constants(ref, node, aqp, None, bqp, shp[-2] if len(shp) >= 2 else shp[0])
+            kdim = shp[-2] if len(shp) >= 2 else shp[0]
+            if node.op_type == "MatMul":   # two activations: float32 MatMul of the centred forms
+                (ca, aqp, _), (cb, bqp, _) = self._c(seg, node.inputs[0]), self._c(seg, node.inputs[1])
+                _, bound, mult, _ = gemm_constants(ref, node, aqp, None, bqp, kdim)
+                if bound < FLOAT32_EXACT:   # every product and partial sum an integer below 2^24
+                    acc_d = e.one("Cast", [e.one("MatMul", [ca, cb])], to=TensorProto.DOUBLE)
+                    return self._finish_acc(node, seg, None, acc_d, np.asarray(mult).reshape(()), bound)
+            a, aqp = self._q(seg, node.inputs[0], bits8=True)
+            b, bqp = self._q(seg, node.inputs[1], bits8=True)
+            _, bound, mult, bias = gemm_constants(ref, node, aqp, None, bqp, kdim)
             bz = e.const(np.asarray(bqp.zero_point, storage(bqp.dtype)), "bz")
             mult = np.asarray(mult)
             mult = mult if mult.size > 1 else mult.reshape(())
@@ -622,17 +631,45 @@ class OrtIntegerSimulator:
         return self._finish_acc(node, seg, None, acc, mult, float(_amax(aqp) * _amax(bqp)))
 
     def _k_globalaveragepool(self, node: Node, seg: _Segment):
-        x, xqp = self._q(seg, node.inputs[0])
         shp = self.shapes.get(node.inputs[0])
         if shp is None:
             raise _Skip
         count = int(np.prod(shp[2:]))
         e = seg.e
-        acc = self._reduce(e, "ReduceSum", self._double(e, x), list(range(2, len(shp))))
-        if int(xqp.zero_point):
-            acc = e.one("Sub", [acc, e.const(np.float64(count * int(xqp.zero_point)), "cz")])
+        axes = list(range(2, len(shp)))
+        c, xqp, cmax = self._c(seg, node.inputs[0])
+        if count * cmax < FLOAT32_EXACT:   # float32 sums of integers below 2^24: exact in any order
+            acc = e.one("Cast", [self._reduce(e, "ReduceSum", c, axes)], to=TensorProto.DOUBLE)
+        else:
+            x, xqp = self._q(seg, node.inputs[0])
+            acc = self._reduce(e, "ReduceSum", self._double(e, x), axes)
+            if int(xqp.zero_point):
+                acc = e.one("Sub", [acc, e.const(np.float64(count * int(xqp.zero_point)), "cz")])
         mult = np.float64(xqp.scale) / (count * np.float64(self.reference.tensors[node.outputs[0]].scale))
         return self._finish_acc(node, seg, None, acc, mult, float(count * _amax(xqp)))
+
+    def _k_averagepool(self, node: Node, seg: _Segment):
+        """int_sim's window sums as a depthwise float32 Conv of ones on the centred input (exact:
+        integers below 2^24; the conv's zero padding is the centred zero point, as int_sim pads),
+        padded at the end to int_sim's padded lengths (checked to give its output size); then its
+        per-position requantization."""
+        shp = self.shapes.get(node.inputs[0])
+        if shp is None or len(shp) < 3:
+            raise _Skip
+        c, xqp, cmax = self._c(seg, node.inputs[0])
+        n, kernel, strides, dil, pb, lengths, out, mult, bound = avgpool_constants(self.reference, node, shp, xqp)
+        if bound >= FLOAT32_EXACT:
+            raise _Skip
+        pe = [max(L - b - i, 0) for L, b, i in zip(lengths, pb, shp[2:])]   # < 0: a tail no window reads
+        if any((i + b + p - ((k - 1) * d + 1)) // s + 1 != o for i, b, p, k, d, s, o in
+                                         zip(shp[2:], pb, pe, kernel, dil, strides, out)):
+            raise _Skip
+        e = seg.e
+        ones = np.ones((shp[1], 1, *kernel), np.float32)
+        acc = e.one("Conv", [c, e.const(ones, "ones")], group=int(shp[1]), kernel_shape=list(kernel),
+                    strides=list(strides), dilations=list(dil), pads=list(pb) + pe)
+        acc_d = e.one("Cast", [acc], to=TensorProto.DOUBLE)
+        return self._finish_acc(node, seg, None, acc_d, np.asarray(mult), bound)
 
     def _k_concat(self, node: Node, seg: _Segment):
         o, oqp = self._out(node)
@@ -696,6 +733,17 @@ class OrtIntegerSimulator:
         chain = self._lut_chain(node, xqp, oqp, table, lo)
         if chain is not None:
             self._store(seg.e, chain(seg.e, self._c(seg, node.inputs[0])[0]), int(oqp.zero_point), oqp.dtype, o)
+        elif seg.e.centered.get(node.inputs[0]) or seg.e.outer.get(node.inputs[0]):
+            # the segment holds the centred input: index c + (z - lo) = q - lo from it, and look
+            # up the table's centred outputs, which the next layers read directly (small
+            # integers: exact in float32 and in the casts)
+            e, c = seg.e, self._c(seg, node.inputs[0])[0]
+            off = int(xqp.zero_point) - lo
+            f = e.one("Add", [c, e.const(np.float32(off), "off")]) if off else c
+            idx = e.one("Cast", [f], to=TensorProto.INT32)
+            centred = table.astype(np.float32) - np.float32(int(oqp.zero_point))
+            y = e.one("Gather", [e.const(centred, "ctable"), idx], axis=0)
+            self._store(e, y, int(oqp.zero_point), oqp.dtype, o)
         else:
             x, xqp = self._q(seg, node.inputs[0])
             self._gather(seg, table, self._index(seg, x, lo), o)
@@ -853,6 +901,25 @@ class OrtIntegerSimulator:
         seg.e.ir_node(node, [self._use(seg, i) if i else "" for i in node.inputs], list(node.outputs))
         return outs
 
+    def _direct_centred(self, node: Node, seg: _Segment, ins: list, out_kinds: dict, qp: QParams) -> bool:
+        """A data movement (or MaxPool) of a value whose centred float32 form this segment holds:
+        the op on that form (it moves or selects values; max commutes with - zero point; exact
+        float32 integers), so no store and reload around it; the outputs' centred forms are
+        kept for the next layers and their stores pruned when nobody reads them."""
+        e = seg.e
+        c = e.centered.get(node.inputs[0]) or e.outer.get(node.inputs[0])
+        if c is None or node.op_type not in CENTRED_MOVES or node.post_ops:
+            return False
+        outs = [o for o in node.outputs if o]
+        if len(outs) != len(node.outputs) or (node.op_type == "MaxPool" and len(outs) != 1) or \
+                any(out_kinds[o][1] is None for o in outs):
+            return False
+        tmp = [e.fresh(o) for o in outs]
+        e.ir_node(node, [c, *ins[1:]], tmp)
+        for o, t in zip(outs, tmp):
+            self._store(e, t, int(qp.zero_point), qp.dtype, o)
+        return True
+
     def _direct(self, node: Node, seg: _Segment):
         """int_sim's _direct: the op on the integers (Pad pads with the quantized pad value)."""
         x, qp = self._q(seg, node.inputs[0])
@@ -869,6 +936,8 @@ class OrtIntegerSimulator:
                 raise _Skip
             if o:
                 out_kinds[o] = (np.dtype(storage(qp.dtype)), qp) if t.kind == "f" else (t, None)
+        if self._direct_centred(node, seg, ins, out_kinds, qp):
+            return out_kinds
         if node.op_type == "Pad":
             cv = self.graph.constants.get(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
             if len(node.inputs) > 2 and node.inputs[2] and cv is None:
@@ -892,6 +961,54 @@ class OrtIntegerSimulator:
             if t != o:
                 e.op("Cast", [t], outputs=[o], to=ONNX_INT[qp.dtype])
         return out_kinds
+
+
+class _EmitArith:
+    """exact_math's elementary double steps as ONNX nodes, one each (onnxruntime's double Add,
+    Sub, Mul, Div are IEEE operations, Round is half to even, Clip/Max/Min/Gather exact)."""
+
+    def __init__(self, e: Emitter):
+        self.e = e
+
+    def const(self, v, hint: str = "c") -> str:
+        return self.e.const(np.asarray(v, np.float64), hint)
+
+    def _op(self, op: str, *ins: str) -> str:
+        return self.e.one(op, list(ins))
+
+    def add(self, a, b):
+        return self._op("Add", a, b)
+
+    def sub(self, a, b):
+        return self._op("Sub", a, b)
+
+    def mul(self, a, b):
+        return self._op("Mul", a, b)
+
+    def div(self, a, b):
+        return self._op("Div", a, b)
+
+    def round(self, a):
+        return self._op("Round", a)
+
+    def maximum(self, a, b):
+        return self._op("Max", a, b)
+
+    def minimum(self, a, b):
+        return self._op("Min", a, b)
+
+    def clip(self, a, lo, hi):
+        if self.e.opset >= 12:   # Clip takes doubles from opset 12
+            return self._op("Clip", a, lo, hi)
+        return self.minimum(self.maximum(a, lo), hi)
+
+    def where_negative(self, t, neg, pos):
+        return self.e.one("Where", [self._op("Less", t, self.const(0.0, "zero")), neg, pos])
+
+    def lookup(self, table: np.ndarray, k):
+        # one name per table: the layers of a segment share one copy of it
+        name = self.e.init(f"__exact_table_{table.size}_{hash(table.tobytes()) & 0xffffffff:x}", table)
+        return self.e.one("Gather", [name, self.e.one("Cast", [k], to=TensorProto.INT64)], axis=0)
 
 
 def _prune(e: Emitter, outputs: list[str]) -> None:

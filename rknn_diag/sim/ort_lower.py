@@ -151,14 +151,68 @@ def infer_types(graph: Graph, constants: dict[str, np.ndarray] | None = None) ->
     return infer_values(graph, constants)[0]
 
 
-def infer_values(graph: Graph, constants: dict[str, np.ndarray] | None = None):
-    """({value: dtype}, {value: static shape tuple}) in float semantics (onnx shape inference)."""
+def infer_values(graph: Graph, constants: dict[str, np.ndarray] | None = None, fold: bool = False):
+    """({value: dtype}, {value: static shape tuple}) in float semantics (onnx shape inference).
+    `fold=True`: shape arithmetic onnx does not follow (Shape -> Cast -> Slice -> Concat ->
+    Reshape, as exporters write it) is folded from the static shapes (`_fold_shapes`) and
+    inferred again, so more values have a static shape."""
+    consts = dict(graph.constants if constants is None else constants)
+    types, shapes = _infer(graph, consts)
+    for _ in range(SHAPE_FOLD_ROUNDS if fold else 0):
+        folded = _fold_shapes(graph, consts, shapes)
+        if not folded:
+            break
+        consts.update(folded)
+        types, shapes = _infer(graph, consts)
+    return types, shapes
+
+
+# Shape arithmetic folded from static shapes: integer ops on small integer tensors.
+SHAPE_OPS = ("Cast", "Slice", "Concat", "Gather", "Unsqueeze", "Squeeze", "Reshape", "Mul", "Add", "Sub", "Div",
+             "Identity", "Range", "Equal", "Where", "Max", "Min", "ReduceProd")
+SHAPE_FOLD_ROUNDS = 4
+SHAPE_VALUE_SIZE = 64
+
+
+def _fold_shapes(graph: Graph, consts: dict, shapes: dict) -> dict[str, np.ndarray]:
+    """Integer values that follow from static shapes alone: Shape of a value whose shape is known,
+    then SHAPE_OPS on such values and constants (the float kernels of rknn_diag.ops, exact on
+    small integers). Only values not yet known; nothing is folded into the lowered graph itself."""
+    from .reference import run_node_float
+
+    known: dict[str, np.ndarray] = {}
+    for n in graph.nodes:
+        if n.post_ops or not n.outputs or n.outputs[0] in consts:
+            continue
+        if n.op_type == "Shape" and shapes.get(n.inputs[0]) is not None:
+            shp = np.asarray(shapes[n.inputs[0]], np.int64)
+            start, end = n.attrs.get("start", 0), n.attrs.get("end")
+            known[n.outputs[0]] = shp[start:end] if end is not None else shp[start:]
+            continue
+        if n.op_type not in SHAPE_OPS or not any(i in known for i in n.inputs):
+            continue
+        if not all(not i or i in known or i in consts for i in n.inputs):
+            continue
+        ins = [None if not i else known[i] if i in known else np.asarray(consts[i]) for i in n.inputs]
+        if any(x is not None and (x.dtype.kind not in "iub" or x.size > SHAPE_VALUE_SIZE) for x in ins):
+            continue
+        try:
+            outs = run_node_float(n, ins, graph.opset)
+        except Exception:   # noqa: BLE001 - not foldable here: onnx's own inference stands
+            continue
+        for o, v in zip(n.outputs, outs):
+            if o and v.dtype.kind in "iub" and v.size <= SHAPE_VALUE_SIZE:
+                known[o] = v
+    return {k: v for k, v in known.items() if k not in consts}
+
+
+def _infer(graph: Graph, consts: dict):
     e = Emitter(graph.opset)
-    consts = graph.constants if constants is None else constants
     for k, v in consts.items():
         e.init(k, np.asarray(v))
     for n in graph.nodes:
-        e.ir_node(n, list(n.inputs), list(n.outputs))
+        outs = [o if o not in consts else e.fresh(o) for o in n.outputs]   # a folded value is an initializer
+        e.ir_node(n, list(n.inputs), outs)
     ins = [value_info(v.name, v.dtype or np.float32, v.shape if v.is_static() else None) for v in graph.inputs]
     outs = [value_info(v.name, v.dtype or np.float32) for v in graph.outputs]
     m = e.model(ins, outs)
