@@ -19,6 +19,7 @@ from onnx import TensorProto
 
 from ..ir import Graph
 from .float_sim import DumpHook, FloatSimulator
+from .ort_blocked import blocked_session
 from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_types, is_ort_refusal, session,
                         value_info)
 
@@ -87,7 +88,8 @@ class OrtFloatSimulator:
         self.graph = graph
         self.reference = FloatSimulator(graph)     # the rounded constants; dumps run on it
         model, self.in_dtypes = lower_float16(graph, self.reference.constants)
-        self.session = session(model, threads)
+        # convolutions in onnxruntime's blocked layout with the roundings inside it, when it has one
+        self.session = blocked_session(model, threads) or session(model, threads)
         self.in_names = [i.name for i in self.session.get_inputs()]
         self.out_names = [v.name for v in graph.outputs]
 
