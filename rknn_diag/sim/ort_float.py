@@ -18,10 +18,42 @@ import numpy as np
 from onnx import TensorProto
 
 from ..ir import Graph
-from .float_sim import DumpHook, FloatSimulator
+from ..ops import get as get_op
+from ..ops.registry import DIRECT
+from .float_sim import DumpHook, FloatSimulator, to_fp16
 from .ort_blocked import blocked_session
 from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_types, is_ort_refusal, session,
                         value_info)
+
+
+# Ops that only pick their outputs among their inputs' float values in float arithmetic, though
+# not on integers (their inputs may have different scales there, so the registry's DIRECT path
+# does not have them): all of their inputs carry data.
+SELECTS_IN_FLOAT = frozenset({"Concat", "Max", "Min", "Relu", "Neg", "Abs"})
+
+
+def keeps_half_values(node) -> bool:
+    """The node's float outputs are float16 values whenever its float inputs are: it only moves
+    or selects values (the registry's DIRECT ops, whose float attributes, like Pad's fill value,
+    are float16 values, and SELECTS_IN_FLOAT) and has no fused activation. Every float value in
+    the lowered graph is a float16 value (inputs and node outputs rounded, constants the rounded
+    ones, parameters like Resize scales are never data), so such a node needs no rounding."""
+    if node.post_ops:
+        return False
+    if node.op_type in SELECTS_IN_FLOAT:
+        return True
+    try:
+        q = get_op(node.op_type).quant
+    except Exception:  # noqa: BLE001 - an op the registry does not know: round its outputs
+        return False
+    if q.path != DIRECT or (q.direct_if is not None and not q.direct_if(node.attrs)):
+        return False
+    for v in node.attrs.values():
+        a = np.asarray(v) if isinstance(v, (float, np.floating, np.ndarray)) else None
+        if a is not None and a.dtype.kind == "f" and not np.array_equal(to_fp16(a.astype(np.float32)), a,
+                                                                        equal_nan=True):
+            return False
+    return True
 
 
 def lower_float16(graph: Graph, constants: dict[str, np.ndarray], *, isolate: bool = False):
@@ -62,10 +94,13 @@ def lower_float16(graph: Graph, constants: dict[str, np.ndarray], *, isolate: bo
     exposed = []
     for n in graph.nodes:
         outs = []
+        exact = keeps_half_values(n)
         for o in n.outputs:
             if o and o not in types:
                 raise LoweringError(f"no type inferred for '{o}' (node '{n.name}', {n.op_type})")
-            outs.append(e.fresh(o) if o and types[o].kind == "f" else o)
+            if o and types[o].kind == "f" and types[o] != np.float32:
+                raise LoweringError(f"value '{o}' is {types[o]}; the float16 lowering handles float32 values")
+            outs.append(e.fresh(o) if o and types[o].kind == "f" and not exact else o)
         e.ir_node(n, [i + "::in" if isolate and i and i not in constants else i for i in n.inputs], outs)
         for o, tmp in zip(n.outputs, outs):
             if tmp != o:
