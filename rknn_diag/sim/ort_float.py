@@ -22,7 +22,7 @@ from ..ops import get as get_op
 from ..ops.registry import DIRECT
 from .float_sim import DumpHook, FloatSimulator, to_fp16
 from .ort_blocked import blocked_session
-from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_types, is_ort_refusal, session,
+from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_values, is_ort_refusal, session,
                         value_info)
 
 
@@ -56,12 +56,16 @@ def keeps_half_values(node) -> bool:
     return True
 
 
-def lower_float16(graph: Graph, constants: dict[str, np.ndarray], *, isolate: bool = False):
+def lower_float16(graph: Graph, constants: dict[str, np.ndarray], *, isolate: bool = False,
+                  shapes: dict | None = None):
     """(model, input dtypes). `constants` are the float16 simulator's (rounded) constants.
     `isolate=True` (layer-by-layer checks): every node reads its inputs from model inputs named
-    `<value>::in` instead of from the node before it, and every node output is a model output."""
+    `<value>::in` instead of from the node before it, and every node output is a model output.
+    `shapes`, when given, receives the static shapes of the graph's values (onnx inference)."""
     check_ort_semantics(graph)
-    types = infer_types(graph, constants)
+    types, inferred = infer_values(graph, constants)
+    if shapes is not None:
+        shapes.update(inferred)
     e = Emitter(graph.opset)
     for k, v in constants.items():
         e.init(k, np.asarray(v))
@@ -122,9 +126,10 @@ class OrtFloatSimulator:
     def __init__(self, graph: Graph, threads: int = 1):
         self.graph = graph
         self.reference = FloatSimulator(graph)     # the rounded constants; dumps run on it
-        model, self.in_dtypes = lower_float16(graph, self.reference.constants)
+        shapes: dict = {}
+        model, self.in_dtypes = lower_float16(graph, self.reference.constants, shapes=shapes)
         # convolutions in onnxruntime's blocked layout with the roundings inside it, when it has one
-        self.session = blocked_session(model, threads) or session(model, threads)
+        self.session = blocked_session(model, threads, shapes) or session(model, threads)
         self.in_names = [i.name for i in self.session.get_inputs()]
         self.out_names = [v.name for v in graph.outputs]
 

@@ -45,14 +45,15 @@ def _plain_and_blocked(r, x, fmt):
     m, rt = r.model, r.runtime
     assert isinstance(rt, OrtFloatSimulator)
     feeds = prepare(m.graph.inputs, m.config.preprocess, [x], fmt, None, 1)
-    model, _ = lower_float16(m.graph, rt.reference.constants)
+    shapes: dict = {}
+    model, _ = lower_float16(m.graph, rt.reference.constants, shapes=shapes)
     fd = {n: np.asarray(f, dt) for n, f, dt in zip(rt.in_names, feeds, rt.in_dtypes)}
     plain = session(model, 1).run(rt.out_names, fd)
     moved = []
     orig = ort_blocked.move_rounding_into_blocks
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ort_blocked, "move_rounding_into_blocks", lambda g: moved.append(orig(g)) or moved[-1])
-        blocked = ort_blocked.blocked_session(model, 1)
+        mp.setattr(ort_blocked, "move_rounding_into_blocks", lambda g, s: moved.append(orig(g, s)) or moved[-1])
+        blocked = ort_blocked.blocked_session(model, 1, shapes)
     return plain, blocked and blocked.run(rt.out_names, fd), sum(moved)
 
 
@@ -94,12 +95,10 @@ def test_a_rounding_lost_in_the_rewrite_is_caught(monkeypatch):
         pytest.skip("onnxruntime has no blocked layout on this CPU")
     orig = ort_blocked.move_rounding_into_blocks
 
-    def lossy(model):
-        n = orig(model)
-        blocked = {o for node in model.graph.node if node.domain == ort_blocked.NCHWC
-                   and node.op_type != "ReorderOutput" for o in node.output}
-        for node in model.graph.node:   # the moved casts: they read a blocked op's output
-            if node.op_type == "Cast" and node.input[0] in blocked:
+    def lossy(model, shapes=None):
+        n = orig(model, shapes)
+        for node in model.graph.node:   # the moved casts
+            if node.op_type == "Cast" and node.name.endswith("__blocked"):
                 for a in node.attribute:
                     if a.name == "to":
                         a.i = onnx.TensorProto.FLOAT
