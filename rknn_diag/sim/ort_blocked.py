@@ -37,9 +37,11 @@ import tempfile
 
 import onnx
 
-from .ort_lower import LoweringError, is_ort_refusal, session_options
+from .ort_lower import is_ort_refusal, session, session_options
 
 NCHWC = "com.microsoft.nchwc"
+# The ops onnxruntime's blocked layout starts from (NchwcTransformer): without one, nothing to do.
+BLOCKED_FROM = frozenset({"Conv", "MaxPool", "AveragePool"})
 
 
 # Elementwise ops that run on a blocked tensor as they are (layout-agnostic): one data input
@@ -179,28 +181,31 @@ def _topological(nodes: list[onnx.NodeProto], available: set[str]) -> list[onnx.
 
 
 def blocked_session(model: onnx.ModelProto, threads: int, shapes: dict[str, tuple] | None = None):
-    """An onnxruntime session of the lowered model with its float16 roundings moved into the
-    blocked layout (`shapes`: the lowered values' static shapes); None when onnxruntime blocked
-    nothing (no convolutions, or a CPU without the layout) or would not load the rewrite: the
-    caller makes the ordinary session."""
+    """An onnxruntime session of the lowered model, its float16 roundings moved into the blocked
+    layout where onnxruntime blocked something (`shapes`: the lowered values' static shapes);
+    else, or when onnxruntime would not load the rewrite, the ordinary session."""
     import onnxruntime as ort
 
+    if not any(n.op_type in BLOCKED_FROM for n in model.graph.node):   # nothing onnxruntime blocks
+        return session(model, threads)
     with tempfile.TemporaryDirectory(prefix="rknn_diag_ort_") as tmp:
         path = os.path.join(tmp, "optimized.onnx")
         so = session_options(threads)
         so.optimized_model_filepath = path
         try:
-            ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-        except Exception as err:   # onnxruntime's own exception types, as in ort_lower.session
-            raise LoweringError(f"onnxruntime refused the lowered model: {str(err)[:400]}") from None
-        optimized = onnx.load(path)
+            plain = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+            optimized = onnx.load(path)
+        except Exception as err:  # noqa: BLE001 - onnxruntime's own types, or no file written
+            if not (is_ort_refusal(err) or isinstance(err, OSError)):
+                raise
+            return session(model, threads)   # raises LoweringError when onnxruntime refuses the model
     try:
         if move_rounding_into_blocks(optimized, shapes) == 0:
-            return None
+            return plain
         so = session_options(threads)
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         return ort.InferenceSession(optimized.SerializeToString(), so, providers=["CPUExecutionProvider"])
     except Exception as err:  # noqa: BLE001 - a layout this rewrite does not know: the plain session
         if not (isinstance(err, ValueError) or is_ort_refusal(err)):
             raise
-        return None
+        return plain

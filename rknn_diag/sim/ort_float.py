@@ -22,8 +22,7 @@ from ..ops import get as get_op
 from ..ops.registry import DIRECT
 from .float_sim import DumpHook, FloatSimulator, to_fp16
 from .ort_blocked import blocked_session
-from .ort_lower import (Emitter, LoweringError, check_ort_semantics, infer_values, is_ort_refusal, session,
-                        value_info)
+from .ort_lower import Emitter, LoweringError, check_ort_semantics, infer_values, is_ort_refusal, value_info
 
 
 # Ops that only pick their outputs among their inputs' float values in float arithmetic, though
@@ -129,7 +128,7 @@ class OrtFloatSimulator:
         shapes: dict = {}
         model, self.in_dtypes = lower_float16(graph, self.reference.constants, shapes=shapes)
         # convolutions in onnxruntime's blocked layout with the roundings inside it, when it has one
-        self.session = blocked_session(model, threads, shapes) or session(model, threads)
+        self.session = blocked_session(model, threads, shapes)
         self.in_names = [i.name for i in self.session.get_inputs()]
         self.out_names = [v.name for v in graph.outputs]
 
@@ -138,7 +137,8 @@ class OrtFloatSimulator:
             return self.reference.run(feeds, dump)
         if self.session is None:   # onnxruntime refused this model at run time once: the reference
             return self.reference.run(feeds)
-        fd = {n: np.asarray(x, dt) for n, x, dt in zip(self.in_names, feeds, self.in_dtypes)}
+        fd = dict(zip(self.in_names, (x if type(x) is np.ndarray and x.dtype == dt else np.asarray(x, dt)
+                                      for x, dt in zip(feeds, self.in_dtypes))))
         try:
             return self.session.run(self.out_names, fd)
         except Exception as e:  # noqa: BLE001 - only onnxruntime's own refusals fall back

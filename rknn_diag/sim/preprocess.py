@@ -127,12 +127,18 @@ def _image(v: Value, x: np.ndarray, p: InputPreprocess, data_format: str, batch:
     # subtraction (dtype=float32: a float64 image is rounded to float32 first, as astype did),
     # and a mean of zeros or a std of ones is skipped (x - 0 and x / 1 are x exactly, -0 and NaN
     # included). Same values as astype -> subtract -> divide, a third of the passes.
+    shift = mean is not None and mean.any()
+    scale = std is not None and (std != 1).any()
+    if not (shift or scale) and x.dtype == np.float32 and x.flags.c_contiguous:
+        view = x.view()   # already what the model takes: no copy, and read-only, so theirs stays theirs
+        view.flags.writeable = False
+        return view
     out = np.empty(x.shape, np.float32)   # NCHW in memory whatever the caller's layout; theirs stays theirs
-    if mean is not None and mean.any():
+    if shift:
         np.subtract(x, mean, out=out, dtype=np.float32)
     else:
         np.copyto(out, x, casting="unsafe")   # unsafe: int64/float64 images, as astype converts them
-    if std is not None and (std != 1).any():
+    if scale:
         np.divide(out, std, out=out)
     return out
 

@@ -9,7 +9,6 @@ import contextlib
 import io
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper
 
