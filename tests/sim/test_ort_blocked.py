@@ -106,3 +106,49 @@ def test_a_rounding_lost_in_the_rewrite_is_caught(monkeypatch):
     monkeypatch.setattr(ort_blocked, "move_rounding_into_blocks", lossy)
     plain, blocked, _ = _plain_and_blocked(r, x, fmt)
     assert not all(np.array_equal(a, b) for a, b in zip(plain, blocked))
+
+
+def _tricky_model():
+    """Blocked convolutions (16 channels), a Clip with scalar bounds, a MaxPool with ceil_mode, an
+    Add of two conv outputs, a value that is a graph output as well as read by the next conv, and
+    a last conv of 5 channels (onnxruntime keeps it plain) read by a Flatten."""
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(3)
+
+    def w(name, *shape):
+        return numpy_helper.from_array((rng.normal(0, 0.3, shape)).astype(np.float32), name)
+
+    inits = [w("w1", 16, 3, 3, 3), w("b1", 16), w("w2", 16, 16, 3, 3), w("w3", 16, 16, 1, 1), w("w4", 5, 16, 3, 3),
+             numpy_helper.from_array(np.float32(0.0), "lo"), numpy_helper.from_array(np.float32(6.0), "hi")]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Clip", ["c1", "lo", "hi"], ["a1"]),
+             helper.make_node("MaxPool", ["a1"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+             helper.make_node("Conv", ["p1", "w2"], ["c2"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["p1", "w3"], ["c3"]),
+             helper.make_node("Add", ["c2", "c3"], ["s"]),
+             helper.make_node("Relu", ["s"], ["r"]),
+             helper.make_node("Conv", ["r", "w4"], ["c4"], pads=[1, 1, 1, 1]),
+             helper.make_node("Flatten", ["c4"], ["flat"])]
+    g = helper.make_graph(nodes, "tricky", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 23, 23])],
+                          [helper.make_tensor_value_info("flat", TensorProto.FLOAT, None),
+                           helper.make_tensor_value_info("r", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m
+
+
+def test_padding_channels_graph_outputs_and_plain_readers_keep_their_values(tmp_path):
+    path = tmp_path / "tricky.onnx"
+    onnx.save(_tricky_model(), str(path))
+    r = RKNN()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert r.config(mean_values=[[127.5] * 3], std_values=[[60.0] * 3], target_platform="rk3588") == 0
+        assert r.load_onnx(str(path)) == 0, r.last_error
+        assert r.build(do_quantization=False) == 0, r.last_error
+        assert r.init_runtime() == 0, r.last_error
+    img = np.random.default_rng(5).integers(0, 256, (23, 23, 3)).astype(np.uint8)
+    plain, blocked, moved = _plain_and_blocked(r, img, "nhwc")
+    if _blocked_layout_here():
+        assert moved > 0
+    for a, b in zip(plain, blocked):
+        np.testing.assert_array_equal(a, b)
