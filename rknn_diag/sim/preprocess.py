@@ -123,10 +123,10 @@ def _image(v: Value, x: np.ndarray, p: InputPreprocess, data_format: str, batch:
         x = x[:, p.reorder]
     mean = _per_channel(p.mean, c, "mean_values", i) if p.mean else None
     std = _per_channel(p.std, c, "std_values", i) if p.std else None
-    # One pass each, into one new float32 array: the float32 conversion happens inside the
-    # subtraction (dtype=float32: a float64 image is rounded to float32 first, as astype did),
-    # and a mean of zeros or a std of ones is skipped (x - 0 and x / 1 are x exactly, -0 and NaN
-    # included). Same values as astype -> subtract -> divide, a third of the passes.
+    # Into one new float32 array: the float32 conversion happens inside the subtraction
+    # (dtype=float32: a float64 image is rounded to float32 first, as astype does), the division
+    # is in place, and a mean of zeros or a std of ones is skipped (x - 0 and x / 1 are x
+    # exactly, -0 and NaN included). The values of astype -> subtract -> divide, in two passes.
     shift = mean is not None and mean.any()
     scale = std is not None and (std != 1).any()
     if not (shift or scale) and x.dtype == np.float32 and x.flags.c_contiguous:
