@@ -234,6 +234,17 @@ def _infer(graph: Graph, consts: dict):
 def session(model: onnx.ModelProto, threads: int):
     import onnxruntime as ort
 
+    try:
+        return ort.InferenceSession(model.SerializeToString(), session_options(threads),
+                                    providers=["CPUExecutionProvider"])
+    except Exception as err:   # onnxruntime raises its own exception types for unsupported ops
+        raise LoweringError(f"onnxruntime refused the lowered model: {str(err)[:400]}") from None
+
+
+def session_options(threads: int):
+    """The backend's onnxruntime settings: `threads` intra-op threads, sequential, quiet."""
+    import onnxruntime as ort
+
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
@@ -242,10 +253,7 @@ def session(model: onnx.ModelProto, threads: int):
     # no arena: freed tensors go back at once, so the peak is the live set (about half the
     # arena's peak on the corpus models, same speed)
     so.enable_cpu_mem_arena = False
-    try:
-        return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    except Exception as err:   # onnxruntime raises its own exception types for unsupported ops
-        raise LoweringError(f"onnxruntime refused the lowered model: {str(err)[:400]}") from None
+    return so
 
 
 def is_ort_refusal(e: BaseException) -> bool:

@@ -116,17 +116,31 @@ def _image(v: Value, x: np.ndarray, p: InputPreprocess, data_format: str, batch:
         shown = [want[0], want[2], want[3], want[1]] if data_format == "nhwc" else list(want)
         raise InputError(f"input {i} '{v.name}' wants shape {shown} ({data_format}), got {list(given)}",
                          fix=hint, ref="1.5.5" if x.shape[0] != want[0] else None)
-    x = x.astype(np.float32)
     if p.reorder:
         if len(p.reorder) != c:
             raise InputError(f"reorder_channel {p.reorder} has {len(p.reorder)} entries for {c} channels",
                              where=f"input {i} '{v.name}'", ref="1.2.5")
         x = x[:, p.reorder]
-    if p.mean:
-        x = x - _per_channel(p.mean, c, "mean_values", i)
-    if p.std:
-        x = x / _per_channel(p.std, c, "std_values", i)
-    return x
+    mean = _per_channel(p.mean, c, "mean_values", i) if p.mean else None
+    std = _per_channel(p.std, c, "std_values", i) if p.std else None
+    # Into one new float32 array: the float32 conversion happens inside the subtraction
+    # (dtype=float32: a float64 image is rounded to float32 first, as astype does), the division
+    # is in place, and a mean of zeros or a std of ones is skipped (x - 0 and x / 1 are x
+    # exactly, -0 and NaN included). The values of astype -> subtract -> divide, in two passes.
+    shift = mean is not None and mean.any()
+    scale = std is not None and (std != 1).any()
+    if not (shift or scale) and x.dtype == np.float32 and x.flags.c_contiguous:
+        view = x.view()   # already what the model takes: no copy, and read-only, so theirs stays theirs
+        view.flags.writeable = False
+        return view
+    out = np.empty(x.shape, np.float32)   # NCHW in memory whatever the caller's layout; theirs stays theirs
+    if shift:
+        np.subtract(x, mean, out=out, dtype=np.float32)
+    else:
+        np.copyto(out, x, casting="unsafe")   # unsafe: int64/float64 images, as astype converts them
+    if scale:
+        np.divide(out, std, out=out)
+    return out
 
 
 def _per_channel(vals: list[float], c: int, name: str, i: int) -> np.ndarray:
