@@ -102,7 +102,8 @@ class Toolchain:
         if input_is_nchw or predef_file:
             raise ConfigError("input_is_nchw=True / predef_file are not supported",
                               fix="give NHWC sizes in input_size_list and a graph without predefined ops")
-        return self._loaded(str(tf_pb), lambda: tf_loader.load(tf_pb, inputs, outputs, input_size_list))
+        return self._loaded(str(tf_pb), lambda: tf_loader.load(tf_pb, inputs, outputs, input_size_list,
+                                                                          warn=self.log.w))
 
     def load_tflite(self, model: str, **kwargs: Any) -> int:
         from .frontends import tflite_loader
@@ -232,6 +233,7 @@ class Toolchain:
         if self.runtime is not None:
             self._close_runtime()
         if target is not None:
+            custom_op_mod.check_not_on_board(self.model.graph, target)
             self.runtime = self._board_runtime(target, device_id, kwargs.get("adb_server"))
             return 0
         custom_op_mod.check_registered(self.model.graph)

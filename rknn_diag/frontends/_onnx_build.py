@@ -30,6 +30,7 @@ class OnnxBuilder:
         self._node_names: set[str] = set()
         self._cur: dict[str, str] = {}          # framework blob -> newest ONNX value
         self.consumed: set[str] = set()
+        self.declared: list[onnx.ValueInfoProto] = []   # shapes ONNX cannot infer (users' custom ops)
 
     def _unique(self, base: str, taken: set[str] | None = None) -> str:
         taken = self._names if taken is None else taken
@@ -78,6 +79,11 @@ class OnnxBuilder:
         self._cur[blob] = name
         return name
 
+    def declare(self, value: str, shape: list[int], dtype) -> None:
+        """The shape of a value ONNX inference cannot give (a custom op's output), for later `shape()` calls."""
+        self.declared.append(helper.make_tensor_value_info(value, helper.np_dtype_to_tensor_dtype(np.dtype(dtype)),
+                                                           [int(d) for d in shape]))
+
     def node(self, op: str, inputs: list[str], outputs: list[str], layer: str, **attrs) -> None:
         name = self._unique(layer if layer not in self.layer_of else f"{layer}/{op}", self._node_names)
         self.layer_of[name] = layer
@@ -87,7 +93,7 @@ class OnnxBuilder:
     def model(self, outputs: list[str]) -> onnx.ModelProto:
         graph = helper.make_graph(self.nodes, self.name, self.inputs,
                                   [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
-                                  self.inits)
+                                  self.inits, value_info=self.declared)
         return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                                  producer_name="rknn_diag.frontends")
 
