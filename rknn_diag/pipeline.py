@@ -91,7 +91,9 @@ class Toolchain:
         if kwargs:
             raise ConfigError(f"load_pytorch() got unknown argument(s) {sorted(kwargs)}",
                               fix="load_pytorch takes model (a TorchScript .pt) and input_size_list")
-        return self._loaded(str(model), lambda: pytorch_loader.load(model, input_size_list))
+        # toolkit 1.x gives each input's size without the batch ([[3, 224, 224]]), toolkit2 with it
+        batchless = (self.generation or gen_mod.of_platforms(self.cfg.target_platform)) == gen_mod.TOOLKIT1
+        return self._loaded(str(model), lambda: pytorch_loader.load(model, input_size_list, batchless))
 
     def load_tensorflow(self, tf_pb: str, inputs: list[str], outputs: list[str], input_size_list: list[list[int]],
                         input_is_nchw: bool = False, predef_file: str | None = None, **kwargs: Any) -> int:
