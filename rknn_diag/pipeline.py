@@ -131,7 +131,9 @@ class Toolchain:
         if kwargs:
             raise ConfigError(f"load_caffe() got unknown argument(s) {sorted(kwargs)}",
                               fix="load_caffe takes model, blobs, proto, input_name")
-        return self._loaded(str(model), lambda: caffe_loader.load(model, blobs, proto))
+        # toolkit2 reads a top-level `input:`/`input_dim:`; toolkit 1.x refuses it (guide §3.1)
+        toolkit2 = (self.generation or gen_mod.of_platforms(self.cfg.target_platform)) == gen_mod.TOOLKIT2
+        return self._loaded(str(model), lambda: caffe_loader.load(model, blobs, proto, legacy_input=toolkit2))
 
     def load_darknet(self, model: str, weight: str, **kwargs: Any) -> int:
         from .frontends import darknet_loader
