@@ -92,6 +92,59 @@ def yolov5s_onnx(folder: Path) -> str:
     return "yolov5s_relu.onnx: strided convs to YOLOv5s's three head shapes (1,255,80/40/20), input 1x3x640x640"
 
 
+def _caffe(prototxt: str, caffemodel: str, sub: str = "."):
+    def make(folder: Path) -> str:
+        from fixtures.frontends import caffemodel_for
+        where = (folder / sub).resolve()
+        layers = caffemodel_for(where / prototxt, where / caffemodel)
+        return (f"{sub}/{caffemodel}: random weights for the shipped {prototxt} ({len(layers)} layers with weights; "
+                f"BatchNorm statistics from the data), same layers, names and shapes")
+    make.__name__ = f"caffe_{Path(caffemodel).stem}"
+    return make
+
+
+def _tflite(name: str, sub: str = "."):
+    """A MobileNet-v1-shaped float .tflite: input 1x224x224x3, output 1x1001 softmax (conv s2,
+    depthwise, pointwise, pooled, dense), made with TensorFlow's converter."""
+    def make(folder: Path) -> str:
+        import tensorflow as tf
+        tf.keras.utils.set_random_seed(0)
+        inp = tf.keras.Input((224, 224, 3), batch_size=1, name="input")
+        x = tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu6")(inp)
+        x = tf.keras.layers.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(x)
+        x = tf.keras.layers.Conv2D(32, 1, activation="relu6")(x)
+        x = tf.keras.layers.GlobalAveragePooling2D()(x)
+        out = tf.keras.layers.Dense(1001, activation="softmax")(x)
+        model = tf.keras.Model(inp, out)
+        (folder / sub / name).write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+        return f"{sub}/{name}: conv s2, depthwise s2, pointwise, pooled, dense 1001 + softmax; input 1x224x224x3"
+    make.__name__ = f"tflite_{Path(name).stem}"
+    return make
+
+
+def mobilenet_v1_frozen_pb(folder: Path) -> str:
+    """mobilenet_v1_1.0_224_frozen.pb's interface: placeholder `input` 1x224x224x3, output
+    `MobilenetV1/Logits/SpatialSqueeze` 1x1001 (conv s2, depthwise, pointwise, avg pool, 1x1 conv, squeeze)."""
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [1, 224, 224, 3], name="input")
+
+        def w(shape, fan):
+            return tf.constant((rng.standard_normal(shape) * np.sqrt(2.0 / fan)).astype(np.float32))
+        x = tf.nn.relu6(tf.nn.conv2d(x, w([3, 3, 3, 16], 27), 2, "SAME") + tf.constant(0.1, shape=[16]))
+        x = tf.nn.relu6(tf.nn.depthwise_conv2d(x, w([3, 3, 16, 1], 9), [1, 2, 2, 1], "SAME"))
+        x = tf.nn.relu6(tf.nn.conv2d(x, w([1, 1, 16, 32], 16), 1, "SAME"))
+        x = tf.nn.avg_pool2d(x, 56, 56, "VALID")
+        x = tf.nn.bias_add(tf.nn.conv2d(x, w([1, 1, 32, 1001], 32), 1, "VALID"),
+                           tf.constant((rng.standard_normal(1001) * 0.1).astype(np.float32)))
+        tf.squeeze(x, [1, 2], name="MobilenetV1/Logits/SpatialSqueeze")
+    (folder / "mobilenet_v1_1.0_224_frozen.pb").write_bytes(g.as_graph_def().SerializeToString())
+    return ("mobilenet_v1_1.0_224_frozen.pb: input 1x224x224x3 -> MobilenetV1/Logits/SpatialSqueeze 1x1001 "
+            "(conv s2, depthwise s2, pointwise, avg pool, 1x1 conv, squeeze)")
+
+
 T2 = "rknn-toolkit2/examples/"
 T1 = "examples/"
 # id, generation, folder in its repository, scripts in order, stand-in, or a reason it is not run
@@ -107,7 +160,26 @@ EXAMPLES = [
      T2 + "functions/custom_op/gen_custom_onnx_from_pytorch/register_pytorch_op", ["test.py"], None, None),
     ("tk2/functions/onnx_edit", "toolkit2", T2 + "functions/onnx_edit", ["test.py"], None, None),
     ("tk2/functions/multi_input", "toolkit2", T2 + "functions/multi_input", ["test.py"], None, None),
+    ("tk2/caffe/mobilenet_v2", "toolkit2", T2 + "caffe/mobilenet_v2", ["test.py"],
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel"), None),
+    ("tk2/functions/model_pruning", "toolkit2", T2 + "functions/model_pruning", ["test.py"],
+     _caffe("mobilenet_deploy.prototxt", "mobilenet.caffemodel"), None),
+    ("tk2/functions/dynamic_shape", "toolkit2", T2 + "functions/dynamic_shape", ["test.py"],
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2"), None),
+    ("tk2/functions/multi_batch", "toolkit2", T2 + "functions/multi_batch", ["test.py"],
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2"), None),
+    ("tk2/functions/codegen", "toolkit2", T2 + "functions/codegen", ["test.py"],
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2"), None),
+    ("tk2/tflite/mobilenet_v1", "toolkit2", T2 + "tflite/mobilenet_v1", ["test.py"],
+     _tflite("mobilenet_v1_1.0_224.tflite"), None),
+    ("tk2/functions/quantize_algorithm_mmse", "toolkit2", T2 + "functions/quantize_algorithm_mmse", ["test.py"],
+     mobilenet_v1_frozen_pb, None),
     ("tk1/onnx/resnet50v2", "1.x", T1 + "onnx/resnet50v2", ["test.py"], resnet50v2_onnx, None),
+    ("tk1/caffe/mobilenet_v2", "1.x", T1 + "caffe/mobilenet_v2", ["test.py"],
+     _caffe("mobilenet_v2.prototxt", "mobilenet_v2.caffemodel"), None),
+    ("tk1/tflite/mobilenet_v1", "1.x", T1 + "tflite/mobilenet_v1", ["test.py"], _tflite("mobilenet_v1.tflite"), None),
+    ("tk1/batch_size", "1.x", T1 + "common_function_demos/batch_size", ["test.py"],
+     _tflite("mobilenet_v1.tflite", "../../tflite/mobilenet_v1"), None),
     ("tk1/custom_op/rknn_custom_op_math", "1.x", T1 + "common_function_demos/custom_op/rknn_custom_op_math",
      ["rknn_custom_op_math.py"], None, None),
     ("tk1/custom_op/rknn_custom_op_resize", "1.x", T1 + "common_function_demos/custom_op/rknn_custom_op_resize",
@@ -119,6 +191,10 @@ EXAMPLES = [
       "hybrid_quantization_step2.py", "run_hybrid_quantization_model.py"], shufflenet_onnx, None),
 ]
 
+
+# other folders of the repository a script reads (../../caffe/mobilenet_v2/...): exported beside it
+ALSO = {"dynamic_shape": [T2 + "caffe/mobilenet_v2"], "multi_batch": [T2 + "caffe/mobilenet_v2"],
+        "codegen": [T2 + "caffe/mobilenet_v2"], "batch_size": [T1 + "tflite/mobilenet_v1"]}
 
 # example folder name -> tensor files the script writes and reads back instead of inferring
 FILE_OUTPUTS = {"accuracy_analysis": ["snapshot/simulator/resnetv24_dense0_fwd.txt",
@@ -215,6 +291,8 @@ def _examples(args, rows: list) -> int:
             got = {}
             for who, python, ours in sides:
                 folder = export(repo, path, Path(tmp) / who)
+                for other in ALSO.get(Path(path).name, []):
+                    export(repo, other, Path(tmp) / who)
                 if standin:
                     row["standin"] = standin(folder)
                 t0 = time.monotonic()

@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper, shape_inference
 
+from ..errors import ModelLoadError
 from ..ir import Graph
 
 OPSET = 13
@@ -45,6 +46,19 @@ class OnnxBuilder:
         name = self.out(blob)
         self.inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [int(d) for d in shape]))
         return name
+
+    def reshape_inputs(self, shapes: list[list[int]]) -> None:
+        """Other input shapes than the file declares (one per input, same rank); shapes are
+        inferred again from these at load (a size the lowering baked in, e.g. a Reshape's
+        target, then fails there, naming the node)."""
+        if len(shapes) != len(self.inputs) or any(len(s) != len(i.type.tensor_type.shape.dim)
+                                                  for s, i in zip(shapes, self.inputs)):
+            raise ModelLoadError(f"{len(shapes)} input shape(s) {shapes} for the model's inputs "
+                                 f"{[i.name for i in self.inputs]}", where=self.where,
+                                 fix="give one shape per input, of the input's rank")
+        for vi, shape in zip(self.inputs, shapes):
+            for d, v in zip(vi.type.tensor_type.shape.dim, shape):
+                d.dim_value = int(v)
 
     def reserve(self, names: list[str]) -> None:
         """Keep these value names for the caller to write last (the model's output names)."""

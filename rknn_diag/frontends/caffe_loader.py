@@ -562,9 +562,12 @@ def _legacy_inputs(net: Message, b: OnnxBuilder, where: str) -> None:
 
 
 def load(model: str | os.PathLike, blobs: str | os.PathLike | None, proto: str = "caffe",
-         legacy_input: bool = False) -> Graph:
-    """`legacy_input`: accept top-level `input:`/`input_dim:` (toolkit2 does; toolkit 1.x refuses, §3.1)."""
+         legacy_input: bool = False, input_shapes: list[list[int]] | None = None) -> Graph:
+    """`legacy_input`: accept top-level `input:`/`input_dim:` (toolkit2 does; toolkit 1.x refuses, §3.1).
+    `input_shapes`: the inputs' shapes instead of the prototxt's (config(dynamic_input=...))."""
     b = to_onnx(model, blobs, proto, legacy_input)
+    if input_shapes is not None:
+        b.reshape_inputs(input_shapes)
     return b.finish(b.dangling())
 
 

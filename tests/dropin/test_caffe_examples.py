@@ -94,3 +94,34 @@ def test_toolkit1_refuses_the_old_input_spelling(tmp_path, monkeypatch, capsys):
                            blobs="./mobilenet_v2.caffemodel") != 0
     assert "Deprecated caffe input usage" in capsys.readouterr().out
     rknn.release()
+
+
+def test_toolkit2_dynamic_shape_script_on_a_caffe_model(tmp_path, monkeypatch):
+    """functions/dynamic_shape: config(dynamic_input=...) with load_caffe, inference at each set."""
+    monkeypatch.chdir(tmp_path)
+    img = _example(tmp_path, size=32)
+    rknn = RKNN(verbose=True)
+    rknn.config(mean_values=MEAN, std_values=STD, quant_img_RGB2BGR=True, target_platform="rk3566",
+                dynamic_input=[[[1, 3, 40, 40]], [[1, 3, 24, 24]], [[1, 3, 32, 32]]])
+    assert rknn.load_caffe(model="./mobilenet_v2_deploy.prototxt", blobs="./mobilenet_v2.caffemodel") == 0
+    assert rknn.build(do_quantization=True, dataset="./dataset.txt") == 0
+    assert rknn.export_rknn("./mobilenet_v2.rknn") == 0
+    assert rknn.init_runtime() == 0
+    for size in (32, 24, 40):
+        x = cv2.resize(img, (size, size))
+        out = rknn.inference(inputs=[np.transpose(x[None], (0, 3, 1, 2))], data_format=["nchw"])[0]
+        net = cv2.dnn.readNetFromCaffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel")
+        net.setInput(((x.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)[None].astype(np.float32))
+        want = net.forward()
+        logp, logp_net = (np.log(np.maximum(v.ravel(), 1e-6)) for v in (out, want))
+        assert metrics(logp - logp.mean(), logp_net - logp_net.mean())["cosine"] > 0.95, size
+    rknn.release()
+
+
+def test_dynamic_input_with_a_loader_whose_file_fixes_shapes_is_refused(tmp_path, capsys):
+    from fixtures.frontends import darknet_files, yolov3_tiny_cfg
+    cfg, weights = darknet_files(tmp_path, "tiny", yolov3_tiny_cfg(64))
+    rknn = RKNN()
+    rknn.config(target_platform="rk3566", dynamic_input=[[[1, 3, 64, 64]], [[1, 3, 32, 32]]])
+    assert rknn.load_darknet(model=str(cfg), weight=str(weights)) != 0
+    assert "config(dynamic_input=...) is not supported when loading" in capsys.readouterr().out
