@@ -791,7 +791,9 @@ def test_tflite_strided_slice_it_cannot_run_is_refused_at_load(strides, masks, t
     fails_with(("load_tflite", {"model": str(path)}), "STRIDED_SLICE 'sliced'", "Fix:")
 
 
-def test_tflite_int8_input_is_refused_with_the_fix(tmp_path):
+def test_tflite_int8_input_is_the_value_it_stands_for(tmp_path):
+    """An int8/uint8 model input (the vendor's quantized .tflite files): the model takes the value
+    (q - zero point) * scale, its quantization kept; an unquantized integer input is refused."""
     _needs_tflite()
     m = fx.TFLiteModel()
     x = m.input("input", [1, 4, 4, 3], dtype="int8", scale=0.1, zero_point=0)
@@ -799,7 +801,12 @@ def test_tflite_int8_input_is_refused_with_the_fix(tmp_path):
     m.op("RELU", [x], [y])
     m.outputs = [y]
     path = m.write(tmp_path / "int8_io.tflite")
-    fails_with(("load_tflite", {"model": str(path)}), "int8", "inference_input_type=tf.float32")
+    r = RKNN()
+    r.config(target_platform="rk3588")
+    assert r.load_tflite(str(path)) == 0 and r.build(do_quantization=False) == 0 and r.init_runtime() == 0
+    v = np.linspace(-6, 6, 48, dtype=np.float32).reshape(1, 4, 4, 3)
+    got = r.inference(inputs=[v], data_format="nhwc")[0]
+    np.testing.assert_allclose(got, np.maximum(np.round(v / 0.1) * 0.1, 0), atol=0.01)
 
 
 def test_tflite_fused_tanh_is_refused(tmp_path):
@@ -859,13 +866,16 @@ def _tf_layers():
                                                                        0.5, 2, 8, dtype=np.float32)), [1, 2]),
         "resize_nearest_align": lambda x: tf.compat.v1.image.resize_nearest_neighbor(stem(x), [31, 31],
                                                                                       align_corners=True),
+        # 1.x custom_op_math's TF ops. TruncateDiv rounds toward zero: the quotients here lie in (-1, 1),
+        # 0 throughout (flooring would give -1 for the negatives), no step where float16 could flip one
+        "truncatediv_exp": lambda x: tf.exp(stem(x) * 0.3) + tf.truncatediv(stem(x) - 2.0, tf.constant(50.0)),
     }
 
 
 TF_LAYERS = ["add_mul_sub_const", "avgpool_same", "concat_leaky_sigmoid", "conv_dilation2", "conv_explicit_paddings",
              "conv_same_bias_relu", "conv_valid_stride2", "depthwise_mult2", "elu_maximum_minimum",
              "fused_batchnorm_relu6", "maxpool_same", "mean_matmul_softmax", "pad_tanh", "realdiv_add_squeeze",
-             "reshape_transpose", "resize_bilinear", "resize_nearest_align"]
+             "reshape_transpose", "resize_bilinear", "resize_nearest_align", "truncatediv_exp"]
 
 
 @pytest.mark.parametrize("case", TF_LAYERS)
