@@ -128,6 +128,14 @@ class OnnxBuilder:
         """Values written and never read: the network's outputs, in the order written."""
         return [o for n in self.nodes for o in n.output if o and o not in self.consumed]
 
+    def constant_values(self) -> set[str]:
+        """Values computed from initializers alone (e.g. SSD prior boxes behind a Concat)."""
+        const = {t.name for t in self.inits}
+        for n in self.nodes:
+            if all(i in const for i in n.input if i):
+                const.update(o for o in n.output if o)
+        return const
+
     def finish(self, outputs: list[str]) -> Graph:
         from . import onnx_loader
         graph = onnx_loader.load(self.model(outputs))

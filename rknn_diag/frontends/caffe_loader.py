@@ -568,7 +568,11 @@ def load(model: str | os.PathLike, blobs: str | os.PathLike | None, proto: str =
     b = to_onnx(model, blobs, proto, legacy_input)
     if input_shapes is not None:
         b.reshape_inputs(input_shapes)
-    return b.finish(b.dangling())
+    # the guide's §3.5: an output that is the same for every input (SSD's prior boxes once
+    # DetectionOutput is deleted) is not returned; the vendor returns loc and conf only
+    const = b.constant_values()
+    outputs = [o for o in b.dangling() if o not in const] or b.dangling()
+    return b.finish(outputs)
 
 
 def to_onnx(model: str | os.PathLike, blobs: str | os.PathLike | None, proto: str = "caffe",
