@@ -92,11 +92,11 @@ def yolov5s_onnx(folder: Path) -> str:
     return "yolov5s_relu.onnx: strided convs to YOLOv5s's three head shapes (1,255,80/40/20), input 1x3x640x640"
 
 
-def _caffe(prototxt: str, caffemodel: str, sub: str = "."):
+def _caffe(prototxt: str, caffemodel: str, sub: str = ".", scale: dict[str, float] | None = None):
     def make(folder: Path) -> str:
         from fixtures.frontends import caffemodel_for
         where = (folder / sub).resolve()
-        layers = caffemodel_for(where / prototxt, where / caffemodel)
+        layers = caffemodel_for(where / prototxt, where / caffemodel, scale=scale)
         return (f"{sub}/{caffemodel}: random weights for the shipped {prototxt} ({len(layers)} layers with weights; "
                 f"BatchNorm statistics from the data), same layers, names and shapes")
     make.__name__ = f"caffe_{Path(caffemodel).stem}"
@@ -235,6 +235,8 @@ def yolox_s_onnx(folder: Path) -> str:
     return "yolox_s.onnx: strided convs to YOLOX-s's three heads (1,85,80/40/20) with Sigmoid, input 1x3x640x640"
 
 
+SSD_LOC = {"mbox_loc": 0.002}   # box offsets near the priors (the net sees pixels minus the mean, std 1)
+
 T2 = "rknn-toolkit2/examples/"
 T1 = "examples/"
 # id, generation, folder in its repository, scripts in order, stand-in, or a reason it is not run
@@ -255,7 +257,8 @@ EXAMPLES = [
     ("tk2/caffe/mobilenet_v2", "toolkit2", T2 + "caffe/mobilenet_v2", ["test.py"],
      _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel"), None),
     ("tk2/caffe/vgg-ssd", "toolkit2", T2 + "caffe/vgg-ssd", ["test.py"],
-     _caffe("deploy_rm_detection_output.prototxt", "VGG_VOC0712_SSD_300x300_iter_120000.caffemodel"), None),
+     _caffe("deploy_rm_detection_output.prototxt", "VGG_VOC0712_SSD_300x300_iter_120000.caffemodel",
+            scale=SSD_LOC), None),
     ("tk2/functions/model_pruning", "toolkit2", T2 + "functions/model_pruning", ["test.py"],
      _caffe("mobilenet_deploy.prototxt", "mobilenet.caffemodel"), None),
     ("tk2/functions/dynamic_shape", "toolkit2", T2 + "functions/dynamic_shape", ["test.py"],
@@ -280,7 +283,8 @@ EXAMPLES = [
     ("tk1/caffe/mobilenet_v2", "1.x", T1 + "caffe/mobilenet_v2", ["test.py"],
      _caffe("mobilenet_v2.prototxt", "mobilenet_v2.caffemodel"), None),
     ("tk1/caffe/vgg-ssd", "1.x", T1 + "caffe/vgg-ssd", ["test.py"],
-     _caffe("deploy_rm_detection_output.prototxt", "VGG_VOC0712_SSD_300x300_iter_120000.caffemodel"), None),
+     _caffe("deploy_rm_detection_output.prototxt", "VGG_VOC0712_SSD_300x300_iter_120000.caffemodel",
+            scale=SSD_LOC), None),
     ("tk1/tflite/mobilenet_v1", "1.x", T1 + "tflite/mobilenet_v1", ["test.py"], _tflite("mobilenet_v1.tflite"), None),
     ("tk1/batch_size", "1.x", T1 + "common_function_demos/batch_size", ["test.py"],
      _tflite("mobilenet_v1.tflite", "../../tflite/mobilenet_v1"), None),

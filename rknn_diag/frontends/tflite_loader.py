@@ -534,6 +534,21 @@ def load(model: str | os.PathLike) -> Graph:
     b.reserve(out_names)          # the outputs keep the model's tensor names
     for k in range(sg.OperatorsLength()):
         low.run(sg.Operators(k))
-    for i, name in zip(sg.OutputsAsNumpy(), out_names):
-        b.node("Identity", [low.get(i, "tfl")], [name], name)
-    return b.finish(out_names)
+    quantized = [low.dtype(i) in QUANT_TYPES and low.quant(i) is not None for i in sg.OutputsAsNumpy()]
+    for i, name, q in zip(sg.OutputsAsNumpy(), out_names, quantized):
+        if not q:
+            b.node("Identity", [low.get(i, "tfl")], [name], name)
+            continue
+        # a quantized output ends in its own Q/DQ pair, so the output tensor itself is quantized
+        scale, zp, _ = low.quant(i)
+        y, qv = b.tmp(f"{name}_out"), b.tmp(f"{name}_q")
+        s_, z = b.const(f"{name}_scale", scale.reshape(())), b.const(f"{name}_zp", zp.astype(low.dtype(i)).reshape(()))
+        b.node("Identity", [low.get(i, "tfl")], [y], name)
+        b.node("QuantizeLinear", [y, s_, z], [qv], name)
+        b.node("DequantizeLinear", [qv, s_, z], [name], name)
+    graph = b.finish(out_names)
+    if all(quantized):
+        # uint8/int8 outputs (the vendor's quantized .tflite files): the vendor returns their
+        # integers, which its scripts dequantize themselves (dropin.io_nodes)
+        graph.meta["integer_outputs"] = True
+    return graph
