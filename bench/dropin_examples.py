@@ -366,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--toolkit2-repo", type=Path, required=True)
     p.add_argument("--toolkit1-repo", type=Path, required=True)
     p.add_argument("--vendor-python", default=os.environ.get("RKNN_DIAG_TOOLKIT2_PYTHON"))
+    p.add_argument("--ours-python", default=sys.executable,
+                   help="interpreter for our side (e.g. the vendor's environment, for scripts needing numpy < 2)")
     p.add_argument("--only", nargs="*", default=None)
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--json", type=Path, default=None)
@@ -395,7 +397,7 @@ def _examples(args, rows: list) -> int:
         row = {"example": ex_id, "generation": gen, "folder": path}
         with tempfile.TemporaryDirectory(prefix="example-") as tmp:
             repo = args.toolkit2_repo if gen == "toolkit2" else args.toolkit1_repo
-            sides = [("ours", [sys.executable], True)]
+            sides = [("ours", [args.ours_python], True)]
             if gen == "toolkit2" and args.vendor_python:
                 sides.append(("vendor", [args.vendor_python], False))
             got = {}

@@ -175,6 +175,14 @@ def float_only_layers(graph: Graph, layers: dict[str, str] | None, log: Logger |
     where an 8-bit output would leave a 1000-class softmax a handful of levels."""
     out = dict(layers or {})
     outputs = {v.name for v in graph.outputs} if mode and MODES[mode].act.dtype in ("int8", "uint8") else set()
+    # through layout-only layers (SSD's conf: Softmax -> Flatten) the Softmax still writes the
+    # output; those layers stay float16 with it
+    layout = {}
+    for node in reversed(graph.nodes):
+        if node.op_type in ("Reshape", "Flatten", "Transpose", "Identity", "Squeeze", "Unsqueeze") and \
+                set(node.outputs) & outputs:
+            outputs.add(node.inputs[0])
+            layout[node.inputs[0]] = node
     for node in graph.nodes:
         if node.op_type in roles.NONFINITE_OPS and out.get(node.name) != "float16":
             out[node.name] = "float16"
@@ -182,6 +190,10 @@ def float_only_layers(graph: Graph, layers: dict[str, str] | None, log: Logger |
                 log.i(f"layer '{node.name}' ({node.op_type}) stays float16: NaN and infinity have no integer form")
         elif node.op_type == "Softmax" and set(node.outputs) & outputs and node.name not in out:
             out[node.name] = "float16"
+            after = layout.get(node.outputs[0])
+            while after is not None and after.name not in out:
+                out[after.name] = "float16"
+                after = layout.get(after.outputs[0])
             if log is not None:
                 log.i(f"layer '{node.name}' (Softmax) writes a model output: it stays float16, as the vendor "
                       f"returns it")
