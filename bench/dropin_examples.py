@@ -92,6 +92,153 @@ def yolov5s_onnx(folder: Path) -> str:
     return "yolov5s_relu.onnx: strided convs to YOLOv5s's three head shapes (1,255,80/40/20), input 1x3x640x640"
 
 
+def _caffe(prototxt: str, caffemodel: str, sub: str = ".", scale: dict[str, float] | None = None):
+    def make(folder: Path) -> str:
+        from fixtures.frontends import caffemodel_for
+        where = (folder / sub).resolve()
+        layers = caffemodel_for(where / prototxt, where / caffemodel, scale=scale)
+        return (f"{sub}/{caffemodel}: random weights for the shipped {prototxt} ({len(layers)} layers with weights; "
+                f"BatchNorm statistics from the data), same layers, names and shapes")
+    make.__name__ = f"caffe_{Path(caffemodel).stem}"
+    return make
+
+
+def _tflite(name: str, sub: str = "."):
+    """A MobileNet-v1-shaped float .tflite: input 1x224x224x3, output 1x1001 softmax (conv s2,
+    depthwise, pointwise, pooled, dense), made with TensorFlow's converter."""
+    def make(folder: Path) -> str:
+        import tensorflow as tf
+        tf.keras.utils.set_random_seed(0)
+        inp = tf.keras.Input((224, 224, 3), batch_size=1, name="input")
+        x = tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu6")(inp)
+        x = tf.keras.layers.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(x)
+        x = tf.keras.layers.Conv2D(32, 1, activation="relu6")(x)
+        x = tf.keras.layers.GlobalAveragePooling2D()(x)
+        out = tf.keras.layers.Dense(1001, activation="softmax")(x)
+        model = tf.keras.Model(inp, out)
+        (folder / sub / name).write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+        return f"{sub}/{name}: conv s2, depthwise s2, pointwise, pooled, dense 1001 + softmax; input 1x224x224x3"
+    make.__name__ = f"tflite_{Path(name).stem}"
+    return make
+
+
+def mobilenet_v1_frozen_pb(folder: Path) -> str:
+    """mobilenet_v1_1.0_224_frozen.pb's interface: placeholder `input` 1x224x224x3, output
+    `MobilenetV1/Logits/SpatialSqueeze` 1x1001 (conv s2, depthwise, pointwise, avg pool, 1x1 conv, squeeze)."""
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [1, 224, 224, 3], name="input")
+
+        def w(shape, fan):
+            return tf.constant((rng.standard_normal(shape) * np.sqrt(2.0 / fan)).astype(np.float32))
+        x = tf.nn.relu6(tf.nn.conv2d(x, w([3, 3, 3, 16], 27), 2, "SAME") + tf.constant(0.1, shape=[16]))
+        x = tf.nn.relu6(tf.nn.depthwise_conv2d(x, w([3, 3, 16, 1], 9), [1, 2, 2, 1], "SAME"))
+        x = tf.nn.relu6(tf.nn.conv2d(x, w([1, 1, 16, 32], 16), 1, "SAME"))
+        x = tf.nn.avg_pool2d(x, 56, 56, "VALID")
+        x = tf.nn.bias_add(tf.nn.conv2d(x, w([1, 1, 32, 1001], 32), 1, "VALID"),
+                           tf.constant((rng.standard_normal(1001) * 0.1).astype(np.float32)))
+        tf.squeeze(x, [1, 2], name="MobilenetV1/Logits/SpatialSqueeze")
+    (folder / "mobilenet_v1_1.0_224_frozen.pb").write_bytes(g.as_graph_def().SerializeToString())
+    return ("mobilenet_v1_1.0_224_frozen.pb: input 1x224x224x3 -> MobilenetV1/Logits/SpatialSqueeze 1x1001 "
+            "(conv s2, depthwise s2, pointwise, avg pool, 1x1 conv, squeeze)")
+
+
+def shufflenet_quant_onnx(folder: Path) -> str:
+    """A QOperator ONNX like shufflenet-v2_quant.onnx (onnxruntime's quantize_static, the example's
+    own recipe): the 2-conv classifier at 224 with 1000 classes, calibrated on the example's image."""
+    import cv2
+    import onnx
+    from fixtures.dropin import classifier, quantize_qoperator
+    onnx.save(classifier(224, classes=1000, out_name="output"), str(folder / "float.onnx"))
+    img = cv2.cvtColor(cv2.imread(str(folder / "test_images/dog_224x224.jpg")), cv2.COLOR_BGR2RGB).astype(np.float32)
+    x = ((img - [123.675, 116.28, 103.53]) / 58.82).transpose(2, 0, 1)[None].astype(np.float32)
+    quantize_qoperator(folder / "float.onnx", folder / "shufflenet-v2_quant.onnx", [x], "data")
+    (folder / "float.onnx").unlink()
+    return "shufflenet-v2_quant.onnx: the 2-conv classifier (1000 classes) quantized by onnxruntime, QOperator form"
+
+
+def mnist_pt(folder: Path) -> str:
+    """mnist_cnn.pt: a TorchScript CNN, input 1x1x28x28 -> 10 (conv, pool, conv, pool, linear)."""
+    import torch
+    from fixtures.frontends import torch_script
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                              torch.nn.Conv2d(8, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                              torch.nn.Flatten(), torch.nn.Linear(16 * 7 * 7, 10))
+    torch_script(folder, "mnist_cnn", net, (1, 1, 28, 28))
+    return "mnist_cnn.pt: TorchScript conv-pool-conv-pool-linear, input 1x1x28x28, 10 classes"
+
+
+def _quant_tflite(name: str, image: str):
+    def make(folder: Path) -> str:
+        return quant_tflite(folder, name, image)
+    make.__name__ = f"quant_tflite_{Path(name).stem}"
+    return make
+
+
+def quant_tflite(folder: Path, name: str, image: str) -> str:
+    """A full-integer .tflite with the interface of the vendor's quantized MobileNet/Inception
+    files: uint8 input 1x224x224x3, uint8 output 1x1001 (TensorFlow's converter, calibrated on the
+    example's image)."""
+    import cv2
+    import tensorflow as tf
+    tf.keras.utils.set_random_seed(0)
+    inp = tf.keras.Input((224, 224, 3), batch_size=1, name="input")
+    x = tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu6")(inp)
+    x = tf.keras.layers.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(x)
+    x = tf.keras.layers.Conv2D(32, 1, activation="relu6")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    # logits spread wide: a 1001-class softmax read as uint8 (scale 1/256) is not all zeros
+    out = tf.keras.layers.Dense(1001, activation="softmax",
+                                kernel_initializer=tf.keras.initializers.RandomNormal(stddev=4.0))(x)
+    conv = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(inp, out))
+    img = cv2.cvtColor(cv2.imread(str(folder / image)), cv2.COLOR_BGR2RGB).astype(np.float32)
+    rng = np.random.default_rng(0)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([((img + rng.normal(0, 8, img.shape)) / 128 - 1)[None].astype(np.float32)]
+                                           for _ in range(8))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.uint8
+    (folder / name).write_bytes(conv.convert())
+    return f"{name}: full-integer (uint8 in/out) conv, depthwise, pointwise, dense 1001 + softmax"
+
+
+def yolox_s_onnx(folder: Path) -> str:
+    """YOLOX-s's interface at 640 (input `images` in pixels, mean 0 std 1): three heads
+    (1,85,80/40/20,80/40/20), each Concat(box conv (4), Sigmoid(objectness+class conv (81))): the
+    script renames the Sigmoids to its custom cstSigmoid."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    inits, nodes, outs = [], [], []
+    prev, c, gain = "images", 3, 1 / 255
+    for i, (stride, ch) in enumerate([(8, 16), (2, 32), (2, 32)]):
+        def w(name, shape, fan, scale=1.0):
+            inits.append(numpy_helper.from_array((rng.standard_normal(shape) * scale * np.sqrt(2 / fan))
+                                                 .astype(np.float32), name))
+            return name
+        nodes += [helper.make_node("Conv", [prev, w(f"w{i}", (ch, c, stride, stride), c * stride * stride, gain)],
+                                   [f"c{i}"], strides=[stride, stride]),
+                  helper.make_node("Relu", [f"c{i}"], [f"r{i}"]),
+                  helper.make_node("Conv", [f"r{i}", w(f"box{i}", (4, ch, 1, 1), ch)], [f"box_out{i}"]),
+                  helper.make_node("Conv", [f"r{i}", w(f"cls{i}", (81, ch, 1, 1), ch)], [f"cls_logit{i}"]),
+                  helper.make_node("Sigmoid", [f"cls_logit{i}"], [f"cls_out{i}"]),
+                  helper.make_node("Concat", [f"box_out{i}", f"cls_out{i}"], [f"output{i}"], axis=1)]
+        size = 640 // (8 * 2 ** i)
+        outs.append(helper.make_tensor_value_info(f"output{i}", TensorProto.FLOAT, [1, 85, size, size]))
+        prev, c, gain = f"r{i}", ch, 1.0
+    g = helper.make_graph(nodes, "yolox_s_standin",
+                          [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 640, 640])], outs, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 12)])
+    m.ir_version = 7
+    onnx.save(m, str(folder / "yolox_s.onnx"))
+    return "yolox_s.onnx: strided convs to YOLOX-s's three heads (1,85,80/40/20) with Sigmoid, input 1x3x640x640"
+
+
+SSD_LOC = {"mbox_loc": 0.002}   # box offsets near the priors (the net sees pixels minus the mean, std 1)
+
 T2 = "rknn-toolkit2/examples/"
 T1 = "examples/"
 # id, generation, folder in its repository, scripts in order, stand-in, or a reason it is not run
@@ -105,9 +252,44 @@ EXAMPLES = [
      T2 + "functions/custom_op/gen_custom_onnx_from_pytorch/register_onnx_symbolic", ["test.py"], None, None),
     ("tk2/functions/custom_op/register_pytorch_op", "toolkit2",
      T2 + "functions/custom_op/gen_custom_onnx_from_pytorch/register_pytorch_op", ["test.py"], None, None),
+    ("tk2/functions/custom_op/non-onnx_standard", "toolkit2", T2 + "functions/custom_op/non-onnx_standard",
+     ["test.py"], yolox_s_onnx, None),
     ("tk2/functions/onnx_edit", "toolkit2", T2 + "functions/onnx_edit", ["test.py"], None, None),
     ("tk2/functions/multi_input", "toolkit2", T2 + "functions/multi_input", ["test.py"], None, None),
+    ("tk2/caffe/mobilenet_v2", "toolkit2", T2 + "caffe/mobilenet_v2", ["test.py"],
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel"), None),
+    ("tk2/caffe/vgg-ssd", "toolkit2", T2 + "caffe/vgg-ssd", ["test.py"],
+     _caffe("deploy_rm_detection_output.prototxt", "VGG_VOC0712_SSD_300x300_iter_120000.caffemodel",
+            scale=SSD_LOC), None),
+    ("tk2/functions/model_pruning", "toolkit2", T2 + "functions/model_pruning", ["test.py"],
+     _caffe("mobilenet_deploy.prototxt", "mobilenet.caffemodel"), None),
+    ("tk2/functions/dynamic_shape", "toolkit2", T2 + "functions/dynamic_shape", ["test.py"],
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2"), None),
+    ("tk2/functions/multi_batch", "toolkit2", T2 + "functions/multi_batch", ["test.py"],
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2"), None),
+    ("tk2/functions/codegen", "toolkit2", T2 + "functions/codegen", ["test.py"],
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2"), None),
+    ("tk2/tflite/mobilenet_v1", "toolkit2", T2 + "tflite/mobilenet_v1", ["test.py"],
+     _tflite("mobilenet_v1_1.0_224.tflite"), None),
+    ("tk2/functions/quantize_algorithm_mmse", "toolkit2", T2 + "functions/quantize_algorithm_mmse", ["test.py"],
+     mobilenet_v1_frozen_pb, None),
+    ("tk2/tflite/mobilenet_v1_qat", "toolkit2", T2 + "tflite/mobilenet_v1_qat", ["test.py"],
+     _quant_tflite("mobilenet_v1_1.0_224_quant.tflite", "dog_224x224.jpg"), None),
     ("tk1/onnx/resnet50v2", "1.x", T1 + "onnx/resnet50v2", ["test.py"], resnet50v2_onnx, None),
+    ("tk1/load_quantized_model/onnx", "1.x", T1 + "common_function_demos/load_quantized_model/onnx", ["test.py"],
+     shufflenet_quant_onnx, None),
+    ("tk1/load_quantized_model/tflite", "1.x", T1 + "common_function_demos/load_quantized_model/tflite", ["test.py"],
+     _quant_tflite("inception_v1_224_quant.tflite", "dog_224x224.jpg"), None),
+    ("tk1/single_channel_input/mnist", "1.x", T1 + "common_function_demos/single_channel_input/mnist", ["test.py"],
+     mnist_pt, None),
+    ("tk1/caffe/mobilenet_v2", "1.x", T1 + "caffe/mobilenet_v2", ["test.py"],
+     _caffe("mobilenet_v2.prototxt", "mobilenet_v2.caffemodel"), None),
+    ("tk1/caffe/vgg-ssd", "1.x", T1 + "caffe/vgg-ssd", ["test.py"],
+     _caffe("deploy_rm_detection_output.prototxt", "VGG_VOC0712_SSD_300x300_iter_120000.caffemodel",
+            scale=SSD_LOC), None),
+    ("tk1/tflite/mobilenet_v1", "1.x", T1 + "tflite/mobilenet_v1", ["test.py"], _tflite("mobilenet_v1.tflite"), None),
+    ("tk1/batch_size", "1.x", T1 + "common_function_demos/batch_size", ["test.py"],
+     _tflite("mobilenet_v1.tflite", "../../tflite/mobilenet_v1"), None),
     ("tk1/custom_op/rknn_custom_op_math", "1.x", T1 + "common_function_demos/custom_op/rknn_custom_op_math",
      ["rknn_custom_op_math.py"], None, None),
     ("tk1/custom_op/rknn_custom_op_resize", "1.x", T1 + "common_function_demos/custom_op/rknn_custom_op_resize",
@@ -119,6 +301,10 @@ EXAMPLES = [
       "hybrid_quantization_step2.py", "run_hybrid_quantization_model.py"], shufflenet_onnx, None),
 ]
 
+
+# other folders of the repository a script reads (../../caffe/mobilenet_v2/...): exported beside it
+ALSO = {"dynamic_shape": [T2 + "caffe/mobilenet_v2"], "multi_batch": [T2 + "caffe/mobilenet_v2"],
+        "codegen": [T2 + "caffe/mobilenet_v2"], "batch_size": [T1 + "tflite/mobilenet_v1"]}
 
 # example folder name -> tensor files the script writes and reads back instead of inferring
 FILE_OUTPUTS = {"accuracy_analysis": ["snapshot/simulator/resnetv24_dense0_fwd.txt",
@@ -180,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--toolkit2-repo", type=Path, required=True)
     p.add_argument("--toolkit1-repo", type=Path, required=True)
     p.add_argument("--vendor-python", default=os.environ.get("RKNN_DIAG_TOOLKIT2_PYTHON"))
+    p.add_argument("--ours-python", default=sys.executable,
+                   help="interpreter for our side (e.g. the vendor's environment, for scripts needing numpy < 2)")
     p.add_argument("--only", nargs="*", default=None)
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--json", type=Path, default=None)
@@ -209,12 +397,14 @@ def _examples(args, rows: list) -> int:
         row = {"example": ex_id, "generation": gen, "folder": path}
         with tempfile.TemporaryDirectory(prefix="example-") as tmp:
             repo = args.toolkit2_repo if gen == "toolkit2" else args.toolkit1_repo
-            sides = [("ours", [sys.executable], True)]
+            sides = [("ours", [args.ours_python], True)]
             if gen == "toolkit2" and args.vendor_python:
                 sides.append(("vendor", [args.vendor_python], False))
             got = {}
             for who, python, ours in sides:
                 folder = export(repo, path, Path(tmp) / who)
+                for other in ALSO.get(Path(path).name, []):
+                    export(repo, other, Path(tmp) / who)
                 if standin:
                     row["standin"] = standin(folder)
                 t0 = time.monotonic()

@@ -91,7 +91,10 @@ class Toolchain:
         if kwargs:
             raise ConfigError(f"load_pytorch() got unknown argument(s) {sorted(kwargs)}",
                               fix="load_pytorch takes model (a TorchScript .pt) and input_size_list")
-        return self._loaded(str(model), lambda: pytorch_loader.load(model, input_size_list))
+        # toolkit 1.x gives each input's size without the batch ([[3, 224, 224]]), toolkit2 with it
+        batchless = (self.generation or gen_mod.of_platforms(self.cfg.target_platform)) == gen_mod.TOOLKIT1
+        return self._loaded(str(model), lambda: pytorch_loader.load(model, input_size_list, batchless),
+                            lambda shapes: pytorch_loader.load(model, shapes))
 
     def load_tensorflow(self, tf_pb: str, inputs: list[str], outputs: list[str], input_size_list: list[list[int]],
                         input_is_nchw: bool = False, predef_file: str | None = None, **kwargs: Any) -> int:
@@ -102,7 +105,9 @@ class Toolchain:
         if input_is_nchw or predef_file:
             raise ConfigError("input_is_nchw=True / predef_file are not supported",
                               fix="give NHWC sizes in input_size_list and a graph without predefined ops")
-        return self._loaded(str(tf_pb), lambda: tf_loader.load(tf_pb, inputs, outputs, input_size_list))
+        return self._loaded(str(tf_pb), lambda: tf_loader.load(tf_pb, inputs, outputs, input_size_list,
+                                                                          warn=self.log.w),
+                            lambda shapes: tf_loader.load(tf_pb, inputs, outputs, shapes, warn=self.log.w))
 
     def load_tflite(self, model: str, **kwargs: Any) -> int:
         from .frontends import tflite_loader
@@ -111,12 +116,20 @@ class Toolchain:
                               fix="load_tflite takes model (the .tflite file)")
         return self._loaded(str(model), lambda: tflite_loader.load(model))
 
-    def _loaded(self, what: str, load) -> int:
-        """The common tail of the framework loaders: log, convert, forget an older build."""
+    def _loaded(self, what: str, load, load_at=None) -> int:
+        """The common tail of the framework loaders: log, convert, forget an older build.
+        `load_at(shapes)` loads at one config(dynamic_input=...) shape set (one shape per input,
+        as the set gives it); a frontend without it refuses dynamic_input."""
         if not self._cfg_set:
             self.log.w(f"config() was not called; using defaults (target_platform={self.cfg.target_platform[0]})")
         self.log.i(f"Loading : {what}")
-        self.graph = load()
+        sets = dynamic.shape_sets(self.cfg.recorded)
+        if sets and load_at is None:
+            raise ConfigError(f"config(dynamic_input=...) is not supported when loading {what} here (the file "
+                              f"fixes its input shapes)", fix="convert the model to ONNX and use load_onnx(), or "
+                                                              "drop dynamic_input")
+        self._shape_set_graphs = [load_at(shapes) for shapes in sets] if sets else []
+        self.graph = self._shape_set_graphs[0] if sets else load()
         self.model = None
         return 0
 
@@ -128,7 +141,10 @@ class Toolchain:
         if kwargs:
             raise ConfigError(f"load_caffe() got unknown argument(s) {sorted(kwargs)}",
                               fix="load_caffe takes model, blobs, proto, input_name")
-        return self._loaded(str(model), lambda: caffe_loader.load(model, blobs, proto))
+        # toolkit2 reads a top-level `input:`/`input_dim:`; toolkit 1.x refuses it (guide §3.1)
+        toolkit2 = (self.generation or gen_mod.of_platforms(self.cfg.target_platform)) == gen_mod.TOOLKIT2
+        return self._loaded(str(model), lambda: caffe_loader.load(model, blobs, proto, legacy_input=toolkit2),
+                            lambda shapes: caffe_loader.load(model, blobs, proto, toolkit2, shapes))
 
     def load_darknet(self, model: str, weight: str, **kwargs: Any) -> int:
         from .frontends import darknet_loader
@@ -232,6 +248,7 @@ class Toolchain:
         if self.runtime is not None:
             self._close_runtime()
         if target is not None:
+            custom_op_mod.check_not_on_board(self.model.graph, target)
             self.runtime = self._board_runtime(target, device_id, kwargs.get("adb_server"))
             return 0
         custom_op_mod.check_registered(self.model.graph)

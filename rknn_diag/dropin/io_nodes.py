@@ -27,7 +27,11 @@ def _params(model: BuiltModel, name: str) -> str:
 
 
 def merges_dequant(model: BuiltModel) -> bool:
-    return bool(model.config.recorded.get("merge_dequant_layer_and_output_node")) and model.mode != "float16"
+    """Whether inference returns the outputs' integers: merge_dequant_layer_and_output_node, or a
+    model whose own outputs are integers (a uint8-output .tflite, `graph.meta['integer_outputs']`)."""
+    wanted = model.config.recorded.get("merge_dequant_layer_and_output_node") or \
+        model.graph.meta.get("integer_outputs")
+    return bool(wanted) and model.mode != "float16"
 
 
 def report(model: BuiltModel, log: Logger) -> None:
@@ -41,9 +45,11 @@ def report(model: BuiltModel, log: Logger) -> None:
     if rec.get("quantize_input_node"):
         for v in model.graph.inputs:
             log.i(f"quantize_input_node: input '{v.name}' is quantized in the model: {_params(model, v.name)}")
-    if rec.get("merge_dequant_layer_and_output_node"):
+    if rec.get("merge_dequant_layer_and_output_node") or model.graph.meta.get("integer_outputs"):
+        why = "merge_dequant_layer_and_output_node" if rec.get("merge_dequant_layer_and_output_node") else \
+            "the model's own output is integer"
         for v in model.graph.outputs:
-            log.i(f"merge_dequant_layer_and_output_node: output '{v.name}' is returned as integers: "
+            log.i(f"{why}: output '{v.name}' is returned as integers: "
                   f"{_params(model, v.name)}; real value = scale * (q - zero point)")
 
 

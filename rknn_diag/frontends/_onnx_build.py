@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper, shape_inference
 
+from ..errors import ModelLoadError
 from ..ir import Graph
 
 OPSET = 13
@@ -30,6 +31,7 @@ class OnnxBuilder:
         self._node_names: set[str] = set()
         self._cur: dict[str, str] = {}          # framework blob -> newest ONNX value
         self.consumed: set[str] = set()
+        self.declared: list[onnx.ValueInfoProto] = []   # shapes ONNX cannot infer (users' custom ops)
 
     def _unique(self, base: str, taken: set[str] | None = None) -> str:
         taken = self._names if taken is None else taken
@@ -44,6 +46,19 @@ class OnnxBuilder:
         name = self.out(blob)
         self.inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [int(d) for d in shape]))
         return name
+
+    def reshape_inputs(self, shapes: list[list[int]]) -> None:
+        """Other input shapes than the file declares (one per input, same rank); shapes are
+        inferred again from these at load (a size the lowering baked in, e.g. a Reshape's
+        target, then fails there, naming the node)."""
+        if len(shapes) != len(self.inputs) or any(len(s) != len(i.type.tensor_type.shape.dim)
+                                                  for s, i in zip(shapes, self.inputs)):
+            raise ModelLoadError(f"{len(shapes)} input shape(s) {shapes} for the model's inputs "
+                                 f"{[i.name for i in self.inputs]}", where=self.where,
+                                 fix="give one shape per input, of the input's rank")
+        for vi, shape in zip(self.inputs, shapes):
+            for d, v in zip(vi.type.tensor_type.shape.dim, shape):
+                d.dim_value = int(v)
 
     def reserve(self, names: list[str]) -> None:
         """Keep these value names for the caller to write last (the model's output names)."""
@@ -78,6 +93,11 @@ class OnnxBuilder:
         self._cur[blob] = name
         return name
 
+    def declare(self, value: str, shape: list[int], dtype) -> None:
+        """The shape of a value ONNX inference cannot give (a custom op's output), for later `shape()` calls."""
+        self.declared.append(helper.make_tensor_value_info(value, helper.np_dtype_to_tensor_dtype(np.dtype(dtype)),
+                                                           [int(d) for d in shape]))
+
     def node(self, op: str, inputs: list[str], outputs: list[str], layer: str, **attrs) -> None:
         name = self._unique(layer if layer not in self.layer_of else f"{layer}/{op}", self._node_names)
         self.layer_of[name] = layer
@@ -87,7 +107,7 @@ class OnnxBuilder:
     def model(self, outputs: list[str]) -> onnx.ModelProto:
         graph = helper.make_graph(self.nodes, self.name, self.inputs,
                                   [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
-                                  self.inits)
+                                  self.inits, value_info=self.declared)
         return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                                  producer_name="rknn_diag.frontends")
 
@@ -107,6 +127,14 @@ class OnnxBuilder:
     def dangling(self) -> list[str]:
         """Values written and never read: the network's outputs, in the order written."""
         return [o for n in self.nodes for o in n.output if o and o not in self.consumed]
+
+    def constant_values(self) -> set[str]:
+        """Values computed from initializers alone (e.g. SSD prior boxes behind a Concat)."""
+        const = {t.name for t in self.inits}
+        for n in self.nodes:
+            if all(i in const for i in n.input if i):
+                const.update(o for o in n.output if o)
+        return const
 
     def finish(self, outputs: list[str]) -> Graph:
         from . import onnx_loader

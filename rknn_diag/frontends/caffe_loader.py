@@ -136,9 +136,9 @@ def _read_blobs(blobs) -> dict[str, list[np.ndarray]]:
 
 
 # ---- the guide's refusals (chapter 3) --------------------------------------------------------
-def _check_net(net: Message, where: str) -> None:
+def _check_net(net: Message, where: str, legacy_input: bool) -> None:
     old = [f for f in net.fields if f.name in ("input", "input_dim", "input_shape")]
-    if old:
+    if old and not legacy_input:
         raise ModelLoadError(f"Deprecated caffe input usage: top-level '{old[0].name}:'",
                              where=f"{where}:{old[0].line}",
                              ref="3.1", fix='declare the input as a layer: layer { name: "data" type: "Input" '
@@ -547,15 +547,47 @@ def _included(layer: Message) -> bool:
     return not (inc and all(ph in ("TRAIN", "0") for ph in inc)) and not any(ph in ("TEST", "1") for ph in exc)
 
 
-def load(model: str | os.PathLike, blobs: str | os.PathLike | None, proto: str = "caffe") -> Graph:
+def _legacy_inputs(net: Message, b: OnnxBuilder, where: str) -> None:
+    """Top-level `input:` with `input_dim:` (four per input) or `input_shape { dim }`: the old
+    spelling toolkit2 still reads (its caffe/mobilenet_v2 example ships it)."""
+    names = [str(v) for v in net.all("input")]
+    dims = [int(v) for v in net.all("input_dim")]
+    shapes = [_ints(m, "dim") for m in net.messages("input_shape")] or \
+        [dims[4 * i:4 * i + 4] for i in range(len(dims) // 4)]
+    if len(shapes) != len(names) or not all(shapes):
+        raise ModelLoadError(f"top-level input(s) {names} with {len(shapes)} shape(s)", where=where, ref="3.1",
+                             fix="give each input four input_dim: lines (or an input_shape), or use Input layers")
+    for name, shape in zip(names, shapes):
+        b.input(name, shape)
+
+
+def load(model: str | os.PathLike, blobs: str | os.PathLike | None, proto: str = "caffe",
+         legacy_input: bool = False, input_shapes: list[list[int]] | None = None) -> Graph:
+    """`legacy_input`: accept top-level `input:`/`input_dim:` (toolkit2 does; toolkit 1.x refuses, §3.1).
+    `input_shapes`: the inputs' shapes instead of the prototxt's (config(dynamic_input=...))."""
+    b = to_onnx(model, blobs, proto, legacy_input)
+    if input_shapes is not None:
+        b.reshape_inputs(input_shapes)
+    # the guide's §3.5: an output that is the same for every input (SSD's prior boxes once
+    # DetectionOutput is deleted) is not returned; the vendor returns loc and conf only
+    const = b.constant_values()
+    outputs = [o for o in b.dangling() if o not in const] or b.dangling()
+    return b.finish(outputs)
+
+
+def to_onnx(model: str | os.PathLike, blobs: str | os.PathLike | None, proto: str = "caffe",
+            legacy_input: bool = False) -> OnnxBuilder:
+    """The net lowered to ONNX nodes (`.model(outputs)`; `.layer_of` maps nodes to Caffe layers)."""
     if proto not in PROTOS:
         raise ModelLoadError(f"unknown Caffe protocol proto='{proto}'",
                              fix=f"use one of {list(PROTOS)} (guide §1.3.1)")
     where = str(model)
     net = _read_prototxt(model, where)
-    _check_net(net, where)
+    _check_net(net, where, legacy_input)
     weights = _read_blobs(blobs)
     b = OnnxBuilder(str(net.get("name", Path(where).stem)), where)
+    if legacy_input and net.has("input"):
+        _legacy_inputs(net, b, where)
     lower = _Lower(b, weights, where)
     for layer in net.messages("layer"):
         if not _included(layer):
@@ -572,4 +604,4 @@ def load(model: str | os.PathLike, blobs: str | os.PathLike | None, proto: str =
         raise ModelLoadError("the prototxt declares no Input layer", where=where, ref="3.1",
                              fix='add layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 '
                                  'dim: 3 dim: 224 dim: 224 } } }')
-    return b.finish(b.dangling())
+    return b

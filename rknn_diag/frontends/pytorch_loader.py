@@ -8,7 +8,9 @@ The archive's kind is judged before torch sees it, with the doctor's zip reader 
 unpickled): a weights-only `.pth` or a legacy file is refused with the guide's fix (§5.2).
 `torch.jit.load` reads TorchScript archives with TorchScript's own C++ unpickler, which
 builds TorchScript values only, never Python's pickle; `torch.load` is never called.
-Ops torch cannot export are refused naming the `aten::` op (§5.3).
+Ops torch cannot export are refused naming the `aten::` op (§5.3). Toolkit 1.x scripts give
+`input_size_list` without the batch dimension ([[3, 224, 224]], as all its examples do); toolkit2
+scripts with it ([[1, 3, 224, 224]]): the script's generation decides (`dropin.generation`).
 """
 
 from __future__ import annotations
@@ -63,10 +65,11 @@ def _sizes(input_size_list, where: str) -> list[list[int]]:
     return [[int(d) for d in s] for s in input_size_list]
 
 
-def to_onnx(model: str | os.PathLike, input_size_list) -> bytes:
+def to_onnx(model: str | os.PathLike, input_size_list, batchless: bool = False) -> bytes:
+    """`batchless`: the sizes are toolkit 1.x's, without the batch dimension (batch 1 is added)."""
     path = Path(model)
     _check_archive(path)
-    sizes = _sizes(input_size_list, str(path))
+    sizes = [[1, *s] if batchless else s for s in _sizes(input_size_list, str(path))]
     torch = _torch()
     try:
         with warnings.catch_warnings():    # torch 2.9+ deprecates TorchScript; it is the format the vendor reads
@@ -99,8 +102,8 @@ def to_onnx(model: str | os.PathLike, input_size_list) -> bytes:
     return buf.getvalue()
 
 
-def load(model: str | os.PathLike, input_size_list) -> Graph:
+def load(model: str | os.PathLike, input_size_list, batchless: bool = False) -> Graph:
     from . import onnx_loader
-    graph = onnx_loader.load(to_onnx(model, input_size_list))
+    graph = onnx_loader.load(to_onnx(model, input_size_list, batchless))
     graph.meta["source"] = str(model)
     return graph

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..doctor.tf_graph import read_graph
+from ..dropin import custom_op
 from ..errors import ModelLoadError, UnsupportedOpError
 from ..ir import Graph
 from ._nhwc import TO_NCHW, Layouts, nchw_constant, same_pads
@@ -84,8 +85,9 @@ def _key(ref: str) -> str:
 
 
 class _Lower:
-    def __init__(self, nodes: dict, b: OnnxBuilder, where: str):
+    def __init__(self, nodes: dict, b: OnnxBuilder, where: str, warn=None):
         self.nodes, self.b, self.where = nodes, b, where
+        self.warn = warn or (lambda msg: None)
         self.lay = Layouts(b)
         self.consts: dict[str, np.ndarray] = {}
 
@@ -152,6 +154,9 @@ class _Lower:
             else:
                 self.lay.vals[f"{node.name}:0"] = self.lay.vals[k]
             return
+        t1 = custom_op.toolkit1_op(node.op)
+        if t1 is not None and self._custom(node, ins, t1):
+            return
         fn = getattr(self, f"o_{node.op}", None)
         resource = node.op == "Placeholder" and self.attr(node, "dtype") == DT_RESOURCE
         if node.op == "Placeholder" and not resource:
@@ -169,6 +174,44 @@ class _Lower:
                                      fix=f"cut the graph before it with inputs=/outputs=, or export to ONNX; "
                                          f"supported: {', '.join(supported_ops())}")
         fn(node, ins)
+
+    def _custom(self, node, ins, t1) -> bool:
+        """A TF op replaced by a 1.x custom op (register_op): a node of its IR op type, 4-D tensors
+        NCHW (its kernel hands them to the user's code NHWC). False: lower the TF op natively."""
+        consts = {i: self.const(i) for i in ins if self.is_const(i)}
+        try:
+            params = t1.params(node, consts)
+        except Exception as e:   # the user's code: say whose it is
+            raise ModelLoadError(f"load_params_from_tf of custom op '{t1.name}' raised {type(e).__name__}: {e}",
+                                 where=self.at(node), fix="fix the op's load_params_from_tf(node_def, "
+                                                          "tensor_data_map)") from None
+        attrs = custom_op.params_to_attrs(params)
+        data = ins[:t1.n_inputs] if t1.n_inputs else [i for i in ins if not self.is_const(i)]
+        args = [self.get(i, "nchw") for i in data]
+        shapes = [self.b.shape(a) for a in args]
+        try:
+            computes = t1.computes([np.ones(s, np.float32) for s in shapes], attrs)
+        except Exception as e:
+            raise ModelLoadError(f"compute_output_tensor of custom op '{t1.name}' raised {type(e).__name__}: "
+                                 f"{e}", where=self.at(node), fix="fix the op's compute_output_tensor") from None
+        if not computes:
+            if hasattr(self, f"o_{node.op}"):
+                self.warn(f"custom op '{t1.name}' (node '{node.name}'): its compute_output_tensor returns no "
+                          f"outputs (the compiled kernel computes it, on a board only); the simulator runs "
+                          f"TensorFlow's own {node.op} instead")
+                return False
+            raise UnsupportedOpError(f"custom op '{t1.name}' (node '{node.name}'): compute_output_tensor returns "
+                                     f"no outputs, and the compiled .rknnop kernel runs only on a board",
+                                     where=self.at(node), fix="implement compute_output_tensor in numpy (or "
+                                                              "TensorFlow) in the op's Python file")
+        from ..ops.registry import custom_shapes
+        out_shapes, out_dtypes = custom_shapes(t1.op_type)(attrs, shapes, [np.dtype(np.float32)] * len(shapes))
+        outs = [self.b.tmp(node.name) for _ in out_shapes]
+        self.b.node(t1.op_type, args, outs, node.name, **attrs)
+        for k, (y, shape, dtype) in enumerate(zip(outs, out_shapes, out_dtypes)):
+            self.b.declare(y, shape, dtype)
+            self.lay.put(f"{node.name}:{k}", y, "nchw", len(shape))
+        return True
 
     # ---- ops ----
     def _nhwc_only(self, node):
@@ -239,6 +282,18 @@ class _Lower:
     def o_RealDiv(self, node, ins):
         self._binary("Div", node, ins)
 
+    def o_TruncateDiv(self, node, ins):
+        self._binary("Div", node, ins)
+        if np.dtype(DTYPES.get(self.attr(node, "T", 1), np.float32)).kind != "f":
+            return      # integer Div already rounds toward zero
+        q, layout, _ = self.lay.vals[f"{node.name}:0"]
+        names = {op: self.b.tmp(f"{node.name}/{op.lower()}") for op in ("Abs", "Floor", "Sign", "Mul")}
+        self.b.node("Abs", [q], [names["Abs"]], node.name)
+        self.b.node("Floor", [names["Abs"]], [names["Floor"]], node.name)
+        self.b.node("Sign", [q], [names["Sign"]], node.name)
+        self.b.node("Mul", [names["Sign"], names["Floor"]], [names["Mul"]], node.name)   # trunc(x) = sign(x)*floor(|x|)
+        self.put(node, names["Mul"], layout)
+
     def o_Maximum(self, node, ins):
         self._binary("Max", node, ins)
 
@@ -253,6 +308,9 @@ class _Lower:
 
     def o_Relu(self, node, ins):
         self._unary("Relu", node, ins)
+
+    def o_Exp(self, node, ins):
+        self._unary("Exp", node, ins)
 
     def o_Sigmoid(self, node, ins):
         self._unary("Sigmoid", node, ins)
@@ -430,7 +488,7 @@ def _order(nodes: dict, inputs: set[str], outputs: list[str], where: str) -> lis
     return order
 
 
-def load(tf_pb: str | os.PathLike, inputs: list[str], outputs: list[str], input_size_list) -> Graph:
+def load(tf_pb: str | os.PathLike, inputs: list[str], outputs: list[str], input_size_list, warn=None) -> Graph:
     path = Path(tf_pb)
     if not path.is_file():
         raise ModelLoadError(f"TensorFlow model not found: {path}", fix="check the tf_pb= path passed to "
@@ -454,7 +512,7 @@ def load(tf_pb: str | os.PathLike, inputs: list[str], outputs: list[str], input_
         raise ModelLoadError(f"input_size_list has {len(sizes)} entries for {len(inputs)} inputs {inputs}",
                              where=where, fix="give one shape per input, e.g. [[224, 224, 3]]")
     b = OnnxBuilder(path.stem, where)
-    low = _Lower(nodes, b, where)
+    low = _Lower(nodes, b, where, warn)
     for name, size in zip(inputs, sizes):
         size = [int(d) for d in size]
         declared = shape_of(nodes[name].attr["shape"].shape) if "shape" in nodes[name].attr else None

@@ -515,19 +515,40 @@ def load(model: str | os.PathLike) -> Graph:
     low = _Lower(tfl, fb, sg, b, where)
     for i in sg.InputsAsNumpy():
         shape, dtype = low.shape(i), low.dtype(i)
-        if dtype != np.float32:
+        quantized = dtype in QUANT_TYPES and low.quant(i) is not None
+        if dtype != np.float32 and not quantized:
             raise UnsupportedOpError(f"input '{low.name(i)}' is {np.dtype(dtype).name}; only float32 model inputs "
-                                     "are supported", where=where,
+                                     "and quantized uint8/int8 ones are supported", where=where,
                                      fix="convert with inference_input_type=tf.float32 (the default); the int8 "
                                          "layers inside are kept")
-        if len(shape) == 4:
-            low.lay.put(int(i), b.input(low.name(i), [shape[d] for d in TO_NCHW]), "nchw", 4)
+        nchw = len(shape) == 4
+        value = b.input(low.name(i), [shape[d] for d in TO_NCHW] if nchw else shape)
+        if quantized:
+            # a uint8/int8 input (the vendor's quantized MobileNet files): the model's input is the
+            # value it stands for, (q - zero point) * scale, which config()'s mean/std produce
+            # from pixels; its own quantization follows as a Q/DQ pair
+            low.put(i, value, "nchw" if nchw else "tfl", low.name(i))
         else:
-            low.lay.put(int(i), b.input(low.name(i), shape), "nhwc", len(shape))
+            low.lay.put(int(i), value, "nchw" if nchw else "nhwc", len(shape))
     out_names = [low.name(i) for i in sg.OutputsAsNumpy()]
     b.reserve(out_names)          # the outputs keep the model's tensor names
     for k in range(sg.OperatorsLength()):
         low.run(sg.Operators(k))
-    for i, name in zip(sg.OutputsAsNumpy(), out_names):
-        b.node("Identity", [low.get(i, "tfl")], [name], name)
-    return b.finish(out_names)
+    quantized = [low.dtype(i) in QUANT_TYPES and low.quant(i) is not None for i in sg.OutputsAsNumpy()]
+    for i, name, q in zip(sg.OutputsAsNumpy(), out_names, quantized):
+        if not q:
+            b.node("Identity", [low.get(i, "tfl")], [name], name)
+            continue
+        # a quantized output ends in its own Q/DQ pair, so the output tensor itself is quantized
+        scale, zp, _ = low.quant(i)
+        y, qv = b.tmp(f"{name}_out"), b.tmp(f"{name}_q")
+        s_, z = b.const(f"{name}_scale", scale.reshape(())), b.const(f"{name}_zp", zp.astype(low.dtype(i)).reshape(()))
+        b.node("Identity", [low.get(i, "tfl")], [y], name)
+        b.node("QuantizeLinear", [y, s_, z], [qv], name)
+        b.node("DequantizeLinear", [qv, s_, z], [name], name)
+    graph = b.finish(out_names)
+    if all(quantized):
+        # uint8/int8 outputs (the vendor's quantized .tflite files): the vendor returns their
+        # integers, which its scripts dequantize themselves (dropin.io_nodes)
+        graph.meta["integer_outputs"] = True
+    return graph

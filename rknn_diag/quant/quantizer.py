@@ -164,22 +164,44 @@ def build_quant(graph: Graph, cfg: RknnConfig, samples: Iterable[list[np.ndarray
     ranges = ranges_for(observed, MODES[mode].act)
     ranges.update(const_ranges(graph))
     method = resolve_method(cfg, mode)
-    layers = float_only_layers(graph, layers, log)
+    layers = float_only_layers(graph, layers, log, mode)
     q = assign(graph, ranges, mode, method, layers)
     return {"mode": mode, "method": method, "algorithm": cfg.quantized_algorithm, "ranges": ranges,
             "layers": layers, **q}
 
 
-def float_only_layers(graph: Graph, layers: dict[str, str] | None, log: Logger | None = None) -> dict[str, str]:
+def float_only_layers(graph: Graph, layers: dict[str, str] | None, log: Logger | None = None,
+                      mode: str | None = None) -> dict[str, str]:
     """The per-layer table with every layer that needs NaN/infinity (`roles.NONFINITE_OPS`)
     kept in float16, as the vendor keeps such layers out of the integer path: a quantized
-    IsNaN would silently answer False everywhere."""
+    IsNaN would silently answer False everywhere. In a mode with 8-bit activations, a Softmax
+    writing a model output stays float16 too: rknn-toolkit2 2.5.0 returns it in float16 computed
+    from the quantized logits (measured on its caffe/mobilenet_v2 example, bench/dropin_examples.py),
+    where an 8-bit output would leave a 1000-class softmax a handful of levels."""
     out = dict(layers or {})
+    outputs = {v.name for v in graph.outputs} if mode and MODES[mode].act.dtype in ("int8", "uint8") else set()
+    # through layout-only layers (SSD's conf: Softmax -> Flatten) the Softmax still writes the
+    # output; those layers stay float16 with it
+    layout = {}
+    for node in reversed(graph.nodes):
+        if node.op_type in ("Reshape", "Flatten", "Transpose", "Identity", "Squeeze", "Unsqueeze") and \
+                set(node.outputs) & outputs:
+            outputs.add(node.inputs[0])
+            layout[node.inputs[0]] = node
     for node in graph.nodes:
         if node.op_type in roles.NONFINITE_OPS and out.get(node.name) != "float16":
             out[node.name] = "float16"
             if log is not None:
                 log.i(f"layer '{node.name}' ({node.op_type}) stays float16: NaN and infinity have no integer form")
+        elif node.op_type == "Softmax" and set(node.outputs) & outputs and node.name not in out:
+            out[node.name] = "float16"
+            after = layout.get(node.outputs[0])
+            while after is not None and after.name not in out:
+                out[after.name] = "float16"
+                after = layout.get(after.outputs[0])
+            if log is not None:
+                log.i(f"layer '{node.name}' (Softmax) writes a model output: it stays float16, as the vendor "
+                      f"returns it")
     return out
 
 

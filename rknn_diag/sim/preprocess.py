@@ -93,6 +93,8 @@ def _expect(v: Value, batch: int) -> tuple:
 def _image(v: Value, x: np.ndarray, p: InputPreprocess, data_format: str, batch: int, i: int) -> np.ndarray:
     want = _expect(v, batch)
     c = want[1]
+    if x.ndim == 3 and data_format == "nhwc" and batch > 1 and x.shape[0] == want[0] * want[2]:
+        x = x.reshape(want[0], want[2], *x.shape[1:])   # the guide's §1.5.5/1.5.7: images stacked on axis 0
     if x.ndim == 3:
         x = x[None]
     if x.ndim != 4:

@@ -33,6 +33,27 @@ def test_multi_batch_script(example):
     np.testing.assert_allclose(outputs[0][1], single[0])
 
 
+def test_1x_batch_size_script_images_stacked_on_axis0(example):
+    """1.x common_function_demos/batch_size (guide §1.5.5, §1.5.7): with rknn_batch_size=4 the
+    script passes four HWC images concatenated on axis 0, (4*H, W, C), and gets four results."""
+    example()
+    rknn = RKNN()
+    rknn.config(mean_values=[[127.5, 127.5, 127.5]], std_values=[[127.5, 127.5, 127.5]], reorder_channel="0 1 2",
+                target_platform=["rv1126"])
+    assert rknn.load_onnx(model="resnet50v2.onnx") == 0
+    assert rknn.build(do_quantization=True, dataset="./dataset.txt", rknn_batch_size=4) == 0
+    lines = open("dataset.txt").read().split()
+    imgs = [_img(p)[0] for p in (lines[0], lines[1], lines[2], lines[0])]
+    assert rknn.init_runtime() == 0
+    out = rknn.inference(inputs=[np.concatenate(imgs, axis=0)])[0]
+    assert out.shape == (4, 10)
+    np.testing.assert_array_equal(out[0], out[3])
+    alone = rknn.inference(inputs=[np.stack([imgs[1]] * 4)])[0]              # the 4-D form gives the same
+    np.testing.assert_allclose(out[1], alone[0])
+    assert not np.array_equal(out[0], out[1])
+    rknn.release()
+
+
 def test_quantize_algorithm_mmse_script(example):
     example()
     rknn = RKNN(verbose=True)
