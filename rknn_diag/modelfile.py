@@ -216,7 +216,7 @@ def _check_model(model: BuiltModel, where: str) -> None:
     if q.get("method") == "imported":   # QDQ/QOperator models keep their own dtypes (quant.qdq_import)
         allowed = set(RANGES)
     # 16-bit tensors inside a fused layer (an Add's conv operand, attention scores)
-    residual = roles.wide_tensors(g) if MODES[mode].wide_fused else set()
+    wide = roles.wide_tensors(g) if MODES[mode].wide_fused else set()
     for table, names in (("tensors", tensors), ("weights", weights)):
         for name, d in names.items():
             if name not in (g.constants if table == "weights" else values):
@@ -226,7 +226,7 @@ def _check_model(model: BuiltModel, where: str) -> None:
             except Exception as e:
                 raise _invalid(f"quantization parameters of '{name}' are malformed ({e})", where) from None
             lo, hi = RANGES.get(qp.dtype, (1, 0))
-            if lo > hi or (qp.dtype not in allowed and not (table == "tensors" and name in residual
+            if lo > hi or (qp.dtype not in allowed and not (table == "tensors" and name in wide
                                                              and qp.dtype == "int16")):
                 raise _invalid(f"'{name}' is quantized to {qp.dtype!r}, which a {mode} model does not use", where)
             if not (np.all(np.isfinite(qp.scale)) and np.all(qp.scale > 0)):
