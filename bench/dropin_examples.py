@@ -103,17 +103,24 @@ def _caffe(prototxt: str, caffemodel: str, sub: str = ".", scale: dict[str, floa
     return make
 
 
+def _keras_mobilenet_trunk():
+    """Seeded MobileNet-v1-shaped Keras layers up to the pooled features: conv s2, depthwise s2,
+    pointwise, global average pool; (input, pooled) for the .tflite stand-ins' heads."""
+    import tensorflow as tf
+    tf.keras.utils.set_random_seed(0)
+    inp = tf.keras.Input((224, 224, 3), batch_size=1, name="input")
+    x = tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu6")(inp)
+    x = tf.keras.layers.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(x)
+    x = tf.keras.layers.Conv2D(32, 1, activation="relu6")(x)
+    return inp, tf.keras.layers.GlobalAveragePooling2D()(x)
+
+
 def _tflite(name: str, sub: str = "."):
     """A MobileNet-v1-shaped float .tflite: input 1x224x224x3, output 1x1001 softmax (conv s2,
     depthwise, pointwise, pooled, dense), made with TensorFlow's converter."""
     def make(folder: Path) -> str:
         import tensorflow as tf
-        tf.keras.utils.set_random_seed(0)
-        inp = tf.keras.Input((224, 224, 3), batch_size=1, name="input")
-        x = tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu6")(inp)
-        x = tf.keras.layers.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(x)
-        x = tf.keras.layers.Conv2D(32, 1, activation="relu6")(x)
-        x = tf.keras.layers.GlobalAveragePooling2D()(x)
+        inp, x = _keras_mobilenet_trunk()
         out = tf.keras.layers.Dense(1001, activation="softmax")(x)
         model = tf.keras.Model(inp, out)
         (folder / sub / name).write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
@@ -184,12 +191,7 @@ def quant_tflite(folder: Path, name: str, image: str) -> str:
     example's image)."""
     import cv2
     import tensorflow as tf
-    tf.keras.utils.set_random_seed(0)
-    inp = tf.keras.Input((224, 224, 3), batch_size=1, name="input")
-    x = tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu6")(inp)
-    x = tf.keras.layers.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(x)
-    x = tf.keras.layers.Conv2D(32, 1, activation="relu6")(x)
-    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    inp, x = _keras_mobilenet_trunk()
     # logits spread wide: a 1001-class softmax read as uint8 (scale 1/256) is not all zeros
     out = tf.keras.layers.Dense(1001, activation="softmax",
                                 kernel_initializer=tf.keras.initializers.RandomNormal(stddev=4.0))(x)

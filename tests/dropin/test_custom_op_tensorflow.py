@@ -127,13 +127,19 @@ def test_1x_template_custom_ops_fall_back_to_the_tf_op_with_a_warning(tmp_path, 
     rknn.release()
 
 
-def test_1x_template_custom_op_without_a_tf_lowering_is_refused(tmp_path, monkeypatch, capsys):
+def _resize_area_1x(tmp_path, monkeypatch):
+    """A frozen TF graph of one ResizeArea (8x8 -> 16x16) and a toolkit 1.x (rv1126) RKNN."""
     monkeypatch.chdir(tmp_path)
     pb, inp, out = tf_frozen(tmp_path, "resize_area_test",
                              lambda x: tf.raw_ops.ResizeArea(images=x, size=[16, 16], align_corners=False),
                              [1, 8, 8, 3])
     rknn = RKNN()
     rknn.config(target_platform=["rv1126"])
+    return rknn, pb, inp, out
+
+
+def test_1x_template_custom_op_without_a_tf_lowering_is_refused(tmp_path, monkeypatch, capsys):
+    rknn, pb, inp, out = _resize_area_1x(tmp_path, monkeypatch)
     assert rknn.register_op(op_folder(tmp_path, "ResizeArea", TEMPLATE_PY.format(name="ResizeArea", n_in=1))) == 0
     assert rknn.load_tensorflow(tf_pb=str(pb), inputs=[inp], outputs=[out], input_size_list=[[8, 8, 3]]) != 0
     log = capsys.readouterr().out
@@ -142,12 +148,7 @@ def test_1x_template_custom_op_without_a_tf_lowering_is_refused(tmp_path, monkey
 
 
 def test_1x_custom_op_model_on_a_board_is_refused_before_running(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    pb, inp, out = tf_frozen(tmp_path, "resize_area_test",
-                             lambda x: tf.raw_ops.ResizeArea(images=x, size=[16, 16], align_corners=False),
-                             [1, 8, 8, 3])
-    rknn = RKNN()
-    rknn.config(target_platform=["rv1126"])
+    rknn, pb, inp, out = _resize_area_1x(tmp_path, monkeypatch)
     assert rknn.register_op(op_folder(tmp_path, "ResizeArea", RESIZE_AREA_PY)) == 0
     assert rknn.load_tensorflow(tf_pb=str(pb), inputs=[inp], outputs=[out], input_size_list=[[8, 8, 3]]) == 0
     assert rknn.build(do_quantization=False) == 0
