@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Node, PostOp
-from .rewire import sole_consumer
+from .rewire import producer, sole_consumer
 
 # Elementwise activations that may carry a scalar affine as post-ops (one input, one output;
 # not Relu/Clip, whose output shares its input's quantization parameters).
@@ -69,7 +69,7 @@ def fuse_gelu(graph: Graph) -> int:
     for erf in list(graph.nodes):
         if erf not in graph.nodes or erf.op_type != "Erf" or erf.post_ops:
             continue
-        scale = next((p for p in graph.nodes if erf.inputs[0] in p.outputs), None)
+        scale = producer(graph, erf.inputs[0])
         if scale is None or scale.post_ops or sole_consumer(graph, scale.outputs[0]) is not erf:
             continue
         if scale.op_type == "Div" and _near(graph.scalar(scale.inputs[1]), np.sqrt(2.0)):
@@ -94,7 +94,7 @@ def fuse_gelu(graph: Graph) -> int:
             if m2 is not None and m2.op_type == "Mul" and not m2.post_ops and want(_other(m2, m1.outputs[0])):
                 gone, out = gone + [m2], m2.outputs[0]
         else:                                                          # (x · 0.5) · a
-            half = next((p for p in graph.nodes if other in p.outputs), None)
+            half = producer(graph, other)
             if (half is not None and half.op_type == "Mul" and not half.post_ops and x in half.inputs
                     and graph.scalar(_other(half, x) or "") == 0.5 and sole_consumer(graph, other) is m1):
                 gone, out = gone + [half], m1.outputs[0]

@@ -14,6 +14,11 @@ def is_graph_output(graph: Graph, name: str) -> bool:
     return any(o.name == name for o in graph.outputs)
 
 
+def producer(graph: Graph, value: str) -> Node | None:
+    """The node writing `value` (None for a graph input or a constant)."""
+    return next((n for n in graph.nodes if value in n.outputs), None)
+
+
 def sole_consumer(graph: Graph, value: str) -> Node | None:
     """The only node reading `value`, if exactly one does and it is not a graph output."""
     if is_graph_output(graph, value):
