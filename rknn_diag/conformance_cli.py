@@ -5,6 +5,7 @@ from the working folder (see `rknn_diag.resources`); every output goes under --o
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -78,7 +79,10 @@ def main(argv: list[str]) -> int:
     cmd += extra
     print(f"I running: {' '.join(cmd)}", file=sys.stderr)
     # pytest runs from the repository so fixtures/ imports; results survive a crash of any case.
-    code = subprocess.call(cmd, cwd=str(suite.parent))
+    # A fresh session: xdist worker ids inherited from a caller's own pytest run (this CLI run by
+    # a test, say) would make board picking (`_pick_board`) act as that worker.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
+    code = subprocess.call(cmd, cwd=str(suite.parent), env=env)
     print(f"I results: {results}", file=sys.stderr)
     if args.no_report:
         return code

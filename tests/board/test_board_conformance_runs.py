@@ -2,6 +2,7 @@
 a board lost mid-run loses no result and its remaining cases are infrastructure errors; a
 board whose runtime computes wrong answers is a firmware/driver finding, not a product failure."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,13 +86,15 @@ def test_a_hung_boards_cases_move_to_another_board_of_its_chip(adb_server, tmp_p
              "--target", "board", "--device-id", hung.serial, "--device-id", spare.serial,
              "--adb-server", adb_server.address, "--step-timeout", "2", "--run-timeout", "15", "-n", "0",
              "-k", "test_zoo_float16", "--no-report", "--results", str(res)],   # 15 s: the spare may be slow under load
-            cwd=tmp_path, capture_output=True, text=True, timeout=600)
-        spare_runs = spare.runs
+            cwd=tmp_path, capture_output=True, text=True, timeout=600,
+            # as if run by xdist worker gw1: the CLI's own session must not pick board 1 for it
+            env={**os.environ, "PYTEST_XDIST_WORKER": "gw1"})
+        spare_runs, hung_runs = spare.runs, hung.runs
     lines = list(results.read([res]))
     assert len(lines) == 5, (done.stdout + done.stderr)[-3000:]
     statuses = [(r.status, r.category) for r in lines]
     assert statuses == [("passed", None), ("error", "infrastructure")] + [("passed", None)] * 3, \
-        [(r.status, r.message[:200]) for r in lines]
+        ([(r.status, r.board, r.message[:200]) for r in lines], hung_runs, spare_runs, done.stderr[-2000:])
     assert [r.board for r in lines] == [hung.serial] * 2 + [spare.serial] * 3
     assert spare_runs == 1 + 3                     # its health check, then the three moved cases
     for r in lines:

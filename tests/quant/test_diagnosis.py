@@ -144,7 +144,9 @@ def test_malformed_cfg_fails_naming_the_line(tmp_path, monkeypatch, edit, needle
 
 def test_mismatched_json_and_data_are_refused(tmp_path, monkeypatch):
     _step1(tmp_path, monkeypatch)
-    (tmp_path / "m.data").write_bytes((tmp_path / "m.data").read_bytes()[:-1] + b"\0")
+    data = bytearray((tmp_path / "m.data").read_bytes())
+    data[-1] ^= 0xFF   # flipped, not set: a last byte that is already 0 would leave the file intact
+    (tmp_path / "m.data").write_bytes(bytes(data))
     r, ret = _step2(tmp_path, expect_ok=False)
     assert ret != 0 and "do not belong together" in str(r.last_error)
 
