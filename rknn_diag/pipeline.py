@@ -198,7 +198,12 @@ class Toolchain:
         if do_quantization:
             from .quant import quantize_graph
             graph = self._optimize(source)
-            quant = copy.deepcopy(shared_quant) if shared_quant else quantize_graph(graph, self.cfg, dataset, self.log)
+            if shared_quant:   # another shape set: the first set's parameters, and its equalized weights
+                from .quant.equalize import apply
+                quant = copy.deepcopy(shared_quant)
+                apply(graph, quant.get("equalized", {}))
+            else:
+                quant = quantize_graph(graph, self.cfg, dataset, self.log)
             return BuiltModel(graph, self.cfg, quant["mode"], rknn_batch_size, build_args, quant)
         if has_qdq(source):   # already quantized: keep the model's own parameters (§1.4.1)
             from .quant.qdq_import import import_qdq, verify_weights

@@ -36,13 +36,25 @@ from ..log import Logger
 
 
 def quantize_graph(graph: Graph, cfg: RknnConfig, dataset: str, log: Logger | None = None,
-                   layers: dict[str, str] | None = None) -> dict[str, Any]:
-    """Calibrate `graph` on `dataset` (streamed, batch_size × epochs samples) -> BuiltModel.quant."""
+                   layers: dict[str, str] | None = None, equalize: bool = True) -> dict[str, Any]:
+    """Calibrate `graph` on `dataset` (streamed, batch_size × epochs samples) -> BuiltModel.quant.
+    In modes with 8-bit activations and per-channel weights the graph's conv -> depthwise
+    channels are equalized first (`quant.equalize`, in place; `equalize=False` for a graph
+    that already was, as hybrid step 2's)."""
+    from . import equalize as eq
     from .dataset import stream
-    from .quantizer import build_quant
+    from .quantizer import build_quant, resolve_method
+    from ..qrules.schemes import MODES
 
     if not graph.inputs:  # nothing to feed: the graph's values do not depend on any data
         if log is not None:
             log.w("the model has no inputs; the dataset is not used for calibration")
         return build_quant(graph, cfg, [[]], log, layers)
-    return build_quant(graph, cfg, stream(dataset, graph.inputs, cfg, log), log, layers)
+    scales = {}
+    if equalize and MODES[cfg.dtype].act.dtype in ("int8", "uint8") and resolve_method(cfg, cfg.dtype) == "channel" \
+            and eq.pairs(graph):
+        scales = eq.equalize(graph, stream(dataset, graph.inputs, cfg, log, progress=False), log)
+    quant = build_quant(graph, cfg, stream(dataset, graph.inputs, cfg, log), log, layers)
+    if scales:
+        quant["equalized"] = scales
+    return quant

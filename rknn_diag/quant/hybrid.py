@@ -191,7 +191,7 @@ def step2(model_input: str | Path, data_input: str | Path, cfg_path: str | Path,
     q = model.quant
     if dataset is not None:   # calibrate again on the given dataset, with the layers' new dtypes
         from . import quantize_graph
-        q["ranges"] = quantize_graph(model.graph, model.config, dataset, log, layers)["ranges"]
+        q["ranges"] = quantize_graph(model.graph, model.config, dataset, log, layers, equalize=False)["ranges"]
     q.update(assign(model.graph, q["ranges"], q["mode"], q["method"], layers, edits))
     q["layers"] = layers
     return model
