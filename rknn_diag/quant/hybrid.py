@@ -29,7 +29,7 @@ from ..errors import ConfigError, ModelInvalidError
 from ..extras import require
 from ..fileio import atomic_write
 from ..model import BuiltModel
-from .quantizer import assign
+from .quantizer import assign, float_only_layers
 from ..qrules.schemes import QParams
 
 LAYER_DTYPES = {"float16": "float16", "float32": "float16", "int16": "int16", "i16": "int16",
@@ -189,6 +189,8 @@ def step2(model_input: str | Path, data_input: str | Path, cfg_path: str | Path,
     model = modelfile.loads(data, str(data_input))
     layers, edits = read_cfg(cfg_path, model)
     q = model.quant
+    # the layers a build keeps float16 whatever the cfg says (NaN tests, a final Softmax)
+    layers = float_only_layers(model.graph, layers, log, q["mode"])
     if dataset is not None:   # calibrate again on the given dataset, with the layers' new dtypes
         from . import quantize_graph
         q["ranges"] = quantize_graph(model.graph, model.config, dataset, log, layers, equalize=False)["ranges"]

@@ -171,3 +171,42 @@ def test_hybrid_model_still_matches_its_qdq_twin(dtype, tmp_path, monkeypatch):
     want = run_twin(export_twin(r.model.graph, r.model.quant), x, ["x"])[0]
     scale = float(QParams.from_dict(r.model.quant["tensors"]["r2"]).scale)
     assert np.rint(np.abs(got - want) / scale).max() <= tolerances.QUANT_LSB
+
+
+def test_an_unedited_hybrid_round_trip_gives_what_build_gives(tmp_path, monkeypatch):
+    """Step 1 then step 2 with the cfg as written: the same layers and outputs as a plain build,
+    including the rule that keeps a final Softmax float16 in an 8-bit build (it was lost in
+    step 2: the cfg does not list it)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from fixtures.datasets import npy_dataset
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.normal(0, 0.5, (10, 3, 3, 3)).astype(np.float32), "w")
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["c"]),
+                           helper.make_node("GlobalAveragePool", ["c"], ["p"]),
+                           helper.make_node("Flatten", ["p"], ["f"]),
+                           helper.make_node("Softmax", ["f"], ["y"], axis=1)], "sm",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], [w])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "m.onnx"))
+    ds = npy_dataset(tmp_path / "ds", [[1, 3, 8, 8]], count=6, generation="rknpu2")
+    x = rng.uniform(0, 255, (1, 3, 8, 8)).astype(np.float32)
+    monkeypatch.chdir(tmp_path)
+    outs, layers = [], []
+    for hybrid in (False, True):
+        r = RKNN()
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert r.config(target_platform="rk3588", quantized_dtype="w8a8") == 0
+            assert r.load_onnx(str(tmp_path / "m.onnx")) == 0
+            if hybrid:
+                assert r.hybrid_quantization_step1(dataset=str(ds)) == 0, r.last_error
+                r = RKNN()
+                assert r.hybrid_quantization_step2("m.model", "m.data", "m.quantization.cfg") == 0, r.last_error
+            else:
+                assert r.build(do_quantization=True, dataset=str(ds)) == 0, r.last_error
+            assert r.init_runtime() == 0
+            outs.append(r.inference([x], data_format="nchw")[0])
+        layers.append(r.model.quant["layers"])
+    assert "float16" in layers[0].values() and layers[1] == layers[0]
+    np.testing.assert_array_equal(outs[1], outs[0])
