@@ -50,11 +50,23 @@ def quantize_graph(graph: Graph, cfg: RknnConfig, dataset: str, log: Logger | No
         if log is not None:
             log.w("the model has no inputs; the dataset is not used for calibration")
         return build_quant(graph, cfg, [[]], log, layers)
-    scales = {}
-    if equalize and MODES[cfg.dtype].act.dtype in ("int8", "uint8") and resolve_method(cfg, cfg.dtype) == "channel" \
-            and eq.pairs(graph):
-        scales = eq.equalize(graph, stream(dataset, graph.inputs, cfg, log, progress=False), log)
-    quant = build_quant(graph, cfg, stream(dataset, graph.inputs, cfg, log), log, layers)
+    eligible = equalize and MODES[cfg.dtype].act.dtype in ("int8", "uint8") and \
+        resolve_method(cfg, cfg.dtype) == "channel"
+    found = eq.pairs(graph) if eligible else []
+    if not found:
+        return build_quant(graph, cfg, stream(dataset, graph.inputs, cfg, log), log, layers)
+    scales: dict[str, list[float]] = {}
+    if cfg.quantized_algorithm == "normal":
+        # One pass: an equalized tensor keeps its min/max (its channels stretch to at most
+        # equalize.HEADROOM of it) and no other tensor changes, so min/max calibration before
+        # equalizing holds after it; only the weights are chosen after.
+        seen = eq.ChannelRanges({p.outputs[0] for p, _ in found})
+        quant = build_quant(graph, cfg, stream(dataset, graph.inputs, cfg, log), log, layers, seen,
+                            lambda g: scales.update(eq.equalize_with(g, found, seen.ranges, log)))
+    else:   # histograms change with the channels: equalize first, then calibrate
+        scales = eq.equalize_with(graph, found, eq.channel_ranges(
+            graph, {p.outputs[0] for p, _ in found}, stream(dataset, graph.inputs, cfg, log, progress=False)), log)
+        quant = build_quant(graph, cfg, stream(dataset, graph.inputs, cfg, log), log, layers)
     if scales:
         quant["equalized"] = scales
     return quant

@@ -73,22 +73,33 @@ def pairs(graph: Graph) -> list[tuple[Node, list[Node]]]:
     return found
 
 
-def channel_ranges(graph: Graph, tensors: set[str], samples: Iterable[list[np.ndarray]]) -> dict[str, tuple]:
-    """Per-channel (axis 1) min and max of `tensors` over the samples, in float32."""
-    lo: dict[str, np.ndarray] = {}
-    hi: dict[str, np.ndarray] = {}
+class ChannelRanges:
+    """A `run_float32` hook: per-channel (axis 1) min and max of the given tensors, in float32."""
 
-    def see(node: Node, outs: list[np.ndarray]) -> None:
+    def __init__(self, tensors: set[str]):
+        self.tensors = tensors
+        self.lo: dict[str, np.ndarray] = {}
+        self.hi: dict[str, np.ndarray] = {}
+
+    def __call__(self, node: Node, outs: list[np.ndarray]) -> None:
         t = node.outputs[0]
-        if t in tensors:
+        if t in self.tensors:
             v = np.asarray(outs[0], np.float32)
             axes = tuple(i for i in range(v.ndim) if i != 1)
-            lo[t] = np.minimum(lo.get(t, np.inf), v.min(axis=axes))
-            hi[t] = np.maximum(hi.get(t, -np.inf), v.max(axis=axes))
+            self.lo[t] = np.minimum(self.lo.get(t, np.inf), v.min(axis=axes))
+            self.hi[t] = np.maximum(self.hi.get(t, -np.inf), v.max(axis=axes))
 
+    @property
+    def ranges(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return {t: (self.lo[t], self.hi[t]) for t in self.lo}
+
+
+def channel_ranges(graph: Graph, tensors: set[str], samples: Iterable[list[np.ndarray]]) -> dict[str, tuple]:
+    """Per-channel (axis 1) min and max of `tensors` over the samples, in float32."""
+    seen = ChannelRanges(tensors)
     for feeds in samples:
-        run_float32(graph, feeds, see)
-    return {t: (lo[t], hi[t]) for t in lo}
+        run_float32(graph, feeds, seen)
+    return seen.ranges
 
 
 def scales_for(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -120,12 +131,9 @@ def apply(graph: Graph, scales: dict[str, list[float]]) -> None:
             graph.constants[r.inputs[1]] = dw / s.reshape((-1,) + (1,) * (dw.ndim - 1))
 
 
-def equalize(graph: Graph, samples: Iterable[list[np.ndarray]], log: Logger | None = None) -> dict[str, list[float]]:
-    """Equalize every eligible pair on the samples' channel ranges; returns the scales applied."""
-    found = pairs(graph)
-    if not found:
-        return {}
-    ranges = channel_ranges(graph, {p.outputs[0] for p, _ in found}, samples)
+def equalize_with(graph: Graph, found: list[tuple[Node, list[Node]]], ranges: dict[str, tuple],
+                  log: Logger | None = None) -> dict[str, list[float]]:
+    """Equalize the pairs `found` on the channel ranges seen; returns the scales applied."""
     scales = {}
     for p, _ in found:
         if p.outputs[0] in ranges:
@@ -138,3 +146,11 @@ def equalize(graph: Graph, samples: Iterable[list[np.ndarray]], log: Logger | No
         log.i(f"equalized the channels of {len(scales)} conv -> depthwise conv tensor(s) before 8-bit "
               f"calibration (channel scales up to {widest:.3g}; the float model's outputs are unchanged)")
     return scales
+
+
+def equalize(graph: Graph, samples: Iterable[list[np.ndarray]], log: Logger | None = None) -> dict[str, list[float]]:
+    """Equalize every eligible pair on the samples' channel ranges (a pass of its own)."""
+    found = pairs(graph)
+    if not found:
+        return {}
+    return equalize_with(graph, found, channel_ranges(graph, {p.outputs[0] for p, _ in found}, samples), log)

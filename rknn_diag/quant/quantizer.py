@@ -14,13 +14,13 @@ Biases are int32 at input scale × weight scale, derived (`qrules.roles.bias_qpa
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from ..config import RknnConfig
 from ..errors import ConfigError
-from ..ir import Graph
+from ..ir import Graph, Node
 from ..log import Logger
 from ..qrules import roles
 from ..qrules.schemes import MODES, QParams, Scheme, params_from_range, weight_params
@@ -31,21 +31,29 @@ from .saturation import clip_ranges
 
 
 # ---- calibration ---------------------------------------------------------------------------------
-def calibrate(graph: Graph, samples: Iterable[list[np.ndarray]], algorithm: str) -> dict[str, list[float]]:
+def calibrate(graph: Graph, samples: Iterable[list[np.ndarray]], algorithm: str,
+              hook: Callable[[Node, list[np.ndarray]], None] | None = None) -> dict[str, list[float]]:
     """Observe every float activation over the samples; return {tensor: [lo, hi]} per the algorithm.
-    Constants are observed once, always min/max (they are what they are)."""
+    Constants are observed once, always min/max (they are what they are). `hook` sees every
+    node's outputs too (a statistic gathered in the same pass)."""
     observers: dict[str, Observer] = {}
 
     def see(name: str, val: np.ndarray) -> None:
         if name and isinstance(val, np.ndarray) and val.dtype.kind == "f":
             observers.setdefault(name, Observer(algorithm)).update(val)
 
+    def seen(node: Node, outs: list[np.ndarray]) -> None:
+        for o, val in zip(node.outputs, outs):
+            see(o, val)
+        if hook is not None:
+            hook(node, outs)
+
     count = 0
     for feeds in samples:
         count += 1
         for v, x in zip(graph.inputs, feeds):
             see(v.name, np.asarray(x))
-        run_float32(graph, feeds, lambda n, outs: [see(o, val) for o, val in zip(n.outputs, outs)])
+        run_float32(graph, feeds, seen)
     if count == 0:
         raise ConfigError("calibration got no samples", ref="1.4.3")
     return {"__observers__": observers}  # resolved to ranges by `ranges_for`
@@ -157,10 +165,15 @@ def resolve_method(cfg: RknnConfig, mode: str) -> str:
 
 
 def build_quant(graph: Graph, cfg: RknnConfig, samples: Iterable[list[np.ndarray]],
-                log: Logger | None = None, layers: dict[str, str] | None = None) -> dict[str, Any]:
-    """Calibrate on `samples` and choose every parameter: the `BuiltModel.quant` dict."""
+                log: Logger | None = None, layers: dict[str, str] | None = None,
+                hook: Callable[[Node, list[np.ndarray]], None] | None = None,
+                before_assign: Callable[[Graph], None] | None = None) -> dict[str, Any]:
+    """Calibrate on `samples` and choose every parameter: the `BuiltModel.quant` dict. `hook`
+    rides along the calibration pass; `before_assign` may change the weights after it."""
     mode = cfg.dtype
-    observed = calibrate(graph, samples, cfg.quantized_algorithm)
+    observed = calibrate(graph, samples, cfg.quantized_algorithm, hook)
+    if before_assign is not None:
+        before_assign(graph)
     ranges = ranges_for(observed, MODES[mode].act)
     ranges.update(const_ranges(graph))
     method = resolve_method(cfg, mode)

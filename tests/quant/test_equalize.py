@@ -104,7 +104,7 @@ def _onnx(path, hw=(32, 32)):
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
 
 
-def _w8a8_cosine(tmp_path, dynamic: bool = False) -> tuple[float, str]:
+def _w8a8_cosine(tmp_path, dynamic: bool = False, algorithm: str = "normal") -> tuple[float, str]:
     """Mean cosine to onnxruntime float32 on held-back images (16x16 ones from the second shape
     set when `dynamic`), and the build's log."""
     tmp_path.mkdir()
@@ -120,7 +120,7 @@ def _w8a8_cosine(tmp_path, dynamic: bool = False) -> tuple[float, str]:
     with contextlib.redirect_stdout(log):
         extra = {"dynamic_input": [[[1, 3, 32, 32]], [[1, 3, 16, 16]]]} if dynamic else {}
         assert r.config(mean_values=[[127.5] * 3], std_values=[[127.5] * 3], target_platform="rk3588",
-                        quantized_dtype="w8a8", **extra) == 0
+                        quantized_dtype="w8a8", quantized_algorithm=algorithm, **extra) == 0
         assert r.load_onnx(str(tmp_path / "m.onnx")) == 0, r.last_error
         assert r.build(do_quantization=True, dataset=str(ds)) == 0, r.last_error
         assert r.export_rknn(str(tmp_path / "m.rknn")) == 0, r.last_error
@@ -141,7 +141,7 @@ def test_equalized_w8a8_build_is_closer_to_float(tmp_path, monkeypatch):
     unless equalized; with the step planted away, the same check fails."""
     cos, log = _w8a8_cosine(tmp_path / "on")
     assert "equalized the channels of 1 conv -> depthwise conv tensor(s)" in log
-    monkeypatch.setattr(eq, "equalize", lambda graph, samples, log=None: {})
+    monkeypatch.setattr(eq, "equalize_with", lambda graph, found, ranges, log=None: {})
     planted, _ = _w8a8_cosine(tmp_path / "off")
     assert cos >= 0.999, (cos, planted)
     assert planted < 0.999 and cos - planted > 5 * (1 - cos), (cos, planted)
@@ -152,7 +152,27 @@ def test_every_shape_set_of_a_dynamic_input_build_gets_the_equalized_weights(tmp
     (planted: the first set equalized, its scales not kept for the others)."""
     cos, _ = _w8a8_cosine(tmp_path / "on", dynamic=True)
     assert cos >= 0.999, cos
-    real = eq.equalize
-    monkeypatch.setattr(eq, "equalize", lambda graph, samples, log=None: real(graph, samples, log) and {})
+    real = eq.equalize_with
+    monkeypatch.setattr(eq, "equalize_with", lambda graph, found, ranges, log=None: real(graph, found, ranges, log) and {})
     planted, _ = _w8a8_cosine(tmp_path / "off", dynamic=True)
     assert planted < 0.99, planted
+
+
+def test_an_equalized_tensor_keeps_its_min_and_max():
+    """What the one-pass 'normal' calibration relies on: channels stretch inside the tensor's
+    range, so its min/max before equalizing is its min/max after."""
+    g = _graph(act="LeakyRelu")           # negative values too
+    g.nodes[0].post_ops[0].attrs["alpha"] = 0.3
+    before = eq.channel_ranges(g, {"t"}, _samples())["t"]
+    assert eq.equalize(g, _samples())
+    after = eq.channel_ranges(g, {"t"}, _samples())["t"]
+    np.testing.assert_allclose([after[0].min(), after[1].max()], [before[0].min(), before[1].max()], rtol=1e-5)
+    assert (after[1] - after[0]).min() > 3 * (before[1] - before[0]).min()
+
+
+@pytest.mark.parametrize("algorithm", ["normal", "kl_divergence"])
+def test_both_calibration_passes_equalize(tmp_path, algorithm):
+    """'normal' equalizes inside its one calibration pass, the histogram algorithms in a pass of
+    their own before it: both builds are equalized and close to float."""
+    cos, log = _w8a8_cosine(tmp_path / algorithm, algorithm=algorithm)
+    assert "equalized the channels of 1 conv" in log and cos >= 0.999, (cos, log[-500:])
