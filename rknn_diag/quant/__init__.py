@@ -16,8 +16,10 @@ w8a8 keeps tensors inside a layer the NPU fuses at 16 bits (`qrules.roles.wide_t
 output that an Add alone reads (the Add runs in the conv's accumulator), and an attention's
 scores and probabilities (MatMul -> Softmax -> MatMul is one layer). The weight scheme is the
 vendor simulator's, read from its per-layer errors (tests/toolkit2/test_vendor_layer_errors.py).
+Modes with 8-bit activations and per-channel weights also equalize the channels of each
+conv -> ReLU -> depthwise conv tensor before calibration (`equalize`; the vendor does not).
 
-Modules: `dataset` (dataset.txt), `observers` (normal / kl_divergence / mmse),
+Modules: `dataset` (dataset.txt), `observers` (normal / kl_divergence / mmse), `equalize`,
 `quantizer` (graph -> `BuiltModel.quant`), `qdq` (the ONNX QDQ twin, the quantized reference),
 `qdq_import` (QDQ models built with do_quantization=False), `analysis` (accuracy_analysis),
 `hybrid` (hybrid_quantization_step1/2). The integer simulator is `rknn_diag.sim.int_sim`.
