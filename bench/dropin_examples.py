@@ -20,10 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -239,11 +241,44 @@ def yolox_s_onnx(folder: Path) -> str:
     return "yolox_s.onnx: strided convs to YOLOX-s's three heads (1,85,80/40/20) with Sigmoid, input 1x3x640x640"
 
 
+class BuiltBy:
+    """A built `.rknn` a script takes as its command-line argument (1.x eval_mem, eval_perf, the
+    encrypted/pre-compiled exports): made as a user would, by running the example `producer` on the
+    same side in its own folder, then copied in under the name the script is given."""
+    runs_example = True
+
+    def __init__(self, producer: str, rknn: str):
+        self.producer, self.rknn = producer, rknn
+        self.__name__ = f"built_by_{producer}"
+
+    def __call__(self, folder: Path, side: "Side") -> str:
+        _, gen, path, scripts, standin, _ = next(e for e in EXAMPLES if e[0] == self.producer)
+        where = export(side.repo, path, folder.parent / "__producer")
+        for other in ALSO.get(Path(path).name, []):
+            export(side.repo, other, folder.parent / "__producer")
+        if standin:
+            standin(where)
+        r = run(where, scripts, side.python, side.ours, side.timeout)
+        if not (where / self.rknn).is_file():
+            raise RuntimeError(f"{self.producer} made no {self.rknn}:\n{r.log[-2000:]}")
+        (folder / self.rknn).write_bytes((where / self.rknn).read_bytes())
+        return f"{self.rknn}: built by running {self.producer} (its own stand-in) on the same side"
+
+
+@dataclass
+class Side:
+    repo: Path
+    python: list[str]
+    ours: bool
+    timeout: float
+
+
 SSD_LOC = {"mbox_loc": 0.002}   # box offsets near the priors (the net sees pixels minus the mean, std 1)
 
 T2 = "rknn-toolkit2/examples/"
 T1 = "examples/"
-# id, generation, folder in its repository, scripts in order, stand-in, or a reason it is not run
+# id, generation, folder in its repository, scripts in order (with their command-line arguments),
+# stand-in, and the vendor method ours refuses by design that the script calls (None: it should run)
 EXAMPLES = [
     ("tk2/onnx/resnet50v2", "toolkit2", T2 + "onnx/resnet50v2", ["test.py"], resnet50v2_onnx, None),
     ("tk2/onnx/yolov5", "toolkit2", T2 + "onnx/yolov5", ["test.py"], yolov5s_onnx, None),
@@ -301,12 +336,29 @@ EXAMPLES = [
     ("tk1/accuracy_analysis", "1.x", T1 + "common_function_demos/accuracy_analysis",
      ["normal_quantization.py", "run_normal_quantization_model.py", "hybrid_quantization_step1.py",
       "hybrid_quantization_step2.py", "run_hybrid_quantization_model.py"], shufflenet_onnx, None),
+    # the four demos taking a built model on the command line (the READMEs use mobilenet_v1.rknn)
+    ("tk1/common_function_demos/eval_mem", "1.x", T1 + "common_function_demos/eval_mem",
+     ["eval_mem.py mobilenet_v1.rknn"], BuiltBy("tk1/tflite/mobilenet_v1", "mobilenet_v1.rknn"), None),
+    ("tk1/common_function_demos/eval_perf", "1.x", T1 + "common_function_demos/eval_perf",
+     ["eval_perf.py mobilenet_v1.rknn 1"], BuiltBy("tk1/tflite/mobilenet_v1", "mobilenet_v1.rknn"), None),
+    ("tk1/common_function_demos/export_encrypt_rknn_model", "1.x",
+     T1 + "common_function_demos/export_encrypt_rknn_model",
+     ["export_encrypt_rknn_model.py mobilenet_v1.rknn mobilenet_v1.encrypt.rknn 1"],
+     BuiltBy("tk1/tflite/mobilenet_v1", "mobilenet_v1.rknn"), "export_encrypted_rknn_model"),
+    ("tk1/common_function_demos/export_rknn_precompile_model", "1.x",
+     T1 + "common_function_demos/export_rknn_precompile_model",
+     ["export_rknn_precompile_model.py mobilenet_v1.rknn mobilenet_v1.hw.rknn"],
+     BuiltBy("tk1/tflite/mobilenet_v1", "mobilenet_v1.rknn"), "rknn2precompile"),
 ]
 
 
 # other folders of the repository a script reads (../../caffe/mobilenet_v2/...): exported beside it
 ALSO = {"dynamic_shape": [T2 + "caffe/mobilenet_v2"], "multi_batch": [T2 + "caffe/mobilenet_v2"],
         "codegen": [T2 + "caffe/mobilenet_v2"], "batch_size": [T1 + "tflite/mobilenet_v1"]}
+
+# examples whose own post-processing fails under numpy 2 (1.x vgg-ssd: math.exp of a 1-element
+# array); ours supports numpy >= 1.26 (pyproject), so they run on ours with --numpy1-python
+NUMPY1 = {"tk1/caffe/vgg-ssd"}
 
 # example folder name -> tensor files the script writes and reads back instead of inferring
 FILE_OUTPUTS = {"accuracy_analysis": ["snapshot/simulator/resnetv24_dense0_fwd.txt",
@@ -335,19 +387,20 @@ def export(repo: Path, path: str, dest: Path) -> Path:
 
 def run(folder: Path, scripts: list[str], python: list[str], ours: bool, timeout: float) -> ScriptRun:
     log, rc = "", 0
-    for name in scripts:
+    for command in scripts:
+        name, *argv = shlex.split(command)      # "eval_mem.py mobilenet_v1.rknn": the script and its arguments
         text = PROLOGUE + (folder / name).read_text(encoding="utf-8")
         run_name = f"__run_{name}"
         (folder / run_name).write_text(rename_imports(text) if ours else text, encoding="utf-8")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO) if ours else "",
                "MPLBACKEND": "Agg"}
         try:
-            done = subprocess.run([*python, run_name], cwd=folder, capture_output=True, text=True, env=env,
+            done = subprocess.run([*python, run_name, *argv], cwd=folder, capture_output=True, text=True, env=env,
                                   timeout=timeout, stdin=subprocess.DEVNULL)
             rc, out = done.returncode, done.stdout + done.stderr
         except subprocess.TimeoutExpired as e:
             rc, out = None, f"timed out after {timeout:g} s\n{(e.stdout or b'')[-2000:]!r}"
-        log += f"--- {name} (exit {rc})\n{out}"
+        log += f"--- {command} (exit {rc})\n{out}"
         # the shipped scripts end with exit(ret) / exit(-1) on a failed call; a failed step stops the chain
         if rc != 0:
             break
@@ -370,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vendor-python", default=os.environ.get("RKNN_DIAG_TOOLKIT2_PYTHON"))
     p.add_argument("--ours-python", default=sys.executable,
                    help="interpreter for our side (e.g. the vendor's environment, for scripts needing numpy < 2)")
+    p.add_argument("--numpy1-python", default=os.environ.get("RKNN_DIAG_NUMPY1_PYTHON"),
+                   help="interpreter with numpy < 2 (and this project's dependencies) for our side of the "
+                        "examples whose own post-processing needs numpy < 2 (NUMPY1)")
     p.add_argument("--only", nargs="*", default=None)
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--json", type=Path, default=None)
@@ -392,14 +448,28 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
 
 
+def refused_clearly(log: str, name: str) -> bool:
+    """Ours refused `name` as designed: an E line naming it and saying what to do instead."""
+    return any(ln.startswith("E ") and name in ln and "Fix:" in ln for ln in log.splitlines())
+
+
+def _save(path: Path, rows: list) -> None:
+    """Rows run now replace the same examples' rows of an earlier run (--only re-measures some)."""
+    old = json.loads(path.read_text()) if path.is_file() else []
+    new = {r["example"]: r for r in rows}
+    kept = [new.pop(r["example"], r) for r in old]
+    path.write_text(json.dumps(kept + list(new.values()), indent=1) + "\n")
+
+
 def _examples(args, rows: list) -> int:
-    for ex_id, gen, path, scripts, standin, reason in EXAMPLES:
+    for ex_id, gen, path, scripts, standin, refuses in EXAMPLES:
         if args.only and ex_id not in args.only:
             continue
         row = {"example": ex_id, "generation": gen, "folder": path}
         with tempfile.TemporaryDirectory(prefix="example-") as tmp:
             repo = args.toolkit2_repo if gen == "toolkit2" else args.toolkit1_repo
-            sides = [("ours", [args.ours_python], True)]
+            ours_python = args.numpy1_python if ex_id in NUMPY1 and args.numpy1_python else args.ours_python
+            sides = [("ours", [ours_python], True)]
             if gen == "toolkit2" and args.vendor_python:
                 sides.append(("vendor", [args.vendor_python], False))
             got = {}
@@ -407,7 +477,9 @@ def _examples(args, rows: list) -> int:
                 folder = export(repo, path, Path(tmp) / who)
                 for other in ALSO.get(Path(path).name, []):
                     export(repo, other, Path(tmp) / who)
-                if standin:
+                if getattr(standin, "runs_example", False):
+                    row["standin"] = standin(folder, Side(repo, python, ours, args.timeout))
+                elif standin:
                     row["standin"] = standin(folder)
                 t0 = time.monotonic()
                 got[who] = r = run(folder, scripts, python, ours, args.timeout)
@@ -417,6 +489,11 @@ def _examples(args, rows: list) -> int:
                     lines = [ln for ln in r.log.splitlines() if ln.strip()]
                     errors = [ln for ln in lines if ln.startswith(("E ", "--- ")) or "Error" in ln]
                     row[f"{who}_error"] = "\n".join(errors[-6:] + lines[-3:])[-1200:]
+                if ours and refuses:
+                    row["refused_by_design"] = refuses
+                    row["refused_clearly"] = refused_clearly(r.log, refuses)
+            if ex_id in NUMPY1 and args.numpy1_python:
+                row["ours_python"] = "numpy<2 environment (--numpy1-python)"
             if "vendor" in got and got["ours"].ok and got["vendor"].ok:
                 a, b = got["ours"].outputs, got["vendor"].outputs
                 if not a or not b:
@@ -429,7 +506,7 @@ def _examples(args, rows: list) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.json:
-            args.json.write_text(json.dumps(rows, indent=1) + "\n")
+            _save(args.json, rows)
     return 0
 
 
