@@ -489,6 +489,9 @@ def _examples(args, rows: list) -> int:
                     lines = [ln for ln in r.log.splitlines() if ln.strip()]
                     errors = [ln for ln in lines if ln.startswith(("E ", "--- ")) or "Error" in ln]
                     row[f"{who}_error"] = "\n".join(errors[-6:] + lines[-3:])[-1200:]
+                e_lines = [ln for ln in r.log.splitlines() if ln.startswith("E ")]
+                if r.ok and e_lines:    # the script went on past a failed call (eval_perf's return is unchecked)
+                    row[f"{who}_e_lines"] = e_lines[:3]
                 if ours and refuses:
                     row["refused_by_design"] = refuses
                     row["refused_clearly"] = refused_clearly(r.log, refuses)

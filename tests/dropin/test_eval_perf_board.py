@@ -1,0 +1,44 @@
+"""1.x common_function_demos/eval_perf on a board: `eval_perf.py model.rknn 1` loads a built model,
+init_runtime(target='rv1126', perf_debug=True), eval_perf(loop_cnt=...): the board's time per run,
+here on a virtual rv1126 behind a private adb server."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from fixtures.boards import ADB_MISSING, AdbServer, attached_board
+from rknn_diag.api import RKNN
+
+
+@pytest.fixture
+def adb_server():
+    if shutil.which("adb") is None:
+        pytest.fail(ADB_MISSING, pytrace=False)
+    server = AdbServer().start()
+    yield server
+    server.stop()
+
+
+def test_1x_eval_perf_script_on_a_board(example, adb_server, capsys):
+    example()
+    r = RKNN()
+    r.config(mean_values=[[0, 0, 0]], std_values=[[255, 255, 255]], target_platform=["rv1126"])
+    assert r.load_onnx(model="resnet50v2.onnx") == 0
+    assert r.build(do_quantization=True, dataset="dataset.txt") == 0
+    assert r.export_rknn("mobilenet_v1.rknn") == 0
+    with attached_board(adb_server, "rv1126") as board:
+        rknn = RKNN()
+        assert rknn.load_rknn("mobilenet_v1.rknn") == 0
+        assert rknn.init_runtime(target="rv1126", device_id=board.serial, perf_debug=True,
+                                 adb_server=adb_server.address) == 0
+        capsys.readouterr()
+        perf = rknn.eval_perf(loop_cnt=3)
+        out = capsys.readouterr().out
+        rknn.release()
+    assert perf is not None, out
+    assert perf["loop_cnt"] == 3 and len(perf["runs_ms"]) == 3 and all(ms > 0 for ms in perf["runs_ms"])
+    assert perf["layers"] == []                       # per-layer times: not from a board, and said so
+    assert any(ln.startswith("W ") and "per-layer" in ln for ln in out.splitlines()), out
+    assert "Total board time" in out
