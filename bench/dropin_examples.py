@@ -273,6 +273,57 @@ class Side:
     timeout: float
 
 
+def yolov3_darknet(folder: Path) -> str:
+    """yolov3.weights (248 MB, downloaded by the script when missing) for the shipped yolov3.cfg:
+    random weights of the right shapes in Darknet's layout (fixtures.frontends.darknet_files), the
+    residual branches' BN gamma scaled by 0.2 so the 23 residual blocks stay in range (activations
+    up to about 30 on the example's image instead of 1e5)."""
+    from fixtures.frontends import darknet_files
+    darknet_files(folder, "yolov3", (folder / "yolov3.cfg").read_text(), residual_gain=0.2)
+    return ("yolov3.weights: random weights for the shipped yolov3.cfg (75 convs, 23 residual blocks, three "
+            "YOLO heads; residual-branch BN gamma x0.2), Darknet's own file layout")
+
+
+def _ssd_pb(name: str, cut: str):
+    """An SSD-MobileNet frozen .pb with the interface the scripts cut it at: the node `cut`
+    (1x300x300x3, the preprocessed image; a placeholder `image_tensor` upstream), outputs `concat`
+    (box encodings 1x1917x1x4) and `concat_1` (class scores 1x1917x91) from heads on six feature
+    maps 19/10/5/3/2/1 with 3, 6, 6, 6, 6, 6 anchors (the 1917 priors of the shipped
+    box_priors.txt); a small random MobileNet-style trunk (conv, depthwise-separable, strided)."""
+    def make(folder: Path) -> str:
+        import tensorflow as tf
+        rng = np.random.default_rng(0)
+        g = tf.Graph()
+        with g.as_default():
+            img = tf.compat.v1.placeholder(tf.float32, [1, 300, 300, 3], name="image_tensor")
+            x = tf.subtract(img * (2 / 255), 1.0, name=cut)
+
+            def w(shape, fan, gain=1.0):
+                return tf.constant((rng.standard_normal(shape) * gain * np.sqrt(2.0 / fan)).astype(np.float32))
+
+            def sep(x, c_in, c_out):     # depthwise s2 + pointwise, ReLU6 (MobileNet's block)
+                x = tf.nn.relu6(tf.nn.depthwise_conv2d(x, w([3, 3, c_in, 1], 9), [1, 2, 2, 1], "SAME"))
+                return tf.nn.relu6(tf.nn.conv2d(x, w([1, 1, c_in, c_out], c_in), 1, "SAME") + 0.05)
+            x = tf.nn.relu6(tf.nn.conv2d(x, w([3, 3, 3, 32], 27), 2, "SAME"))            # 150
+            feats, c = [], 32
+            for c_out in (64, 128, 128, 128, 128, 64, 64, 64):                          # 75 ... 1
+                x, c = sep(x, c, c_out), c_out
+                if x.shape[1] <= 19:
+                    feats.append((x, c))
+            boxes, scores = [], []
+            for (f, c), anchors in zip(feats, (3, 6, 6, 6, 6, 6)):
+                boxes.append(tf.reshape(tf.nn.conv2d(f, w([1, 1, c, anchors * 4], c, 0.05), 1, "SAME"), [1, -1, 1, 4]))
+                scores.append(tf.reshape(tf.nn.conv2d(f, w([1, 1, c, anchors * 91], c), 1, "SAME"), [1, -1, 91]))
+            tf.concat(boxes, 1, name="concat")
+            tf.concat(scores, 1, name="concat_1")
+        assert sum(int(b.shape[1]) for b in boxes) == 1917
+        (folder / name).write_bytes(g.as_graph_def().SerializeToString())
+        return (f"{name}: input cut `{cut}` 1x300x300x3, outputs concat 1x1917x1x4 and concat_1 1x1917x91 from six "
+                f"feature maps (19..1, 1917 anchors); a random MobileNet-style trunk")
+    make.__name__ = f"ssd_pb_{Path(name).stem}"
+    return make
+
+
 SSD_LOC = {"mbox_loc": 0.002}   # box offsets near the priors (the net sees pixels minus the mean, std 1)
 
 T2 = "rknn-toolkit2/examples/"
@@ -312,6 +363,11 @@ EXAMPLES = [
      mobilenet_v1_frozen_pb, None),
     ("tk2/tflite/mobilenet_v1_qat", "toolkit2", T2 + "tflite/mobilenet_v1_qat", ["test.py"],
      _quant_tflite("mobilenet_v1_1.0_224_quant.tflite", "dog_224x224.jpg"), None),
+    ("tk2/darknet/yolov3_416x416", "toolkit2", T2 + "darknet/yolov3_416x416", ["test.py"], yolov3_darknet, None),
+    ("tk2/tensorflow/ssd_mobilenet_v1", "toolkit2", T2 + "tensorflow/ssd_mobilenet_v1", ["test.py"],
+     _ssd_pb("ssd_mobilenet_v1_coco_2017_11_17.pb", "Preprocessor/sub"), None),
+    ("tk2/functions/hybrid_quant", "toolkit2", T2 + "functions/hybrid_quant", ["step1.py", "step2.py"],
+     _ssd_pb("ssd_mobilenet_v2.pb", "FeatureExtractor/MobilenetV2/MobilenetV2/input"), None),
     ("tk1/onnx/resnet50v2", "1.x", T1 + "onnx/resnet50v2", ["test.py"], resnet50v2_onnx, None),
     ("tk1/load_quantized_model/onnx", "1.x", T1 + "common_function_demos/load_quantized_model/onnx", ["test.py"],
      shufflenet_quant_onnx, None),
@@ -336,6 +392,13 @@ EXAMPLES = [
     ("tk1/accuracy_analysis", "1.x", T1 + "common_function_demos/accuracy_analysis",
      ["normal_quantization.py", "run_normal_quantization_model.py", "hybrid_quantization_step1.py",
       "hybrid_quantization_step2.py", "run_hybrid_quantization_model.py"], shufflenet_onnx, None),
+    ("tk1/darknet/yolov3", "1.x", T1 + "darknet/yolov3", ["test.py"], yolov3_darknet, None),
+    ("tk1/tensorflow/ssd_mobilenet_v1", "1.x", T1 + "tensorflow/ssd_mobilenet_v1", ["test.py"],
+     _ssd_pb("ssd_mobilenet_v1_coco_2018_01_28.pb",
+             "FeatureExtractor/MobilenetV1/MobilenetV1/Conv2d_0/BatchNorm/batchnorm/mul_1"), None),
+    ("tk1/hybrid_quantization/ssd_mobilenet_v2", "1.x", T1 + "common_function_demos/hybrid_quantization/ssd_mobilenet_v2",
+     ["step1.py", "step2.py", "step3.py"],
+     _ssd_pb("ssd_mobilenet_v2.pb", "FeatureExtractor/MobilenetV2/MobilenetV2/input"), None),
     # the four demos taking a built model on the command line (the READMEs use mobilenet_v1.rknn)
     ("tk1/common_function_demos/eval_mem", "1.x", T1 + "common_function_demos/eval_mem",
      ["eval_mem.py mobilenet_v1.rknn"], BuiltBy("tk1/tflite/mobilenet_v1", "mobilenet_v1.rknn"), None),
