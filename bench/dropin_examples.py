@@ -324,6 +324,62 @@ def _ssd_pb(name: str, cut: str):
     return make
 
 
+def resnet18_i8_pt(folder: Path) -> str:
+    """resnet18_i8.pt's interface (torchvision's quantized ResNet-18, traced): a TorchScript of
+    quantized ops, input 1x3x224x224 -> 1000, made by torch's eager-mode post-training
+    quantization (qnnpack) of a small residual net calibrated on the example's image."""
+    import cv2
+    import torch
+    torch.manual_seed(0)
+    tq = torch.ao.quantization
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.quant, self.dequant = tq.QuantStub(), tq.DeQuantStub()
+            self.conv1, self.relu1 = torch.nn.Conv2d(3, 16, 7, 2, 3), torch.nn.ReLU()
+            self.pool = torch.nn.MaxPool2d(3, 2, 1)
+            self.conv2, self.relu2 = torch.nn.Conv2d(16, 32, 3, 2, 1), torch.nn.ReLU()
+            self.conv3, self.relu3 = torch.nn.Conv2d(32, 32, 3, 1, 1), torch.nn.ReLU()
+            self.add = torch.ao.nn.quantized.FloatFunctional()      # the residual add, quantized
+            self.avg, self.fc = torch.nn.AdaptiveAvgPool2d(1), torch.nn.Linear(32, 1000)
+
+        def forward(self, x):
+            x = self.pool(self.relu1(self.conv1(self.quant(x))))
+            y = self.relu2(self.conv2(x))
+            y = self.relu3(self.add.add(y, self.conv3(y)))
+            return self.dequant(self.fc(torch.flatten(self.avg(y), 1)))
+
+    net = Net().eval()
+    torch.backends.quantized.engine = "qnnpack"
+    net.qconfig = tq.get_default_qconfig("qnnpack")
+    tq.fuse_modules(net, [["conv1", "relu1"], ["conv2", "relu2"]], inplace=True)
+    prepared = tq.prepare(net)
+    img = cv2.cvtColor(cv2.imread(str(folder / "space_shuttle_224.jpg")), cv2.COLOR_BGR2RGB).astype(np.float32)
+    x = torch.from_numpy(((img - [123.675, 116.28, 103.53]) / 58.395).astype(np.float32).transpose(2, 0, 1)[None])
+    for k in range(4):
+        prepared(x + 0.1 * k * torch.randn_like(x))
+    torch.jit.trace(tq.convert(prepared), torch.Tensor(1, 3, 224, 224)).save(str(folder / "resnet18_i8.pt"))
+    return ("resnet18_i8.pt: TorchScript of quantized ops (torch eager PTQ, qnnpack): conv 7x7 s2, max pool, "
+            "conv s2, residual conv + quantized add, pool, linear 1000; input 1x3x224x224")
+
+
+def _qat_pb(mean: list[float], std: list[float]):
+    """inception_v3_quant_frozen.pb's interface (downloaded by the scripts when missing): a frozen
+    TF1 quantization-aware-trained graph, `input` 1x299x299x3 -> FakeQuant'd convs ->
+    `InceptionV3/Logits/SpatialSqueeze` 1x1001 (fixtures.dropin.tf_qat_classifier), ranges
+    measured on the example's image under the script's mean/std."""
+    def make(folder: Path) -> str:
+        import cv2
+        from fixtures.dropin import tf_qat_classifier
+        img = cv2.cvtColor(cv2.imread(str(folder / "goldfish_299x299.jpg")), cv2.COLOR_BGR2RGB)[None]
+        tf_qat_classifier(folder / "inception_v3_quant_frozen.pb", img, mean, std, 299)
+        return ("inception_v3_quant_frozen.pb: frozen QAT graph (FakeQuantWithMinMaxVars on input, weights, "
+                "activations): 3 convs, pool, 1x1 conv 1001, squeeze; input 1x299x299x3")
+    make.__name__ = "qat_pb"
+    return make
+
+
 SSD_LOC = {"mbox_loc": 0.002}   # box offsets near the priors (the net sees pixels minus the mean, std 1)
 
 T2 = "rknn-toolkit2/examples/"
@@ -368,6 +424,9 @@ EXAMPLES = [
      _ssd_pb("ssd_mobilenet_v1_coco_2017_11_17.pb", "Preprocessor/sub"), None),
     ("tk2/functions/hybrid_quant", "toolkit2", T2 + "functions/hybrid_quant", ["step1.py", "step2.py"],
      _ssd_pb("ssd_mobilenet_v2.pb", "FeatureExtractor/MobilenetV2/MobilenetV2/input"), None),
+    ("tk2/pytorch/resnet18_qat", "toolkit2", T2 + "pytorch/resnet18_qat", ["test.py"], resnet18_i8_pt, None),
+    ("tk2/tensorflow/inception_v3_qat", "toolkit2", T2 + "tensorflow/inception_v3_qat", ["test.py"],
+     _qat_pb([104, 117, 123], [128, 128, 128]), None),
     ("tk1/onnx/resnet50v2", "1.x", T1 + "onnx/resnet50v2", ["test.py"], resnet50v2_onnx, None),
     ("tk1/load_quantized_model/onnx", "1.x", T1 + "common_function_demos/load_quantized_model/onnx", ["test.py"],
      shufflenet_quant_onnx, None),
@@ -399,6 +458,8 @@ EXAMPLES = [
     ("tk1/hybrid_quantization/ssd_mobilenet_v2", "1.x", T1 + "common_function_demos/hybrid_quantization/ssd_mobilenet_v2",
      ["step1.py", "step2.py", "step3.py"],
      _ssd_pb("ssd_mobilenet_v2.pb", "FeatureExtractor/MobilenetV2/MobilenetV2/input"), None),
+    ("tk1/load_quantized_model/tensorflow", "1.x", T1 + "common_function_demos/load_quantized_model/tensorflow",
+     ["test.py"], _qat_pb([127.5, 127.5, 127.5], [128, 128, 128]), None),
     # the four demos taking a built model on the command line (the READMEs use mobilenet_v1.rknn)
     ("tk1/common_function_demos/eval_mem", "1.x", T1 + "common_function_demos/eval_mem",
      ["eval_mem.py mobilenet_v1.rknn"], BuiltBy("tk1/tflite/mobilenet_v1", "mobilenet_v1.rknn"), None),
@@ -450,6 +511,9 @@ def export(repo: Path, path: str, dest: Path) -> Path:
 
 def run(folder: Path, scripts: list[str], python: list[str], ours: bool, timeout: float) -> ScriptRun:
     log, rc = "", 0
+    if ours:    # the folder's own modules the scripts import (ssd_post_process.py): their imports renamed too
+        for module in folder.glob("*.py"):
+            module.write_text(rename_imports(module.read_text(encoding="utf-8")), encoding="utf-8")
     for command in scripts:
         name, *argv = shlex.split(command)      # "eval_mem.py mobilenet_v1.rknn": the script and its arguments
         text = PROLOGUE + (folder / name).read_text(encoding="utf-8")
