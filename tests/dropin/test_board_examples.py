@@ -1,4 +1,4 @@
-"""1.x common_function_demos/eval_perf on a board: `eval_perf.py model.rknn 1` loads a built model,
+"""1.x common_function_demos/eval_perf and pass_through on a board: `eval_perf.py model.rknn 1` loads a built model,
 init_runtime(target='rv1126', perf_debug=True), eval_perf(loop_cnt=...): the board's time per run,
 here on a virtual rv1126 behind a private adb server."""
 
@@ -42,3 +42,23 @@ def test_1x_eval_perf_script_on_a_board(example, adb_server, capsys):
     assert perf["layers"] == []                       # per-layer times: not from a board, and said so
     assert any(ln.startswith("W ") and "per-layer" in ln for ln in out.splitlines()), out
     assert "Total board time" in out
+
+
+def test_1x_pass_through_script_normal_inputs_on_a_board(example, adb_server):
+    """1.x common_function_demos/pass_through with pass_through=0 on a board: the script still
+    passes inputs_pass_through=[0] (no input passed through), which is normal inference."""
+    import numpy as np
+    example()
+    r = RKNN()
+    r.config(mean_values=[[127.5, 127.5, 127.5]], std_values=[[127.5, 127.5, 127.5]], target_platform=["rv1126"])
+    assert r.load_onnx(model="resnet50v2.onnx") == 0
+    assert r.build(do_quantization=True, dataset="dataset.txt") == 0
+    img = np.random.default_rng(0).integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    assert r.init_runtime() == 0
+    on_sim = r.inference(inputs=[img])
+    with attached_board(adb_server, "rv1126") as board:
+        assert r.init_runtime(target="rv1126", device_id=board.serial, adb_server=adb_server.address) == 0
+        on_board = r.inference(inputs=[img], inputs_pass_through=[0])
+        r.release()
+    assert on_board is not None
+    np.testing.assert_array_equal(on_board[0], on_sim[0])
