@@ -374,8 +374,9 @@ def _qat_pb(mean: list[float], std: list[float]):
         from fixtures.dropin import tf_qat_classifier
         img = cv2.cvtColor(cv2.imread(str(folder / "goldfish_299x299.jpg")), cv2.COLOR_BGR2RGB)[None]
         tf_qat_classifier(folder / "inception_v3_quant_frozen.pb", img, mean, std, 299)
-        return ("inception_v3_quant_frozen.pb: frozen QAT graph (FakeQuantWithMinMaxVars on input, weights, "
-                "activations): 3 convs, pool, 1x1 conv 1001, squeeze; input 1x299x299x3")
+        return ("inception_v3_quant_frozen.pb: frozen TF1 QAT graph (tf.contrib.quantize's weights_quant/act_quant "
+                "FakeQuantWithMinMaxVars, frozen min/max read through Identity): 3 convs, pool, 1x1 conv 1001, "
+                "squeeze; input 1x299x299x3")
     make.__name__ = "qat_pb"
     return make
 
@@ -554,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="interpreter with numpy < 2 (and this project's dependencies) for our side of the "
                         "examples whose own post-processing needs numpy < 2 (NUMPY1)")
     p.add_argument("--only", nargs="*", default=None)
+    p.add_argument("--label", default=None, help="recorded as each row's `run` (which measurement it came from)")
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
@@ -592,7 +594,7 @@ def _examples(args, rows: list) -> int:
     for ex_id, gen, path, scripts, standin, refuses in EXAMPLES:
         if args.only and ex_id not in args.only:
             continue
-        row = {"example": ex_id, "generation": gen, "folder": path}
+        row = {"example": ex_id, "generation": gen, "folder": path, **({"run": args.label} if args.label else {})}
         with tempfile.TemporaryDirectory(prefix="example-") as tmp:
             repo = args.toolkit2_repo if gen == "toolkit2" else args.toolkit1_repo
             ours_python = args.numpy1_python if ex_id in NUMPY1 and args.numpy1_python else args.ours_python
