@@ -381,6 +381,29 @@ def _qat_pb(mean: list[float], std: list[float]):
     return make
 
 
+def deeplab_pb(folder: Path) -> str:
+    """deeplab-v3-plus-mobilenet-v2.pb's interface as the 1.x pass_through script cuts it (downloaded
+    by the script when missing): node `sub_7` 1x513x513x3 (the image scaled to [-1, 1]) ->
+    `ResizeBilinear_2` 1x513x513x21 (per-pixel class logits): three strided convs, a 1x1 conv to
+    21 classes, bilinear resize back to 513."""
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    g = tf.Graph()
+    with g.as_default():
+        img = tf.compat.v1.placeholder(tf.float32, [1, 513, 513, 3], name="ImageTensor")
+        x = tf.subtract(img * (2 / 255), 1.0, name="sub_7")
+        c = 3
+        for co in (16, 32, 64):
+            w = (rng.standard_normal((3, 3, c, co)) * np.sqrt(2.0 / (9 * c))).astype(np.float32)
+            x, c = tf.nn.relu6(tf.nn.conv2d(x, w, 2, "SAME")), co
+        w = (rng.standard_normal((1, 1, c, 21)) * np.sqrt(2.0 / c)).astype(np.float32)
+        x = tf.nn.conv2d(x, w, 1, "SAME")
+        tf.compat.v1.image.resize_bilinear(x, [513, 513], align_corners=True, name="ResizeBilinear_2")
+    (folder / "deeplab-v3-plus-mobilenet-v2.pb").write_bytes(g.as_graph_def().SerializeToString())
+    return ("deeplab-v3-plus-mobilenet-v2.pb: cut `sub_7` 1x513x513x3 -> `ResizeBilinear_2` 1x513x513x21 "
+            "(3 strided convs, 1x1 conv to 21 classes, bilinear resize)")
+
+
 SSD_LOC = {"mbox_loc": 0.002}   # box offsets near the priors (the net sees pixels minus the mean, std 1)
 
 T2 = "rknn-toolkit2/examples/"
@@ -461,6 +484,7 @@ EXAMPLES = [
      _ssd_pb("ssd_mobilenet_v2.pb", "FeatureExtractor/MobilenetV2/MobilenetV2/input"), None),
     ("tk1/load_quantized_model/tensorflow", "1.x", T1 + "common_function_demos/load_quantized_model/tensorflow",
      ["test.py"], _qat_pb([127.5, 127.5, 127.5], [128, 128, 128]), None),
+    ("tk1/pass_through", "1.x", T1 + "common_function_demos/pass_through", ["test.py"], deeplab_pb, None),
     # the four demos taking a built model on the command line (the READMEs use mobilenet_v1.rknn)
     ("tk1/common_function_demos/eval_mem", "1.x", T1 + "common_function_demos/eval_mem",
      ["eval_mem.py mobilenet_v1.rknn"], BuiltBy("tk1/tflite/mobilenet_v1", "mobilenet_v1.rknn"), None),

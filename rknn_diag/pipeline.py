@@ -274,10 +274,7 @@ class Toolchain:
         if isinstance(rt, dynamic.DynamicRuntime):      # dynamic_input: the set matching the inputs
             m, rt = rt.pick(inputs, data_format)
         if getattr(rt, "on_board", False):     # a board: preprocessing runs in the model there
-            if inputs_pass_through and any(inputs_pass_through):   # [0]: no input passed through (1.x pass_through)
-                raise ConfigError("inputs_pass_through is not supported on a board runtime",
-                                  fix="pass inputs as images, or run on the simulator (init_runtime())")
-            return rt.infer(*_board_feeds(m, inputs, data_format))
+            return rt.infer(*_board_feeds(m, inputs, data_format), inputs_pass_through)
         feeds = prepare(m.graph.inputs, m.config.preprocess, inputs, data_format, inputs_pass_through,
                         m.rknn_batch_size)
         if m.mode != "float16" and inputs_pass_through:

@@ -44,9 +44,11 @@ def test_1x_eval_perf_script_on_a_board(example, adb_server, capsys):
     assert "Total board time" in out
 
 
-def test_1x_pass_through_script_normal_inputs_on_a_board(example, adb_server):
-    """1.x common_function_demos/pass_through with pass_through=0 on a board: the script still
-    passes inputs_pass_through=[0] (no input passed through), which is normal inference."""
+def test_1x_pass_through_script_on_a_board(example, adb_server):
+    """1.x common_function_demos/pass_through on a board (init_runtime(target='rv1126')): with
+    pass_through=1 the script quantizes the image itself and passes inputs_pass_through=[1]; with 0
+    it passes the image and [0]. The board gives what the simulator gives in both, and the two
+    readings of the same array differ (the flag reaches the board)."""
     import numpy as np
     example()
     r = RKNN()
@@ -54,11 +56,15 @@ def test_1x_pass_through_script_normal_inputs_on_a_board(example, adb_server):
     assert r.load_onnx(model="resnet50v2.onnx") == 0
     assert r.build(do_quantization=True, dataset="dataset.txt") == 0
     img = np.random.default_rng(0).integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    q = ((((img.astype(np.float32) - 127.5) / 127.5) / 0.007843137718737125) + 127).astype(np.uint8)
     assert r.init_runtime() == 0
-    on_sim = r.inference(inputs=[img])
+    sim = {flag: r.inference(inputs=[x], inputs_pass_through=[flag]) for flag, x in ((0, img), (1, q))}
     with attached_board(adb_server, "rv1126") as board:
         assert r.init_runtime(target="rv1126", device_id=board.serial, adb_server=adb_server.address) == 0
-        on_board = r.inference(inputs=[img], inputs_pass_through=[0])
+        on_board = {flag: r.inference(inputs=[x], inputs_pass_through=[flag]) for flag, x in ((0, img), (1, q))}
+        as_image = r.inference(inputs=[q], inputs_pass_through=[0])
         r.release()
-    assert on_board is not None
-    np.testing.assert_array_equal(on_board[0], on_sim[0])
+    for flag in (0, 1):
+        assert on_board[flag] is not None, flag
+        np.testing.assert_array_equal(on_board[flag][0], sim[flag][0])
+    assert not np.array_equal(on_board[1][0], as_image[0])
