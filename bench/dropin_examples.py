@@ -37,18 +37,27 @@ from rknn_diag.dropin.scripts import ScriptRun, rename_imports  # noqa: E402
 from rknn_diag.tolerances import DROPIN_AGREE_COSINE  # noqa: E402
 
 PROLOGUE = '''\
-import itertools as _it, numpy as _np
+import itertools as _it, json as _json, numpy as _np
 import rknn.api as _rknn_api
 _calls = _it.count()
-_orig_inference = _rknn_api.RKNN.inference
-def _recorded_inference(self, *args, **kwargs):
-    outputs = _orig_inference(self, *args, **kwargs)
+_orig_inference, _orig_config = _rknn_api.RKNN.inference, _rknn_api.RKNN.config
+def _recorded_inference(self, inputs=None, *args, **kwargs):
+    outputs = _orig_inference(self, inputs, *args, **kwargs)
     if outputs is not None:
         call = next(_calls)
         for k, out in enumerate(outputs):
             _np.save(f"__out_{call}_{k}.npy", _np.asarray(out))
+        if call == 0:   # what went in, for a float32 reference of the first call
+            for k, x in enumerate(inputs if isinstance(inputs, (list, tuple)) else [inputs]):
+                _np.save(f"__in_0_{k}.npy", _np.asarray(x))
+            with open("__in_0.json", "w") as f:
+                _json.dump({"data_format": kwargs.get("data_format", args[0] if args else "nhwc")}, f, default=str)
     return outputs
-_rknn_api.RKNN.inference = _recorded_inference
+def _recorded_config(self, *args, **kwargs):
+    with open("__config.json", "w") as f:
+        _json.dump(kwargs, f, default=str)
+    return _orig_config(self, *args, **kwargs)
+_rknn_api.RKNN.inference, _rknn_api.RKNN.config = _recorded_inference, _recorded_config
 '''
 
 
@@ -102,7 +111,35 @@ def _caffe(prototxt: str, caffemodel: str, sub: str = ".", scale: dict[str, floa
         return (f"{sub}/{caffemodel}: random weights for the shipped {prototxt} ({len(layers)} layers with weights; "
                 f"BatchNorm statistics from the data), same layers, names and shapes")
     make.__name__ = f"caffe_{Path(caffemodel).stem}"
+    make.caffe = (sub, prototxt, caffemodel)    # for the float32 reference (caffe_float32)
     return make
+
+
+def caffe_float32(folder: Path, caffe: tuple[str, str, str], outputs: list[np.ndarray]) -> list[np.ndarray]:
+    """The float32 answer to the first inference() call of a Caffe example: OpenCV's Caffe forward
+    of the stand-in with the input the script passed, normalised by its config's mean/std in the
+    order given (quant_img_RGB2BGR swaps the dataset's images only). One per output, matched by
+    size (the SSD priors, not returned, are left out)."""
+    import cv2
+    sub, prototxt, caffemodel = caffe
+    cfg = json.loads((folder / "__config.json").read_text())
+    fmt = json.loads((folder / "__in_0.json").read_text())["data_format"]
+    fmt = fmt[0] if isinstance(fmt, list) else fmt
+    x = np.load(folder / "__in_0_0.npy").astype(np.float32)
+    if x.ndim == 3 and fmt == "nhwc":      # square images, several stacked on axis 0 (rknn_batch_size)
+        x = x.reshape(-1, x.shape[1], x.shape[1], x.shape[2])
+    elif x.ndim == 3:
+        x = x[None]
+    if fmt == "nchw":
+        x = x.transpose(0, 2, 3, 1)
+    mean = np.asarray(cfg.get("mean_values", [0, 0, 0]), np.float32).reshape(-1)
+    std = np.asarray(cfg.get("std_values", [1, 1, 1]), np.float32).reshape(-1)
+    x = ((x - mean) / std).transpose(0, 3, 1, 2)
+    net = cv2.dnn.readNetFromCaffe(str(folder / sub / prototxt), str(folder / sub / caffemodel))
+    net.setInput(np.ascontiguousarray(x))
+    ref = [np.asarray(o) for o in net.forward(net.getUnconnectedOutLayersNames())]
+    by_size = {o.size: o for o in ref}
+    return [by_size.get(o.size) for o in outputs]
 
 
 def _keras_mobilenet_trunk():
@@ -650,6 +687,17 @@ def _examples(args, rows: list) -> int:
                     row["refused_clearly"] = refused_clearly(r.log, refuses)
             if ex_id in NUMPY1 and args.numpy1_python:
                 row["ours_python"] = "numpy<2 environment (--numpy1-python)"
+            caffe = getattr(standin, "caffe", None)
+            if caffe and "vendor" in got and got["ours"].ok and got["vendor"].ok:
+                # the side further from float32 is to blame where they disagree (dropin.scripts.judge)
+                from rknn_diag.dropin.scripts import judge
+                got["ours"].refs = caffe_float32(Path(tmp) / "ours" / path, caffe, got["ours"].outputs)
+                cat, msg, found = judge(got["ours"], got["vendor"], DROPIN_AGREE_COSINE["quantized"])
+                row["float32"] = {"outcome": cat, "message": msg, **{k: round(v, 6) for k, v in found.items()},
+                                  **{f"ours_vs_float32_{k}": round(cosine(a, r), 6) for k, (a, r) in
+                                     enumerate(zip(got["ours"].outputs, got["ours"].refs)) if r is not None},
+                                  **{f"vendor_vs_float32_{k}": round(cosine(b, r), 6) for k, (b, r) in
+                                     enumerate(zip(got["vendor"].outputs, got["ours"].refs)) if r is not None}}
             if "vendor" in got and got["ours"].ok and got["vendor"].ok:
                 a, b = got["ours"].outputs, got["vendor"].outputs
                 if not a or not b:
