@@ -18,6 +18,7 @@ The vendor run needs RKNN_DIAG_TOOLKIT2_PYTHON (or --vendor-python) pointing at 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -488,6 +489,8 @@ EXAMPLES = [
     ("tk2/pytorch/resnet18_qat", "toolkit2", T2 + "pytorch/resnet18_qat", ["test.py"], resnet18_i8_pt, None),
     ("tk2/tensorflow/inception_v3_qat", "toolkit2", T2 + "tensorflow/inception_v3_qat", ["test.py"],
      _qat_pb([104, 117, 123], [128, 128, 128]), None),
+    ("tk2/functions/npu_device_test", "toolkit2", T2 + "functions/npu_device_test", ["test.py"],
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2"), None),
     ("tk1/onnx/resnet50v2", "1.x", T1 + "onnx/resnet50v2", ["test.py"], resnet50v2_onnx, None),
     ("tk1/load_quantized_model/onnx", "1.x", T1 + "common_function_demos/load_quantized_model/onnx", ["test.py"],
      shufflenet_quant_onnx, None),
@@ -539,8 +542,12 @@ EXAMPLES = [
 
 
 # other folders of the repository a script reads (../../caffe/mobilenet_v2/...): exported beside it
-ALSO = {"dynamic_shape": [T2 + "caffe/mobilenet_v2"], "multi_batch": [T2 + "caffe/mobilenet_v2"],
+ALSO = {"dynamic_shape": [T2 + "caffe/mobilenet_v2"], "npu_device_test": [T2 + "caffe/mobilenet_v2"], "multi_batch": [T2 + "caffe/mobilenet_v2"],
         "codegen": [T2 + "caffe/mobilenet_v2"], "batch_size": [T1 + "tflite/mobilenet_v1"]}
+
+# toolkit2 examples that run on a board (init_runtime(target=CHIP), no device_id): ours runs them
+# on a virtual board of that chip; the vendor side has no board here
+BOARD_CHIP = {"tk2/functions/npu_device_test": "rk3588"}
 
 # examples whose own post-processing fails under numpy 2 (1.x vgg-ssd: math.exp of a 1-element
 # array); ours supports numpy >= 1.26 (pyproject), so they run on ours with --numpy1-python
@@ -630,6 +637,24 @@ def main(argv: list[str] | None = None) -> int:
     board = VirtualBoard(BoardProfile(chip="rv1126")).start()
     server.connect(board.serial)
     os.environ["ANDROID_ADB_SERVER_PORT"] = str(server.port)
+
+    @contextlib.contextmanager
+    def attached(chip: str | None):
+        """The one board a row's scripts see (they pass no device_id): the rv1126, or for a row of
+        BOARD_CHIP a virtual board of that chip in its place while the row runs."""
+        if chip is None:
+            yield
+            return
+        server.disconnect(board.serial)
+        other = VirtualBoard(BoardProfile(chip=chip)).start()
+        server.connect(other.serial)
+        try:
+            yield
+        finally:
+            server.disconnect(other.serial)
+            other.stop()
+            server.connect(board.serial)
+    args.attached = attached
     try:
         return _examples(args, rows)
     finally:
@@ -656,11 +681,11 @@ def _examples(args, rows: list) -> int:
         if args.only and ex_id not in args.only:
             continue
         row = {"example": ex_id, "generation": gen, "folder": path, **({"run": args.label} if args.label else {})}
-        with tempfile.TemporaryDirectory(prefix="example-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="example-") as tmp, args.attached(BOARD_CHIP.get(ex_id)):
             repo = args.toolkit2_repo if gen == "toolkit2" else args.toolkit1_repo
             ours_python = args.numpy1_python if ex_id in NUMPY1 and args.numpy1_python else args.ours_python
             sides = [("ours", [ours_python], True)]
-            if gen == "toolkit2" and args.vendor_python:
+            if gen == "toolkit2" and args.vendor_python and ex_id not in BOARD_CHIP:
                 sides.append(("vendor", [args.vendor_python], False))
             got = {}
             for who, python, ours in sides:
