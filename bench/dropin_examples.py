@@ -18,12 +18,15 @@ The vendor run needs RKNN_DIAG_TOOLKIT2_PYTHON (or --vendor-python) pointing at 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,18 +38,27 @@ from rknn_diag.dropin.scripts import ScriptRun, rename_imports  # noqa: E402
 from rknn_diag.tolerances import DROPIN_AGREE_COSINE  # noqa: E402
 
 PROLOGUE = '''\
-import itertools as _it, numpy as _np
+import itertools as _it, json as _json, numpy as _np
 import rknn.api as _rknn_api
 _calls = _it.count()
-_orig_inference = _rknn_api.RKNN.inference
-def _recorded_inference(self, *args, **kwargs):
-    outputs = _orig_inference(self, *args, **kwargs)
+_orig_inference, _orig_config = _rknn_api.RKNN.inference, _rknn_api.RKNN.config
+def _recorded_inference(self, inputs=None, *args, **kwargs):
+    outputs = _orig_inference(self, inputs, *args, **kwargs)
     if outputs is not None:
         call = next(_calls)
         for k, out in enumerate(outputs):
             _np.save(f"__out_{call}_{k}.npy", _np.asarray(out))
+        if call == 0:   # what went in, for a float32 reference of the first call
+            for k, x in enumerate(inputs if isinstance(inputs, (list, tuple)) else [inputs]):
+                _np.save(f"__in_0_{k}.npy", _np.asarray(x))
+            with open("__in_0.json", "w") as f:
+                _json.dump({"data_format": kwargs.get("data_format", args[0] if args else "nhwc")}, f, default=str)
     return outputs
-_rknn_api.RKNN.inference = _recorded_inference
+def _recorded_config(self, *args, **kwargs):
+    with open("__config.json", "w") as f:
+        _json.dump(kwargs, f, default=str)
+    return _orig_config(self, *args, **kwargs)
+_rknn_api.RKNN.inference, _rknn_api.RKNN.config = _recorded_inference, _recorded_config
 '''
 
 
@@ -100,7 +112,35 @@ def _caffe(prototxt: str, caffemodel: str, sub: str = ".", scale: dict[str, floa
         return (f"{sub}/{caffemodel}: random weights for the shipped {prototxt} ({len(layers)} layers with weights; "
                 f"BatchNorm statistics from the data), same layers, names and shapes")
     make.__name__ = f"caffe_{Path(caffemodel).stem}"
+    make.caffe = (sub, prototxt, caffemodel)    # for the float32 reference (caffe_float32)
     return make
+
+
+def caffe_float32(folder: Path, caffe: tuple[str, str, str], outputs: list[np.ndarray]) -> list[np.ndarray]:
+    """The float32 answer to the first inference() call of a Caffe example: OpenCV's Caffe forward
+    of the stand-in with the input the script passed, normalised by its config's mean/std in the
+    order given (quant_img_RGB2BGR swaps the dataset's images only). One per output, matched by
+    size (the SSD priors, not returned, are left out)."""
+    import cv2
+    sub, prototxt, caffemodel = caffe
+    cfg = json.loads((folder / "__config.json").read_text())
+    fmt = json.loads((folder / "__in_0.json").read_text())["data_format"]
+    fmt = fmt[0] if isinstance(fmt, list) else fmt
+    x = np.load(folder / "__in_0_0.npy").astype(np.float32)
+    if x.ndim == 3 and fmt == "nhwc":      # square images, several stacked on axis 0 (rknn_batch_size)
+        x = x.reshape(-1, x.shape[1], x.shape[1], x.shape[2])
+    elif x.ndim == 3:
+        x = x[None]
+    if fmt == "nchw":
+        x = x.transpose(0, 2, 3, 1)
+    mean = np.asarray(cfg.get("mean_values", [0, 0, 0]), np.float32).reshape(-1)
+    std = np.asarray(cfg.get("std_values", [1, 1, 1]), np.float32).reshape(-1)
+    x = ((x - mean) / std).transpose(0, 3, 1, 2)
+    net = cv2.dnn.readNetFromCaffe(str(folder / sub / prototxt), str(folder / sub / caffemodel))
+    net.setInput(np.ascontiguousarray(x))
+    ref = [np.asarray(o) for o in net.forward(net.getUnconnectedOutLayersNames())]
+    by_size = {o.size: o for o in ref}
+    return [by_size.get(o.size) for o in outputs]
 
 
 def _keras_mobilenet_trunk():
@@ -239,11 +279,175 @@ def yolox_s_onnx(folder: Path) -> str:
     return "yolox_s.onnx: strided convs to YOLOX-s's three heads (1,85,80/40/20) with Sigmoid, input 1x3x640x640"
 
 
+class BuiltBy:
+    """A built `.rknn` a script takes as its command-line argument (1.x eval_mem, eval_perf, the
+    encrypted/pre-compiled exports): made as a user would, by running the example `producer` on the
+    same side in its own folder, then copied in under the name the script is given."""
+    runs_example = True
+
+    def __init__(self, producer: str, rknn: str):
+        self.producer, self.rknn = producer, rknn
+        self.__name__ = f"built_by_{producer}"
+
+    def __call__(self, folder: Path, side: "Side") -> str:
+        _, gen, path, scripts, standin, _ = next(e for e in EXAMPLES if e[0] == self.producer)
+        where = export(side.repo, path, folder.parent / "__producer")
+        for other in ALSO.get(Path(path).name, []):
+            export(side.repo, other, folder.parent / "__producer")
+        if standin:
+            standin(where)
+        r = run(where, scripts, side.python, side.ours, side.timeout)
+        if not (where / self.rknn).is_file():
+            raise RuntimeError(f"{self.producer} made no {self.rknn}:\n{r.log[-2000:]}")
+        (folder / self.rknn).write_bytes((where / self.rknn).read_bytes())
+        return f"{self.rknn}: built by running {self.producer} (its own stand-in) on the same side"
+
+
+@dataclass
+class Side:
+    repo: Path
+    python: list[str]
+    ours: bool
+    timeout: float
+
+
+def yolov3_darknet(folder: Path) -> str:
+    """yolov3.weights (248 MB, downloaded by the script when missing) for the shipped yolov3.cfg:
+    random weights of the right shapes in Darknet's layout (fixtures.frontends.darknet_files), the
+    residual branches' BN gamma scaled by 0.2 so the 23 residual blocks stay in range (activations
+    up to about 30 on the example's image instead of 1e5)."""
+    from fixtures.frontends import darknet_files
+    darknet_files(folder, "yolov3", (folder / "yolov3.cfg").read_text(), residual_gain=0.2)
+    return ("yolov3.weights: random weights for the shipped yolov3.cfg (75 convs, 23 residual blocks, three "
+            "YOLO heads; residual-branch BN gamma x0.2), Darknet's own file layout")
+
+
+def _ssd_pb(name: str, cut: str):
+    """An SSD-MobileNet frozen .pb with the interface the scripts cut it at: the node `cut`
+    (1x300x300x3, the preprocessed image; a placeholder `image_tensor` upstream), outputs `concat`
+    (box encodings 1x1917x1x4) and `concat_1` (class scores 1x1917x91) from heads on six feature
+    maps 19/10/5/3/2/1 with 3, 6, 6, 6, 6, 6 anchors (the 1917 priors of the shipped
+    box_priors.txt); a small random MobileNet-style trunk (conv, depthwise-separable, strided)."""
+    def make(folder: Path) -> str:
+        import tensorflow as tf
+        rng = np.random.default_rng(0)
+        g = tf.Graph()
+        with g.as_default():
+            img = tf.compat.v1.placeholder(tf.float32, [1, 300, 300, 3], name="image_tensor")
+            x = tf.subtract(img * (2 / 255), 1.0, name=cut)
+
+            def w(shape, fan, gain=1.0):
+                return tf.constant((rng.standard_normal(shape) * gain * np.sqrt(2.0 / fan)).astype(np.float32))
+
+            def sep(x, c_in, c_out):     # depthwise s2 + pointwise, ReLU6 (MobileNet's block)
+                x = tf.nn.relu6(tf.nn.depthwise_conv2d(x, w([3, 3, c_in, 1], 9), [1, 2, 2, 1], "SAME"))
+                return tf.nn.relu6(tf.nn.conv2d(x, w([1, 1, c_in, c_out], c_in), 1, "SAME") + 0.05)
+            x = tf.nn.relu6(tf.nn.conv2d(x, w([3, 3, 3, 32], 27), 2, "SAME"))            # 150
+            feats, c = [], 32
+            for c_out in (64, 128, 128, 128, 128, 64, 64, 64):                          # 75 ... 1
+                x, c = sep(x, c, c_out), c_out
+                if x.shape[1] <= 19:
+                    feats.append((x, c))
+            boxes, scores = [], []
+            for (f, c), anchors in zip(feats, (3, 6, 6, 6, 6, 6)):
+                boxes.append(tf.reshape(tf.nn.conv2d(f, w([1, 1, c, anchors * 4], c, 0.05), 1, "SAME"), [1, -1, 1, 4]))
+                scores.append(tf.reshape(tf.nn.conv2d(f, w([1, 1, c, anchors * 91], c), 1, "SAME"), [1, -1, 91]))
+            tf.concat(boxes, 1, name="concat")
+            tf.concat(scores, 1, name="concat_1")
+        assert sum(int(b.shape[1]) for b in boxes) == 1917
+        (folder / name).write_bytes(g.as_graph_def().SerializeToString())
+        return (f"{name}: input cut `{cut}` 1x300x300x3, outputs concat 1x1917x1x4 and concat_1 1x1917x91 from six "
+                f"feature maps (19..1, 1917 anchors); a random MobileNet-style trunk")
+    make.__name__ = f"ssd_pb_{Path(name).stem}"
+    return make
+
+
+def resnet18_i8_pt(folder: Path) -> str:
+    """resnet18_i8.pt's interface (torchvision's quantized ResNet-18, traced): a TorchScript of
+    quantized ops, input 1x3x224x224 -> 1000, made by torch's eager-mode post-training
+    quantization (qnnpack) of a small residual net calibrated on the example's image."""
+    import cv2
+    import torch
+    torch.manual_seed(0)
+    tq = torch.ao.quantization
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.quant, self.dequant = tq.QuantStub(), tq.DeQuantStub()
+            self.conv1, self.relu1 = torch.nn.Conv2d(3, 16, 7, 2, 3), torch.nn.ReLU()
+            self.pool = torch.nn.MaxPool2d(3, 2, 1)
+            self.conv2, self.relu2 = torch.nn.Conv2d(16, 32, 3, 2, 1), torch.nn.ReLU()
+            self.conv3, self.relu3 = torch.nn.Conv2d(32, 32, 3, 1, 1), torch.nn.ReLU()
+            self.add = torch.ao.nn.quantized.FloatFunctional()      # the residual add, quantized
+            self.avg, self.fc = torch.nn.AdaptiveAvgPool2d(1), torch.nn.Linear(32, 1000)
+
+        def forward(self, x):
+            x = self.pool(self.relu1(self.conv1(self.quant(x))))
+            y = self.relu2(self.conv2(x))
+            y = self.relu3(self.add.add(y, self.conv3(y)))
+            return self.dequant(self.fc(torch.flatten(self.avg(y), 1)))
+
+    net = Net().eval()
+    torch.backends.quantized.engine = "qnnpack"
+    net.qconfig = tq.get_default_qconfig("qnnpack")
+    tq.fuse_modules(net, [["conv1", "relu1"], ["conv2", "relu2"]], inplace=True)
+    prepared = tq.prepare(net)
+    img = cv2.cvtColor(cv2.imread(str(folder / "space_shuttle_224.jpg")), cv2.COLOR_BGR2RGB).astype(np.float32)
+    x = torch.from_numpy(((img - [123.675, 116.28, 103.53]) / 58.395).astype(np.float32).transpose(2, 0, 1)[None])
+    for k in range(4):
+        prepared(x + 0.1 * k * torch.randn_like(x))
+    torch.jit.trace(tq.convert(prepared), torch.Tensor(1, 3, 224, 224)).save(str(folder / "resnet18_i8.pt"))
+    return ("resnet18_i8.pt: TorchScript of quantized ops (torch eager PTQ, qnnpack): conv 7x7 s2, max pool, "
+            "conv s2, residual conv + quantized add, pool, linear 1000; input 1x3x224x224")
+
+
+def _qat_pb(mean: list[float], std: list[float]):
+    """inception_v3_quant_frozen.pb's interface (downloaded by the scripts when missing): a frozen
+    TF1 quantization-aware-trained graph, `input` 1x299x299x3 -> FakeQuant'd convs ->
+    `InceptionV3/Logits/SpatialSqueeze` 1x1001 (fixtures.dropin.tf_qat_classifier), ranges
+    measured on the example's image under the script's mean/std."""
+    def make(folder: Path) -> str:
+        import cv2
+        from fixtures.dropin import tf_qat_classifier
+        img = cv2.cvtColor(cv2.imread(str(folder / "goldfish_299x299.jpg")), cv2.COLOR_BGR2RGB)[None]
+        tf_qat_classifier(folder / "inception_v3_quant_frozen.pb", img, mean, std, 299)
+        return ("inception_v3_quant_frozen.pb: frozen TF1 QAT graph (tf.contrib.quantize's weights_quant/act_quant "
+                "FakeQuantWithMinMaxVars, frozen min/max read through Identity): 3 convs, pool, 1x1 conv 1001, "
+                "squeeze; input 1x299x299x3")
+    make.__name__ = "qat_pb"
+    return make
+
+
+def deeplab_pb(folder: Path) -> str:
+    """deeplab-v3-plus-mobilenet-v2.pb's interface as the 1.x pass_through script cuts it (downloaded
+    by the script when missing): node `sub_7` 1x513x513x3 (the image scaled to [-1, 1]) ->
+    `ResizeBilinear_2` 1x513x513x21 (per-pixel class logits): three strided convs, a 1x1 conv to
+    21 classes, bilinear resize back to 513."""
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    g = tf.Graph()
+    with g.as_default():
+        img = tf.compat.v1.placeholder(tf.float32, [1, 513, 513, 3], name="ImageTensor")
+        x = tf.subtract(img * (2 / 255), 1.0, name="sub_7")
+        c = 3
+        for co in (16, 32, 64):
+            w = (rng.standard_normal((3, 3, c, co)) * np.sqrt(2.0 / (9 * c))).astype(np.float32)
+            x, c = tf.nn.relu6(tf.nn.conv2d(x, w, 2, "SAME")), co
+        w = (rng.standard_normal((1, 1, c, 21)) * np.sqrt(2.0 / c)).astype(np.float32)
+        x = tf.nn.conv2d(x, w, 1, "SAME")
+        tf.compat.v1.image.resize_bilinear(x, [513, 513], align_corners=True, name="ResizeBilinear_2")
+    (folder / "deeplab-v3-plus-mobilenet-v2.pb").write_bytes(g.as_graph_def().SerializeToString())
+    return ("deeplab-v3-plus-mobilenet-v2.pb: cut `sub_7` 1x513x513x3 -> `ResizeBilinear_2` 1x513x513x21 "
+            "(3 strided convs, 1x1 conv to 21 classes, bilinear resize)")
+
+
 SSD_LOC = {"mbox_loc": 0.002}   # box offsets near the priors (the net sees pixels minus the mean, std 1)
 
 T2 = "rknn-toolkit2/examples/"
 T1 = "examples/"
-# id, generation, folder in its repository, scripts in order, stand-in, or a reason it is not run
+# id, generation, folder in its repository, scripts in order (with their command-line arguments),
+# stand-in, and the vendor method ours refuses by design that the script calls (None: it should run)
 EXAMPLES = [
     ("tk2/onnx/resnet50v2", "toolkit2", T2 + "onnx/resnet50v2", ["test.py"], resnet50v2_onnx, None),
     ("tk2/onnx/yolov5", "toolkit2", T2 + "onnx/yolov5", ["test.py"], yolov5s_onnx, None),
@@ -277,6 +481,16 @@ EXAMPLES = [
      mobilenet_v1_frozen_pb, None),
     ("tk2/tflite/mobilenet_v1_qat", "toolkit2", T2 + "tflite/mobilenet_v1_qat", ["test.py"],
      _quant_tflite("mobilenet_v1_1.0_224_quant.tflite", "dog_224x224.jpg"), None),
+    ("tk2/darknet/yolov3_416x416", "toolkit2", T2 + "darknet/yolov3_416x416", ["test.py"], yolov3_darknet, None),
+    ("tk2/tensorflow/ssd_mobilenet_v1", "toolkit2", T2 + "tensorflow/ssd_mobilenet_v1", ["test.py"],
+     _ssd_pb("ssd_mobilenet_v1_coco_2017_11_17.pb", "Preprocessor/sub"), None),
+    ("tk2/functions/hybrid_quant", "toolkit2", T2 + "functions/hybrid_quant", ["step1.py", "step2.py"],
+     _ssd_pb("ssd_mobilenet_v2.pb", "FeatureExtractor/MobilenetV2/MobilenetV2/input"), None),
+    ("tk2/pytorch/resnet18_qat", "toolkit2", T2 + "pytorch/resnet18_qat", ["test.py"], resnet18_i8_pt, None),
+    ("tk2/tensorflow/inception_v3_qat", "toolkit2", T2 + "tensorflow/inception_v3_qat", ["test.py"],
+     _qat_pb([104, 117, 123], [128, 128, 128]), None),
+    ("tk2/functions/npu_device_test", "toolkit2", T2 + "functions/npu_device_test", ["test.py"],
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2"), None),
     ("tk1/onnx/resnet50v2", "1.x", T1 + "onnx/resnet50v2", ["test.py"], resnet50v2_onnx, None),
     ("tk1/load_quantized_model/onnx", "1.x", T1 + "common_function_demos/load_quantized_model/onnx", ["test.py"],
      shufflenet_quant_onnx, None),
@@ -301,12 +515,43 @@ EXAMPLES = [
     ("tk1/accuracy_analysis", "1.x", T1 + "common_function_demos/accuracy_analysis",
      ["normal_quantization.py", "run_normal_quantization_model.py", "hybrid_quantization_step1.py",
       "hybrid_quantization_step2.py", "run_hybrid_quantization_model.py"], shufflenet_onnx, None),
+    ("tk1/darknet/yolov3", "1.x", T1 + "darknet/yolov3", ["test.py"], yolov3_darknet, None),
+    ("tk1/tensorflow/ssd_mobilenet_v1", "1.x", T1 + "tensorflow/ssd_mobilenet_v1", ["test.py"],
+     _ssd_pb("ssd_mobilenet_v1_coco_2018_01_28.pb",
+             "FeatureExtractor/MobilenetV1/MobilenetV1/Conv2d_0/BatchNorm/batchnorm/mul_1"), None),
+    ("tk1/hybrid_quantization/ssd_mobilenet_v2", "1.x", T1 + "common_function_demos/hybrid_quantization/ssd_mobilenet_v2",
+     ["step1.py", "step2.py", "step3.py"],
+     _ssd_pb("ssd_mobilenet_v2.pb", "FeatureExtractor/MobilenetV2/MobilenetV2/input"), None),
+    ("tk1/load_quantized_model/tensorflow", "1.x", T1 + "common_function_demos/load_quantized_model/tensorflow",
+     ["test.py"], _qat_pb([127.5, 127.5, 127.5], [128, 128, 128]), None),
+    ("tk1/pass_through", "1.x", T1 + "common_function_demos/pass_through", ["test.py"], deeplab_pb, None),
+    # the four demos taking a built model on the command line (the READMEs use mobilenet_v1.rknn)
+    ("tk1/common_function_demos/eval_mem", "1.x", T1 + "common_function_demos/eval_mem",
+     ["eval_mem.py mobilenet_v1.rknn"], BuiltBy("tk1/tflite/mobilenet_v1", "mobilenet_v1.rknn"), None),
+    ("tk1/common_function_demos/eval_perf", "1.x", T1 + "common_function_demos/eval_perf",
+     ["eval_perf.py mobilenet_v1.rknn 1"], BuiltBy("tk1/tflite/mobilenet_v1", "mobilenet_v1.rknn"), None),
+    ("tk1/common_function_demos/export_encrypt_rknn_model", "1.x",
+     T1 + "common_function_demos/export_encrypt_rknn_model",
+     ["export_encrypt_rknn_model.py mobilenet_v1.rknn mobilenet_v1.encrypt.rknn 1"],
+     BuiltBy("tk1/tflite/mobilenet_v1", "mobilenet_v1.rknn"), "export_encrypted_rknn_model"),
+    ("tk1/common_function_demos/export_rknn_precompile_model", "1.x",
+     T1 + "common_function_demos/export_rknn_precompile_model",
+     ["export_rknn_precompile_model.py mobilenet_v1.rknn mobilenet_v1.hw.rknn"],
+     BuiltBy("tk1/tflite/mobilenet_v1", "mobilenet_v1.rknn"), "rknn2precompile"),
 ]
 
 
 # other folders of the repository a script reads (../../caffe/mobilenet_v2/...): exported beside it
-ALSO = {"dynamic_shape": [T2 + "caffe/mobilenet_v2"], "multi_batch": [T2 + "caffe/mobilenet_v2"],
+ALSO = {"dynamic_shape": [T2 + "caffe/mobilenet_v2"], "npu_device_test": [T2 + "caffe/mobilenet_v2"], "multi_batch": [T2 + "caffe/mobilenet_v2"],
         "codegen": [T2 + "caffe/mobilenet_v2"], "batch_size": [T1 + "tflite/mobilenet_v1"]}
+
+# toolkit2 examples that run on a board (init_runtime(target=CHIP), no device_id): ours runs them
+# on a virtual board of that chip; the vendor side has no board here
+BOARD_CHIP = {"tk2/functions/npu_device_test": "rk3588"}
+
+# examples whose own post-processing fails under numpy 2 (1.x vgg-ssd: math.exp of a 1-element
+# array); ours supports numpy >= 1.26 (pyproject), so they run on ours with --numpy1-python
+NUMPY1 = {"tk1/caffe/vgg-ssd"}
 
 # example folder name -> tensor files the script writes and reads back instead of inferring
 FILE_OUTPUTS = {"accuracy_analysis": ["snapshot/simulator/resnetv24_dense0_fwd.txt",
@@ -335,19 +580,23 @@ def export(repo: Path, path: str, dest: Path) -> Path:
 
 def run(folder: Path, scripts: list[str], python: list[str], ours: bool, timeout: float) -> ScriptRun:
     log, rc = "", 0
-    for name in scripts:
+    if ours:    # the folder's own modules the scripts import (ssd_post_process.py): their imports renamed too
+        for module in folder.glob("*.py"):
+            module.write_text(rename_imports(module.read_text(encoding="utf-8")), encoding="utf-8")
+    for command in scripts:
+        name, *argv = shlex.split(command)      # "eval_mem.py mobilenet_v1.rknn": the script and its arguments
         text = PROLOGUE + (folder / name).read_text(encoding="utf-8")
         run_name = f"__run_{name}"
         (folder / run_name).write_text(rename_imports(text) if ours else text, encoding="utf-8")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO) if ours else "",
                "MPLBACKEND": "Agg"}
         try:
-            done = subprocess.run([*python, run_name], cwd=folder, capture_output=True, text=True, env=env,
+            done = subprocess.run([*python, run_name, *argv], cwd=folder, capture_output=True, text=True, env=env,
                                   timeout=timeout, stdin=subprocess.DEVNULL)
             rc, out = done.returncode, done.stdout + done.stderr
         except subprocess.TimeoutExpired as e:
             rc, out = None, f"timed out after {timeout:g} s\n{(e.stdout or b'')[-2000:]!r}"
-        log += f"--- {name} (exit {rc})\n{out}"
+        log += f"--- {command} (exit {rc})\n{out}"
         # the shipped scripts end with exit(ret) / exit(-1) on a failed call; a failed step stops the chain
         if rc != 0:
             break
@@ -370,7 +619,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vendor-python", default=os.environ.get("RKNN_DIAG_TOOLKIT2_PYTHON"))
     p.add_argument("--ours-python", default=sys.executable,
                    help="interpreter for our side (e.g. the vendor's environment, for scripts needing numpy < 2)")
+    p.add_argument("--numpy1-python", default=os.environ.get("RKNN_DIAG_NUMPY1_PYTHON"),
+                   help="interpreter with numpy < 2 (and this project's dependencies) for our side of the "
+                        "examples whose own post-processing needs numpy < 2 (NUMPY1)")
     p.add_argument("--only", nargs="*", default=None)
+    p.add_argument("--label", default=None, help="recorded as each row's `run` (which measurement it came from)")
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
@@ -384,6 +637,24 @@ def main(argv: list[str] | None = None) -> int:
     board = VirtualBoard(BoardProfile(chip="rv1126")).start()
     server.connect(board.serial)
     os.environ["ANDROID_ADB_SERVER_PORT"] = str(server.port)
+
+    @contextlib.contextmanager
+    def attached(chip: str | None):
+        """The one board a row's scripts see (they pass no device_id): the rv1126, or for a row of
+        BOARD_CHIP a virtual board of that chip in its place while the row runs."""
+        if chip is None:
+            yield
+            return
+        server.disconnect(board.serial)
+        other = VirtualBoard(BoardProfile(chip=chip)).start()
+        server.connect(other.serial)
+        try:
+            yield
+        finally:
+            server.disconnect(other.serial)
+            other.stop()
+            server.connect(board.serial)
+    args.attached = attached
     try:
         return _examples(args, rows)
     finally:
@@ -392,22 +663,38 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
 
 
+def refused_clearly(log: str, name: str) -> bool:
+    """Ours refused `name` as designed: an E line naming it and saying what to do instead."""
+    return any(ln.startswith("E ") and name in ln and "Fix:" in ln for ln in log.splitlines())
+
+
+def _save(path: Path, rows: list) -> None:
+    """Rows run now replace the same examples' rows of an earlier run (--only re-measures some)."""
+    old = json.loads(path.read_text()) if path.is_file() else []
+    new = {r["example"]: r for r in rows}
+    kept = [new.pop(r["example"], r) for r in old]
+    path.write_text(json.dumps(kept + list(new.values()), indent=1) + "\n")
+
+
 def _examples(args, rows: list) -> int:
-    for ex_id, gen, path, scripts, standin, reason in EXAMPLES:
+    for ex_id, gen, path, scripts, standin, refuses in EXAMPLES:
         if args.only and ex_id not in args.only:
             continue
-        row = {"example": ex_id, "generation": gen, "folder": path}
-        with tempfile.TemporaryDirectory(prefix="example-") as tmp:
+        row = {"example": ex_id, "generation": gen, "folder": path, **({"run": args.label} if args.label else {})}
+        with tempfile.TemporaryDirectory(prefix="example-") as tmp, args.attached(BOARD_CHIP.get(ex_id)):
             repo = args.toolkit2_repo if gen == "toolkit2" else args.toolkit1_repo
-            sides = [("ours", [args.ours_python], True)]
-            if gen == "toolkit2" and args.vendor_python:
+            ours_python = args.numpy1_python if ex_id in NUMPY1 and args.numpy1_python else args.ours_python
+            sides = [("ours", [ours_python], True)]
+            if gen == "toolkit2" and args.vendor_python and ex_id not in BOARD_CHIP:
                 sides.append(("vendor", [args.vendor_python], False))
             got = {}
             for who, python, ours in sides:
                 folder = export(repo, path, Path(tmp) / who)
                 for other in ALSO.get(Path(path).name, []):
                     export(repo, other, Path(tmp) / who)
-                if standin:
+                if getattr(standin, "runs_example", False):
+                    row["standin"] = standin(folder, Side(repo, python, ours, args.timeout))
+                elif standin:
                     row["standin"] = standin(folder)
                 t0 = time.monotonic()
                 got[who] = r = run(folder, scripts, python, ours, args.timeout)
@@ -417,6 +704,25 @@ def _examples(args, rows: list) -> int:
                     lines = [ln for ln in r.log.splitlines() if ln.strip()]
                     errors = [ln for ln in lines if ln.startswith(("E ", "--- ")) or "Error" in ln]
                     row[f"{who}_error"] = "\n".join(errors[-6:] + lines[-3:])[-1200:]
+                e_lines = [ln for ln in r.log.splitlines() if ln.startswith("E ")]
+                if r.ok and e_lines:    # the script went on past a failed call (eval_perf's return is unchecked)
+                    row[f"{who}_e_lines"] = e_lines[:3]
+                if ours and refuses:
+                    row["refused_by_design"] = refuses
+                    row["refused_clearly"] = refused_clearly(r.log, refuses)
+            if ex_id in NUMPY1 and args.numpy1_python:
+                row["ours_python"] = "numpy<2 environment (--numpy1-python)"
+            caffe = getattr(standin, "caffe", None)
+            if caffe and "vendor" in got and got["ours"].ok and got["vendor"].ok:
+                # the side further from float32 is to blame where they disagree (dropin.scripts.judge)
+                from rknn_diag.dropin.scripts import judge
+                got["ours"].refs = caffe_float32(Path(tmp) / "ours" / path, caffe, got["ours"].outputs)
+                cat, msg, found = judge(got["ours"], got["vendor"], DROPIN_AGREE_COSINE["quantized"])
+                row["float32"] = {"outcome": cat, "message": msg, **{k: round(v, 6) for k, v in found.items()},
+                                  **{f"ours_vs_float32_{k}": round(cosine(a, r), 6) for k, (a, r) in
+                                     enumerate(zip(got["ours"].outputs, got["ours"].refs)) if r is not None},
+                                  **{f"vendor_vs_float32_{k}": round(cosine(b, r), 6) for k, (b, r) in
+                                     enumerate(zip(got["vendor"].outputs, got["ours"].refs)) if r is not None}}
             if "vendor" in got and got["ours"].ok and got["vendor"].ok:
                 a, b = got["ours"].outputs, got["vendor"].outputs
                 if not a or not b:
@@ -429,7 +735,7 @@ def _examples(args, rows: list) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.json:
-            args.json.write_text(json.dumps(rows, indent=1) + "\n")
+            _save(args.json, rows)
     return 0
 
 

@@ -1029,11 +1029,46 @@ def _darknet_sections_run() -> set[str]:
     return {s for cfg in cfgs for s in re.findall(r"^\[(\w+)\]", cfg, re.M)} - {"net"}
 
 
+def _tf_fake_quant(x):
+    """A TF1 QAT graph in tf.contrib.quantize's form (the inception_v3_qat examples): FakeQuant on the
+    input, on the weights (per tensor and per channel, narrow range) and after each activation
+    (vars and args forms); frozen min/max read through Identity, as a frozen graph holds them."""
+    import tensorflow as tf
+    rng = np.random.default_rng(7)
+    w1 = rng.normal(0, 0.3, (3, 3, 3, 8)).astype(np.float32)
+    w2 = rng.normal(0, 0.3, (1, 1, 8, 8)).astype(np.float32)
+
+    def read(scope, v):
+        return tf.identity(tf.constant(v, name=scope), name=f"{scope}/read")
+
+    def fq(t, scope, lo, hi, narrow=False, per_channel=False):
+        fn = (tf.quantization.fake_quant_with_min_max_vars_per_channel if per_channel
+              else tf.quantization.fake_quant_with_min_max_vars)
+        return fn(t, read(f"{scope}/min", np.float32(lo)), read(f"{scope}/max", np.float32(hi)), num_bits=8,
+                  narrow_range=narrow, name=f"{scope}/FakeQuantWithMinMaxVars")
+    x = fq(x, "input_quant", -3.0, 3.0)
+    y = tf.nn.conv2d(x, fq(read("conv1/weights", w1), "conv1/weights_quant", w1.min(), w1.max(), True), 1, "SAME")
+    y = tf.quantization.fake_quant_with_min_max_args(tf.nn.relu6(y), 0.0, 6.0, name="conv1/act_quant/FakeQuant")
+    w2q = fq(read("conv2/weights", w2), "conv2/weights_quant", w2.min((0, 1, 2)), w2.max((0, 1, 2)), True, True)
+    return fq(tf.nn.conv2d(y, w2q, 1, "SAME"), "conv2/act_quant", -6.0, 6.0)
+
+
+def test_tensorflow_fake_quant(target, tmp_path):
+    """A QAT graph built with do_quantization=False keeps its own ranges (a quantized build, not a
+    float16 one) and follows TensorFlow's fake-quantized forward within one step of the output grid."""
+    outs, refs, rknn = _tf_case(target, tmp_path, "fake_quant", _tf_fake_quant)
+    assert rknn is None or rknn.model.mode != "float16", rknn.model.mode
+    step = 12.0 / 255
+    err = float(np.abs(outs[0] - refs[0]).max()) if outs[0].shape == refs[0].shape else float("inf")
+    # one step: a value on a rounding boundary may land on the neighbouring level (int vs float rounding)
+    _verdict(target, [] if err <= step * 1.001 else [f"max error {err:.4f} > one step ({step:.4f}) of the output grid"])
+
+
 def _tensorflow_ops_run(tmp_path) -> set[str]:
     tf = pytest.importorskip("tensorflow", reason="the tensorflow extra (tensorflow-cpu) is not installed")
     ops = set()
-    for case in TF_LAYERS:
-        path, _, _ = fx.tf_frozen(tmp_path, case, _tf_layers()[case], (1, 16, 16, 3))
+    for case, fn in [*((c, _tf_layers()[c]) for c in TF_LAYERS), ("fake_quant", _tf_fake_quant)]:
+        path, _, _ = fx.tf_frozen(tmp_path, case, fn, (1, 16, 16, 3))
         gd = tf.compat.v1.GraphDef()
         gd.ParseFromString(path.read_bytes())
         ops |= {n.op for n in gd.node}

@@ -50,12 +50,11 @@ def _refused_method(name: str):
     """A vendor method that cannot exist here: an E line saying why and what to do instead."""
     why, instead = vendor_args.REFUSED_METHODS[name]
 
-    @_api()
     def method(self: "RKNN", *args: Any, **kwargs: Any) -> int:
         raise vendor_args.refuse(name, why, instead)
 
-    method.__name__ = name
-    return method
+    method.__name__ = name      # before _api wraps it: its E line is headed by this name
+    return _api()(method)
 
 
 class RKNN(Toolchain):

@@ -279,14 +279,7 @@ class Toolchain:
         if isinstance(rt, dynamic.DynamicRuntime):      # dynamic_input: the set matching the inputs
             m, rt = rt.pick(inputs, data_format)
         if getattr(rt, "on_board", False):     # a board: preprocessing runs in the model there
-            if inputs_pass_through:
-                raise ConfigError("inputs_pass_through is not supported on a board runtime",
-                                  fix="pass inputs as images, or run on the simulator (init_runtime())")
-            formats = set(formats_per_input(data_format, len(m.graph.inputs)))
-            if len(formats) > 1:
-                raise ConfigError("the board runner takes one data_format for all inputs",
-                                  fix="pass every input in the same layout on a board")
-            return rt.infer(inputs if isinstance(inputs, (list, tuple)) else [inputs], formats.pop())
+            return rt.infer(*_board_feeds(m, inputs, data_format), inputs_pass_through)
         feeds = prepare(m.graph.inputs, m.config.preprocess, inputs, data_format, inputs_pass_through,
                         m.rknn_batch_size)
         if m.mode != "float16" and inputs_pass_through:
@@ -383,14 +376,13 @@ class Toolchain:
         averaged over `loop_cnt` runs. The per-layer table is printed with init_runtime(perf_debug=True)."""
         if self.runtime is None or self.model is None:
             raise StateError("eval_perf() called before init_runtime()")
-        if getattr(self.runtime, "on_board", False):
-            raise StateError("eval_perf() times the simulator's layers; it is not available on a board",
-                             fix="init_runtime() without a target for per-layer times")
         vendor_args.screen(self.log, "eval_perf", kwargs)
         if isinstance(inputs, bool):   # toolkit2's signature is eval_perf(is_print=True): eval_perf(False)
             is_print, inputs = inputs, None
         if not isinstance(loop_cnt, int) or isinstance(loop_cnt, bool) or loop_cnt < 1:
             raise ConfigError(f"loop_cnt must be an integer >= 1; got {loop_cnt!r}")
+        if getattr(self.runtime, "on_board", False):
+            return self._board_perf(inputs, data_format, is_print, loop_cnt)
         m, rt = self.model, self.runtime
         if isinstance(rt, dynamic.DynamicRuntime):
             m, rt = rt.pick(inputs, data_format) if inputs is not None else (rt.models[0], rt.runtimes[0])
@@ -424,6 +416,26 @@ class Toolchain:
         return {"total_ms": total, "loop_cnt": loop_cnt, "runs_ms": totals,
                 "layers": [{"name": n, "op": o, "ms": t} for n, o, t in times]}
 
+    def _board_perf(self, inputs: list | None, data_format: str | list | None, is_print: bool,
+                    loop_cnt: int) -> dict[str, Any]:
+        """eval_perf() on a board (1.x eval_perf example: init_runtime(target=...), eval_perf(loop_cnt=100)):
+        the board runner's own time per run, which loads the model, starts its runtime and infers once
+        (an upper bound of the inference time). Per-layer times need the vendor driver's profiler,
+        which the runner does not expose: with perf_debug a W line says so."""
+        m = self.model
+        if inputs is None:      # as on the simulator: zeros, in the model's own layout
+            inputs, data_format = [np.zeros(v.shape, v.dtype or np.float32) for v in m.graph.inputs], "nchw"
+        feeds, fmt = _board_feeds(m, inputs, data_format or "nhwc")
+        if self.perf_debug:
+            self.log.w("eval_perf(): per-layer times are not available on a board (the board runner reports "
+                       "one time per run); init_runtime() without a target gives the simulator's per-layer times")
+        runs = [self.runtime.timed(feeds, fmt) for _ in range(loop_cnt)]
+        total = float(np.mean(runs))
+        if is_print:
+            self.log.i(f"Total board time: {total:.3f} ms, mean of {loop_cnt} run(s) (the board runner's time "
+                       f"for loading the model, starting its runtime and one inference)")
+        return {"total_ms": total, "loop_cnt": loop_cnt, "runs_ms": runs, "layers": []}
+
     def _close_runtime(self) -> None:
         close = getattr(self.runtime, "close", None)
         if close is not None:
@@ -437,6 +449,15 @@ class Toolchain:
         custom_op_mod.unregister(self._custom_ops)
         self._custom_ops = []
         self.log.close()
+
+
+def _board_feeds(m: BuiltModel, inputs: Any, data_format: str | list) -> tuple[list, str]:
+    """Raw inputs for the board runner, which takes one data_format for all inputs."""
+    formats = set(formats_per_input(data_format, len(m.graph.inputs)))
+    if len(formats) > 1:
+        raise ConfigError("the board runner takes one data_format for all inputs",
+                          fix="pass every input in the same layout on a board")
+    return list(inputs) if isinstance(inputs, (list, tuple)) else [inputs], formats.pop()
 
 
 def _simulator(model: BuiltModel):

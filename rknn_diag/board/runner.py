@@ -29,16 +29,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", action="append", default=[], help="an input .npy file (repeat, in input order; none for a model without inputs)")
     p.add_argument("--outdir", required=True, help="folder for output{i}.npy and result.json")
     p.add_argument("--data-format", default="nchw", choices=["nchw", "nhwc"], help="layout of the inputs")
+    p.add_argument("--pass-through", default=None,
+                   help="inference(inputs_pass_through=...): one 0/1 per input, comma-separated (1: the input "
+                        "is already the model's quantized input and goes in as is)")
     return p
 
 
-def rknnlite_infer(model_path, inputs, data_format):
+def rknnlite_infer(model_path, inputs, data_format, inputs_pass_through=None):
     """The real board's runtime: rknn-toolkit-lite2."""
     from rknnlite.api import RKNNLite  # only present on boards
-    return infer_with(RKNNLite(), model_path, inputs, data_format)
+    return infer_with(RKNNLite(), model_path, inputs, data_format, inputs_pass_through)
 
 
-def infer_with(rt, model_path, inputs, data_format):
+def infer_with(rt, model_path, inputs, data_format, inputs_pass_through=None):
     """One inference through a vendor-style runtime object (RKNNLite, or rknn_diag's Toolchain, which
     raises its typed errors instead of returning codes)."""
     try:
@@ -46,7 +49,8 @@ def infer_with(rt, model_path, inputs, data_format):
             raise RuntimeError(f"load_rknn({model_path}) failed")
         if rt.init_runtime() != 0:
             raise RuntimeError("init_runtime() failed")
-        outputs = rt.inference(inputs=inputs, data_format=data_format)
+        passed = {"inputs_pass_through": inputs_pass_through} if inputs_pass_through else {}
+        outputs = rt.inference(inputs=inputs, data_format=data_format, **passed)
         if outputs is None:
             raise RuntimeError("inference() returned None")
         return outputs
@@ -67,9 +71,11 @@ def execute(args, infer, log=print) -> int:
         log(f"runner: model file not found: {args.model}")
         return 2
     os.makedirs(args.outdir, exist_ok=True)
+    # model functions that know no pass-through are called as before (3 arguments)
+    passed = ([int(f) for f in args.pass_through.split(",")],) if getattr(args, "pass_through", None) else ()
     start = time.perf_counter()
     try:
-        outputs = infer(args.model, inputs, args.data_format)
+        outputs = infer(args.model, inputs, args.data_format, *passed)
     except Exception as exc:  # the runtime's own failure, reported with its text
         log(f"runner: inference failed: {type(exc).__name__}: {exc}")
         return 1

@@ -37,16 +37,18 @@ log = logging.getLogger(__name__)
 ModelFn = Callable[[str, list, str], list]
 
 
-def simulator_model_fn(model_path: str, inputs: list, data_format: str) -> list:
+def simulator_model_fn(model_path: str, inputs: list, data_format: str, inputs_pass_through=None) -> list:
     """Run a model with rknn_diag's own simulator (the pipeline behind the vendor-style API); a
     vendor-built .rknn runs as its recorded twin on rknn-toolkit2's simulator (`vtwin`)."""
     from rknn_diag.pipeline import Toolchain  # imported lazily: the board layer does not need it otherwise
     from . import vtwin
 
     if vtwin.is_vendor_file(model_path):
+        if inputs_pass_through and any(inputs_pass_through):
+            raise RuntimeError("inputs_pass_through: not available for a vendor-built model's twin")
         return vtwin.run_twin(model_path, inputs, data_format)
 
-    return board_runner.infer_with(Toolchain(), model_path, inputs, data_format)
+    return board_runner.infer_with(Toolchain(), model_path, inputs, data_format, inputs_pass_through)
 
 
 class VirtualBoard:
@@ -205,8 +207,8 @@ class VirtualBoard:
             return 2, f"runner: {exc}\n".encode()
         self.runs += 1
 
-        def infer(model_path, inputs, data_format):
-            outputs = self.model_fn(model_path, inputs, data_format)
+        def infer(model_path, inputs, data_format, *passed):
+            outputs = self.model_fn(model_path, inputs, data_format, *passed)
             skew = self.faults.wrong_results
             if skew and outputs is not None:
                 outputs = [o * np.asarray(1 + skew, o.dtype) if o.dtype.kind == "f" else o for o in outputs]

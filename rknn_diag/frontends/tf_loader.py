@@ -458,6 +458,49 @@ class _Lower:
         self._resize(node, ins, "nearest")
 
 
+    # ---- quantization-aware-trained graphs (TF1 QAT: tf.quantization.fake_quant_with_min_max_*) ----
+    def _fake_quant(self, node, ins, lo, hi):
+        """FakeQuant: weights (a constant input) are folded to the trained grid's values; an
+        activation becomes QuantizeLinear + DequantizeLinear (uint8, TF's nudged scale and zero
+        point), so build(do_quantization=False) keeps the model's own scales (quant.qdq_import)."""
+        bits, narrow = int(self.attr(node, "num_bits", 8)), bool(self.attr(node, "narrow_range", False))
+        scale, zp, qmin, qmax = fake_quant_params(lo, hi, bits, narrow)
+        if self.is_const(ins[0]):
+            x = self.const(ins[0]).astype(np.float32)
+            self.consts[f"{node.name}:0"] = ((np.clip(np.rint(x / scale) + zp, qmin, qmax) - zp) * scale
+                                             ).astype(np.float32)
+            return
+        if bits != 8 or np.size(scale) != 1:
+            raise UnsupportedOpError(f"'{node.name}': {bits}-bit or per-channel fake quantization of an activation "
+                                     "is not supported", where=self.at(node),
+                                     fix="quantize activations per tensor with 8 bits (the TF1 QAT default)")
+        layout = self.held(ins[0])
+        sc = self.b.const(f"{node.name}_scale", np.float32(scale))
+        z = self.b.const(f"{node.name}_zero_point", np.uint8(zp))
+        q, y = self.b.tmp(f"{node.name}_q"), self.b.tmp(node.name)
+        self.b.node("QuantizeLinear", [self.get(ins[0], layout), sc, z], [q], f"{node.name}_q")
+        self.b.node("DequantizeLinear", [q, sc, z], [y], node.name)
+        self.put(node, y, layout)
+
+    def o_FakeQuantWithMinMaxVars(self, node, ins):
+        self._fake_quant(node, ins, self.const(ins[1]), self.const(ins[2]))
+
+    o_FakeQuantWithMinMaxVarsPerChannel = o_FakeQuantWithMinMaxVars   # min/max per last axis: broadcast
+
+    def o_FakeQuantWithMinMaxArgs(self, node, ins):
+        self._fake_quant(node, ins, self.attr(node, "min", -6.0), self.attr(node, "max", 6.0))
+
+
+def fake_quant_params(lo, hi, bits: int, narrow: bool):
+    """TensorFlow's nudged quantization of [lo, hi] (fake_quant_ops_functor.h): scale, zero point
+    (on the integer grid), and the grid's ends."""
+    qmin, qmax = (1 if narrow else 0), 2 ** bits - 1
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    scale = (hi - lo) / (qmax - qmin)
+    zp = np.clip(np.rint(qmin - lo / scale), qmin, qmax)
+    return scale.astype(np.float32), zp, qmin, qmax
+
+
 def supported_ops() -> list[str]:
     return sorted([n[2:] for n in dir(_Lower) if n.startswith("o_")] + sorted(PASS) + ["Const", "Placeholder"])
 

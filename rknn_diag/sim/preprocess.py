@@ -54,6 +54,10 @@ def prepare(values: list[Value], pre: list[InputPreprocess], inputs: list, data_
         if _is_image(v) and not through:
             out.append(_image(v, x, p, formats[i], batch, i))
         else:
+            if _is_image(v) and formats[i] == "nhwc" and x.ndim in (3, 4):
+                # a passed-through image skips mean/std and quantization, not its layout (1.x
+                # pass_through: an HxWxC uint8 array with the default data_format)
+                x = (x[None] if x.ndim == 3 else x).transpose(0, 3, 1, 2)
             out.append(_plain(v, x, batch, i))
     return out
 

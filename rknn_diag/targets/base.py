@@ -20,6 +20,7 @@ class BuildSpec:
     dataset: str | None = None                                  # dataset.txt path
     rknn_batch_size: int = 1
     data_format: str = "nchw"                                   # how inputs are laid out
+    inputs_pass_through: list[int] | None = None                # inference(inputs_pass_through=...)
     load_inputs: list[str] | None = None                        # load_onnx(inputs=...)
     load_outputs: list[str] | None = None                       # load_onnx(outputs=...)
     input_size_list: list[list[int]] | None = None

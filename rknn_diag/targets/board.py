@@ -243,6 +243,8 @@ class BoardTarget(Target):
         for path in remote_inputs:
             argv += ["--input", path]
         argv += ["--outdir", remote_out, "--data-format", spec.data_format]
+        if spec.inputs_pass_through and any(spec.inputs_pass_through):
+            argv += ["--pass-through", ",".join(str(int(bool(f))) for f in spec.inputs_pass_through)]
         rc, text = shell(self.device, argv, step="run runner", timeout=self.run_timeout)
         if rc != 0:
             tail = "\n".join(text.strip().splitlines()[-5:])

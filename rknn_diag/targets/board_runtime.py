@@ -58,8 +58,18 @@ class BoardRuntime:
     def _copy_model(self, model_path, spec, rknn_path, facts) -> None:
         shutil.copyfile(self._model, rknn_path)
 
-    def infer(self, inputs: list[np.ndarray], data_format: str) -> list[np.ndarray]:
-        return self.board.run(str(self._model), BuildSpec(data_format=data_format), list(inputs)).outputs
+    def infer(self, inputs: list[np.ndarray], data_format: str,
+              inputs_pass_through: list[int] | None = None) -> list[np.ndarray]:
+        spec = BuildSpec(data_format=data_format, inputs_pass_through=inputs_pass_through)
+        return self.board.run(str(self._model), spec, list(inputs)).outputs
+
+    def timed(self, inputs: list[np.ndarray], data_format: str) -> float:
+        """One run on the board; the board runner's time for it in ms (load, init, one inference)."""
+        ms = self.board.run(str(self._model), BuildSpec(data_format=data_format), list(inputs)).latency_ms
+        if ms is None:
+            raise TargetError("the board runner reported no time for the run",
+                              fix="update the board runner (rknn_diag.board.runner writes latency_ms)")
+        return float(ms)
 
     def close(self) -> None:
         if self.board is not None:

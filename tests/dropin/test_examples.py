@@ -1,7 +1,9 @@
 """More vendor examples in shape, run as user scripts: toolkit2's functions/multi_batch and
-functions/quantize_algorithm_mmse, 1.x's pass_through and eval_mem."""
+functions/quantize_algorithm_mmse, 1.x's pass_through, eval_mem and export_encrypt_rknn_model."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -101,3 +103,23 @@ def test_1x_eval_mem_script(example):
     assert rknn.init_runtime(eval_mem=True) == 0
     mem = rknn.eval_memory()
     assert mem["weight_memory"] > 0 and mem["total_memory"] >= mem["weight_memory"]
+
+
+def test_1x_export_encrypt_script_is_refused_under_the_methods_name(example, capsys):
+    """1.x common_function_demos/export_encrypt_rknn_model, given a built .rknn on the command line:
+    refused (the vendor's board driver holds the keys), the E line headed by the method the script
+    called, the script's plain model untouched and no encrypted file left behind."""
+    example()
+    r = RKNN()
+    r.config(mean_values=[[0, 0, 0]], std_values=[[255, 255, 255]], target_platform=["rv1126"])
+    r.load_onnx(model="resnet50v2.onnx")
+    r.build(do_quantization=True, dataset="dataset.txt")
+    r.export_rknn("mobilenet_v1.rknn")
+    before = open("mobilenet_v1.rknn", "rb").read()
+    capsys.readouterr()
+    rknn = RKNN()
+    assert rknn.export_encrypted_rknn_model("mobilenet_v1.rknn", "mobilenet_v1.encrypt.rknn", 1) < 0
+    errors = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("E ")]
+    assert errors and errors[0].startswith("E export_encrypted_rknn_model: ") and "Fix:" in errors[0], errors
+    assert open("mobilenet_v1.rknn", "rb").read() == before
+    assert not Path("mobilenet_v1.encrypt.rknn").exists()
