@@ -26,9 +26,10 @@ def softmax(input, *, axis=None, opset=13):
     """exp(x - max) / sum, in float32."""
     x = float32(input)
     v, ax = _prepare(x, axis, opset)
-    e = np.exp(v - v.max(axis=ax, keepdims=True))
-    y = e / e.sum(axis=ax, keepdims=True)
-    return y.reshape(x.shape).astype(out_dtype(input), copy=False)
+    e = v - v.max(axis=ax, keepdims=True)
+    np.exp(e, out=e)   # in place: one temporary the size of the input, not three
+    e /= e.sum(axis=ax, keepdims=True)
+    return e.reshape(x.shape).astype(out_dtype(input), copy=False)
 
 
 @register("LogSoftmax")

@@ -148,10 +148,13 @@ def quantize(x: np.ndarray, qp: QParams) -> np.ndarray:
     if qp.group is not None:
         s, z = s[:, : x.shape[1]], z[:, : x.shape[1]]
     lo, hi = qp.qrange
+    # in place after the first division: one float32 and one float64 temporary, not five
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        q = np.rint(x / s).astype(np.float64) + z
-    q = np.nan_to_num(q, nan=lo, posinf=hi, neginf=lo)   # the NaN rule: see the module docstring
-    return np.clip(q, lo, hi).astype(NUMPY[qp.dtype])
+        q = np.rint(x / s).astype(np.float64)
+        q += z
+    inplace = isinstance(q, np.ndarray)   # (a 0-d input gives numpy scalars)
+    q = np.nan_to_num(q, copy=not inplace, nan=lo, posinf=hi, neginf=lo)   # the NaN rule: see the module docstring
+    return np.clip(q, lo, hi, out=q if inplace else None).astype(NUMPY[qp.dtype])
 
 
 def dequantize(q: np.ndarray, qp: QParams) -> np.ndarray:
@@ -160,6 +163,14 @@ def dequantize(q: np.ndarray, qp: QParams) -> np.ndarray:
     s, z = qp.broadcast(q.ndim)
     if qp.group is not None:
         s, z = s[:, : q.shape[1]], z[:, : q.shape[1]]
+    if q.ndim and q.dtype.kind in "iu" and q.dtype.itemsize <= 2 and np.broadcast_shapes(q.shape, s.shape) == q.shape:
+        # 8/16-bit codes: q - z is an integer below 2^24 in magnitude, so float32 holds it exactly:
+        # the same float32 values as below, in one array instead of two int64 temporaries
+        c = q.astype(np.float32)
+        if np.any(z):
+            c -= z.astype(np.float32)
+        c *= s
+        return c
     return (s * (q.astype(np.int64) - z).astype(np.float32)).astype(np.float32)
 
 

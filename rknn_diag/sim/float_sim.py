@@ -35,16 +35,20 @@ def to_fp16(x: np.ndarray) -> np.ndarray:
             return x.astype(np.float16).astype(np.float32)
     u = np.ascontiguousarray(x).view(np.uint32)
     r = u + _HALF_ULP
-    r += (u >> np.uint32(13)) & np.uint32(1)        # ties to even
+    t = u >> np.uint32(13)                           # one scratch array, reused in place below
+    t &= np.uint32(1)
+    r += t                                           # ties to even
     r &= _KEEP
-    mag = u & _ABS
-    special = ((mag - np.uint32(1)) < (_SMALLEST_NORMAL - np.uint32(1))) | (mag > _LARGEST)  # 0 is exact
-    out = r.view(np.float32).reshape(x.shape)
-    if special.any():
-        idx = np.flatnonzero(special)
+    mag = np.bitwise_and(u, _ABS, out=t)
+    special = mag > _LARGEST
+    mag -= np.uint32(1)
+    special |= mag < (_SMALLEST_NORMAL - np.uint32(1))   # float16 subnormals (0 wraps round: exact)
+    del t, mag
+    out = r.view(np.float32)
+    if special.any():   # a mask, not an int64 index: softmax outputs can be mostly subnormal
         with np.errstate(over="ignore"):
-            out.reshape(-1)[idx] = x.reshape(-1)[idx].astype(np.float16).astype(np.float32)
-    return out
+            out[special] = u.view(np.float32)[special].astype(np.float16).astype(np.float32)
+    return out.reshape(x.shape)
 
 
 def parameter_constants(graph: Graph) -> set[str]:

@@ -170,6 +170,7 @@ class OrtIntegerSimulator:
         if not graph.nodes or lowered < MIN_SHARE * len(graph.nodes):
             raise LoweringError(f"only {lowered} of {len(graph.nodes)} layers have an exact onnxruntime form")
         self.steps = self._finish(steps, threads, expose)
+        self.dead_after = None if expose else self._dead_after(self.steps)
         self.numpy_nodes = [s[1].name for s in self.steps if s[0] == "numpy"]
 
     def __getattr__(self, name):
@@ -206,7 +207,10 @@ class OrtIntegerSimulator:
         for v, x in zip(self.graph.inputs, feeds):
             qp = ref.tensors.get(v.name)
             env[v.name] = (quantize(x, qp), qp) if qp is not None else (np.asarray(x), None)
-        for kind, step in self.steps:
+        for k, (kind, step) in enumerate(self.steps):
+            if self.dead_after is not None and k:
+                for name in self.dead_after[k - 1]:   # read by no later step: freed now, not at the end
+                    env.pop(name, None)
             if kind == "numpy":
                 for name, val in zip(step.outputs, ref.run_node(step, env)):
                     if name:
@@ -258,6 +262,20 @@ class OrtIntegerSimulator:
                                  [value_info(o, self.kinds[o][0]) for o in outs], self.graph.name)
             out.append(("ort", (session(model, threads), list(step.inputs), outs)))
         return out
+
+    def _dead_after(self, steps: list) -> list[list[str]]:
+        """Per step, the non-constant values whose last reader it is (graph outputs excepted)."""
+        last: dict[str, int] = {}
+        for k, (kind, step) in enumerate(steps):
+            for i in (step.inputs if kind == "numpy" else step[1]):
+                if i and i not in self.graph.constants:
+                    last[i] = k
+        keep = {v.name for v in self.graph.outputs}
+        dead: list[list[str]] = [[] for _ in steps]
+        for name, k in last.items():
+            if name not in keep:
+                dead[k].append(name)
+        return dead
 
     def _numpy_kind(self, node: Node, o: str) -> Kind:
         """What int_sim's run_node leaves in env for output `o` (see IntegerSimulator.run_node)."""

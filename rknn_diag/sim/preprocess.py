@@ -8,6 +8,8 @@ checked and cast, never changed.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..config import InputPreprocess
@@ -127,14 +129,12 @@ def _image(v: Value, x: np.ndarray, p: InputPreprocess, data_format: str, batch:
             raise InputError(f"reorder_channel {p.reorder} has {len(p.reorder)} entries for {c} channels",
                              where=f"input {i} '{v.name}'", ref="1.2.5")
         x = x[:, p.reorder]
-    mean = _per_channel(p.mean, c, "mean_values", i) if p.mean else None
-    std = _per_channel(p.std, c, "std_values", i) if p.std else None
+    mean, shift = _per_channel(tuple(p.mean), c, "mean_values", i, 0.0) if p.mean else (None, False)
+    std, scale = _per_channel(tuple(p.std), c, "std_values", i, 1.0) if p.std else (None, False)
     # Into one new float32 array: the float32 conversion happens inside the subtraction
     # (dtype=float32: a float64 image is rounded to float32 first, as astype does), the division
     # is in place, and a mean of zeros or a std of ones is skipped (x - 0 and x / 1 are x
     # exactly, -0 and NaN included). The values of astype -> subtract -> divide, in two passes.
-    shift = mean is not None and mean.any()
-    scale = std is not None and (std != 1).any()
     if not (shift or scale) and x.dtype == np.float32 and x.flags.c_contiguous:
         view = x.view()   # already what the model takes: no copy, and read-only, so theirs stays theirs
         view.flags.writeable = False
@@ -149,11 +149,16 @@ def _image(v: Value, x: np.ndarray, p: InputPreprocess, data_format: str, batch:
     return out
 
 
-def _per_channel(vals: list[float], c: int, name: str, i: int) -> np.ndarray:
+@functools.lru_cache(maxsize=64)
+def _per_channel(vals: tuple[float, ...], c: int, name: str, i: int, identity: float) -> tuple[np.ndarray, bool]:
+    """(the values as a read-only float32 (1, C, 1, 1) array, whether any differs from
+    `identity`), made once per config rather than on every inference() call."""
     if len(vals) not in (1, c):
         raise InputError(f"{name}[{i}] has {len(vals)} values for an input of {c} channels",
                          fix="give one value per channel", ref="1.2.4")
-    return np.asarray(vals, np.float32).reshape(1, -1, 1, 1)
+    a = np.asarray(vals, np.float32).reshape(1, -1, 1, 1)
+    a.flags.writeable = False
+    return a, bool((a != identity).any())
 
 
 def _plain(v: Value, x: np.ndarray, batch: int, i: int) -> np.ndarray:

@@ -149,3 +149,21 @@ def test_nan_rule_matches_onnxruntime_quantizelinear(dtype, zp):
     want = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     got = quantize(x, QParams(np.float32(0.1), np.int32(zp), dtype))
     assert got.tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16"])
+@pytest.mark.parametrize("axis", [None, 1])
+def test_dequantize_of_narrow_codes_is_the_int64_formula(dtype, axis):
+    """8/16-bit codes are dequantized through float32 (q - z exact there); the values must be
+    those of scale * float32(int64(q) - z), per tensor and per channel, every code included."""
+    lo, hi = QParams(np.float32(1), np.int64(0), dtype).qrange
+    rng = np.random.default_rng(7)
+    s = (rng.random(4 if axis else ()) * 0.03 + 1e-4).astype(np.float32)
+    z = rng.integers(lo, hi + 1, 4 if axis else ()).astype(np.int64)
+    qp = QParams(s, z, dtype, axis=axis)
+    q = rng.integers(lo, hi + 1, (2, 4, 5, 6)).astype(dtype)
+    q.reshape(-1)[:2] = (lo, hi)
+    sb, zb = qp.broadcast(q.ndim)
+    want = (sb * (q.astype(np.int64) - zb).astype(np.float32)).astype(np.float32)
+    got = dequantize(q, qp)
+    assert got.dtype == np.float32 and np.array_equal(got.view(np.uint32), want.view(np.uint32))
