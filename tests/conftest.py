@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import onnx
 import pytest
 
+from fixtures.boards import ADB_MISSING, AdbServer
 from rknn_diag.api import RKNN
 
 
@@ -41,3 +44,20 @@ def runtime(path: str) -> RKNN:
 
 def rng(seed=0):
     return np.random.default_rng(seed)
+
+
+def require_adb() -> str:
+    """Board tests need the real adb server: fail (not skip) when it is missing."""
+    adb = shutil.which("adb")
+    if adb is None:
+        pytest.fail(ADB_MISSING, pytrace=False)
+    return adb
+
+
+@pytest.fixture(scope="session")
+def adb_server():
+    """One private adb server per test session (per xdist worker), on a free port."""
+    require_adb()
+    server = AdbServer().start()
+    yield server
+    server.stop()

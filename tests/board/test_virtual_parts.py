@@ -162,7 +162,7 @@ def test_runner_standalone_with_rknnlite(tmp_path):
 
 def test_missing_adb_fails_with_install_hint(monkeypatch):
     from fixtures.boards import AdbServer
-    from tests.board.conftest import require_adb
+    from tests.conftest import require_adb
 
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(pytest.fail.Exception, match="apt-get install adb"):

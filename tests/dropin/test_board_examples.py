@@ -4,21 +4,8 @@ here on a virtual rv1126 behind a private adb server."""
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
-from fixtures.boards import ADB_MISSING, AdbServer, attached_board
+from fixtures.boards import attached_board
 from rknn_diag.api import RKNN
-
-
-@pytest.fixture
-def adb_server():
-    if shutil.which("adb") is None:
-        pytest.fail(ADB_MISSING, pytrace=False)
-    server = AdbServer().start()
-    yield server
-    server.stop()
 
 
 def test_1x_eval_perf_script_on_a_board(example, adb_server, capsys):

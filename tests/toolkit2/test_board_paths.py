@@ -22,7 +22,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from fixtures.boards import ADB_MISSING, AdbServer, attached_board
+from fixtures.boards import attached_board
 from rknn_diag import outcome, results
 from rknn_diag.board import vtwin
 from rknn_diag.board.virtual import simulator_model_fn
@@ -32,16 +32,6 @@ from rknn_diag.targets.board import BoardTarget
 from rknn_diag.targets.toolkit2 import Toolkit2Target, convert_with_toolkit2
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def adb_server():
-    import shutil
-    if shutil.which("adb") is None:
-        pytest.fail(ADB_MISSING, pytrace=False)
-    server = AdbServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
