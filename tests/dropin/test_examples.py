@@ -91,13 +91,18 @@ def test_1x_pass_through_script(example):
     np.testing.assert_allclose(through, normal, rtol=1e-6, atol=1e-6)
 
 
-def test_1x_eval_mem_script(example):
-    example()
+def _built_rknn(path: str, chip: str) -> None:
+    """The .rknn another example builds, as the script's command-line argument."""
     r = RKNN()
-    r.config(mean_values=[[0, 0, 0]], std_values=[[255, 255, 255]], target_platform=["rk1808"])
+    r.config(mean_values=[[0, 0, 0]], std_values=[[255, 255, 255]], target_platform=[chip])
     r.load_onnx(model="resnet50v2.onnx")
     r.build(do_quantization=True, dataset="dataset.txt")
-    r.export_rknn("m.rknn")
+    r.export_rknn(path)
+
+
+def test_1x_eval_mem_script(example):
+    example()
+    _built_rknn("m.rknn", "rk1808")
     rknn = RKNN()
     assert rknn.load_rknn("m.rknn") == 0
     assert rknn.init_runtime(eval_mem=True) == 0
@@ -110,11 +115,7 @@ def test_1x_export_encrypt_script_is_refused_under_the_methods_name(example, cap
     refused (the vendor's board driver holds the keys), the E line headed by the method the script
     called, the script's plain model untouched and no encrypted file left behind."""
     example()
-    r = RKNN()
-    r.config(mean_values=[[0, 0, 0]], std_values=[[255, 255, 255]], target_platform=["rv1126"])
-    r.load_onnx(model="resnet50v2.onnx")
-    r.build(do_quantization=True, dataset="dataset.txt")
-    r.export_rknn("mobilenet_v1.rknn")
+    _built_rknn("mobilenet_v1.rknn", "rv1126")
     before = open("mobilenet_v1.rknn", "rb").read()
     capsys.readouterr()
     rknn = RKNN()
