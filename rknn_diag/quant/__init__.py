@@ -66,8 +66,7 @@ def quantize_graph(graph: Graph, cfg: RknnConfig, dataset: str, log: Logger | No
         quant = build_quant(graph, cfg, stream(dataset, graph.inputs, cfg, log), log, layers, seen,
                             lambda g: scales.update(eq.equalize_with(g, found, seen.ranges, log)))
     else:   # histograms change with the channels: equalize first, then calibrate
-        scales = eq.equalize_with(graph, found, eq.channel_ranges(
-            graph, {p.outputs[0] for p, _ in found}, stream(dataset, graph.inputs, cfg, log, progress=False)), log)
+        scales = eq.equalize(graph, stream(dataset, graph.inputs, cfg, log, progress=False), log)
         quant = build_quant(graph, cfg, stream(dataset, graph.inputs, cfg, log), log, layers)
     if scales:
         quant["equalized"] = scales

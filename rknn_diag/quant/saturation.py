@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 
-
 from ..ir import Graph, Node
 from ..qrules.schemes import Scheme
 
