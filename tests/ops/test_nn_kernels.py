@@ -221,7 +221,9 @@ def _resize_reference(p) -> str:
     sc = p["consts"].get("scales")
     if p["attrs"].get("coordinate_transformation_mode") != "align_corners" or sc is None or not np.size(sc):
         return "onnxruntime"
-    fractional = any(float(np.float32(n) * np.float32(s)) % 1 for n, s in zip(p["shape"], np.asarray(sc).reshape(-1)))
+    axes = p["attrs"].get("axes")     # scales belong to these axes only, when given
+    sizes = [p["shape"][a] for a in axes] if axes else p["shape"]
+    fractional = any(float(np.float32(n) * np.float32(s)) % 1 for n, s in zip(sizes, np.asarray(sc).reshape(-1)))
     return "onnx" if fractional else "onnxruntime"
 
 
