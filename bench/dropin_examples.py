@@ -104,10 +104,23 @@ def yolov5s_onnx(folder: Path) -> str:
     return "yolov5s_relu.onnx: strided convs to YOLOv5s's three head shapes (1,255,80/40/20), input 1x3x640x640"
 
 
-def _caffe(prototxt: str, caffemodel: str, sub: str = ".", scale: dict[str, float] | None = None):
+# the MobileNet Caffe models' own normalisation (their prototxts' transform_param): pixels - mean, x 0.017
+MOBILENET_CAFFE = ([103.94, 116.78, 123.68], [58.82] * 3)
+
+
+def _caffe(prototxt: str, caffemodel: str, sub: str = ".", scale: dict[str, float] | None = None,
+           trained: bool = False):
+    """A Caffe stand-in: trained weights (`fixtures.caffe_trained`) for the MobileNet prototxts,
+    random ones with data-calibrated BatchNorm for the others (VGG-SSD: no detection training here)."""
     def make(folder: Path) -> str:
-        from fixtures.frontends import caffemodel_for
         where = (folder / sub).resolve()
+        if trained:
+            from fixtures.caffe_trained import trained_caffemodel
+            how = trained_caffemodel(where / prototxt, where / caffemodel, *MOBILENET_CAFFE)
+            return (f"{sub}/{caffemodel}: the shipped {prototxt} trained {how['steps']} steps on procedural "
+                    f"texture classes at {how['side']}x{how['side']} (final loss {how['final_loss']:.2f}), "
+                    f"same layers, names and shapes")
+        from fixtures.frontends import caffemodel_for
         layers = caffemodel_for(where / prototxt, where / caffemodel, scale=scale)
         return (f"{sub}/{caffemodel}: random weights for the shipped {prototxt} ({len(layers)} layers with weights; "
                 f"BatchNorm statistics from the data), same layers, names and shapes")
@@ -422,8 +435,9 @@ def _qat_pb(mean: list[float], std: list[float]):
 def deeplab_pb(folder: Path) -> str:
     """deeplab-v3-plus-mobilenet-v2.pb's interface as the 1.x pass_through script cuts it (downloaded
     by the script when missing): node `sub_7` 1x513x513x3 (the image scaled to [-1, 1]) ->
-    `ResizeBilinear_2` 1x513x513x21 (per-pixel class logits): three strided convs, a 1x1 conv to
-    21 classes, bilinear resize back to 513."""
+    `ResizeBilinear_2` 1x65x65x21 (class logits at output stride 8, the size the script's own
+    post-processing reshapes to): three strided convs, a 1x1 conv to 21 classes, a bilinear resize
+    to 65x65 (in the real graph the logits' resize to the feature size)."""
     import tensorflow as tf
     rng = np.random.default_rng(0)
     g = tf.Graph()
@@ -436,10 +450,10 @@ def deeplab_pb(folder: Path) -> str:
             x, c = tf.nn.relu6(tf.nn.conv2d(x, w, 2, "SAME")), co
         w = (rng.standard_normal((1, 1, c, 21)) * np.sqrt(2.0 / c)).astype(np.float32)
         x = tf.nn.conv2d(x, w, 1, "SAME")
-        tf.compat.v1.image.resize_bilinear(x, [513, 513], align_corners=True, name="ResizeBilinear_2")
+        tf.compat.v1.image.resize_bilinear(x, [65, 65], align_corners=True, name="ResizeBilinear_2")
     (folder / "deeplab-v3-plus-mobilenet-v2.pb").write_bytes(g.as_graph_def().SerializeToString())
-    return ("deeplab-v3-plus-mobilenet-v2.pb: cut `sub_7` 1x513x513x3 -> `ResizeBilinear_2` 1x513x513x21 "
-            "(3 strided convs, 1x1 conv to 21 classes, bilinear resize)")
+    return ("deeplab-v3-plus-mobilenet-v2.pb: cut `sub_7` 1x513x513x3 -> `ResizeBilinear_2` 1x65x65x21 "
+            "(3 strided convs, 1x1 conv to 21 classes, bilinear resize to 65x65)")
 
 
 SSD_LOC = {"mbox_loc": 0.002}   # box offsets near the priors (the net sees pixels minus the mean, std 1)
@@ -463,18 +477,18 @@ EXAMPLES = [
     ("tk2/functions/onnx_edit", "toolkit2", T2 + "functions/onnx_edit", ["test.py"], None, None),
     ("tk2/functions/multi_input", "toolkit2", T2 + "functions/multi_input", ["test.py"], None, None),
     ("tk2/caffe/mobilenet_v2", "toolkit2", T2 + "caffe/mobilenet_v2", ["test.py"],
-     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel"), None),
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", trained=True), None),
     ("tk2/caffe/vgg-ssd", "toolkit2", T2 + "caffe/vgg-ssd", ["test.py"],
      _caffe("deploy_rm_detection_output.prototxt", "VGG_VOC0712_SSD_300x300_iter_120000.caffemodel",
             scale=SSD_LOC), None),
     ("tk2/functions/model_pruning", "toolkit2", T2 + "functions/model_pruning", ["test.py"],
-     _caffe("mobilenet_deploy.prototxt", "mobilenet.caffemodel"), None),
+     _caffe("mobilenet_deploy.prototxt", "mobilenet.caffemodel", trained=True), None),
     ("tk2/functions/dynamic_shape", "toolkit2", T2 + "functions/dynamic_shape", ["test.py"],
-     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2"), None),
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2", trained=True), None),
     ("tk2/functions/multi_batch", "toolkit2", T2 + "functions/multi_batch", ["test.py"],
-     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2"), None),
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2", trained=True), None),
     ("tk2/functions/codegen", "toolkit2", T2 + "functions/codegen", ["test.py"],
-     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2"), None),
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2", trained=True), None),
     ("tk2/tflite/mobilenet_v1", "toolkit2", T2 + "tflite/mobilenet_v1", ["test.py"],
      _tflite("mobilenet_v1_1.0_224.tflite"), None),
     ("tk2/functions/quantize_algorithm_mmse", "toolkit2", T2 + "functions/quantize_algorithm_mmse", ["test.py"],
@@ -490,7 +504,7 @@ EXAMPLES = [
     ("tk2/tensorflow/inception_v3_qat", "toolkit2", T2 + "tensorflow/inception_v3_qat", ["test.py"],
      _qat_pb([104, 117, 123], [128, 128, 128]), None),
     ("tk2/functions/npu_device_test", "toolkit2", T2 + "functions/npu_device_test", ["test.py"],
-     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2"), None),
+     _caffe("mobilenet_v2_deploy.prototxt", "mobilenet_v2.caffemodel", "../../caffe/mobilenet_v2", trained=True), None),
     ("tk1/onnx/resnet50v2", "1.x", T1 + "onnx/resnet50v2", ["test.py"], resnet50v2_onnx, None),
     ("tk1/load_quantized_model/onnx", "1.x", T1 + "common_function_demos/load_quantized_model/onnx", ["test.py"],
      shufflenet_quant_onnx, None),
@@ -499,7 +513,7 @@ EXAMPLES = [
     ("tk1/single_channel_input/mnist", "1.x", T1 + "common_function_demos/single_channel_input/mnist", ["test.py"],
      mnist_pt, None),
     ("tk1/caffe/mobilenet_v2", "1.x", T1 + "caffe/mobilenet_v2", ["test.py"],
-     _caffe("mobilenet_v2.prototxt", "mobilenet_v2.caffemodel"), None),
+     _caffe("mobilenet_v2.prototxt", "mobilenet_v2.caffemodel", trained=True), None),
     ("tk1/caffe/vgg-ssd", "1.x", T1 + "caffe/vgg-ssd", ["test.py"],
      _caffe("deploy_rm_detection_output.prototxt", "VGG_VOC0712_SSD_300x300_iter_120000.caffemodel",
             scale=SSD_LOC), None),
@@ -549,9 +563,11 @@ ALSO = {"dynamic_shape": [T2 + "caffe/mobilenet_v2"], "npu_device_test": [T2 + "
 # on a virtual board of that chip; the vendor side has no board here
 BOARD_CHIP = {"tk2/functions/npu_device_test": "rk3588"}
 
-# examples whose own post-processing fails under numpy 2 (1.x vgg-ssd: math.exp of a 1-element
-# array); ours supports numpy >= 1.26 (pyproject), so they run on ours with --numpy1-python
-NUMPY1 = {"tk1/caffe/vgg-ssd"}
+# 1.x examples whose own post-processing needs the libraries of their time: numpy < 2 (vgg-ssd:
+# math.exp of a 1-element array) and Pillow < 10 (vgg-ssd: FreeTypeFont.getsize; pass_through:
+# Image.ANTIALIAS). Ours supports numpy >= 1.26 and Pillow >= 9.1 (pyproject), so on ours they run
+# with --numpy1-python, an interpreter with both
+NUMPY1 = {"tk1/caffe/vgg-ssd", "tk1/pass_through"}
 
 # example folder name -> tensor files the script writes and reads back instead of inferring
 FILE_OUTPUTS = {"accuracy_analysis": ["snapshot/simulator/resnetv24_dense0_fwd.txt",
@@ -620,8 +636,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ours-python", default=sys.executable,
                    help="interpreter for our side (e.g. the vendor's environment, for scripts needing numpy < 2)")
     p.add_argument("--numpy1-python", default=os.environ.get("RKNN_DIAG_NUMPY1_PYTHON"),
-                   help="interpreter with numpy < 2 (and this project's dependencies) for our side of the "
-                        "examples whose own post-processing needs numpy < 2 (NUMPY1)")
+                   help="interpreter with numpy < 2 and Pillow < 10 (and this project's dependencies) for our "
+                        "side of the 1.x examples whose own post-processing needs them (NUMPY1)")
     p.add_argument("--only", nargs="*", default=None)
     p.add_argument("--label", default=None, help="recorded as each row's `run` (which measurement it came from)")
     p.add_argument("--timeout", type=float, default=900)
@@ -711,7 +727,7 @@ def _examples(args, rows: list) -> int:
                     row["refused_by_design"] = refuses
                     row["refused_clearly"] = refused_clearly(r.log, refuses)
             if ex_id in NUMPY1 and args.numpy1_python:
-                row["ours_python"] = "numpy<2 environment (--numpy1-python)"
+                row["ours_python"] = "numpy<2, Pillow<10 environment (--numpy1-python)"
             caffe = getattr(standin, "caffe", None)
             if caffe and "vendor" in got and got["ours"].ok and got["vendor"].ok:
                 # the side further from float32 is to blame where they disagree (dropin.scripts.judge)
