@@ -83,10 +83,10 @@ class RKNN(Toolchain):
     eval_memory = _api(failure=None)(Toolchain.eval_memory)
     eval_perf = _api(failure=None)(Toolchain.eval_perf)
 
-    def _board_runtime(self, target: str, device_id: str | None, adb_server: str | None):
-        """init_runtime(target=CHIP, device_id=SERIAL): the built model on that board."""
+    def _board_runtime(self, target: str, device_id: str | None, adb_server: str | None, model):
+        """init_runtime(target=CHIP, device_id=SERIAL) (and accuracy_analysis(target=...)): `model` on that board."""
         from .targets.board_runtime import BoardRuntime
-        return BoardRuntime(self.model, target, device_id, adb_server)
+        return BoardRuntime(model, target, device_id, adb_server)
 
     # Vendor methods that cannot exist here: refused with why and what to do instead.
     codegen = _refused_method("codegen")

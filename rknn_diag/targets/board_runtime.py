@@ -55,6 +55,14 @@ class BoardRuntime:
             self.close()
             raise
 
+    @property
+    def serial(self) -> str:
+        return self.board.serial
+
+    def facts(self) -> dict:
+        """The board's facts (chip, os, rknn_server, runtime, npu_driver versions)."""
+        return self.board.facts()
+
     def _copy_model(self, model_path, spec, rknn_path, facts) -> None:
         shutil.copyfile(self._model, rknn_path)
 
