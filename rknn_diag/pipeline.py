@@ -376,6 +376,12 @@ class Toolchain:
 
     # ---- facts ------------------------------------------------------------------------------
     def get_sdk_version(self) -> str:
+        if getattr(self.runtime, "on_board", False):   # the board's own parts, as the vendor prints them
+            f = self.runtime.facts()
+            return (f"rknn_diag {__version__} (board {self.runtime.serial})\nAPI: {__version__}\n"
+                    f"DRV: rknn_server: {f.get('rknn_server') or 'not found'}\n"
+                    f"DRV: rknnrt: {f.get('runtime') or 'not found'}\n"
+                    f"NPU driver: {f.get('npu_driver') or 'not found'}\ntarget: {f.get('chip')}")
         return (f"rknn_diag {__version__} (simulator)\nAPI: {__version__}\nDRV: simulator {__version__}\n"
                 f"target: {','.join(self.cfg.target_platform)}")
 
@@ -384,6 +390,9 @@ class Toolchain:
             raise StateError("eval_memory() called before build() or load_rknn()")
         from .sim.memory import estimate
         mem = estimate(self.model)
+        if getattr(self.runtime, "on_board", False):
+            self.log.w(f"eval_memory(): board {self.runtime.serial} is not measured (the board runner reports no "
+                       f"memory); these are the model's own sizes, as without a board")
         if is_print:
             self.log.i(f"weights {mem['weight_memory']} B, activations peak {mem['internal_memory']} B, "
                        f"total {mem['total_memory']} B")
