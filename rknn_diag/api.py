@@ -102,7 +102,10 @@ class RKNN(Toolchain):
         adb server answers (guide §1.7.2 items 2-3)."""
         try:
             from .board.discovery import list_devices
-            return list_devices(adb_server)
+            adb, ntb = list_devices(adb_server)
+            # printed as the vendor's does: scripts call it for the listing (npu_device_test)
+            self.log.i(f"list_devices: adb: {', '.join(adb) or 'no device'}; ntb: {', '.join(ntb) or 'no device'}")
+            return adb, ntb
         except ImportError:
             self.log.e("list_devices: the board layer needs adbutils (pip install 'rknn_diag[board]')")
         except RknnDiagError as e:

@@ -91,7 +91,9 @@ def test_npu_device_test_script_on_a_virtual_rk3588(adb_server, monkeypatch, cap
         rknn = RKNN(verbose=True)
         assert rknn.load_rknn("./mobilenet_v2.rknn") == 0
         img = np.expand_dims(cv2.imread("./dog_224x224.jpg"), 0)
+        capsys.readouterr()
         assert rknn.list_devices()[0] == [board.serial]
+        assert f"list_devices: adb: {board.serial}" in capsys.readouterr().out     # printed, as the vendor's
         assert rknn.init_runtime(target="rk3588", perf_debug=True, eval_mem=True) == 0
         sdk = rknn.get_sdk_version()
         capsys.readouterr()
