@@ -124,7 +124,7 @@ def board_outputs(outputs: list[np.ndarray], order: list[str], wanted: dict[str,
 def board_failed(e: RknnDiagError, output_dir: str) -> RknnDiagError:
     """A board fault during the analysis, as its own type, saying what was kept."""
     cls = type(e) if type(e).__init__ is RknnDiagError.__init__ else TargetError
-    return cls(f"accuracy_analysis: the board run failed ({e.message}); the simulator's analysis is in "
+    return cls(f"the board run failed ({e.message}); the simulator's analysis is in "
                    f"{output_dir}, without the runtime/ part", where=e.where,
                    fix=(e.fix + "; then rerun accuracy_analysis") if e.fix else
                    "check the board (`adb devices`, rknn-doctor) and rerun accuracy_analysis", ref=e.ref)
