@@ -86,7 +86,8 @@ class RKNN(Toolchain):
     def _board_runtime(self, target: str, device_id: str | None, adb_server: str | None, model):
         """init_runtime(target=CHIP, device_id=SERIAL) (and accuracy_analysis(target=...)): `model` on that board."""
         from .targets.board_runtime import BoardRuntime
-        return BoardRuntime(model, target, device_id, adb_server)
+        open_on_board = self.runtime if getattr(self.runtime, "on_board", False) else None
+        return BoardRuntime(model, target, device_id, adb_server, share=open_on_board)
 
     # Vendor methods that cannot exist here: refused with why and what to do instead.
     codegen = _refused_method("codegen")

@@ -206,3 +206,21 @@ def test_layer_outputs_a_board_returns_nhwc_are_compared_in_the_simulators_layou
     assert _runtime_equals_simulator(_table())
     name = "conv1_4.txt"      # the first conv's output, 16 channels of 12x12
     np.testing.assert_array_equal(np.loadtxt(f"snapshot/runtime/{name}"), np.loadtxt(f"snapshot/simulator/{name}"))
+
+
+def test_accuracy_analysis_on_the_board_a_runtime_holds(npu_device_test, adb_server):
+    """init_runtime(target=...) first, then accuracy_analysis(target=...) on the same object: the
+    board has one holder, so the analysis runs over the runtime's connection, and inference() on
+    the board still runs the model itself afterwards."""
+    with attached_board(adb_server, "rk3588") as board:
+        rknn = _built()
+        img = np.expand_dims(cv2.imread("./dog_224x224.jpg"), 0)
+        assert rknn.init_runtime(target="rk3588", device_id=board.serial, adb_server=adb_server.address) == 0
+        before = rknn.inference(inputs=[img], data_format=["nhwc"])
+        assert rknn.accuracy_analysis(inputs=["./dog_224x224.jpg"], output_dir="./snapshot", target="rk3588",
+                                      device_id=board.serial, adb_server=adb_server.address) == 0, rknn.last_error
+        after = rknn.inference(inputs=[img], data_format=["nhwc"])
+        rknn.release()
+    assert _runtime_equals_simulator(_table())
+    assert before is not None and after is not None and len(after) == 1     # the model's one output, not 11
+    np.testing.assert_array_equal(after[0], before[0])
