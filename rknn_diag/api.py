@@ -83,10 +83,11 @@ class RKNN(Toolchain):
     eval_memory = _api(failure=None)(Toolchain.eval_memory)
     eval_perf = _api(failure=None)(Toolchain.eval_perf)
 
-    def _board_runtime(self, target: str, device_id: str | None, adb_server: str | None):
-        """init_runtime(target=CHIP, device_id=SERIAL): the built model on that board."""
+    def _board_runtime(self, target: str, device_id: str | None, adb_server: str | None, model):
+        """init_runtime(target=CHIP, device_id=SERIAL) (and accuracy_analysis(target=...)): `model` on that board."""
         from .targets.board_runtime import BoardRuntime
-        return BoardRuntime(self.model, target, device_id, adb_server)
+        open_on_board = self.runtime if getattr(self.runtime, "on_board", False) else None
+        return BoardRuntime(model, target, device_id, adb_server, share=open_on_board)
 
     # Vendor methods that cannot exist here: refused with why and what to do instead.
     codegen = _refused_method("codegen")
@@ -102,7 +103,10 @@ class RKNN(Toolchain):
         adb server answers (guide §1.7.2 items 2-3)."""
         try:
             from .board.discovery import list_devices
-            return list_devices(adb_server)
+            adb, ntb = list_devices(adb_server)
+            # printed as the vendor's does: scripts call it for the listing (npu_device_test)
+            self.log.i(f"list_devices: adb: {', '.join(adb) or 'no device'}; ntb: {', '.join(ntb) or 'no device'}")
+            return adb, ntb
         except ImportError:
             self.log.e("list_devices: the board layer needs adbutils (pip install 'rknn_diag[board]')")
         except RknnDiagError as e:

@@ -254,7 +254,7 @@ class Toolchain:
             self._close_runtime()
         if target is not None:
             custom_op_mod.check_not_on_board(self.model.graph, target)
-            self.runtime = self._board_runtime(target, device_id, kwargs.get("adb_server"))
+            self.runtime = self._board_runtime(target, device_id, kwargs.get("adb_server"), self.model)
             return 0
         custom_op_mod.check_registered(self.model.graph)
         if dynamic.KEY in self.model.build:
@@ -263,8 +263,9 @@ class Toolchain:
             self.runtime = _simulator(self.model)
         return 0
 
-    def _board_runtime(self, target: str, device_id: str | None, adb_server: str | None) -> Any:
-        """A runtime on a board. Boards are targets, which sit above the pipeline: the facade
+    def _board_runtime(self, target: str, device_id: str | None, adb_server: str | None,
+                       model: BuiltModel) -> Any:
+        """`model` in a runtime on a board. Boards are targets, which sit above the pipeline: the facade
         (`rknn_diag.api.RKNN`) supplies them; the pipeline alone runs on the simulator."""
         raise TargetError(f"init_runtime(target='{target}'): this toolchain object runs on the simulator only",
                           fix="use rknn_diag.api.RKNN for a board, or init_runtime() without a target")
@@ -298,22 +299,40 @@ class Toolchain:
                           device_id: str | None = None, **kwargs: Any):
         """Per-layer error of the quantized model against float32 (see quant.analysis).
         `inputs`: one sample — file paths (jpg/png/bmp/npy, as in dataset.txt) or arrays
-        (NCHW, before mean/std). Returns 0; the DataFrame is kept in `self.analysis`."""
+        (NCHW, before mean/std). `target`/`device_id`: the model also runs on that board and
+        each layer's board output is compared (dropin.snapshot). Returns 0; the DataFrame is
+        kept in `self.analysis`."""
         if self.model is None or self.model.mode == "float16":
             raise StateError("accuracy_analysis() needs a quantized model",
                              fix="call build(do_quantization=True, dataset=...) first", ref="2.1")
-        if target is not None:
-            raise TargetError("accuracy_analysis on a board is not available in this version",
-                              fix="leave target=None to analyse on the simulator")
+        adb_server = kwargs.pop("adb_server", None)   # ours, as for init_runtime: a private adb server
         vendor_args.screen(self.log, "accuracy_analysis", kwargs)
         from .dropin import snapshot
         from .quant.analysis import analyse
-        from .quant.dataset import sample_from_inputs
+        from .quant.dataset import prepare_raw, sample_from_inputs
         output_dir = output_dir or snapshot.DEFAULT_DIR
-        inputs = snapshot.sample_paths(inputs, len(self.model.graph.inputs), self.log)
-        feeds = sample_from_inputs(inputs, self.model.graph.inputs, self.model.config, self.log)
         layout = snapshot.layout_for(self.generation, self.model.config.target_platform)
-        self.analysis = analyse(self.model, feeds, output_dir, layout)
+        chip = None if target is None else snapshot.board_chip(target, layout)
+        values = self.model.graph.inputs
+        inputs = snapshot.sample_paths(inputs, len(values), self.log)
+        raw = sample_from_inputs(inputs, values, self.model.config, self.log, raw=True)
+        feeds = prepare_raw(raw, values, self.model.config, "accuracy_analysis inputs")
+        if chip is None:
+            self.analysis = analyse(self.model, feeds, output_dir, layout)
+        else:   # connected first: a wrong or missing board ends the call before any work
+            variant, order = snapshot.board_variant(self.model)
+            board = self._board_runtime(chip, device_id, adb_server, variant)
+            try:
+                def on_board(wanted: dict[str, tuple]) -> dict[str, np.ndarray]:
+                    self.log.i(f"accuracy_analysis: running the {len(order)} layer outputs on board {board.serial}")
+                    try:
+                        outs = board.infer(snapshot.board_inputs(raw), "nchw")
+                    except RknnDiagError as e:
+                        raise snapshot.board_failed(e, output_dir) from e
+                    return snapshot.board_outputs(outs, order, wanted, board.serial)
+                self.analysis = analyse(self.model, feeds, output_dir, layout, on_board)
+            finally:
+                board.close()
         worst = ", ".join(self.analysis.attrs.get("worst", [])[:3])
         self.log.i(f"accuracy_analysis written to {output_dir}; worst layers: {worst}")
         return 0
@@ -357,6 +376,12 @@ class Toolchain:
 
     # ---- facts ------------------------------------------------------------------------------
     def get_sdk_version(self) -> str:
+        if getattr(self.runtime, "on_board", False):   # the board's own parts, as the vendor prints them
+            f = self.runtime.facts()
+            return (f"rknn_diag {__version__} (board {self.runtime.serial})\nAPI: {__version__}\n"
+                    f"DRV: rknn_server: {f.get('rknn_server') or 'not found'}\n"
+                    f"DRV: rknnrt: {f.get('runtime') or 'not found'}\n"
+                    f"NPU driver: {f.get('npu_driver') or 'not found'}\ntarget: {f.get('chip')}")
         return (f"rknn_diag {__version__} (simulator)\nAPI: {__version__}\nDRV: simulator {__version__}\n"
                 f"target: {','.join(self.cfg.target_platform)}")
 
@@ -365,6 +390,9 @@ class Toolchain:
             raise StateError("eval_memory() called before build() or load_rknn()")
         from .sim.memory import estimate
         mem = estimate(self.model)
+        if getattr(self.runtime, "on_board", False):
+            self.log.w(f"eval_memory(): board {self.runtime.serial} is not measured (the board runner reports no "
+                       f"memory); these are the model's own sizes, as without a board")
         if is_print:
             self.log.i(f"weights {mem['weight_memory']} B, activations peak {mem['internal_memory']} B, "
                        f"total {mem['total_memory']} B")

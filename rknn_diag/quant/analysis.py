@@ -5,7 +5,11 @@ Two layouts, chosen by the generation of the user's script (rknn_diag.dropin.gen
 Toolkit2 (`layout="toolkit2"`), what toolkit2's accuracy_analysis example reads:
     golden/<tensor>.txt     every layer's float32 output, flattened, one value a line
     simulator/<tensor>.txt  the quantized model's output of that layer, dequantized
-    error_analysis.txt      per layer: [op] tensor, entire and single cosine / Euclidean distance
+    runtime/<tensor>.txt    with a board (`runtime=`, accuracy_analysis(target=...)): the same
+                            layer's output from the quantized model run on the board, as float
+    error_analysis.txt      the vendor's table: per layer `[op] tensor`, simulator_error entire and
+                            single (`cos | euc`), and with a board runtime_error entire (runtime
+                            against golden) and single_sim (runtime against simulator)
 
 Toolkit 1.x (`layout="toolkit1"`):
     fp32/           every layer's float32 output            (NNNN_<tensor>.npy)
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -44,11 +48,21 @@ LAYOUTS = ("toolkit1", "toolkit2")
 _DIRS = {"toolkit1": ("fp32", "entire_qnt", "individual_qnt"), "toolkit2": ("golden", "simulator")}
 
 
-def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path, layout: str = "toolkit1"):
+# runtime(tensors) -> {tensor: the board's float output of it}; tensors maps each analysed
+# tensor to the shape the simulator gave it
+Runtime = Callable[[dict[str, tuple]], dict[str, np.ndarray]]
+
+
+def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path, layout: str = "toolkit1",
+            runtime: Runtime | None = None):
+    """The simulator's analysis, written first (a board lost afterwards loses nothing of it); with
+    `runtime` (toolkit2 layout only) the board's outputs of the same layers are then compared too."""
     import pandas as pd
 
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}")
+    if runtime is not None and layout != "toolkit2":
+        raise ValueError("a runtime comparison is written in the toolkit2 layout only")
     out = Path(output_dir)
     dirs = {k: out / k for k in _DIRS[layout]}
     for d in dirs.values():
@@ -66,6 +80,7 @@ def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path, 
 
     sim.run(feeds, keep)
     rows: list[dict[str, Any]] = []
+    judged: dict[str, tuple[np.ndarray, np.ndarray]] = {}   # tensor -> (golden as judged, simulator)
     saturated = model.quant.get("saturated", {})
     for idx, node in enumerate(g.nodes):
         env = dict(sim.base)
@@ -89,6 +104,7 @@ def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path, 
                 np.savetxt(dirs["golden"] / fn, f.astype(np.float64).reshape(-1), fmt="%.6f")
                 np.savetxt(dirs["simulator"] / fn, e.astype(np.float64).reshape(-1), fmt="%.6f")
             me, mi = metrics(e, fj), metrics(i, fj)
+            judged[name] = (fj, e)
             own = _own_error(sim, node, name, fj, g.constants)
             rows.append({"index": idx, "layer": node.name, "op": node.op_type, "tensor": name,
                          "source": "+".join(node.source),
@@ -98,11 +114,14 @@ def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path, 
                          "own_cosine": min(own),
                          "runs_in": "float16" if sim.layers.get(node.name) == "float16" else
                          ("integer" if sim._integer(node) else "fallback")})
-    df = pd.DataFrame(rows)
     if layout == "toolkit1":
         _write_toolkit1(out, rows)
     else:
         _write_toolkit2(out, rows)
+    if runtime is not None:
+        _compare_runtime(out, rows, judged, runtime({t: np.shape(e) for t, (_, e) in judged.items()}))
+        _write_toolkit2(out, rows)
+    df = pd.DataFrame(rows)
     if len(df):
         df = df.sort_values(["own_cosine", "individual_cosine", "index"], kind="stable").reset_index(drop=True)
         df.attrs["worst"] = list(dict.fromkeys(df["layer"].head(5)))
@@ -123,17 +142,56 @@ def _write_toolkit1(out: Path, rows: list[dict[str, Any]]) -> None:
                 fh.write(f"{r['layer']} {r['tensor']} {r[kind + '_cosine']:.6f} {r[kind + '_euclidean']:.6f}\n")
 
 
+def _compare_runtime(out: Path, rows: list[dict[str, Any]], judged: dict[str, tuple[np.ndarray, np.ndarray]],
+                     board: dict[str, np.ndarray]) -> None:
+    """runtime/<tensor>.txt and the runtime_error columns: the board's output of each layer
+    against golden (entire) and against the simulator's (single_sim), with the same metric."""
+    folder = out / "runtime"
+    folder.mkdir(parents=True, exist_ok=True)
+    for r in rows:
+        fj, e = judged[r["tensor"]]
+        got = np.asarray(board[r["tensor"]])
+        np.savetxt(folder / f"{_safe(r['tensor'])}.txt", got.astype(np.float64).reshape(-1), fmt="%.6f")
+        me, ms = metrics(got, fj), metrics(got, e)
+        r.update({"runtime_entire_cosine": me["cosine"], "runtime_entire_euclidean": me["euclidean"],
+                  "runtime_single_sim_cosine": ms["cosine"], "runtime_single_sim_euclidean": ms["euclidean"]})
+
+
+# The header names the columns as the vendor's table does (toolkit2 2.x error_analysis.txt).
+_TOOLKIT2_HEADER = (
+    "# simulator_error: each layer's output on the simulator, against 'golden' (float32).\n"
+    "#              entire: the quantized model run whole: errors of earlier layers carry into later ones.\n"
+    "#              single: each layer fed the 'golden' inputs: the error the layer adds by itself.\n")
+_TOOLKIT2_RUNTIME_HEADER = (
+    "# runtime_error: each layer's output of the quantized model run whole on the board ('runtime').\n"
+    "#              entire: 'runtime' against 'golden': errors of earlier layers carry into later ones.\n"
+    "#              single_sim: 'runtime' against 'simulator': where the board departs from the simulator.\n")
+_CELL = 20   # one `cos | euc` pair
+
+
+def _pair(cos: float, euc: float) -> str:
+    return f"{cos:.5f} | {euc:.5f}".ljust(_CELL)
+
+
 def _write_toolkit2(out: Path, rows: list[dict[str, Any]]) -> None:
-    """One table: entire (errors accumulate) and single (each layer fed float32 inputs)."""
-    width = max([len(f"[{r['op']}] {r['tensor']}") for r in rows] + [20]) + 2
+    """The vendor's table: simulator_error entire/single, and runtime_error entire/single_sim
+    when the rows carry a board's figures; cosine and Euclidean distance to 5 decimals."""
+    board = bool(rows) and "runtime_entire_cosine" in rows[0]
+    groups = [("simulator_error", "entire", "single")] + ([("runtime_error", "entire", "single_sim")] if board else [])
+    width = max([len(f"[{r['op']}] {r['tensor']}") for r in rows] + [24]) + 3
     with open(out / "error_analysis.txt", "w", encoding="utf-8") as fh:
-        fh.write("# golden: float32; simulator: the quantized model, dequantized.\n"
-                 "# entire: errors accumulate layer by layer; single: each layer fed the golden inputs.\n\n")
-        fh.write(f"{'layer_name':<{width}}{'entire cos':>12}{'entire euc':>14}{'single cos':>12}{'single euc':>14}\n")
-        fh.write("-" * (width + 52) + "\n")
+        fh.write(_TOOLKIT2_HEADER + (_TOOLKIT2_RUNTIME_HEADER if board else "") + "\n")
+        fh.write("layer_name".ljust(width) + "".join(g[0].center(2 * _CELL) for g in groups).rstrip() + "\n")
+        fh.write(" " * width + "".join(g[1].center(_CELL) + g[2].center(_CELL) for g in groups).rstrip() + "\n")
+        fh.write(" " * width + ("  cos      euc".ljust(_CELL) * 2 * len(groups)).rstrip() + "\n")
+        fh.write("-" * (width + 2 * _CELL * len(groups)) + "\n")
         for r in rows:
-            fh.write(f"{'[' + r['op'] + '] ' + r['tensor']:<{width}}{r['entire_cosine']:>12.5f}"
-                     f"{r['entire_euclidean']:>14.5f}{r['individual_cosine']:>12.5f}{r['individual_euclidean']:>14.5f}\n")
+            line = f"[{r['op']}] {r['tensor']}".ljust(width) + _pair(r["entire_cosine"], r["entire_euclidean"]) + \
+                _pair(r["individual_cosine"], r["individual_euclidean"])
+            if board:
+                line += _pair(r["runtime_entire_cosine"], r["runtime_entire_euclidean"]) + \
+                    _pair(r["runtime_single_sim_cosine"], r["runtime_single_sim_euclidean"])
+            fh.write(line.rstrip() + "\n")
 
 
 def _channel_cosine(a: np.ndarray, b: np.ndarray, axis: int) -> float:

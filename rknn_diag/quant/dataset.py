@@ -158,25 +158,46 @@ def _load_npy(fp: Path, v: Value, generation: str, where: str) -> tuple[np.ndarr
     return arr, False
 
 
-def load_sample(line: Line, inputs: list[Value], cfg: RknnConfig, log: Logger | None = None,
-                dataset: str = "dataset", warned: set | None = None) -> list[np.ndarray]:
-    """One line -> the graph's input arrays (NCHW, preprocessed like an inference input)."""
+def raw_sample(line: Line, inputs: list[Value], cfg: RknnConfig, log: Logger | None = None,
+               dataset: str = "dataset", warned: set | None = None) -> list[tuple[np.ndarray, str, bool]]:
+    """One line -> each input as read, before mean/std: (array, its layout 'nhwc'/'nchw', whether
+    it skips preprocessing). Images are already in dataset_reorder's order (quant_img_RGB2BGR)."""
     where = f"{dataset}, line {line.lineno}"
     out = []
     for i, (fp, v) in enumerate(zip(line.paths, inputs)):
         pre = cfg.preprocess[i] if i < len(cfg.preprocess) else InputPreprocess()
         if fp.suffix.lower() == ".npy":
             arr, is_nhwc = _load_npy(fp, v, cfg.generation, where)
-            through = [not _is_image_input(v)]
+            through = not _is_image_input(v)
         else:
             if not _is_image_input(v):
                 raise DatasetError(f"image {fp.name} given for input '{v.name}' of shape {list(v.shape or [])}",
                                    where=where, fix="use an npy sample for non-image inputs", ref="1.4.3")
-            arr, is_nhwc, through = _load_image(fp, v, where, log, warned), True, [False]
+            arr, is_nhwc, through = _load_image(fp, v, where, log, warned), True, False
             if pre.dataset_reorder and arr.shape[-1] == len(pre.dataset_reorder):   # quant_img_RGB2BGR
                 arr = arr[..., pre.dataset_reorder]
+        out.append((arr, "nhwc" if is_nhwc else "nchw", through))
+    return out
+
+
+def load_sample(line: Line, inputs: list[Value], cfg: RknnConfig, log: Logger | None = None,
+                dataset: str = "dataset", warned: set | None = None) -> list[np.ndarray]:
+    """One line -> the graph's input arrays (NCHW, preprocessed like an inference input)."""
+    return prepare_raw(raw_sample(line, inputs, cfg, log, dataset, warned), inputs, cfg,
+                       f"{dataset}, line {line.lineno}")
+
+
+def prepare_raw(raw: list[tuple[np.ndarray, str, bool]], inputs: list[Value], cfg: RknnConfig,
+                where: str) -> list[np.ndarray]:
+    """raw_sample's arrays preprocessed like an inference input (NCHW, mean/std applied)."""
+    if len(raw) != len(inputs):
+        raise DatasetError(f"the model takes {len(inputs)} input(s) {[v.name for v in inputs]}, got {len(raw)}",
+                           where=where, fix="give one sample per model input, in order", ref="1.4.3")
+    out = []
+    for i, ((arr, fmt, through), v) in enumerate(zip(raw, inputs)):
+        pre = cfg.preprocess[i] if i < len(cfg.preprocess) else InputPreprocess()
         try:
-            out.extend(prepare([v], [pre], [arr], "nhwc" if is_nhwc else "nchw", through, 1))
+            out.extend(prepare([v], [pre], [arr], fmt, [through], 1))
         except InputError as e:
             raise DatasetError(e.message, where=where, fix=e.fix, ref=e.ref or "1.4.6") from None
     return out
@@ -228,8 +249,11 @@ def stream(dataset: str | Path, inputs: list[Value], cfg: RknnConfig, log: Logge
             bar.close()
 
 
-def sample_from_inputs(inputs: list, values: list[Value], cfg: RknnConfig, log: Logger | None = None) -> list[np.ndarray]:
-    """One sample given as file paths (like a dataset.txt line) or as arrays (NCHW, before mean/std)."""
+def sample_from_inputs(inputs: list, values: list[Value], cfg: RknnConfig, log: Logger | None = None,
+                       raw: bool = False) -> list:
+    """One sample given as file paths (like a dataset.txt line) or as arrays (NCHW, before mean/std).
+    `raw`: each input as read, before mean/std, as (array, layout, skips preprocessing) — what a
+    board that preprocesses inside the model is given."""
     if not isinstance(inputs, (list, tuple)):
         inputs = [inputs]
     if inputs and all(isinstance(x, (str, Path)) for x in inputs):
@@ -238,7 +262,10 @@ def sample_from_inputs(inputs: list, values: list[Value], cfg: RknnConfig, log: 
             if fp.suffix.lower() not in FORMATS or not fp.is_file():
                 raise DatasetError(f"input sample {fp} is missing or not one of {', '.join(FORMATS)}",
                                    fix="pass existing jpg/png/bmp/npy files, one per model input")
-        return load_sample(Line(0, paths), values, cfg, log, "inputs")
+        read = raw_sample if raw else load_sample
+        return read(Line(0, paths), values, cfg, log, "inputs")
+    if raw:
+        return [(np.asarray(x), "nchw", False) for x in inputs]
     try:
         return prepare(values, cfg.preprocess, [np.asarray(x) for x in inputs], "nchw", None, 1)
     except InputError as e:

@@ -21,7 +21,10 @@ from .base import BuildSpec
 
 class BoardRuntime:
     on_board = True   # the API hands it raw inputs: preprocessing runs inside the model, on the board
-    def __init__(self, model: BuiltModel, target: str, device_id: str | None, adb_server: str | None = None):
+    def __init__(self, model: BuiltModel, target: str, device_id: str | None, adb_server: str | None = None,
+                 share: "BoardRuntime | None" = None):
+        """`share`: a runtime already open on the board this one would open (same chip, and the
+        same serial or none given) lends its connection: a board has one holder (board.locks)."""
         from ..board.discovery import list_devices
         from .board import BoardTarget
 
@@ -32,6 +35,10 @@ class BoardRuntime:
             raise RknnDiagError(
                 f"the model was built for {model.target_platform}, not for target '{chip}'",
                 fix=f"config(target_platform=['{chip}']) and build again", ref="1.7.1")
+        if share is not None and (device_id in (None, share.serial)) and share.facts().get("chip") == chip:
+            device_id = share.serial
+        else:
+            share = None
         if device_id is None:
             devices, _ = list_devices(adb_server)
             if len(devices) != 1:
@@ -41,9 +48,13 @@ class BoardRuntime:
             device_id = devices[0]
         self._dir = Path(tempfile.mkdtemp(prefix="rknn_diag_board_"))
         self.board = None
+        self._owns_board = share is None
         try:   # any failure from here on (board unreachable, wrong chip) leaves no temp folder
             self._model = self._dir / "model.rknn"
             modelfile.save(model, self._model)
+            if share is not None:
+                self.board = share.board
+                return
             self.board = BoardTarget(device_id, adb_server, workdir=str(self._dir / "work"),
                                      convert=self._copy_model)
             board_chip = self.board.facts().get("chip")
@@ -55,8 +66,18 @@ class BoardRuntime:
             self.close()
             raise
 
-    def _copy_model(self, model_path, spec, rknn_path, facts) -> None:
-        shutil.copyfile(self._model, rknn_path)
+    @property
+    def serial(self) -> str:
+        return self.board.serial
+
+    def facts(self) -> dict:
+        """The board's facts (chip, os, rknn_server, runtime, npu_driver versions)."""
+        return self.board.facts()
+
+    @staticmethod
+    def _copy_model(model_path, spec, rknn_path, facts) -> None:
+        # the built model file each run names (a runtime sharing the board runs its own)
+        shutil.copyfile(model_path, rknn_path)
 
     def infer(self, inputs: list[np.ndarray], data_format: str,
               inputs_pass_through: list[int] | None = None) -> list[np.ndarray]:
@@ -72,6 +93,6 @@ class BoardRuntime:
         return float(ms)
 
     def close(self) -> None:
-        if self.board is not None:
+        if self.board is not None and self._owns_board:
             self.board.close()
         shutil.rmtree(self._dir, ignore_errors=True)
