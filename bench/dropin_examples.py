@@ -131,13 +131,20 @@ def caffe_float32(folder: Path, caffe: tuple[str, str, str], outputs: list[np.nd
     return [by_size.get(o.size) for o in outputs]
 
 
-def torch_float32(folder: Path, traced: str, outputs: list[np.ndarray]) -> list[np.ndarray]:
-    """The float32 answer (for a quantized TorchScript: torch's own quantized forward) to the
-    first inference() call of a script that traced a torchvision model: the TorchScript it saved,
-    run by torch on the input the script passed, normalised as its config says."""
+def torch_float32(folder: Path, traced: str, outputs: list[np.ndarray], engine: str | None = None) -> list[np.ndarray]:
+    """The float32 answer (for a quantized TorchScript: torch's own quantized forward on the
+    kernels it was made for, `engine`) to the first inference() call of a script that traced a
+    torchvision model: the TorchScript it saved, run by torch on the input the script passed,
+    normalised as its config says."""
     import torch
-    with torch.no_grad():
-        ref = torch.jit.load(str(folder / traced))(torch.from_numpy(first_input_nchw(folder)))
+    before = torch.backends.quantized.engine
+    try:
+        if engine:
+            torch.backends.quantized.engine = engine
+        with torch.no_grad():
+            ref = torch.jit.load(str(folder / traced))(torch.from_numpy(first_input_nchw(folder)))
+    finally:
+        torch.backends.quantized.engine = before
     ref = [np.asarray(o) for o in (ref if isinstance(ref, (list, tuple)) else [ref])]
     by_size = {o.size: o for o in ref}
     return [by_size.get(o.size) for o in outputs]
@@ -429,12 +436,14 @@ class TorchvisionWeights:
     def __init__(self, arch: str, image: str, mean: list[float], std: list[float], traced: str):
         self.arch, self.image, self.mean, self.std = arch, image, mean, std
         self.traced = traced        # the TorchScript the script saves (the float32 reference)
+        self.engine = None
 
     def __call__(self, folder: Path, torch_home: Path, python: str) -> str:
         done = subprocess.run([python, "-m", "fixtures.torchvision_standins", self.arch, str(folder / self.image),
                                str(torch_home), "--mean", *map(str, self.mean), "--std", *map(str, self.std)],
                               cwd=REPO, capture_output=True, text=True, check=True)
         made = json.loads(done.stdout.strip().splitlines()[-1])
+        self.engine = made["backend"]   # a quantized model's torch kernels (its float32 reference runs on them)
         return (f"{Path(made['file']).name}: {made['standin']} (fixtures.torchvision_standins; the script's own "
                 f"torchvision builds and traces the model)")
 
@@ -797,7 +806,7 @@ def _examples(args, rows: list) -> int:
                     row["vendor_python"] = "the vendor's environment with torchvision (--torchvision-vendor-python)"
             if isinstance(standin, TorchvisionWeights) and got["ours"].ok:
                 # no vendor for 1.x: torch's own forward of the traced model judges each side
-                refs = torch_float32(Path(tmp) / "ours" / path, standin.traced, got["ours"].outputs)
+                refs = torch_float32(Path(tmp) / "ours" / path, standin.traced, got["ours"].outputs, standin.engine)
                 row["float32"] = {f"{who}_vs_float32_{k}": round(cosine(a, r), 6) for who in got if got[who].ok
                                   for k, (a, r) in enumerate(zip(got[who].outputs, refs)) if r is not None}
                 row["top1"] = {"float32": int(np.argmax(refs[0])) if refs and refs[0] is not None else None,
