@@ -8,6 +8,7 @@ public API, its outputs judged against torch's forward of the same TorchScript."
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -243,7 +244,7 @@ def test_1x_load_quantized_model_pytorch_script_on_a_board(example, adb_server):
         torch.manual_seed(0)
         net = QuantizableMobileNetV2()
         calibrate_batchnorm(net, calibration_batch(np.float32(mean), np.float32(std)), seed=0)
-        net.eval()
+        float_net = copy.deepcopy(net.eval())
         net.qconfig = tq.get_default_qconfig("qnnpack")
         net.fuse_model()
         tq.prepare(net, inplace=True)
@@ -254,7 +255,8 @@ def test_1x_load_quantized_model_pytorch_script_on_a_board(example, adb_server):
         x = nchw(img, np.float32(mean), np.float32(std))
         torch.jit.save(torch.jit.trace(net, x), "./quantized_mobilenet.pt")
         with torch.no_grad():
-            want = net(x).numpy()
+            want, in_float = net(x).numpy(), float_net(x).numpy()
+        out_scale, out_zero = net.classifier[1].scale, net.classifier[1].zero_point     # the last layer's
     finally:
         torch.backends.quantized.engine = before
     rknn = RKNN(verbose=False, verbose_file="./verbose_log.txt")
@@ -268,5 +270,10 @@ def test_1x_load_quantized_model_pytorch_script_on_a_board(example, adb_server):
         assert rknn.init_runtime(target="rv1126", device_id=board.serial, adb_server=adb_server.address) == 0
         outputs = rknn.inference(inputs=[normalised])
         rknn.release()
-    assert outputs[0].shape == want.shape == (1, 20)
-    assert metrics(outputs[0], want)["cosine"] > 0.999
+    # merge_dequant_layer_and_output_node: the output comes back as the model's own integers
+    out = outputs[0]
+    assert out.shape == want.shape == (1, 20)
+    assert out.dtype == np.uint8, out.dtype
+    real = out_scale * (out.astype(np.float32) - out_zero)
+    assert metrics(real, want)["cosine"] > 0.999
+    assert metrics(real, want)["cosine"] > metrics(real, in_float)["cosine"]   # the quantized net's answer
