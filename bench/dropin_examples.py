@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -148,6 +149,32 @@ def torch_float32(folder: Path, traced: str, outputs: list[np.ndarray], engine: 
     ref = [np.asarray(o) for o in (ref if isinstance(ref, (list, tuple)) else [ref])]
     by_size = {o.size: o for o in ref}
     return [by_size.get(o.size) for o in outputs]
+
+
+def onnx_export_answer(folder: Path, traced: str) -> np.ndarray:
+    """onnxruntime's run of torch's own ONNX export of the TorchScript (what load_pytorch reads):
+    for a quantized TorchScript, the QDQ semantics of the model's own parameters, without torch's
+    kernels' rounding."""
+    import onnxruntime as ort
+    from rknn_diag.frontends.pytorch_loader import to_onnx
+    x = first_input_nchw(folder)
+    sess = ort.InferenceSession(to_onnx(folder / traced, [list(x.shape)]), providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+
+
+# ours' line for an output returned as integers (merge_dequant_layer_and_output_node=True)
+INTEGER_OUTPUT = re.compile(r"returned as integers: \w+, scale ([0-9.eE+-]+), zero point (-?\d+)")
+
+
+def as_real(outputs: list[np.ndarray], log: str) -> list[np.ndarray]:
+    """Integer outputs (merge_dequant_layer_and_output_node) as real values, scale * (q - zero
+    point), with the parameters the build's log gives in output order; float outputs as they are."""
+    params = iter(INTEGER_OUTPUT.findall(log))
+    real = []
+    for out in outputs:
+        p = next(params, None) if np.issubdtype(out.dtype, np.integer) else None
+        real.append(np.float64(p[0]) * (out.astype(np.float64) - int(p[1])) if p else out)
+    return real
 
 
 def first_input_nchw(folder: Path) -> np.ndarray:
@@ -807,11 +834,17 @@ def _examples(args, rows: list) -> int:
             if isinstance(standin, TorchvisionWeights) and got["ours"].ok:
                 # no vendor for 1.x: torch's own forward of the traced model judges each side
                 refs = torch_float32(Path(tmp) / "ours" / path, standin.traced, got["ours"].outputs, standin.engine)
-                row["float32"] = {f"{who}_vs_float32_{k}": round(cosine(a, r), 6) for who in got if got[who].ok
-                                  for k, (a, r) in enumerate(zip(got[who].outputs, refs)) if r is not None}
+                real = {who: as_real(got[who].outputs, got[who].log) for who in got if got[who].ok}
+                row["float32"] = {f"{who}_vs_float32_{k}": round(cosine(a, r), 6) for who in real
+                                  for k, (a, r) in enumerate(zip(real[who], refs)) if r is not None}
                 row["top1"] = {"float32": int(np.argmax(refs[0])) if refs and refs[0] is not None else None,
-                               **{who: int(np.argmax(got[who].outputs[0])) for who in got
-                                  if got[who].ok and got[who].outputs}}
+                               **{who: int(np.argmax(real[who][0])) for who in real if real[who]}}
+                if standin.engine and real["ours"]:    # a quantized TorchScript: torch's kernels vs its QDQ meaning
+                    qdq = onnx_export_answer(Path(tmp) / "ours" / path, standin.traced)
+                    row["float32"]["ours_vs_onnxruntime_of_torch_export_0"] = round(cosine(real["ours"][0], qdq), 6)
+                    row["float32"]["torch_vs_onnxruntime_of_torch_export_0"] = round(cosine(refs[0], qdq), 6)
+                if any(o.dtype.kind in "iu" for o in got["ours"].outputs):
+                    row["ours_outputs"] = "integers (merge_dequant_layer_and_output_node), compared as scale * (q - zero point)"
             caffe = getattr(standin, "caffe", None)
             if caffe and "vendor" in got and got["ours"].ok and got["vendor"].ok:
                 # the side further from float32 is to blame where they disagree (dropin.scripts.judge)
