@@ -806,7 +806,11 @@ def _examples(args, rows: list) -> int:
                     export(repo, other, Path(tmp) / who)
                 if isinstance(standin, TorchvisionWeights):
                     if who == "ours":      # once per row: both sides read the same TORCH_HOME
-                        row["standin"] = standin(folder, Path(extra_env["TORCH_HOME"]), args.torchvision_python)
+                        try:
+                            row["standin"] = standin(folder, Path(extra_env["TORCH_HOME"]), args.torchvision_python)
+                        except subprocess.CalledProcessError as e:
+                            row["standin_error"] = (e.stderr or "")[-1200:]
+                            break
                 elif getattr(standin, "runs_example", False):
                     row["standin"] = standin(folder, Side(repo, python, ours, args.timeout))
                 elif standin:
@@ -831,7 +835,7 @@ def _examples(args, rows: list) -> int:
                 row["ours_python"] = "torchvision environment (--torchvision-python)"
                 if "vendor" in got:
                     row["vendor_python"] = "the vendor's environment with torchvision (--torchvision-vendor-python)"
-            if isinstance(standin, TorchvisionWeights) and got["ours"].ok:
+            if isinstance(standin, TorchvisionWeights) and "ours" in got and got["ours"].ok:
                 # no vendor for 1.x: torch's own forward of the traced model judges each side
                 refs = torch_float32(Path(tmp) / "ours" / path, standin.traced, got["ours"].outputs, standin.engine)
                 real = {who: as_real(got[who].outputs, got[who].log) for who in got if got[who].ok}
