@@ -232,20 +232,23 @@ def test_1x_hybrid_quantization_mnasnet_steps_on_a_board(example, adb_server):
     assert metrics(outputs[0], want)["cosine"] > 0.98
 
 
-def test_1x_load_quantized_model_pytorch_script_on_a_board(example, adb_server):
+@pytest.mark.parametrize("engine", ["qnnpack", "fbgemm"])
+def test_1x_load_quantized_model_pytorch_script_on_a_board(example, adb_server, engine):
     """torchvision.models.quantization.mobilenet_v2(pretrained=True, quantize=True), traced on the
-    normalised image; ours keeps the model's own scales (do_quantization=False, no dataset file)."""
+    normalised image; ours keeps the model's own scales (do_quantization=False, no dataset file).
+    qnnpack: torchvision's weights for it (per-tensor weights); fbgemm: its other backend
+    (per-channel weights, reduced activation range), as torchvision's quantized ResNets."""
     example(size=SIZE)
     mean, std = [m * 255 for m in (0.485, 0.456, 0.406)], [s * 255 for s in (0.229, 0.224, 0.225)]
     tq = torch.ao.quantization
     before = torch.backends.quantized.engine
-    torch.backends.quantized.engine = "qnnpack"
+    torch.backends.quantized.engine = engine
     try:
         torch.manual_seed(0)
         net = QuantizableMobileNetV2()
         calibrate_batchnorm(net, calibration_batch(np.float32(mean), np.float32(std)), seed=0)
         float_net = copy.deepcopy(net.eval())
-        net.qconfig = tq.get_default_qconfig("qnnpack")
+        net.qconfig = tq.get_default_qconfig(engine)
         net.fuse_model()
         tq.prepare(net, inplace=True)
         with torch.no_grad():
