@@ -21,7 +21,9 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -136,6 +138,61 @@ def caffe_float32(folder: Path, caffe: tuple[str, str, str], outputs: list[np.nd
     size (the SSD priors, not returned, are left out)."""
     import cv2
     sub, prototxt, caffemodel = caffe
+    net = cv2.dnn.readNetFromCaffe(str(folder / sub / prototxt), str(folder / sub / caffemodel))
+    net.setInput(first_input_nchw(folder))
+    ref = [np.asarray(o) for o in net.forward(net.getUnconnectedOutLayersNames())]
+    by_size = {o.size: o for o in ref}
+    return [by_size.get(o.size) for o in outputs]
+
+
+def torch_float32(folder: Path, traced: str, outputs: list[np.ndarray], engine: str | None = None) -> list[np.ndarray]:
+    """The float32 answer (for a quantized TorchScript: torch's own quantized forward on the
+    kernels it was made for, `engine`) to the first inference() call of a script that traced a
+    torchvision model: the TorchScript it saved, run by torch on the input the script passed,
+    normalised as its config says."""
+    import torch
+    before = torch.backends.quantized.engine
+    try:
+        if engine:
+            torch.backends.quantized.engine = engine
+        with torch.no_grad():
+            ref = torch.jit.load(str(folder / traced))(torch.from_numpy(first_input_nchw(folder)))
+    finally:
+        torch.backends.quantized.engine = before
+    ref = [np.asarray(o) for o in (ref if isinstance(ref, (list, tuple)) else [ref])]
+    by_size = {o.size: o for o in ref}
+    return [by_size.get(o.size) for o in outputs]
+
+
+def onnx_export_answer(folder: Path, traced: str) -> np.ndarray:
+    """onnxruntime's run of torch's own ONNX export of the TorchScript (what load_pytorch reads):
+    for a quantized TorchScript, the QDQ semantics of the model's own parameters, without torch's
+    kernels' rounding."""
+    import onnxruntime as ort
+    from rknn_diag.frontends.pytorch_loader import to_onnx
+    x = first_input_nchw(folder)
+    sess = ort.InferenceSession(to_onnx(folder / traced, [list(x.shape)]), providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+
+
+# ours' line for an output returned as integers (merge_dequant_layer_and_output_node=True)
+INTEGER_OUTPUT = re.compile(r"returned as integers: \w+, scale ([0-9.eE+-]+), zero point (-?\d+)")
+
+
+def as_real(outputs: list[np.ndarray], log: str) -> list[np.ndarray]:
+    """Integer outputs (merge_dequant_layer_and_output_node) as real values, scale * (q - zero
+    point), with the parameters the build's log gives in output order; float outputs as they are."""
+    params = iter(INTEGER_OUTPUT.findall(log))
+    real = []
+    for out in outputs:
+        p = next(params, None) if np.issubdtype(out.dtype, np.integer) else None
+        real.append(np.float64(p[0]) * (out.astype(np.float64) - int(p[1])) if p else out)
+    return real
+
+
+def first_input_nchw(folder: Path) -> np.ndarray:
+    """The first inference() call's first input as the float model sees it: NCHW, normalised by
+    the config's mean/std in the order given (quant_img_RGB2BGR swaps the dataset's images only)."""
     cfg = json.loads((folder / "__config.json").read_text())
     fmt = json.loads((folder / "__in_0.json").read_text())["data_format"]
     fmt = fmt[0] if isinstance(fmt, list) else fmt
@@ -148,12 +205,7 @@ def caffe_float32(folder: Path, caffe: tuple[str, str, str], outputs: list[np.nd
         x = x.transpose(0, 2, 3, 1)
     mean = np.asarray(cfg.get("mean_values", [0, 0, 0]), np.float32).reshape(-1)
     std = np.asarray(cfg.get("std_values", [1, 1, 1]), np.float32).reshape(-1)
-    x = ((x - mean) / std).transpose(0, 3, 1, 2)
-    net = cv2.dnn.readNetFromCaffe(str(folder / sub / prototxt), str(folder / sub / caffemodel))
-    net.setInput(np.ascontiguousarray(x))
-    ref = [np.asarray(o) for o in net.forward(net.getUnconnectedOutLayersNames())]
-    by_size = {o.size: o for o in ref}
-    return [by_size.get(o.size) for o in outputs]
+    return np.ascontiguousarray(((x - mean) / std).transpose(0, 3, 1, 2))
 
 
 def _keras_mobilenet_trunk():
@@ -415,6 +467,27 @@ def resnet18_i8_pt(folder: Path) -> str:
             "conv s2, residual conv + quantized add, pool, linear 1000; input 1x3x224x224")
 
 
+class TorchvisionWeights:
+    """Stand-in "pretrained" weights for a script that builds its model with torchvision
+    (`pretrained=True`): `fixtures.torchvision_standins` run in an environment with torchvision
+    (--torchvision-python), writing `<torch_home>/hub/checkpoints/<the weights file's name>`;
+    both sides' runs get TORCH_HOME=<torch_home>, so they build the same model."""
+
+    def __init__(self, arch: str, image: str, mean: list[float], std: list[float], traced: str):
+        self.arch, self.image, self.mean, self.std = arch, image, mean, std
+        self.traced = traced        # the TorchScript the script saves (the float32 reference)
+        self.engine = None
+
+    def __call__(self, folder: Path, torch_home: Path, python: str) -> str:
+        done = subprocess.run([python, "-m", "fixtures.torchvision_standins", self.arch, str(folder / self.image),
+                               str(torch_home), "--mean", *map(str, self.mean), "--std", *map(str, self.std)],
+                              cwd=REPO, capture_output=True, text=True, check=True)
+        made = json.loads(done.stdout.strip().splitlines()[-1])
+        self.engine = made["backend"]   # a quantized model's torch kernels (its float32 reference runs on them)
+        return (f"{Path(made['file']).name}: {made['standin']} (fixtures.torchvision_standins; the script's own "
+                f"torchvision builds and traces the model)")
+
+
 def _qat_pb(mean: list[float], std: list[float]):
     """inception_v3_quant_frozen.pb's interface (downloaded by the scripts when missing): a frozen
     TF1 quantization-aware-trained graph, `input` 1x299x299x3 -> FakeQuant'd convs ->
@@ -552,6 +625,22 @@ EXAMPLES = [
      T1 + "common_function_demos/export_rknn_precompile_model",
      ["export_rknn_precompile_model.py mobilenet_v1.rknn mobilenet_v1.hw.rknn"],
      BuiltBy("tk1/tflite/mobilenet_v1", "mobilenet_v1.rknn"), "rknn2precompile"),
+    # torchvision `pretrained=True` (TORCHVISION below): the script builds and traces the model
+    ("tk2/pytorch/resnet18", "toolkit2", T2 + "pytorch/resnet18", ["test.py"],
+     TorchvisionWeights("resnet18", "space_shuttle_224.jpg", [123.675, 116.28, 103.53], [58.395] * 3,
+                        "resnet18.pt"), None),
+    ("tk1/pytorch/resnet18", "1.x", T1 + "pytorch/resnet18", ["test.py"],
+     TorchvisionWeights("resnet18", "space_shuttle_224.jpg", [123.675, 116.28, 103.53], [58.395] * 3,
+                        "resnet18.pt"), None),
+    ("tk1/hybrid_quantization/mnasnet0_5", "1.x", T1 + "common_function_demos/hybrid_quantization/mnasnet0_5",
+     ["step1.py", "step2.py", "step3.py"],
+     TorchvisionWeights("mnasnet0_5", "space_shuttle_224.jpg", [123.675, 116.28, 103.53], [58.395] * 3,
+                        "mnasnet0_5.pt"), None),
+    # torchvision.models.quantization.mobilenet_v2(pretrained=True, quantize=True), traced
+    ("tk1/load_quantized_model/pytorch", "1.x", T1 + "common_function_demos/load_quantized_model/pytorch",
+     ["test.py"], TorchvisionWeights("quantization.mobilenet_v2", "dog_224x224.jpg",
+                                     [123.675, 116.28, 103.53], [58.395, 57.12, 57.375],
+                                     "quantized_mobilenet.pt"), None),
 ]
 
 
@@ -568,6 +657,12 @@ BOARD_CHIP = {"tk2/functions/npu_device_test": "rk3588"}
 # Image.ANTIALIAS). Ours supports numpy >= 1.26 and Pillow >= 9.1 (pyproject), so on ours they run
 # with --numpy1-python, an interpreter with both
 NUMPY1 = {"tk1/caffe/vgg-ssd", "tk1/pass_through"}
+
+# examples that build their model with torchvision (`pretrained=True`): torchvision cannot sit
+# beside this project's CPU torch 2.13, so both sides run in environments that have it
+# (--torchvision-python for ours, --torchvision-vendor-python for the vendor's), with stand-in
+# weights in a private TORCH_HOME (TorchvisionWeights)
+TORCHVISION = {ex[0] for ex in EXAMPLES if isinstance(ex[4], TorchvisionWeights)}
 
 # example folder name -> tensor files the script writes and reads back instead of inferring
 FILE_OUTPUTS = {"accuracy_analysis": ["snapshot/simulator/resnetv24_dense0_fwd.txt",
@@ -594,7 +689,8 @@ def export(repo: Path, path: str, dest: Path) -> Path:
     return dest / path
 
 
-def run(folder: Path, scripts: list[str], python: list[str], ours: bool, timeout: float) -> ScriptRun:
+def run(folder: Path, scripts: list[str], python: list[str], ours: bool, timeout: float,
+        extra_env: dict[str, str] | None = None) -> ScriptRun:
     log, rc = "", 0
     if ours:    # the folder's own modules the scripts import (ssd_post_process.py): their imports renamed too
         for module in folder.glob("*.py"):
@@ -605,7 +701,7 @@ def run(folder: Path, scripts: list[str], python: list[str], ours: bool, timeout
         run_name = f"__run_{name}"
         (folder / run_name).write_text(rename_imports(text) if ours else text, encoding="utf-8")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO) if ours else "",
-               "MPLBACKEND": "Agg"}
+               "MPLBACKEND": "Agg", **(extra_env or {})}
         try:
             done = subprocess.run([*python, run_name, *argv], cwd=folder, capture_output=True, text=True, env=env,
                                   timeout=timeout, stdin=subprocess.DEVNULL)
@@ -638,10 +734,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--numpy1-python", default=os.environ.get("RKNN_DIAG_NUMPY1_PYTHON"),
                    help="interpreter with numpy < 2 and Pillow < 10 (and this project's dependencies) for our "
                         "side of the 1.x examples whose own post-processing needs them (NUMPY1)")
+    p.add_argument("--torchvision-python", default=os.environ.get("RKNN_DIAG_TORCHVISION_PYTHON"),
+                   help="interpreter with torch + torchvision and this project's dependencies: our side of the "
+                        "examples that build their model with torchvision (TORCHVISION), and their stand-in weights")
+    p.add_argument("--torchvision-vendor-python", default=os.environ.get("RKNN_DIAG_TORCHVISION_VENDOR_PYTHON"),
+                   help="the vendor's environment with torch + torchvision added: the vendor side of TORCHVISION")
     p.add_argument("--only", nargs="*", default=None)
     p.add_argument("--label", default=None, help="recorded as each row's `run` (which measurement it came from)")
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--keep", type=Path, default=None,
+                   help="copy each row's folders (both sides' outputs, logs and models) under KEEP/<id>")
     args = p.parse_args(argv)
     rows = []
     # toolkit 1.x examples run on a board (init_runtime(target='rv1126')): give ours a virtual
@@ -700,20 +803,36 @@ def _examples(args, rows: list) -> int:
         with tempfile.TemporaryDirectory(prefix="example-") as tmp, args.attached(BOARD_CHIP.get(ex_id)):
             repo = args.toolkit2_repo if gen == "toolkit2" else args.toolkit1_repo
             ours_python = args.numpy1_python if ex_id in NUMPY1 and args.numpy1_python else args.ours_python
+            vendor_python, extra_env = args.vendor_python, {}
+            if ex_id in TORCHVISION:
+                if not args.torchvision_python:
+                    row["why"] = "not run: needs --torchvision-python (an environment with torchvision)"
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+                    continue
+                ours_python, vendor_python = args.torchvision_python, args.torchvision_vendor_python
+                extra_env["TORCH_HOME"] = str(Path(tmp) / "torch_home")
             sides = [("ours", [ours_python], True)]
-            if gen == "toolkit2" and args.vendor_python and ex_id not in BOARD_CHIP:
-                sides.append(("vendor", [args.vendor_python], False))
+            if gen == "toolkit2" and vendor_python and ex_id not in BOARD_CHIP:
+                sides.append(("vendor", [vendor_python], False))
             got = {}
             for who, python, ours in sides:
                 folder = export(repo, path, Path(tmp) / who)
                 for other in ALSO.get(Path(path).name, []):
                     export(repo, other, Path(tmp) / who)
-                if getattr(standin, "runs_example", False):
+                if isinstance(standin, TorchvisionWeights):
+                    if who == "ours":      # once per row: both sides read the same TORCH_HOME
+                        try:
+                            row["standin"] = standin(folder, Path(extra_env["TORCH_HOME"]), args.torchvision_python)
+                        except subprocess.CalledProcessError as e:
+                            row["standin_error"] = (e.stderr or "")[-1200:]
+                            break
+                elif getattr(standin, "runs_example", False):
                     row["standin"] = standin(folder, Side(repo, python, ours, args.timeout))
                 elif standin:
                     row["standin"] = standin(folder)
                 t0 = time.monotonic()
-                got[who] = r = run(folder, scripts, python, ours, args.timeout)
+                got[who] = r = run(folder, scripts, python, ours, args.timeout, extra_env)
                 row[f"{who}_runs"] = r.ok
                 row[f"{who}_seconds"] = round(time.monotonic() - t0, 1)
                 if not r.ok:
@@ -728,6 +847,24 @@ def _examples(args, rows: list) -> int:
                     row["refused_clearly"] = refused_clearly(r.log, refuses)
             if ex_id in NUMPY1 and args.numpy1_python:
                 row["ours_python"] = "numpy<2, Pillow<10 environment (--numpy1-python)"
+            if ex_id in TORCHVISION:
+                row["ours_python"] = "torchvision environment (--torchvision-python)"
+                if "vendor" in got:
+                    row["vendor_python"] = "the vendor's environment with torchvision (--torchvision-vendor-python)"
+            if isinstance(standin, TorchvisionWeights) and "ours" in got and got["ours"].ok:
+                # no vendor for 1.x: torch's own forward of the traced model judges each side
+                refs = torch_float32(Path(tmp) / "ours" / path, standin.traced, got["ours"].outputs, standin.engine)
+                real = {who: as_real(got[who].outputs, got[who].log) for who in got if got[who].ok}
+                row["float32"] = {f"{who}_vs_float32_{k}": round(cosine(a, r), 6) for who in real
+                                  for k, (a, r) in enumerate(zip(real[who], refs)) if r is not None}
+                row["top1"] = {"float32": int(np.argmax(refs[0])) if refs and refs[0] is not None else None,
+                               **{who: int(np.argmax(real[who][0])) for who in real if real[who]}}
+                if standin.engine and real["ours"]:    # a quantized TorchScript: torch's kernels vs its QDQ meaning
+                    qdq = onnx_export_answer(Path(tmp) / "ours" / path, standin.traced)
+                    row["float32"]["ours_vs_onnxruntime_of_torch_export_0"] = round(cosine(real["ours"][0], qdq), 6)
+                    row["float32"]["torch_vs_onnxruntime_of_torch_export_0"] = round(cosine(refs[0], qdq), 6)
+                if any(o.dtype.kind in "iu" for o in got["ours"].outputs):
+                    row["ours_outputs"] = "integers (merge_dequant_layer_and_output_node), compared as scale * (q - zero point)"
             caffe = getattr(standin, "caffe", None)
             if caffe and "vendor" in got and got["ours"].ok and got["vendor"].ok:
                 # the side further from float32 is to blame where they disagree (dropin.scripts.judge)
@@ -748,6 +885,8 @@ def _examples(args, rows: list) -> int:
                     row["cosine"] = cos
                     row["agree"] = len(a) == len(b) and all(c is not None and c >= DROPIN_AGREE_COSINE["quantized"]
                                                             for c in cos)
+            if args.keep:
+                shutil.copytree(tmp, args.keep / ex_id.replace("/", "_"), dirs_exist_ok=True)
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.json:

@@ -44,10 +44,11 @@ def _planned_shape(node: Node, ins: list) -> tuple | None:
     return None
 
 
-def fold_constants(graph: Graph) -> int:
+def fold_constants(graph: Graph, keep: frozenset[str] = frozenset()) -> int:
+    """`keep`: op types left as they are (the QDQ import folds around a model's own Q/DQ nodes)."""
     changed = 0
     for node in list(graph.nodes):
-        if node.op_type in _NEVER:
+        if node.op_type in _NEVER or node.op_type in keep:
             continue
         outs: list[np.ndarray] | None = None
         if node.op_type in ("Shape", "Size") and node.inputs:

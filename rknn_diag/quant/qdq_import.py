@@ -48,8 +48,37 @@ def _qparams(graph: Graph, node, ndim: int) -> QParams | None:
                    dtype, axis)
 
 
+def _drop_integer_casts(graph: Graph) -> None:
+    """torch's ONNX export of a quantized TorchScript (torch.ao eager quantization, as torchvision's
+    `quantize=True` models) writes its parameters as Constant nodes (a bias's zero point as
+    Cast(ConstantOfShape)) and each activation as QuantizeLinear -> Cast(to=uint8) ->
+    DequantizeLinear. Everything constant but the Q/DQ nodes is folded, and a Cast of a
+    QuantizeLinear's output to the integer type it already has is dropped, so the pairs below are
+    recognised (otherwise the whole model ran as float ops emulating its Q/DQ)."""
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    from ..passes.fold_constants import fold_constants
+    while fold_constants(graph, keep=frozenset(QDQ_OPS)):
+        pass
+    producer = {o: n for n in graph.nodes for o in n.outputs}
+    outputs = {v.name for v in graph.outputs}
+    rename: dict[str, str] = {}
+    keep = []
+    for node in graph.nodes:
+        node.inputs = [rename.get(i, i) for i in node.inputs]
+        q = producer.get(node.inputs[0]) if node.op_type == "Cast" and node.inputs else None
+        if q is not None and q.op_type == "QuantizeLinear" and node.outputs[0] not in outputs:
+            z = graph.constants.get(q.inputs[2]) if len(q.inputs) > 2 and q.inputs[2] else np.uint8(0)
+            if z is not None and np.asarray(z).dtype == np.dtype(tensor_dtype_to_np_dtype(int(node.attrs["to"]))):
+                rename[node.outputs[0]] = node.inputs[0]
+                continue
+        keep.append(node)
+    graph.nodes = keep
+
+
 def import_qdq(graph: Graph, log: Logger | None = None) -> tuple[Graph, dict[str, Any]]:
     """Strip Q/DQ from `graph` (in place) and return it with the model's own parameters."""
+    _drop_integer_casts(graph)
     tensors: dict[str, QParams] = {}
     weights: dict[str, QParams] = {}
     rename: dict[str, str] = {}
