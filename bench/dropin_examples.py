@@ -128,6 +128,7 @@ def _caffe(prototxt: str, caffemodel: str, sub: str = ".", scale: dict[str, floa
                 f"BatchNorm statistics from the data), same layers, names and shapes")
     make.__name__ = f"caffe_{Path(caffemodel).stem}"
     make.caffe = (sub, prototxt, caffemodel)    # for the float32 reference (caffe_float32)
+    make.trained = trained                      # a MobileNet: photos_judge where the sides disagree
     return make
 
 
@@ -206,6 +207,68 @@ def first_input_nchw(folder: Path) -> np.ndarray:
     mean = np.asarray(cfg.get("mean_values", [0, 0, 0]), np.float32).reshape(-1)
     std = np.asarray(cfg.get("std_values", [1, 1, 1]), np.float32).reshape(-1)
     return np.ascontiguousarray(((x - mean) / std).transpose(0, 3, 1, 2))
+
+
+# The 20 ImageNet validation photos rknn-toolkit2 ships with caffe/mobilenet_v2. Where the two
+# sides disagree on a Caffe MobileNet row, each side's build of the row also infers them: one image
+# shows the luck of rounding (a 27-layer net's 8-bit errors grow to cosine ~0.8 mid-net on both
+# toolkits, so which side lands nearer float32 on one image varies), 20 show which side is nearer.
+PHOTOS = "rknn-toolkit2/examples/caffe/mobilenet_v2/imgs"
+PHOTOS_SCRIPT = """\
+import glob, json, re, sys
+import cv2, numpy as np
+from rknn.api import RKNN
+proto, blobs, photos = sys.argv[1:4]
+text = open(sys.argv[4]).read()
+dataset = re.search(r"dataset\\s*=\\s*[\\x27\\x22]([^\\x27\\x22]+)", text).group(1)
+batch = int((re.search(r"rknn_batch_size\\s*=\\s*(\\d+)", text) or [0, 1])[1])
+rknn = RKNN()
+rknn.config(**json.load(open("__config.json")))
+assert rknn.load_caffe(model=proto, blobs=blobs) == 0
+assert rknn.build(do_quantization=True, dataset=dataset, rknn_batch_size=batch) == 0
+assert rknn.init_runtime() == 0
+outs = []
+for f in sorted(glob.glob(photos + "/*.JPEG")):
+    img = cv2.resize(cv2.imread(f), (224, 224))
+    outs.append(rknn.inference(inputs=[np.repeat(img[None], batch, 0)], data_format=["nhwc"])[0][:1].ravel())
+np.save("__photos_out.npy", np.stack(outs))
+"""
+
+
+def photos_judge(repo: Path, tmp: Path, folders: dict[str, Path], pythons: dict[str, list[str]], script: str,
+                 caffe: tuple[str, str, str], timeout: float) -> dict:
+    """Each side's build of the row (its own config(), dataset and batch) on the shipped photos,
+    against OpenCV's float32 forward of each: mean cosine per side, and on how many ours is nearer."""
+    import cv2
+    sub, prototxt, caffemodel = caffe
+    photos = sorted(export(repo, PHOTOS, tmp / "photos").glob("*.JPEG"))
+    if not photos:
+        return {"error": f"no photos in {PHOTOS}"}
+    got = {}
+    for who, folder in folders.items():
+        text = rename_imports(PHOTOS_SCRIPT) if who == "ours" else PHOTOS_SCRIPT
+        (folder / "__photos.py").write_text(text)
+        env = {**os.environ, "PYTHONPATH": str(REPO) if who == "ours" else ""}
+        done = subprocess.run([*pythons[who], "__photos.py", f"{sub}/{prototxt}", f"{sub}/{caffemodel}",
+                               str(photos[0].parent), script], cwd=folder, capture_output=True, text=True,
+                              env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            return {"error": f"{who}: " + (done.stdout + done.stderr)[-600:]}
+        got[who] = np.load(folder / "__photos_out.npy")
+    cfg = json.loads((folders["ours"] / "__config.json").read_text())
+    mean = np.asarray(cfg.get("mean_values", [0, 0, 0]), np.float32).reshape(-1)
+    std = np.asarray(cfg.get("std_values", [1, 1, 1]), np.float32).reshape(-1)
+    net = cv2.dnn.readNetFromCaffe(str(folders["ours"] / sub / prototxt), str(folders["ours"] / sub / caffemodel))
+    refs = []
+    for f in photos:
+        x = (cv2.resize(cv2.imread(str(f)), (224, 224)).astype(np.float32) - mean) / std
+        net.setInput(np.ascontiguousarray(x.transpose(2, 0, 1)[None]))
+        refs.append(np.asarray(net.forward()).ravel())
+    cos = {who: np.array([cosine(o, r) for o, r in zip(out, refs)]) for who, out in got.items()}
+    return {"images": len(photos), "ours_mean": round(float(cos["ours"].mean()), 6),
+            "vendor_mean": round(float(cos["vendor"].mean()), 6),
+            "ours_nearer_on": int((cos["ours"] > cos["vendor"]).sum()),
+            "ours_no_further": bool(cos["ours"].mean() >= cos["vendor"].mean())}
 
 
 def _keras_mobilenet_trunk():
@@ -876,6 +939,9 @@ def _examples(args, rows: list) -> int:
                                      enumerate(zip(got["ours"].outputs, got["ours"].refs)) if r is not None},
                                   **{f"vendor_vs_float32_{k}": round(cosine(b, r), 6) for k, (b, r) in
                                      enumerate(zip(got["vendor"].outputs, got["ours"].refs)) if r is not None}}
+                if cat is not None and getattr(standin, "trained", False):
+                    row["photos"] = photos_judge(repo, Path(tmp), {w: Path(tmp) / w / path for w in got},
+                                                 {w: p for w, p, _ in sides}, scripts[0], caffe, args.timeout)
             if "vendor" in got and got["ours"].ok and got["vendor"].ok:
                 a, b = got["ours"].outputs, got["vendor"].outputs
                 if not a or not b:
