@@ -45,6 +45,7 @@ class Toolchain:
         self.generation: str | None = None   # toolkit generation the script is written for (dropin.generation)
         self.perf_debug = False
         self._shape_set_graphs: list = []   # config(dynamic_input=...): one loaded graph per shape set
+        self._declared_graph = None         # ... and the model at its own input shapes (dynamic.declared)
         self._custom_ops: list = []         # (op type, registration) this object made; undone at release()
 
     # ---- configuration and loading -------------------------------------------------
@@ -74,9 +75,11 @@ class Toolchain:
             if input_size_list is not None:
                 self.log.w("load_onnx(): 'input_size_list' is replaced by config(dynamic_input=...)'s shape sets")
             self._shape_set_graphs = dynamic.load_sets(onnx_loader.load, model, inputs, outputs, sets)
+            self._declared_graph = dynamic.declared(lambda: onnx_loader.load(model, inputs, None, outputs),
+                                                    self._shape_set_graphs)
             self.graph = self._shape_set_graphs[0]
         else:
-            self._shape_set_graphs = []
+            self._shape_set_graphs, self._declared_graph = [], None
             self.graph = onnx_loader.load(model, inputs, input_size_list, outputs)
         self.model = None
         return 0
@@ -129,6 +132,7 @@ class Toolchain:
                               f"fixes its input shapes)", fix="convert the model to ONNX and use load_onnx(), or "
                                                               "drop dynamic_input")
         self._shape_set_graphs = [load_at(shapes) for shapes in sets] if sets else []
+        self._declared_graph = dynamic.declared(load, self._shape_set_graphs) if sets else None
         self.graph = self._shape_set_graphs[0] if sets else load()
         self.model = None
         return 0
@@ -182,10 +186,13 @@ class Toolchain:
                                   "(one sample per line), or build(do_quantization=False)", ref="1.4.3")
         build_args = {"do_quantization": bool(do_quantization), "dataset": dataset,
                       "pre_compile": bool(pre_compile), **{k: repr(v) for k, v in kwargs.items()}}
-        self.model = self._build_one(self.graph, do_quantization, dataset, rknn_batch_size, build_args)
-        if self._shape_set_graphs[1:]:   # dynamic_input: the other sets share the first set's parameters
-            others = [self._build_one(g, do_quantization, dataset, rknn_batch_size, build_args, self.model.quant)
-                      for g in self._shape_set_graphs[1:]]
+        shared = None
+        if do_quantization and self._declared_graph is not None:   # dynamic_input: see dynamic.declared
+            shared = self._build_one(self._declared_graph, True, dataset, rknn_batch_size, build_args).quant
+        self.model = self._build_one(self.graph, do_quantization, dataset, rknn_batch_size, build_args, shared)
+        if self._shape_set_graphs[1:]:   # dynamic_input: the other sets share the same parameters
+            others = [self._build_one(g, do_quantization, dataset, rknn_batch_size, build_args,
+                                      shared or self.model.quant) for g in self._shape_set_graphs[1:]]
             dynamic.attach(self.model, others)
             self.log.i(f"dynamic_input: built {1 + len(others)} shape sets {self.model.build['dynamic_input']}")
         io_nodes.report(self.model, self.log)

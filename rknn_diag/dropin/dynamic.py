@@ -4,9 +4,10 @@
 `[[[1,3,256,256]], [[1,3,160,160]], [[1,3,224,224]]]`. The model is loaded once per set
 (the set's shapes replace the input dims, fixed or symbolic, and shape inference runs
 again), each set's graph is optimised on its own (shape-dependent folding differs), and
-all sets share the quantization parameters calibrated on the first set (one model, one
-set of parameters, as on the board). The first set is the model's main graph; the others
-are kept inside the model file. inference() runs the set whose shapes match its inputs
+all sets share one set of quantization parameters (one model, as on the board), calibrated
+on the model at its own declared input shapes where it has static ones, else on the first
+set (`declared`). The first set is the model's main graph; the others are kept inside the
+model file. inference() runs the set whose shapes match its inputs
 and refuses shapes that are in no set, naming the sets.
 """
 
@@ -19,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import onnx
 
-from ..errors import ConfigError, InputError, ModelLoadError
+from ..errors import ConfigError, InputError, ModelLoadError, RknnDiagError
 from ..ir import Graph
 from ..model import BuiltModel
 from ..sim.preprocess import formats_per_input
@@ -78,6 +79,23 @@ def load_sets(load: Callable[..., Graph], model: Any, inputs, outputs, sets: lis
         g.meta["source"] = source
         graphs.append(g)
     return graphs
+
+
+def declared(load: Callable[[], Graph], sets: list[Graph]) -> Graph | None:
+    """The graph to calibrate a dynamic_input build on, when it is not the first set's: the model
+    loaded at its own input shapes. The vendor calibrates there: measured on toolkit2 2.5.0 with
+    its dynamic_shape example, its outputs at every set are bit-identical whatever sets are listed
+    and in whatever order, and at 224 equal its static build's (the prototxt declares 224). None
+    when the model declares no static shapes (the first set's calibration), or when they are the
+    first set's (nothing to add)."""
+    try:
+        g = load()
+    except RknnDiagError:    # symbolic dims and no sizes given: nothing declared
+        return None
+    shapes = [list(v.shape) for v in g.inputs]
+    if not all(v.shape and all(isinstance(d, int) and d > 0 for d in v.shape) for v in g.inputs):
+        return None
+    return None if shapes == [list(v.shape) for v in sets[0].inputs] else g
 
 
 def attach(main: BuiltModel, others: list[BuiltModel]) -> None:

@@ -118,3 +118,34 @@ def test_io_node_settings_on_a_float_model_warn(example, capsys):
     capsys.readouterr()
     assert r.build(do_quantization=False) == 0
     assert "W config(): 'merge_dequant_layer_and_output_node'=True has no effect" in capsys.readouterr().out
+
+
+def _dynamic_outputs(sets, sizes) -> list[np.ndarray]:
+    rknn = RKNN()
+    rknn.config(mean_values=MEAN, std_values=STD, target_platform="rk3566", **({"dynamic_input": sets} if sets else {}))
+    assert rknn.load_onnx(model="resnet50v2.onnx") == 0         # declares 1x3x16x16
+    assert rknn.build(do_quantization=True, dataset="./dataset.txt") == 0
+    assert rknn.init_runtime() == 0
+    base = np.random.default_rng(7).integers(0, 256, (1, 3, 20, 20)).astype(np.uint8)
+    outs = [rknn.inference(inputs=[np.ascontiguousarray(base[:, :, :s, :s])], data_format=["nchw"])[0]
+            for s in sizes]
+    rknn.release()
+    return outs
+
+
+def test_dynamic_input_calibrates_at_the_models_declared_shape_whatever_the_sets(example, monkeypatch):
+    # the vendor's outputs do not change with the sets listed or their order, and at the declared
+    # size equal its static build's (measured on toolkit2 2.5.0, dynamic_shape example)
+    example()
+    static = _dynamic_outputs(None, [16])[0]
+    listed = _dynamic_outputs(SETS, [12, 16])                                    # 20 first
+    reordered = _dynamic_outputs([SETS[2], SETS[0], SETS[1]], [12, 16])          # 16 first
+    without = _dynamic_outputs([SETS[0], SETS[1]], [12])                         # no 16 set
+    np.testing.assert_array_equal(listed[1], static)
+    np.testing.assert_array_equal(listed[0], reordered[0])
+    np.testing.assert_array_equal(listed[0], without[0])
+    # planted: calibrating on the first set instead makes the order matter
+    from rknn_diag.dropin import dynamic
+    monkeypatch.setattr(dynamic, "declared", lambda load, sets: None)
+    first_set = _dynamic_outputs(SETS, [12])[0]
+    assert not np.array_equal(first_set, reordered[0])
