@@ -14,6 +14,7 @@ EXTRAS = {
     "PIL": ("quant", "pillow"),
     "yaml": ("quant", "pyyaml"),
     "tqdm": ("quant", "tqdm"),
+    "cv2": ("quant", "opencv-python-headless"),
     "adbutils": ("board", "adbutils"),
     "matplotlib": ("report", "matplotlib"),
 }
