@@ -4,10 +4,11 @@ One sample a line; a model with several inputs takes one path per input on the
 line, separated by spaces. Paths are relative to the dataset file's folder.
 Images (jpg, jpeg, png, bmp; decoded by Pillow) are resized to the model input
 with a warning (§1.4.7), by OpenCV's bilinear as the vendor's toolkit does. Image-shaped
-`.npy` arrays (NHWC for RKNPU1 chips, §1.4.6, NCHW for RKNPU2, with or without the batch dimension) are raw pixels like the images: both go
-through the config's reorder + mean/std exactly as `inference()` inputs do (`sim.preprocess`,
-the one preprocessing path), as the vendor toolkits do. Other `.npy` (non-image inputs)
-pass through untouched, as they do at inference. Problems name the file and line (§1.4.3).
+`.npy` arrays (NHWC for RKNPU1 chips, §1.4.6, NCHW for RKNPU2, with or without the batch
+dimension) are raw pixels like the images: both go through the config's reorder + mean/std
+exactly as `inference()` inputs do (`sim.preprocess`, the one preprocessing path), as the
+vendor toolkits do. Other `.npy` (non-image inputs) pass through untouched, as they do at
+inference. Problems name the file and line (§1.4.3).
 
 `batch_size` × `epochs` samples are used (§1.4.5); `epochs=-1` means one pass over
 the file. Samples are loaded one batch at a time, so peak memory follows
