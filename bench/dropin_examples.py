@@ -191,10 +191,16 @@ def as_real(outputs: list[np.ndarray], log: str) -> list[np.ndarray]:
     return real
 
 
+def config_normalisation(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and std the script's config() gave (recorded in __config.json), flat."""
+    cfg = json.loads((folder / "__config.json").read_text())
+    return (np.asarray(cfg.get("mean_values", [0, 0, 0]), np.float32).reshape(-1),
+            np.asarray(cfg.get("std_values", [1, 1, 1]), np.float32).reshape(-1))
+
+
 def first_input_nchw(folder: Path) -> np.ndarray:
     """The first inference() call's first input as the float model sees it: NCHW, normalised by
     the config's mean/std in the order given (quant_img_RGB2BGR swaps the dataset's images only)."""
-    cfg = json.loads((folder / "__config.json").read_text())
     fmt = json.loads((folder / "__in_0.json").read_text())["data_format"]
     fmt = fmt[0] if isinstance(fmt, list) else fmt
     x = np.load(folder / "__in_0_0.npy").astype(np.float32)
@@ -204,8 +210,7 @@ def first_input_nchw(folder: Path) -> np.ndarray:
         x = x[None]
     if fmt == "nchw":
         x = x.transpose(0, 2, 3, 1)
-    mean = np.asarray(cfg.get("mean_values", [0, 0, 0]), np.float32).reshape(-1)
-    std = np.asarray(cfg.get("std_values", [1, 1, 1]), np.float32).reshape(-1)
+    mean, std = config_normalisation(folder)
     return np.ascontiguousarray(((x - mean) / std).transpose(0, 3, 1, 2))
 
 
@@ -255,9 +260,7 @@ def photos_judge(repo: Path, tmp: Path, folders: dict[str, Path], pythons: dict[
         if done.returncode != 0:
             return {"error": f"{who}: " + (done.stdout + done.stderr)[-600:]}
         got[who] = np.load(folder / "__photos_out.npy")
-    cfg = json.loads((folders["ours"] / "__config.json").read_text())
-    mean = np.asarray(cfg.get("mean_values", [0, 0, 0]), np.float32).reshape(-1)
-    std = np.asarray(cfg.get("std_values", [1, 1, 1]), np.float32).reshape(-1)
+    mean, std = config_normalisation(folders["ours"])
     net = cv2.dnn.readNetFromCaffe(str(folders["ours"] / sub / prototxt), str(folders["ours"] / sub / caffemodel))
     refs = []
     for f in photos:

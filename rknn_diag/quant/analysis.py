@@ -40,6 +40,11 @@ from ..sim.int_sim import IntegerSimulator
 from .quantizer import run_float32
 
 
+def _write_tensor(path: Path, a: np.ndarray) -> None:
+    """A tensor as the toolkit2 snapshot's .txt: one value a line, flattened, 6 decimals."""
+    np.savetxt(path, np.asarray(a, np.float64).reshape(-1), fmt="%.6f")
+
+
 def _safe(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", s)[:80]
 
@@ -101,8 +106,8 @@ def analyse(model: BuiltModel, feeds: list[np.ndarray], output_dir: str | Path, 
                 np.save(dirs["individual_qnt"] / fn, i, allow_pickle=False)
             else:
                 fn = f"{_safe(name)}.txt"
-                np.savetxt(dirs["golden"] / fn, f.astype(np.float64).reshape(-1), fmt="%.6f")
-                np.savetxt(dirs["simulator"] / fn, e.astype(np.float64).reshape(-1), fmt="%.6f")
+                _write_tensor(dirs["golden"] / fn, f)
+                _write_tensor(dirs["simulator"] / fn, e)
             me, mi = metrics(e, fj), metrics(i, fj)
             judged[name] = (fj, e)
             own = _own_error(sim, node, name, fj, g.constants)
@@ -151,7 +156,7 @@ def _compare_runtime(out: Path, rows: list[dict[str, Any]], judged: dict[str, tu
     for r in rows:
         fj, e = judged[r["tensor"]]
         got = np.asarray(board[r["tensor"]])
-        np.savetxt(folder / f"{_safe(r['tensor'])}.txt", got.astype(np.float64).reshape(-1), fmt="%.6f")
+        _write_tensor(folder / f"{_safe(r['tensor'])}.txt", got)
         me, ms = metrics(got, fj), metrics(got, e)
         r.update({"runtime_entire_cosine": me["cosine"], "runtime_entire_euclidean": me["euclidean"],
                   "runtime_single_sim_cosine": ms["cosine"], "runtime_single_sim_euclidean": ms["euclidean"]})
