@@ -107,16 +107,15 @@ def _load_image(fp: Path, v: Value, where: str, log: Logger | None, warned: set 
     c, h, w = v.shape[1], v.shape[2], v.shape[3]
     try:
         with Image.open(fp) as im:
-            im = im.convert("L" if c == 1 else "RGB")
-            if im.size != (w, h):
-                first = warned is None or im.size not in warned
-                if warned is not None:
-                    warned.add(im.size)
-                if log is not None and first:   # once per image size, not once per image
-                    log.w(f"{where}: image {fp.name} is {im.size[0]}x{im.size[1]}, resized to the model "
-                          f"input {w}x{h} (guide §1.4.7: similar sizes keep accuracy)")
-            arr = np.asarray(im)
+            arr = np.asarray(im.convert("L" if c == 1 else "RGB"))
         if arr.shape[:2] != (h, w):
+            size = (arr.shape[1], arr.shape[0])
+            first = warned is None or size not in warned
+            if warned is not None:
+                warned.add(size)
+            if log is not None and first:   # once per image size, not once per image
+                log.w(f"{where}: image {fp.name} is {size[0]}x{size[1]}, resized to the model "
+                      f"input {w}x{h} (guide §1.4.7: similar sizes keep accuracy)")
             # OpenCV's bilinear, as the vendor toolkits resize: Pillow's smooths when shrinking, and
             # its calibration ranges came out up to 16 % narrower than the vendor's on the same photos
             cv2 = require("cv2", f"resizing the image {fp.name} to the model input")
